@@ -1,0 +1,155 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "sigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sigil-attest", targets: ["IdentityAttestation"]),
+        .executable(name: "sigil-policy", targets: ["PolicyDecision"]),
+        .executable(name: "sigil-issue", targets: ["CredentialIssuance"]),
+        .executable(name: "sigil-audit", targets: ["AuditIngestion"]),
+        .executable(name: "sigil-edge", targets: ["EdgeProxy"]),
+        .executable(name: "sigil", targets: ["SigilCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+    ],
+    targets: [
+        // MARK: Shared libraries
+        .systemLibrary(
+            name: "CRdKafka",
+            path: "Shared/CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "SigilKafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/SigilKafka"
+        ),
+        .target(
+            name: "SigilEvents",
+            dependencies: [
+                "SigilKafka"
+            ],
+            path: "Shared/SigilEvents"
+        ),
+        .target(
+            name: "SigilCrypto",
+            dependencies: [
+                "SigilEvents",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Shared/SigilCrypto"
+        ),
+        .target(
+            name: "SigilProjection",
+            dependencies: [
+                "SigilKafka",
+                "SigilEvents",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/SigilProjection"
+        ),
+        .target(
+            name: "SigilService",
+            dependencies: [
+                "SigilKafka",
+                "SigilEvents",
+                "SigilProjection",
+                "SigilCrypto",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/SigilService"
+        ),
+
+        // MARK: Services
+        .executableTarget(
+            name: "IdentityAttestation",
+            dependencies: ["SigilService"],
+            path: "Services/IdentityAttestation"
+        ),
+        .executableTarget(
+            name: "PolicyDecision",
+            dependencies: ["SigilService"],
+            path: "Services/PolicyDecision"
+        ),
+        .executableTarget(
+            name: "CredentialIssuance",
+            dependencies: ["SigilService"],
+            path: "Services/CredentialIssuance"
+        ),
+        .executableTarget(
+            name: "AuditIngestion",
+            dependencies: ["SigilService"],
+            path: "Services/AuditIngestion"
+        ),
+        .executableTarget(
+            name: "EdgeProxy",
+            dependencies: ["SigilService"],
+            path: "Services/EdgeProxy"
+        ),
+
+        // MARK: Operator CLI
+        .executableTarget(
+            name: "SigilCLI",
+            dependencies: [
+                "SigilKafka",
+                "SigilEvents",
+                "SigilService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Tools/SigilCLI"
+        ),
+
+        // MARK: Tests
+        // Unit tests: no broker, no database.
+        .testTarget(
+            name: "SigilUnitTests",
+            dependencies: [
+                "SigilEvents",
+                "SigilCrypto",
+                "SigilService",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/SigilUnitTests"
+        ),
+        // Integration tests: the librdkafka mock broker and a real PostgreSQL.
+        .testTarget(
+            name: "SigilIntegrationTests",
+            dependencies: [
+                "SigilKafka",
+                "SigilEvents",
+                "SigilProjection",
+                "SigilService",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/SigilIntegrationTests"
+        ),
+    ]
+)

@@ -1,0 +1,163 @@
+import Foundation
+
+/// The server workload an edge wants to reach.
+public struct AccessTarget: Codable, Sendable, Hashable {
+    public var scheme: String
+    public var host: String
+    public var port: Int
+    public init(scheme: String, host: String, port: Int) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+    }
+}
+
+/// Where the terminal outcome of an access request goes back to: the edge's reply partition and its one-time
+/// HPKE public key for this request.
+public struct ReplyAddress: Codable, Sendable, Hashable {
+    public var edgeID: String
+    public var partition: Int32
+    public var publicKey: Base64Bytes
+    public init(edgeID: String, partition: Int32, publicKey: [UInt8]) {
+        self.edgeID = edgeID
+        self.partition = partition
+        self.publicKey = Base64Bytes(publicKey)
+    }
+}
+
+public struct AccessRequested: EventPayload {
+    public static let eventType = EventType(area: "access", event: "requested", version: 1)
+    public var requestID: String
+    public var target: AccessTarget
+    /// The workload's evidence, sealed to the attestation key.
+    public var evidence: SealedData
+    public var reply: ReplyAddress
+    public init(requestID: String, target: AccessTarget, evidence: SealedData, reply: ReplyAddress) {
+        self.requestID = requestID
+        self.target = target
+        self.evidence = evidence
+        self.reply = reply
+    }
+}
+
+public struct IdentityAttested: EventPayload {
+    public static let eventType = EventType(area: "access", event: "identity-attested", version: 1)
+    public var requestID: String
+    public var target: AccessTarget
+    public var reply: ReplyAddress
+    public var clientWorkload: String
+    public var trustProvider: String
+    /// Verified, non-secret claims (issuer, subject, namespace, ...).
+    public var claims: [String: String]
+    public init(
+        requestID: String,
+        target: AccessTarget,
+        reply: ReplyAddress,
+        clientWorkload: String,
+        trustProvider: String,
+        claims: [String: String]
+    ) {
+        self.requestID = requestID
+        self.target = target
+        self.reply = reply
+        self.clientWorkload = clientWorkload
+        self.trustProvider = trustProvider
+        self.claims = claims
+    }
+}
+
+/// Why a stage refused: a stable reason code and a human detail that never quotes a secret.
+public struct RefusalReason: Codable, Sendable, Hashable {
+    public var code: String
+    public var detail: String
+    public init(code: String, detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+}
+
+public struct AttestationFailed: EventPayload {
+    public static let eventType = EventType(area: "access", event: "attestation-failed", version: 1)
+    public var requestID: String
+    public var target: AccessTarget
+    public var reason: RefusalReason
+    public init(requestID: String, target: AccessTarget, reason: RefusalReason) {
+        self.requestID = requestID
+        self.target = target
+        self.reason = reason
+    }
+}
+
+public struct AccessGranted: EventPayload {
+    public static let eventType = EventType(area: "access", event: "granted", version: 1)
+    public var requestID: String
+    public var target: AccessTarget
+    public var reply: ReplyAddress
+    public var clientWorkload: String
+    public var serverWorkload: String
+    public var accessPolicy: String
+    public var credentialProvider: String
+    public var ttlSeconds: Int
+    public init(
+        requestID: String,
+        target: AccessTarget,
+        reply: ReplyAddress,
+        clientWorkload: String,
+        serverWorkload: String,
+        accessPolicy: String,
+        credentialProvider: String,
+        ttlSeconds: Int
+    ) {
+        self.requestID = requestID
+        self.target = target
+        self.reply = reply
+        self.clientWorkload = clientWorkload
+        self.serverWorkload = serverWorkload
+        self.accessPolicy = accessPolicy
+        self.credentialProvider = credentialProvider
+        self.ttlSeconds = ttlSeconds
+    }
+}
+
+public struct AccessDenied: EventPayload {
+    public static let eventType = EventType(area: "access", event: "denied", version: 1)
+    public var requestID: String
+    public var target: AccessTarget
+    public var clientWorkload: String
+    public var reason: RefusalReason
+    public init(requestID: String, target: AccessTarget, clientWorkload: String, reason: RefusalReason) {
+        self.requestID = requestID
+        self.target = target
+        self.clientWorkload = clientWorkload
+        self.reason = reason
+    }
+}
+
+/// Terminal success: the credential, sealed to the edge's one-time key for this request.
+public struct CredentialIssued: EventPayload {
+    public static let eventType = EventType(area: "access", event: "credential-issued", version: 1)
+    public var requestID: String
+    public var credential: SealedData
+    public var expiresAt: Date
+    public var leaseID: String
+    public init(requestID: String, credential: SealedData, expiresAt: Date, leaseID: String) {
+        self.requestID = requestID
+        self.credential = credential
+        self.expiresAt = expiresAt
+        self.leaseID = leaseID
+    }
+}
+
+/// Terminal refusal, written to the edge's reply partition by whichever stage ended the request.
+public struct AccessRefused: EventPayload {
+    public static let eventType = EventType(area: "access", event: "refused", version: 1)
+    public enum Stage: String, Codable, Sendable { case attestation, policy, issuance }
+    public var requestID: String
+    public var stage: Stage
+    public var reason: RefusalReason
+    public init(requestID: String, stage: Stage, reason: RefusalReason) {
+        self.requestID = requestID
+        self.stage = stage
+        self.reason = reason
+    }
+}

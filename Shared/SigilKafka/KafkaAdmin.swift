@@ -1,0 +1,80 @@
+import Dispatch
+import Logging
+
+/// Cluster administration: metadata, and creating the topics a service needs when they are absent.
+public final class KafkaAdmin: Sendable {
+    private let client: RdKafkaClient
+    private let configuration: KafkaClientConfiguration
+    private let queue = DispatchQueue(label: "sigil.kafka.admin")
+    private let logger: Logger
+
+    public init(configuration: KafkaClientConfiguration, logger: Logger) throws(KafkaError) {
+        self.configuration = configuration
+        self.logger = logger
+        self.client = try RdKafkaClient(kind: .producer, properties: configuration.properties, logger: logger)
+    }
+
+    /// Brokers and topics as the cluster reports them. Throws when no broker answers within the request timeout.
+    public func metadata() async throws(KafkaError) -> KafkaClusterMetadata {
+        let client = self.client
+        let timeout = Int32(configuration.requestTimeoutMilliseconds)
+        return try await queue.performBlocking { () throws(KafkaError) in
+            try client.metadata(timeoutMilliseconds: timeout)
+        }
+    }
+
+    /// Creates the topics that do not exist yet and returns their names. A topic that exists with fewer partitions
+    /// than asked is left alone (and logged): partitions are never changed behind an operator's back.
+    ///
+    /// Brokers that never answer CreateTopics (librdkafka's mock cluster) are tolerated: after the timeout the
+    /// topics are looked up again, and those still missing are reported as a warning, not an error, because such a
+    /// broker creates topics on first use.
+    @discardableResult
+    public func ensureTopics(_ specifications: [KafkaTopicSpecification]) async throws(KafkaError) -> [String] {
+        let existing = try await metadata()
+        for specification in specifications {
+            if let topic = existing.topic(specification.name), topic.partitions < specification.partitions {
+                logger.warning(
+                    "topic has fewer partitions than configured",
+                    metadata: [
+                        "kafka.topic": "\(specification.name)", "partitions": "\(topic.partitions)",
+                        "configured": "\(specification.partitions)",
+                    ]
+                )
+            }
+        }
+        let missing = specifications.filter { existing.topic($0.name) == nil }
+        guard !missing.isEmpty else { return [] }
+
+        let client = self.client
+        let timeout = Int32(configuration.requestTimeoutMilliseconds)
+        do throws(KafkaError) {
+            let outcome = try await queue.performBlocking { () throws(KafkaError) in
+                try client.createTopics(missing, timeoutMilliseconds: timeout)
+            }
+            var created: [String] = []
+            for (name, error) in outcome.sorted(by: { $0.key < $1.key }) {
+                switch error {
+                case nil:
+                    created.append(name)
+                case .some(let error) where error.code == .topicAlreadyExists:
+                    continue
+                case .some(let error):
+                    throw error
+                }
+            }
+            logger.info("created topics", metadata: ["kafka.topics": "\(created.joined(separator: ","))"])
+            return created
+        } catch where error.code == .timedOut {
+            let after = try await metadata()
+            let stillMissing = missing.filter { after.topic($0.name) == nil }.map(\.name)
+            if !stillMissing.isEmpty {
+                logger.warning(
+                    "broker did not answer CreateTopics; topics will be created on first use",
+                    metadata: ["kafka.topics": "\(stillMissing.joined(separator: ","))"]
+                )
+            }
+            return []
+        }
+    }
+}

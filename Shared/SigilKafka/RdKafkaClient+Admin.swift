@@ -1,0 +1,81 @@
+import CRdKafka
+
+extension RdKafkaClient {
+    /// The brokers and every topic with its partition count. Blocking up to the timeout.
+    func metadata(timeoutMilliseconds: Int32) throws(KafkaError) -> KafkaClusterMetadata {
+        var pointer: UnsafePointer<rd_kafka_metadata>?
+        let err = rd_kafka_metadata(handle, 1, nil, &pointer, timeoutMilliseconds)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let pointer else { throw KafkaError(err, operation: "metadata") }
+        defer { rd_kafka_metadata_destroy(pointer) }
+        let metadata = pointer.pointee
+        let brokers = (0..<Int(metadata.broker_cnt)).map { index in
+            let broker = metadata.brokers[index]
+            return KafkaClusterMetadata.Broker(id: broker.id, host: String(cString: broker.host), port: broker.port)
+        }
+        let topics = (0..<Int(metadata.topic_cnt)).map { index in
+            let topic = metadata.topics[index]
+            return KafkaClusterMetadata.Topic(
+                name: String(cString: topic.topic),
+                partitions: topic.partition_cnt,
+                errorCode: topic.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError.Code(topic.err)
+            )
+        }
+        return KafkaClusterMetadata(brokers: brokers, topics: topics)
+    }
+
+    /// Asks the controller to create topics; returns each topic's outcome (`nil` for created). Blocking.
+    func createTopics(
+        _ specifications: [KafkaTopicSpecification],
+        timeoutMilliseconds: Int32
+    ) throws(KafkaError) -> [String: KafkaError?] {
+        var errstr = [CChar](repeating: 0, count: 512)
+        var newTopics: [OpaquePointer?] = []
+        defer { newTopics.forEach { rd_kafka_NewTopic_destroy($0) } }
+        for specification in specifications {
+            guard
+                let newTopic = rd_kafka_NewTopic_new(
+                    specification.name,
+                    specification.partitions,
+                    specification.replicationFactor,
+                    &errstr,
+                    errstr.count
+                )
+            else {
+                throw KafkaError(
+                    code: .invalidConfiguration,
+                    operation: "create topic \(specification.name)",
+                    reason: errorText(errstr)
+                )
+            }
+            newTopics.append(newTopic)
+        }
+        let queue = rd_kafka_queue_new(handle)
+        defer { rd_kafka_queue_destroy(queue) }
+        let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS)
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errstr, errstr.count)
+        _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMilliseconds, &errstr, errstr.count)
+        newTopics.withUnsafeMutableBufferPointer { buffer in
+            rd_kafka_CreateTopics(handle, buffer.baseAddress, buffer.count, options, queue)
+        }
+        guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 1_000) else {
+            throw KafkaError(code: .timedOut, operation: "create topics", reason: "no answer from the controller")
+        }
+        defer { rd_kafka_event_destroy(event) }
+        let eventError = rd_kafka_event_error(event)
+        guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(eventError, operation: "create topics")
+        }
+        guard let result = rd_kafka_event_CreateTopics_result(event) else { return [:] }
+        var count = 0
+        guard let topicResults = rd_kafka_CreateTopics_result_topics(result, &count) else { return [:] }
+        var outcome: [String: KafkaError?] = [:]
+        for index in 0..<count {
+            let topicResult = topicResults[index]
+            let name = String(cString: rd_kafka_topic_result_name(topicResult))
+            let err = rd_kafka_topic_result_error(topicResult)
+            outcome[name] = err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(err, operation: "create topic \(name)")
+        }
+        return outcome
+    }
+}
