@@ -13,6 +13,7 @@ public final class KafkaConsumer: Sendable {
     private let configuration: KafkaConsumerConfiguration
     private let pollQueue = DispatchQueue(label: "sigil.kafka.consumer.poll")
     private let closed = AtomicFlag()
+    private let handleClosed = AtomicFlag()
     private let errors: Counter
 
     public init(configuration: KafkaConsumerConfiguration, logger: Logger) throws(KafkaError) {
@@ -52,9 +53,15 @@ public final class KafkaConsumer: Sendable {
         ])
     }
 
+    /// Ends `messages` and `nextBatch` (within one poll interval) without waiting; call `close()` afterwards.
+    public func stop() {
+        closed.set()
+    }
+
     /// Leaves the group (committing processed offsets) and ends `messages`.
     public func close() async {
-        guard !closed.testAndSet() else { return }
+        closed.set()
+        guard !handleClosed.testAndSet() else { return }
         let client = self.client
         _ = try? await pollQueue.performBlocking { () throws(KafkaError) in client.closeConsumer() }
     }

@@ -1,0 +1,8 @@
+import SigilService
+
+@main
+enum AuditIngestionMain {
+    static func main() async {
+        await SigilServiceRuntime.main(.auditIngestion)
+    }
+}

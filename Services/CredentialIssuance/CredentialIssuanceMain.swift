@@ -1,0 +1,8 @@
+import SigilService
+
+@main
+enum CredentialIssuanceMain {
+    static func main() async {
+        await SigilServiceRuntime.main(.credentialIssuance)
+    }
+}

@@ -1,0 +1,8 @@
+import SigilService
+
+@main
+enum EdgeProxyMain {
+    static func main() async {
+        await SigilServiceRuntime.main(.edgeProxy)
+    }
+}

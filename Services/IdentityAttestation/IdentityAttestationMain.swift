@@ -1,0 +1,8 @@
+import SigilService
+
+@main
+enum IdentityAttestationMain {
+    static func main() async {
+        await SigilServiceRuntime.main(.identityAttestation)
+    }
+}

@@ -1,0 +1,8 @@
+import SigilService
+
+@main
+enum PolicyDecisionMain {
+    static func main() async {
+        await SigilServiceRuntime.main(.policyDecision)
+    }
+}

@@ -1,0 +1,38 @@
+import Logging
+import PostgresNIO
+import SigilEvents
+import SigilKafka
+
+/// Turns events into rows. `apply` runs inside the batch's transaction; it must write only through `connection`.
+///
+/// Throw `ProjectionRejection` for an event that can never be applied (it is dead-lettered and skipped). Any other
+/// error means the batch could not be applied now (database trouble): the whole batch is rolled back, offsets
+/// included, and retried.
+public protocol Projection: Sendable {
+    /// Unique within the schema; keys the stored offsets.
+    var name: String { get }
+    /// What `apply` is given: the envelope, the decoded payload, and where the record was read.
+    func apply(_ event: ProjectedEvent, connection: PostgresConnection, logger: Logger) async throws
+}
+
+/// One event as a projection sees it.
+public struct ProjectedEvent: Sendable {
+    public let envelope: CloudEvent
+    public let payload: any EventPayload
+    public let topic: String
+    public let partition: Int32
+    public let offset: Int64
+}
+
+/// "This event can never be applied": the runner dead-letters it with this reason and goes on.
+public struct ProjectionRejection: Error, Sendable, CustomStringConvertible {
+    public let code: String
+    public let detail: String
+
+    public init(code: String, detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+
+    public var description: String { "\(code): \(detail)" }
+}

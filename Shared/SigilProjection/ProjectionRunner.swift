@@ -1,0 +1,192 @@
+import Logging
+import Metrics
+import PostgresNIO
+import ServiceLifecycle
+import SigilEvents
+import SigilKafka
+
+/// Keeps one projection up to date: reads its topics in assign mode from the offsets stored in its schema, and
+/// applies each batch in one transaction that also stores the next offsets, so a crash never loses or
+/// double-applies an event. A record that is not a readable Sigil event, or that the projection rejects, is
+/// written to the dead-letter topic (before the transaction commits) and skipped, with a metric.
+public final class ProjectionRunner: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// Topics read, by full name.
+        public var topics: [String]
+        public var kafka: KafkaClientConfiguration
+        public var deadLetterTopic: String
+        /// See `KafkaConsumerConfiguration.fetchWaitMaxMilliseconds`.
+        public var fetchWaitMaxMilliseconds: Int = 10
+        /// Pause before retrying after a batch could not be applied.
+        public var retryDelay: Duration = .seconds(1)
+
+        public init(topics: [String], kafka: KafkaClientConfiguration, deadLetterTopic: String) {
+            self.topics = topics
+            self.kafka = kafka
+            self.deadLetterTopic = deadLetterTopic
+        }
+    }
+
+    public struct BatchOutcome: Sendable, Equatable {
+        public var applied = 0
+        public var deadLettered = 0
+    }
+
+    private let projection: any Projection
+    private let configuration: Configuration
+    private let offsets: ProjectionOffsets
+    private let postgres: PostgresClient
+    private let producer: KafkaProducer
+    private let admin: KafkaAdmin
+    private let source: EventSource
+    private let catalog: EventCatalog
+    private let logger: Logger
+    private let appliedCounter: Counter
+    private let failedBatches: Counter
+
+    public init(
+        projection: any Projection,
+        schema: SchemaName,
+        configuration: Configuration,
+        postgres: PostgresClient,
+        producer: KafkaProducer,
+        admin: KafkaAdmin,
+        source: EventSource,
+        catalog: EventCatalog = .sigil,
+        logger: Logger
+    ) {
+        self.projection = projection
+        self.configuration = configuration
+        self.offsets = ProjectionOffsets(schema: schema, projection: projection.name)
+        self.postgres = postgres
+        self.producer = producer
+        self.admin = admin
+        self.source = source
+        self.catalog = catalog
+        var logger = logger
+        logger[metadataKey: "projection"] = "\(projection.name)"
+        self.logger = logger
+        self.appliedCounter = Counter(label: "sigil.projection.events.applied", dimensions: [("projection", projection.name)])
+        self.failedBatches = Counter(label: "sigil.projection.batches.failed", dimensions: [("projection", projection.name)])
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await consumeUntilStopped()
+                return
+            } catch {
+                failedBatches.increment()
+                logger.error("projection batch failed; retrying from stored offsets", metadata: ["error": "\(String(reflecting: error))"])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.retryDelay) }
+            }
+        }
+    }
+
+    /// Where reading starts: the stored next offset of each partition of each topic, or the beginning.
+    public func startPositions() async throws -> [KafkaTopicPartitionOffset] {
+        let stored = try await offsets.load(from: postgres, logger: logger)
+        let metadata = try await admin.metadata()
+        var positions: [KafkaTopicPartitionOffset] = []
+        for topic in configuration.topics {
+            guard let description = metadata.topic(topic) else {
+                throw KafkaError(code: .unknownTopicOrPartition, operation: "read \(topic)", reason: "topic does not exist")
+            }
+            for partition in 0..<description.partitions {
+                let offset = stored[TopicPartition(topic: topic, partition: partition)]
+                positions.append(.init(topic: topic, partition: partition, offset: offset.map { .exactly($0) } ?? .beginning))
+            }
+        }
+        return positions
+    }
+
+    private func consumeUntilStopped() async throws {
+        var consumerConfiguration = KafkaConsumerConfiguration(
+            client: configuration.kafka,
+            mode: .assign(try await startPositions())
+        )
+        consumerConfiguration.fetchWaitMaxMilliseconds = configuration.fetchWaitMaxMilliseconds
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+        do {
+            try await withGracefulShutdownHandler {
+                while let batch = try await consumer.nextBatch() {
+                    try await self.applyBatch(batch)
+                }
+            } onGracefulShutdown: {
+                consumer.stop()
+            }
+            await consumer.close()
+        } catch {
+            await consumer.close()
+            throw error
+        }
+    }
+
+    /// Applies records in one transaction with their offsets. Throws, leaving nothing behind, when the batch
+    /// cannot be applied now.
+    @discardableResult
+    public func applyBatch(_ messages: [KafkaConsumerMessage]) async throws -> BatchOutcome {
+        guard !messages.isEmpty else { return BatchOutcome() }
+        let outcome = try await postgres.withTransaction(logger: logger) { connection in
+            var outcome = BatchOutcome()
+            var next: [TopicPartition: Int64] = [:]
+            for message in messages {
+                next[TopicPartition(topic: message.topic, partition: message.partition)] = message.offset + 1
+                if let rejection = try await self.apply(message, connection: connection) {
+                    try await self.deadLetter(message, code: rejection.code, detail: rejection.detail)
+                    outcome.deadLettered += 1
+                } else {
+                    outcome.applied += 1
+                }
+            }
+            try await self.offsets.store(next, on: connection, logger: self.logger)
+            return outcome
+        }
+        appliedCounter.increment(by: outcome.applied)
+        return outcome
+    }
+
+    /// Applies one record inside a savepoint; returns why it was rejected, or nil when applied.
+    private func apply(_ message: KafkaConsumerMessage, connection: PostgresConnection) async throws -> ProjectionRejection? {
+        let event: ProjectedEvent
+        do {
+            let envelope = try CloudEvent(kafkaMessage: message)
+            event = ProjectedEvent(
+                envelope: envelope,
+                payload: try catalog.decode(envelope),
+                topic: message.topic,
+                partition: message.partition,
+                offset: message.offset
+            )
+        } catch {
+            return ProjectionRejection(code: error.code, detail: error.description)
+        }
+        try await connection.query("SAVEPOINT sigil_event", logger: logger)
+        do {
+            try await projection.apply(event, connection: connection, logger: logger)
+            try await connection.query("RELEASE SAVEPOINT sigil_event", logger: logger)
+            return nil
+        } catch let rejection as ProjectionRejection {
+            try await connection.query("ROLLBACK TO SAVEPOINT sigil_event", logger: logger)
+            return rejection
+        }
+    }
+
+    private func deadLetter(_ message: KafkaConsumerMessage, code: String, detail: String) async throws {
+        let tenant = message.header(CloudEvent.Header.tenant)?.stringValue ?? "unknown"
+        let payload = EventDeadLettered(consumer: "\(source.service)/\(projection.name)", message: message, errorCode: code, errorDetail: detail)
+        let event = try payload.cloudEvent(
+            source: source,
+            tenant: tenant,
+            partitionKey: message.key.flatMap { String(validating: $0, as: UTF8.self) } ?? tenant,
+            subject: "\(message.topic)/\(message.partition)/\(message.offset)"
+        )
+        try await producer.sendAndAwait(event.kafkaMessage(topic: configuration.deadLetterTopic))
+        Counter(label: "sigil.projection.events.deadlettered", dimensions: [("projection", projection.name), ("reason", code)])
+            .increment()
+        logger.warning(
+            "event dead-lettered",
+            metadata: ["kafka.topic": "\(message.topic)", "kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)", "reason": "\(code)"]
+        )
+    }
+}

@@ -1,0 +1,23 @@
+import Hummingbird
+
+/// The request context of every Sigil HTTP server: carries the authenticated admin principal, if any.
+public struct AdminRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var principal: AdminPrincipal?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.principal = nil
+    }
+
+    /// The caller, who must hold one of `roles`; otherwise a 403 problem (401 if unauthenticated).
+    public func requirePrincipal(_ roles: Set<AdminRole> = Set(AdminRole.allCases)) throws -> AdminPrincipal {
+        guard let principal else { throw ProblemDetails.unauthorized("a bearer token is required") }
+        guard roles.contains(principal.role) else {
+            throw ProblemDetails.forbidden(
+                "role \(principal.role.rawValue) may not do this; needs \(roles.map(\.rawValue).sorted().joined(separator: " or "))"
+            )
+        }
+        return principal
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+
+/// An RFC 9457 problem document (`application/problem+json`): a stable `type` per kind of refusal, a human
+/// `detail` that never carries a secret, and for invalid documents the `field` at fault.
+public struct ProblemDetails: HTTPResponseError, Sendable, Codable, CustomStringConvertible {
+    public static let mediaType = "application/problem+json"
+
+    public var type: String
+    public var title: String
+    public var statusCode: Int
+    public var detail: String
+    public var field: String?
+
+    public var status: HTTPResponse.Status { .init(code: statusCode) }
+
+    public init(status: HTTPResponse.Status, slug: String, title: String, detail: String, field: String? = nil) {
+        self.type = "urn:sigil:problem:\(slug)"
+        self.title = title
+        self.statusCode = status.code
+        self.detail = detail
+        self.field = field
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, detail, field
+        case statusCode = "status"
+    }
+
+    public var description: String { "\(statusCode) \(type): \(detail)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var headers: HTTPFields = [.contentType: Self.mediaType]
+        if statusCode == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"sigil\"" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(self))))
+    }
+
+    public static func unauthorized(_ detail: String) -> ProblemDetails {
+        ProblemDetails(status: .unauthorized, slug: "unauthorized", title: "Authentication required", detail: detail)
+    }
+
+    public static func forbidden(_ detail: String) -> ProblemDetails {
+        ProblemDetails(status: .forbidden, slug: "forbidden", title: "Not allowed", detail: detail)
+    }
+
+    public static func notFound(_ detail: String) -> ProblemDetails {
+        ProblemDetails(status: .notFound, slug: "not-found", title: "Not found", detail: detail)
+    }
+
+    public static func invalidField(_ field: String, _ detail: String) -> ProblemDetails {
+        ProblemDetails(status: .unprocessableContent, slug: "invalid-document", title: "Invalid document", detail: detail, field: field)
+    }
+
+    public static func internalError() -> ProblemDetails {
+        ProblemDetails(
+            status: .internalServerError,
+            slug: "internal",
+            title: "Internal error",
+            detail: "the service could not complete the request; see its logs"
+        )
+    }
+}

@@ -1,0 +1,65 @@
+import Logging
+import PostgresNIO
+import SigilEvents
+import SigilKafka
+import SigilProjection
+
+/// What makes one Sigil executable what it is; `SigilServiceRuntime` builds the rest.
+public struct SigilServiceDefinition: Sendable {
+    /// Executable name, e.g. `sigil-attest`.
+    public var executable: String
+    /// Short name in event sources and logs, e.g. `attest`.
+    public var component: String
+    public var summary: String
+    public var defaultPort: Int
+    /// The schema it owns and its migrations; `nil` for a service with nothing durable (the edge).
+    public var schema: SchemaName?
+    public var migrations: [Migration]
+    /// Topics it reads or writes; created at start when absent.
+    public var topics: [SigilTopic]
+    /// Admin API paths and schemas for its OpenAPI document (YAML fragments).
+    public var openAPIPaths: String = ""
+    public var openAPISchemas: String = ""
+    /// The projections it keeps, given the started runtime's parts.
+    public var projections: @Sendable (ServiceContext) -> [ProjectionSubscription] = { _ in [] }
+
+    public init(
+        executable: String,
+        component: String,
+        summary: String,
+        defaultPort: Int,
+        schema: SchemaName?,
+        migrations: [Migration] = [],
+        topics: [SigilTopic]
+    ) {
+        self.executable = executable
+        self.component = component
+        self.summary = summary
+        self.defaultPort = defaultPort
+        self.schema = schema
+        self.migrations = migrations
+        self.topics = topics
+    }
+}
+
+/// A projection and the topics it reads.
+public struct ProjectionSubscription: Sendable {
+    public var projection: any Projection
+    public var topics: [SigilTopic]
+
+    public init(projection: any Projection, topics: [SigilTopic]) {
+        self.projection = projection
+        self.topics = topics
+    }
+}
+
+/// The parts of a running service that its own code builds on.
+public struct ServiceContext: Sendable {
+    public let configuration: ServiceConfiguration
+    public let source: EventSource
+    public let producer: KafkaProducer
+    public let admin: KafkaAdmin
+    public let postgres: PostgresClient?
+    public let tokens: AdminTokenStore
+    public let logger: Logger
+}

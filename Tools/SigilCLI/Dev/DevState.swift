@@ -1,0 +1,78 @@
+import Foundation
+
+/// The files of a local constellation under its state directory (`.sigil/dev` by default):
+/// `env` (KEY=VALUE, mode 0600), `processes.json` (what `dev down` stops), `logs/`, `postgres/`.
+struct DevState {
+    struct ManagedProcess: Codable {
+        var name: String
+        var pid: Int32
+        /// Port whose `/readyz` tells the process's health; nil for the broker and PostgreSQL.
+        var port: Int?
+        var logFile: String
+    }
+
+    struct Processes: Codable {
+        var processes: [ManagedProcess] = []
+        /// PostgreSQL's data directory, stopped with `pg_ctl stop`.
+        var postgresDataDirectory: String?
+    }
+
+    let directory: String
+
+    init(directory: String) {
+        self.directory = URL(fileURLWithPath: directory).standardizedFileURL.path
+    }
+
+    var envFile: String { "\(directory)/env" }
+    var processesFile: String { "\(directory)/processes.json" }
+    var logDirectory: String { "\(directory)/logs" }
+    var postgresDirectory: String { "\(directory)/postgres" }
+    var brokerAddressFile: String { "\(directory)/broker.address" }
+
+    func prepare() throws {
+        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+    }
+
+    func loadProcesses() -> Processes? {
+        guard let data = FileManager.default.contents(atPath: processesFile) else { return nil }
+        return try? JSONDecoder().decode(Processes.self, from: data)
+    }
+
+    func save(_ processes: Processes) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(processes).write(to: URL(fileURLWithPath: processesFile), options: .atomic)
+    }
+
+    func removeProcesses() {
+        try? FileManager.default.removeItem(atPath: processesFile)
+    }
+
+    /// Writes `KEY=VALUE` lines readable only by the owner (the file holds the admin token and database password).
+    func writeEnv(_ values: [(String, String)]) throws {
+        let text = values.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
+        FileManager.default.createFile(atPath: envFile, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+    }
+
+    func readEnv() -> [String: String] {
+        guard let text = try? String(contentsOfFile: envFile, encoding: .utf8) else { return [:] }
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+        }
+        return values
+    }
+}
+
+/// Random URL-safe secrets for the dev admin token and database password.
+enum DevSecret {
+    static func generate(bytes: Int = 32) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let raw = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(raw).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

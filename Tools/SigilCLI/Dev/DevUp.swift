@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sigil dev up`: broker, PostgreSQL and the five services as separate processes, ready.
+struct DevUp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start the broker, a throwaway PostgreSQL and the five services; wait until all are ready."
+    )
+
+    @OptionGroup var options: DevOptions
+    @Flag(help: "Return once everything is ready and leave it running (stop it with `sigil dev down`).")
+    var detach = false
+    @Option(help: "Seconds to wait for every service to be ready.") var timeout: Int = 120
+
+    func run() async throws {
+        let state = DevState(directory: options.stateDirectory)
+        if let running = state.loadProcesses(), running.processes.contains(where: { ProcessLauncher.isAlive($0.pid) }) {
+            throw ValidationError("a constellation is already running from \(state.directory); run `sigil dev down` first")
+        }
+        try state.prepare()
+        var processes = DevState.Processes()
+        do {
+            try await start(state: state, processes: &processes)
+        } catch {
+            print("start-up failed; stopping what was started")
+            try? state.save(processes)
+            await DevDown.stopAll(state: state)
+            throw error
+        }
+        if detach {
+            print("\nThe constellation keeps running. Stop it with: sigil dev down   (status: sigil dev status)")
+            return
+        }
+        print("\nRunning; press Ctrl-C to stop.")
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [WaitForSignal()],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "sigil.dev")
+            )
+        )
+        try await group.run()
+        await DevDown.stopAll(state: state)
+    }
+
+    private func start(state: DevState, processes: inout DevState.Processes) async throws {
+        let binaries = ProcessLauncher.executableDirectory
+        let baseEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SIGIL_") }
+
+        step("PostgreSQL on 127.0.0.1:\(DevConstellation.postgresPort)")
+        let postgres = DevPostgresCluster(dataDirectory: state.postgresDirectory, port: DevConstellation.postgresPort)
+        let password = try postgres.initializeIfNeeded()
+        processes.postgresDataDirectory = postgres.dataDirectory
+        try state.save(processes)
+        try postgres.start(logFile: "\(state.logDirectory)/postgres.log")
+        try postgres.createDatabaseIfNeeded(password: password)
+        let postgresURL = postgres.url(password: password)
+
+        step("Kafka-protocol broker (librdkafka mock cluster)")
+        try? FileManager.default.removeItem(atPath: state.brokerAddressFile)
+        let brokerLog = "\(state.logDirectory)/broker.log"
+        let brokerPID = try ProcessLauncher.launch(
+            executable: "\(binaries)/sigil",
+            arguments: ["dev", "broker", "--address-file", state.brokerAddressFile],
+            environment: baseEnvironment,
+            logFile: brokerLog
+        )
+        processes.processes.append(.init(name: "broker", pid: brokerPID, port: nil, logFile: brokerLog))
+        try state.save(processes)
+        let brokers = try await waitForBrokerAddress(state: state, pid: brokerPID, logFile: brokerLog)
+        print("    bootstrap \(brokers)")
+
+        let adminToken = DevSecret.generate()
+        var environment = baseEnvironment
+        environment["SIGIL_KAFKA_BROKERS"] = brokers
+        environment["SIGIL_POSTGRES_URL"] = postgresURL
+        environment["SIGIL_ADMIN_TOKEN"] = adminToken
+        environment["SIGIL_KAFKA_FETCH_WAIT_MAX_MS"] = "5"
+        for member in DevConstellation.services {
+            step("\(member.name) on 127.0.0.1:\(member.port)")
+            var serviceEnvironment = environment
+            serviceEnvironment["SIGIL_HTTP_PORT"] = String(member.port)
+            serviceEnvironment["SIGIL_INSTANCE_ID"] = "dev-1"
+            let logFile = "\(state.logDirectory)/\(member.name).log"
+            let pid = try ProcessLauncher.launch(
+                executable: "\(binaries)/\(member.name)",
+                arguments: [],
+                environment: serviceEnvironment,
+                logFile: logFile
+            )
+            processes.processes.append(.init(name: member.name, pid: pid, port: member.port, logFile: logFile))
+            try state.save(processes)
+        }
+
+        var values: [(String, String)] = [
+            ("SIGIL_KAFKA_BROKERS", brokers),
+            ("SIGIL_POSTGRES_URL", postgresURL),
+            ("SIGIL_ADMIN_TOKEN", adminToken),
+        ]
+        values += DevConstellation.services.map { ($0.urlVariable, "http://127.0.0.1:\($0.port)") }
+        values.append(("SIGIL_EDGE_PROXY", "http://127.0.0.1:\(DevConstellation.edgeProxyPort)"))
+        try state.writeEnv(values)
+
+        try await waitUntilReady(processes.processes)
+        print("\nAll five services are ready. Settings (admin token included): \(state.envFile)")
+    }
+
+    private func waitForBrokerAddress(state: DevState, pid: pid_t, logFile: String) async throws -> String {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let address = try? String(contentsOfFile: state.brokerAddressFile, encoding: .utf8), !address.isEmpty {
+                return address
+            }
+            guard ProcessLauncher.isAlive(pid) else { throw died("broker", logFile) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ValidationError("the broker did not report its address within 30 s; see \(logFile)")
+    }
+
+    private func waitUntilReady(_ processes: [DevState.ManagedProcess]) async throws {
+        let services = processes.filter { $0.port != nil }
+        var pending = Set(services.map(\.name))
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        print("waiting for readiness ...")
+        while !pending.isEmpty {
+            for service in services where pending.contains(service.name) {
+                guard ProcessLauncher.isAlive(service.pid) else { throw died(service.name, service.logFile) }
+                if await ReadinessProbe.check(port: service.port!) == .ready {
+                    pending.remove(service.name)
+                    print("    \(service.name) ready")
+                }
+            }
+            if pending.isEmpty { break }
+            guard ContinuousClock.now < deadline else {
+                throw ValidationError("not ready within \(timeout) s: \(pending.sorted().joined(separator: ", ")); logs in \(processes.first.map { URL(fileURLWithPath: $0.logFile).deletingLastPathComponent().path } ?? "")")
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    private func died(_ name: String, _ logFile: String) -> ValidationError {
+        let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+        let tail = log.split(separator: "\n").suffix(20).joined(separator: "\n")
+        return ValidationError("\(name) exited during start-up; last lines of \(logFile):\n\(tail)")
+    }
+
+    private func step(_ text: String) {
+        print("==> \(text)")
+    }
+}
+
+/// Waits until SIGINT or SIGTERM.
+struct WaitForSignal: Service {
+    func run() async throws {
+        try? await gracefulShutdown()
+    }
+}

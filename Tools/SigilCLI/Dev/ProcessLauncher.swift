@@ -1,0 +1,87 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts background processes in their own session (so they outlive `sigil dev up --detach` and a closed
+/// terminal), with output appended to a log file, and stops them by pid.
+enum ProcessLauncher {
+    struct LaunchError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func launch(
+        executable: String,
+        arguments: [String],
+        environment: [String: String],
+        logFile: String
+    ) throws -> pid_t {
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // glibc's POSIX_SPAWN_SETSID (0x80) is only declared under _GNU_SOURCE, so Swift does not import it.
+        posix_spawnattr_setflags(&attributes, 0x80)
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, envp)
+        guard result == 0 else {
+            throw LaunchError(description: "cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        return pid
+    }
+
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard pid > 0 else { return false }
+        // Reap it if it is our exited child, so a zombie does not count as alive.
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid { return false }
+        return kill(pid, 0) == 0
+    }
+
+    /// SIGTERM, then SIGKILL for whatever is still alive after the grace period. Returns the pids that needed it.
+    @discardableResult
+    static func stop(_ pids: [pid_t], grace: Duration = .seconds(15)) async -> [pid_t] {
+        for pid in pids where isAlive(pid) { kill(pid, SIGTERM) }
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline, pids.contains(where: isAlive) {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        let stubborn = pids.filter(isAlive)
+        for pid in stubborn { kill(pid, SIGKILL) }
+        return stubborn
+    }
+
+    /// The directory of the running `sigil` executable, where `swift build` puts the service executables too.
+    static var executableDirectory: String {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: path).deletingLastPathComponent().path
+    }
+
+    /// Runs a command to completion; returns its exit status and output.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct SigilCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sigil",
+        abstract: "Operate Sigil: workload identity and access without long-lived secrets.",
+        subcommands: [DevCommand.self]
+    )
+}
