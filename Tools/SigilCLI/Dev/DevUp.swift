@@ -59,7 +59,9 @@ struct DevUp: AsyncParsableCommand {
         let password = try postgres.initializeIfNeeded()
         processes.postgresDataDirectory = postgres.dataDirectory
         try state.save(processes)
-        try postgres.start(logFile: "\(state.logDirectory)/postgres.log")
+        if !postgres.isRunning {
+            try postgres.start(logFile: "\(state.logDirectory)/postgres.log")
+        }
         try postgres.createDatabaseIfNeeded(password: password)
         let postgresURL = postgres.url(password: password)
 

@@ -15,7 +15,8 @@ enum ProcessLauncher {
         executable: String,
         arguments: [String],
         environment: [String: String],
-        logFile: String
+        logFile: String,
+        newSession: Bool = true
     ) throws -> pid_t {
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
@@ -27,8 +28,10 @@ enum ProcessLauncher {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // glibc's POSIX_SPAWN_SETSID (0x80) is only declared under _GNU_SOURCE, so Swift does not import it.
-        posix_spawnattr_setflags(&attributes, 0x80)
+        if newSession {
+            // glibc's POSIX_SPAWN_SETSID (0x80) is only declared under _GNU_SOURCE, so Swift does not import it.
+            posix_spawnattr_setflags(&attributes, 0x80)
+        }
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -70,18 +73,26 @@ enum ProcessLauncher {
         return URL(fileURLWithPath: path).deletingLastPathComponent().path
     }
 
-    /// Runs a command to completion; returns its exit status and output.
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// Runs a command to completion; returns its exit status and combined output. (Foundation's `Process` is not
+    /// used: its `waitUntilExit` can stall inside an async command on Linux.)
+    static func run(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> (status: Int32, output: String) {
+        let outputFile = NSTemporaryDirectory() + "sigil-\(UUID().uuidString).out"
+        defer { try? FileManager.default.removeItem(atPath: outputFile) }
+        let pid = try launch(
+            executable: executable,
+            arguments: arguments,
+            environment: environment,
+            logFile: outputFile,
+            newSession: false
+        )
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
+        let exited = status & 0x7f == 0
+        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output)
     }
 }
