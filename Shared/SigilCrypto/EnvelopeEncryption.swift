@@ -44,6 +44,13 @@ public struct WrappedDataKey: Sendable, Codable, Hashable {
     public let tenant: String
     public let keyID: String
     public let sealed: [UInt8]
+
+    public init(kekID: String, tenant: String, keyID: String, sealed: [UInt8]) {
+        self.kekID = kekID
+        self.tenant = tenant
+        self.keyID = keyID
+        self.sealed = sealed
+    }
 }
 
 /// A tenant's data key (AES-256-GCM). Destroying every copy crypto-shreds what it encrypted.
