@@ -90,6 +90,9 @@ public struct KafkaConsumerConfiguration: Sendable {
             properties["enable.auto.commit"] = "true"
             properties["session.timeout.ms"] = String(sessionTimeoutMilliseconds)
         case .assign:
+            // librdkafka needs a group id for any assignment; this consumer never joins the group (no subscribe)
+            // and never commits, so the id only has to be set.
+            properties["group.id"] = "sigil-assign-\(client.clientID)"
             properties["enable.auto.commit"] = "false"
         }
         properties.merge(client.additionalProperties) { _, extra in extra }
