@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SigilEvents
+import SigilKafka
+import SigilProjection
+import Synchronization
+import Testing
+
+/// Records every applied event in `<schema>.applied`; can be told to fail (as a database would) on one subject,
+/// or to reject one subject as unappliable.
+struct RecordingProjection: Projection {
+    let name = "recording"
+    let schema: SchemaName
+    let failOn: Locked<String?>
+    let rejectSubject: String?
+
+    static func migrations() -> [Migration] {
+        [
+            Migration(version: 1, name: "applied") { schema in
+                ["CREATE TABLE \(unescaped: schema.rawValue).applied (event_id text NOT NULL, subject text NOT NULL)"]
+            }
+        ]
+    }
+
+    struct SimulatedOutage: Error {}
+
+    func apply(_ event: ProjectedEvent, connection: PostgresConnection, logger: Logger) async throws {
+        let subject = event.envelope.subject ?? ""
+        try await connection.query(
+            "INSERT INTO \(unescaped: schema.rawValue).applied (event_id, subject) VALUES (\(event.envelope.id), \(subject))",
+            logger: logger
+        )
+        if failOn.withLock({ $0 }) == subject { throw SimulatedOutage() }
+        if rejectSubject == subject { throw ProjectionRejection(code: "unappliable", detail: "test rejects \(subject)") }
+    }
+}
+
+@Suite("Projections: batches, offsets, dead letters")
+struct ProjectionTests {
+    let logger = Logger(label: "test.projection")
+    let source = EventSource(service: "test", instance: "1")
+    let topic = "events"
+
+    struct Fixture {
+        let cluster: KafkaMockCluster
+        let producer: KafkaProducer
+        let admin: KafkaAdmin
+        let schema: SchemaName
+        let failOn = Locked<String?>(nil)
+    }
+
+    func fixture() throws -> Fixture {
+        let cluster = try KafkaMockCluster(logger: logger)
+        try cluster.createTopic(.init(name: topic, partitions: 1))
+        try cluster.createTopic(.init(name: "deadletter", partitions: 1))
+        let client = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, clientID: "test")
+        return Fixture(
+            cluster: cluster,
+            producer: try KafkaProducer(configuration: .init(client: client), logger: logger),
+            admin: try KafkaAdmin(configuration: client, logger: logger),
+            schema: TestPostgres.uniqueSchema("projection")
+        )
+    }
+
+    func runner(_ fixture: Fixture, _ postgres: PostgresClient, rejecting: String? = nil) -> ProjectionRunner {
+        var configuration = ProjectionRunner.Configuration(
+            topics: [topic],
+            kafka: .init(bootstrapServers: fixture.cluster.bootstrapServers, clientID: "test-runner"),
+            deadLetterTopic: "deadletter"
+        )
+        configuration.fetchWaitMaxMilliseconds = 5
+        configuration.retryDelay = .milliseconds(100)
+        return ProjectionRunner(
+            projection: RecordingProjection(schema: fixture.schema, failOn: fixture.failOn, rejectSubject: rejecting),
+            schema: fixture.schema,
+            configuration: configuration,
+            postgres: postgres,
+            producer: fixture.producer,
+            admin: fixture.admin,
+            source: source,
+            logger: logger
+        )
+    }
+
+    func event(_ subject: String) throws -> CloudEvent {
+        try TenantCreated(displayName: subject).cloudEvent(source: source, tenant: "acme", partitionKey: "acme", subject: subject)
+    }
+
+    /// Produces events and returns them as a consumer would read them.
+    @discardableResult
+    func produce(_ fixture: Fixture, _ subjects: [String]) async throws -> [KafkaConsumerMessage] {
+        var messages: [KafkaConsumerMessage] = []
+        for subject in subjects {
+            let record = try event(subject).kafkaMessage(topic: topic, partition: 0)
+            let report = try await fixture.producer.sendAndAwait(record)
+            messages.append(.init(topic: topic, partition: 0, offset: report.offset, key: record.key, value: record.value, headers: record.headers, timestampMilliseconds: nil))
+        }
+        return messages
+    }
+
+    func appliedSubjects(_ postgres: PostgresClient, _ schema: SchemaName) async throws -> [String] {
+        let rows = try await postgres.query("SELECT subject FROM \(unescaped: schema.rawValue).applied ORDER BY subject")
+        var subjects: [String] = []
+        for try await subject in rows.decode(String.self) { subjects.append(subject) }
+        return subjects
+    }
+
+    func storedOffset(_ postgres: PostgresClient, _ schema: SchemaName) async throws -> Int64? {
+        let rows = try await postgres.query("SELECT next_offset FROM \(unescaped: schema.rawValue).projection_offsets WHERE topic = \(topic) AND partition = 0")
+        for try await offset in rows.decode(Int64.self) { return offset }
+        return nil
+    }
+
+    /// Runs the runner until `done` holds, then stops it as a shutdown would.
+    func run(_ runner: ProjectionRunner, until done: @escaping @Sendable () async throws -> Bool) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await runner.run() }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline, try await !done() {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            group.cancelAll()
+        }
+    }
+
+    @Test("a batch that fails midway leaves neither rows nor offsets; the next run applies it exactly once")
+    func failedBatch() async throws {
+        let fixture = try fixture()
+        try await TestPostgres.withClient { postgres in
+            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(on: postgres, logger: logger)
+            let batch = try await produce(fixture, ["e1", "e2", "e3", "e4", "e5"])
+            fixture.failOn.withLock { $0 = "e3" }
+            let failure = await #expect(throws: PostgresTransactionError.self) { try await runner(fixture, postgres).applyBatch(batch) }
+            #expect(failure?.closureError is RecordingProjection.SimulatedOutage)
+            #expect(try await appliedSubjects(postgres, fixture.schema) == [])
+            #expect(try await storedOffset(postgres, fixture.schema) == nil)
+
+            // The outage is over: a fresh runner resumes from the (absent) stored offsets and applies each once.
+            fixture.failOn.withLock { $0 = nil }
+            try await produce(fixture, ["e6"])
+            try await run(runner(fixture, postgres)) { try await storedOffset(postgres, fixture.schema) == 6 }
+            #expect(try await appliedSubjects(postgres, fixture.schema) == ["e1", "e2", "e3", "e4", "e5", "e6"])
+            try await MigrationRunner(schema: fixture.schema, migrations: []).drop(on: postgres, logger: logger)
+        }
+    }
+
+    @Test("a restarted projection resumes from its stored offsets, not from the beginning")
+    func resume() async throws {
+        let fixture = try fixture()
+        try await TestPostgres.withClient { postgres in
+            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(on: postgres, logger: logger)
+            try await produce(fixture, ["a1", "a2", "a3"])
+            try await run(runner(fixture, postgres)) { try await storedOffset(postgres, fixture.schema) == 3 }
+            try await produce(fixture, ["b1", "b2"])
+            try await run(runner(fixture, postgres)) { try await storedOffset(postgres, fixture.schema) == 5 }
+            #expect(try await appliedSubjects(postgres, fixture.schema) == ["a1", "a2", "a3", "b1", "b2"])
+            try await MigrationRunner(schema: fixture.schema, migrations: []).drop(on: postgres, logger: logger)
+        }
+    }
+
+    @Test("malformed, unknown and rejected events go to the dead-letter topic and the projection goes on")
+    func deadLetters() async throws {
+        let fixture = try fixture()
+        try await TestPostgres.withClient { postgres in
+            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(on: postgres, logger: logger)
+            try await produce(fixture, ["good-1"])
+            _ = try await fixture.producer.sendAndAwait(KafkaProducerMessage(topic: topic, partition: 0, key: Array("k".utf8), value: Array("{not an event".utf8)))
+            var unknown = try event("unknown").kafkaMessage(topic: topic, partition: 0)
+            unknown.headers = unknown.headers.map { $0.key == "ce_type" ? KafkaHeader(key: "ce_type", string: "dev.sigil.config.teleported.v1") : $0 }
+            _ = try await fixture.producer.sendAndAwait(unknown)
+            try await produce(fixture, ["poison", "good-2"])
+
+            try await run(runner(fixture, postgres, rejecting: "poison")) { try await storedOffset(postgres, fixture.schema) == 5 }
+            #expect(try await appliedSubjects(postgres, fixture.schema) == ["good-1", "good-2"])
+
+            let consumer = try KafkaConsumer(
+                configuration: .init(
+                    client: .init(bootstrapServers: fixture.cluster.bootstrapServers, clientID: "dlq-reader"),
+                    mode: .assign([.init(topic: "deadletter", partition: 0, offset: .beginning)])
+                ),
+                logger: logger
+            )
+            var letters: [EventDeadLettered] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while letters.count < 3, ContinuousClock.now < deadline, let batch = try await consumer.nextBatch() {
+                for message in batch {
+                    letters.append(try EventCatalog.sigil.decode(EventDeadLettered.self, from: try CloudEvent(kafkaMessage: message)))
+                }
+            }
+            await consumer.close()
+            #expect(letters.map(\.errorCode) == ["missing-attribute", "unknown-type", "unappliable"])
+            #expect(letters.map(\.offset) == [1, 2, 3])
+            #expect(letters.allSatisfy { $0.consumer == "test/recording" && $0.topic == topic })
+            #expect(letters[1].headers["ce_type"] == "dev.sigil.config.teleported.v1")
+            #expect(letters[0].value.bytes == Array("{not an event".utf8))
+            try await MigrationRunner(schema: fixture.schema, migrations: []).drop(on: postgres, logger: logger)
+        }
+    }
+}
