@@ -19,7 +19,8 @@ public struct KeyEncryptionKey: Sendable {
     public func wrap(_ dataKey: TenantDataKey) throws -> WrappedDataKey {
         let material = dataKey.key.withUnsafeBytes { Array($0) }
         let sealed = try AES.GCM.seal(material, using: key, authenticating: Self.binding(dataKey.tenant, dataKey.keyID))
-        return WrappedDataKey(kekID: keyID, tenant: dataKey.tenant, keyID: dataKey.keyID, sealed: Array(sealed.combined!))
+        return WrappedDataKey(
+            kekID: keyID, tenant: dataKey.tenant, keyID: dataKey.keyID, sealed: Array(sealed.combined!))
     }
 
     public func unwrap(_ wrapped: WrappedDataKey) throws(SigilCryptoError) -> TenantDataKey {
@@ -28,7 +29,8 @@ public struct KeyEncryptionKey: Sendable {
         }
         do {
             let box = try AES.GCM.SealedBox(combined: wrapped.sealed)
-            let material = try AES.GCM.open(box, using: key, authenticating: Self.binding(wrapped.tenant, wrapped.keyID))
+            let material = try AES.GCM.open(
+                box, using: key, authenticating: Self.binding(wrapped.tenant, wrapped.keyID))
             return TenantDataKey(tenant: wrapped.tenant, keyID: wrapped.keyID, key: SymmetricKey(data: material))
         } catch {
             throw SigilCryptoError(.authenticationFailed, "wrapped data key \(wrapped.keyID) does not unwrap")
@@ -77,7 +79,9 @@ public struct TenantDataKey: Sendable {
     }
 
     public func decrypt(_ value: EncryptedValue, field: String) throws(SigilCryptoError) -> [UInt8] {
-        guard value.keyID == keyID else { throw SigilCryptoError(.unknownKey, "encrypted with data key \(value.keyID)") }
+        guard value.keyID == keyID else {
+            throw SigilCryptoError(.unknownKey, "encrypted with data key \(value.keyID)")
+        }
         do {
             let box = try AES.GCM.SealedBox(combined: value.sealed)
             return Array(try AES.GCM.open(box, using: key, authenticating: binding(field)))

@@ -36,7 +36,8 @@ public enum HPKESealing {
         recipientKeyID: String,
         context: SealingContext
     ) throws -> SealedData {
-        var sender = try HPKE.Sender(recipientKey: recipient, ciphersuite: ciphersuite, info: Data(context.purpose.utf8))
+        var sender = try HPKE.Sender(
+            recipientKey: recipient, ciphersuite: ciphersuite, info: Data(context.purpose.utf8))
         let ciphertext = try sender.seal(plaintext, authenticating: context.associatedData)
         return SealedData(
             recipientKeyID: recipientKeyID,

@@ -65,7 +65,7 @@ public final class KafkaAdmin: Sendable {
             }
             logger.info("created topics", metadata: ["kafka.topics": "\(created.joined(separator: ","))"])
             return created
-        } catch where error.code == .timedOut {
+        } catch  where error.code == .timedOut {
             let after = try await metadata()
             let stillMissing = missing.filter { after.topic($0.name) == nil }.map(\.name)
             if !stillMissing.isEmpty {

@@ -49,7 +49,8 @@ public final class KafkaConsumer: Sendable {
     /// Group mode: the record is processed; its offset is committed with the next automatic commit.
     public func markProcessed(_ message: KafkaConsumerMessage) throws(KafkaError) {
         try client.storeOffsets([
-            KafkaTopicPartitionOffset(topic: message.topic, partition: message.partition, offset: .exactly(message.offset + 1))
+            KafkaTopicPartitionOffset(
+                topic: message.topic, partition: message.partition, offset: .exactly(message.offset + 1))
         ])
     }
 
@@ -76,7 +77,8 @@ public final class KafkaConsumer: Sendable {
         let errors = self.errors
         let maximum = configuration.maximumBatchSize
         let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Result<[KafkaConsumerMessage]?, KafkaError>, Never>) in
+            await withCheckedContinuation {
+                (continuation: CheckedContinuation<Result<[KafkaConsumerMessage]?, KafkaError>, Never>) in
                 pollQueue.async {
                     var batch: [KafkaConsumerMessage] = []
                     while batch.isEmpty {
@@ -98,7 +100,9 @@ public final class KafkaConsumer: Sendable {
                             continue
                         }
                     }
-                    while batch.count < maximum, case .message(let message) = client.consumerPoll(timeoutMilliseconds: 0) {
+                    while batch.count < maximum,
+                        case .message(let message) = client.consumerPoll(timeoutMilliseconds: 0)
+                    {
                         batch.append(message)
                     }
                     continuation.resume(returning: .success(batch))

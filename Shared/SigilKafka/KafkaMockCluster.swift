@@ -17,7 +17,8 @@ public final class KafkaMockCluster: @unchecked Sendable {
     public init(brokers: Int = 1, logger: Logger) throws(KafkaError) {
         precondition(brokers >= 1, "a cluster needs a broker")
         // The mock cluster lives inside a client instance; this one only hosts it.
-        host = try RdKafkaClient(kind: .producer, properties: ["client.id": "sigil-mock-cluster", "log_level": "3"], logger: logger)
+        host = try RdKafkaClient(
+            kind: .producer, properties: ["client.id": "sigil-mock-cluster", "log_level": "3"], logger: logger)
         guard let cluster = rd_kafka_mock_cluster_new(host.handle, Int32(brokers)) else {
             throw KafkaError(code: .invalidConfiguration, operation: "start mock cluster", reason: "librdkafka refused")
         }

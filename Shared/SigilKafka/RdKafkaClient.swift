@@ -87,22 +87,23 @@ final class RdKafkaClient: @unchecked Sendable {
 }
 
 /// librdkafka's log lines (syslog levels) into swift-log.
-private let rdKafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) ->
-    Void = { handle, level, facility, message in
-        guard let handle, let opaque = rd_kafka_opaque(handle) else { return }
-        let context = Unmanaged<RdKafkaClient.CallbackContext>.fromOpaque(opaque).takeUnretainedValue()
-        let text = message.map { String(cString: $0) } ?? ""
-        let facilityText = facility.map { String(cString: $0) } ?? ""
-        let logLevel: Logger.Level
-        switch level {
-        case 0...2: logLevel = .critical
-        case 3: logLevel = .error
-        case 4: logLevel = .warning
-        case 5, 6: logLevel = .info
-        default: logLevel = .debug
+private let rdKafkaLogCallback:
+    @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) ->
+        Void = { handle, level, facility, message in
+            guard let handle, let opaque = rd_kafka_opaque(handle) else { return }
+            let context = Unmanaged<RdKafkaClient.CallbackContext>.fromOpaque(opaque).takeUnretainedValue()
+            let text = message.map { String(cString: $0) } ?? ""
+            let facilityText = facility.map { String(cString: $0) } ?? ""
+            let logLevel: Logger.Level
+            switch level {
+            case 0...2: logLevel = .critical
+            case 3: logLevel = .error
+            case 4: logLevel = .warning
+            case 5, 6: logLevel = .info
+            default: logLevel = .debug
+            }
+            context.logger.log(level: logLevel, "\(text)", metadata: ["kafka.facility": "\(facilityText)"])
         }
-        context.logger.log(level: logLevel, "\(text)", metadata: ["kafka.facility": "\(facilityText)"])
-    }
 
 /// Resolves the promise of a `sendAndAwait`, or counts and logs the failure of a fire-and-forget send.
 private let rdKafkaDeliveryCallback:

@@ -79,7 +79,9 @@ public struct MigrationRunner: Sendable {
                     """,
                     logger: logger
                 )
-                logger.info("applied migration", metadata: ["schema": "\(schema)", "migration": "\(migration.version) \(migration.name)"])
+                logger.info(
+                    "applied migration",
+                    metadata: ["schema": "\(schema)", "migration": "\(migration.version) \(migration.name)"])
                 appliedNow.append(migration.version)
             }
             return appliedNow

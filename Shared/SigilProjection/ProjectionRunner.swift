@@ -66,8 +66,10 @@ public final class ProjectionRunner: Service, Sendable {
         var logger = logger
         logger[metadataKey: "projection"] = "\(projection.name)"
         self.logger = logger
-        self.appliedCounter = Counter(label: "sigil.projection.events.applied", dimensions: [("projection", projection.name)])
-        self.failedBatches = Counter(label: "sigil.projection.batches.failed", dimensions: [("projection", projection.name)])
+        self.appliedCounter = Counter(
+            label: "sigil.projection.events.applied", dimensions: [("projection", projection.name)])
+        self.failedBatches = Counter(
+            label: "sigil.projection.batches.failed", dimensions: [("projection", projection.name)])
     }
 
     public func run() async throws {
@@ -77,7 +79,9 @@ public final class ProjectionRunner: Service, Sendable {
                 return
             } catch {
                 failedBatches.increment()
-                logger.error("projection batch failed; retrying from stored offsets", metadata: ["error": "\(String(reflecting: error))"])
+                logger.error(
+                    "projection batch failed; retrying from stored offsets",
+                    metadata: ["error": "\(String(reflecting: error))"])
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.retryDelay) }
             }
         }
@@ -90,11 +94,13 @@ public final class ProjectionRunner: Service, Sendable {
         var positions: [KafkaTopicPartitionOffset] = []
         for topic in configuration.topics {
             guard let description = metadata.topic(topic) else {
-                throw KafkaError(code: .unknownTopicOrPartition, operation: "read \(topic)", reason: "topic does not exist")
+                throw KafkaError(
+                    code: .unknownTopicOrPartition, operation: "read \(topic)", reason: "topic does not exist")
             }
             for partition in 0..<description.partitions {
                 let offset = stored[TopicPartition(topic: topic, partition: partition)]
-                positions.append(.init(topic: topic, partition: partition, offset: offset.map { .exactly($0) } ?? .beginning))
+                positions.append(
+                    .init(topic: topic, partition: partition, offset: offset.map { .exactly($0) } ?? .beginning))
             }
         }
         return positions
@@ -147,7 +153,9 @@ public final class ProjectionRunner: Service, Sendable {
     }
 
     /// Applies one record inside a savepoint; returns why it was rejected, or nil when applied.
-    private func apply(_ message: KafkaConsumerMessage, connection: PostgresConnection) async throws -> ProjectionRejection? {
+    private func apply(
+        _ message: KafkaConsumerMessage, connection: PostgresConnection
+    ) async throws -> ProjectionRejection? {
         let event: ProjectedEvent
         do {
             let envelope = try CloudEvent(kafkaMessage: message)
@@ -174,19 +182,26 @@ public final class ProjectionRunner: Service, Sendable {
 
     private func deadLetter(_ message: KafkaConsumerMessage, code: String, detail: String) async throws {
         let tenant = message.header(CloudEvent.Header.tenant)?.stringValue ?? "unknown"
-        let payload = EventDeadLettered(consumer: "\(source.service)/\(projection.name)", message: message, errorCode: code, errorDetail: detail)
+        let payload = EventDeadLettered(
+            consumer: "\(source.service)/\(projection.name)", message: message, errorCode: code, errorDetail: detail)
         let event = try payload.cloudEvent(
             source: source,
             tenant: tenant,
             partitionKey: message.key.flatMap { String(validating: $0, as: UTF8.self) } ?? tenant,
             subject: "\(message.topic)/\(message.partition)/\(message.offset)"
         )
-        try await producer.sendAndAwait(event.kafkaMessage(topic: configuration.deadLetterTopic))
-        Counter(label: "sigil.projection.events.deadlettered", dimensions: [("projection", projection.name), ("reason", code)])
-            .increment()
+        _ = try await producer.sendAndAwait(event.kafkaMessage(topic: configuration.deadLetterTopic))
+        Counter(
+            label: "sigil.projection.events.deadlettered",
+            dimensions: [("projection", projection.name), ("reason", code)]
+        )
+        .increment()
         logger.warning(
             "event dead-lettered",
-            metadata: ["kafka.topic": "\(message.topic)", "kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)", "reason": "\(code)"]
+            metadata: [
+                "kafka.topic": "\(message.topic)", "kafka.partition": "\(message.partition)",
+                "kafka.offset": "\(message.offset)", "reason": "\(code)",
+            ]
         )
     }
 }

@@ -20,13 +20,15 @@ public enum SigilServiceRuntime {
             FileHandle.standardError.write(Data("\(definition.executable): \(error)\n".utf8))
             exit(78)  // EX_CONFIG
         }
-        LoggingBootstrap.bootstrap(format: configuration.logFormat, level: Logger.Level(rawValue: configuration.logLevel) ?? .info)
+        LoggingBootstrap.bootstrap(
+            format: configuration.logFormat, level: Logger.Level(rawValue: configuration.logLevel) ?? .info)
         MetricsBootstrap.bootstrap()
         var logger = Logger(label: definition.executable)
         logger[metadataKey: "instance"] = "\(configuration.instanceID)"
         do {
             let application = try buildApplication(definition, configuration: configuration, logger: logger)
-            logger.info("starting", metadata: ["port": "\(configuration.httpPort)", "kafka": "\(configuration.kafkaBrokers)"])
+            logger.info(
+                "starting", metadata: ["port": "\(configuration.httpPort)", "kafka": "\(configuration.kafkaBrokers)"])
             try await application.runService()
             logger.info("stopped")
         } catch {
@@ -42,25 +44,32 @@ public enum SigilServiceRuntime {
     ) throws -> some ApplicationProtocol {
         let source = EventSource(service: definition.component, instance: configuration.instanceID)
         let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(client: configuration.kafkaClient("\(definition.executable)-producer")),
+            configuration: KafkaProducerConfiguration(
+                client: configuration.kafkaClient("\(definition.executable)-producer")),
             logger: logger
         )
-        let admin = try KafkaAdmin(configuration: configuration.kafkaClient("\(definition.executable)-admin"), logger: logger)
+        let admin = try KafkaAdmin(
+            configuration: configuration.kafkaClient("\(definition.executable)-admin"), logger: logger)
 
         var postgres: PostgresClient?
         if definition.schema != nil {
             guard let url = configuration.postgresURL else {
-                throw ConfigurationError(key: "SIGIL_POSTGRES_URL", expected: "set: \(definition.executable) keeps its state in PostgreSQL")
+                throw ConfigurationError(
+                    key: "SIGIL_POSTGRES_URL", expected: "set: \(definition.executable) keeps its state in PostgreSQL")
             }
             postgres = PostgresClient(configuration: try PostgresURL.configuration(url), backgroundLogger: logger)
         }
 
         let tokens = AdminTokenStore()
         if let token = configuration.adminToken {
-            tokens.add(token: token, principal: .init(tenant: configuration.adminTenant, role: .admin, tokenName: "bootstrap-admin"))
+            tokens.add(
+                token: token,
+                principal: .init(tenant: configuration.adminTenant, role: .admin, tokenName: "bootstrap-admin"))
         }
         if let token = configuration.auditorToken {
-            tokens.add(token: token, principal: .init(tenant: configuration.adminTenant, role: .auditor, tokenName: "bootstrap-auditor"))
+            tokens.add(
+                token: token,
+                principal: .init(tenant: configuration.adminTenant, role: .auditor, tokenName: "bootstrap-auditor"))
         }
 
         var checks = [Readiness.Check(name: "kafka") { _ = try await admin.metadata() }]
@@ -68,7 +77,6 @@ public enum SigilServiceRuntime {
             checks.append(Readiness.Check(name: "postgres") { try await postgres.query("SELECT 1", logger: logger) })
         }
         let readiness = Readiness(checks: checks)
-        let gate = StartupGate()
         let context = ServiceContext(
             configuration: configuration,
             source: source,
@@ -89,7 +97,6 @@ public enum SigilServiceRuntime {
                 admin: admin,
                 topics: definition.topics.map(configuration.topics.specification),
                 readiness: readiness,
-                gate: gate,
                 logger: logger
             )
         )
@@ -111,7 +118,7 @@ public enum SigilServiceRuntime {
                     source: source,
                     logger: logger
                 )
-                services.append(GatedService(gate: gate, service: runner))
+                services.append(GatedService(readiness: readiness, service: runner))
             }
         }
 
@@ -128,7 +135,9 @@ public enum SigilServiceRuntime {
         )
         return Application(
             router: router,
-            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: definition.executable),
+            configuration: .init(
+                address: .hostname(configuration.httpHost, port: configuration.httpPort),
+                serverName: definition.executable),
             services: services,
             logger: logger
         )

@@ -9,20 +9,24 @@ struct KafkaTests {
     let logger = Logger(label: "test.kafka")
 
     func producer(_ cluster: KafkaMockCluster, timeout: Int = 10_000) throws -> KafkaProducer {
-        var configuration = KafkaProducerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers, clientID: "test-producer"))
+        var configuration = KafkaProducerConfiguration(
+            client: .init(bootstrapServers: cluster.bootstrapServers, clientID: "test-producer"))
         configuration.messageTimeoutMilliseconds = timeout
         return try KafkaProducer(configuration: configuration, logger: logger)
     }
 
     func consumer(_ cluster: KafkaMockCluster, _ mode: KafkaConsumerConfiguration.Mode) throws -> KafkaConsumer {
-        var configuration = KafkaConsumerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers, clientID: "test-consumer"), mode: mode)
+        var configuration = KafkaConsumerConfiguration(
+            client: .init(bootstrapServers: cluster.bootstrapServers, clientID: "test-consumer"), mode: mode)
         configuration.fetchWaitMaxMilliseconds = 5
         configuration.sessionTimeoutMilliseconds = 6_000
         return try KafkaConsumer(configuration: configuration, logger: logger)
     }
 
     /// Reads until `count` records arrived or the deadline passed.
-    func read(_ consumer: KafkaConsumer, count: Int, within timeout: Duration = .seconds(20)) async throws -> [KafkaConsumerMessage] {
+    func read(
+        _ consumer: KafkaConsumer, count: Int, within timeout: Duration = .seconds(20)
+    ) async throws -> [KafkaConsumerMessage] {
         try await withThrowingTaskGroup(of: [KafkaConsumerMessage].self) { group in
             group.addTask {
                 var messages: [KafkaConsumerMessage] = []
@@ -46,14 +50,19 @@ struct KafkaTests {
         let cluster = try KafkaMockCluster(logger: logger)
         try cluster.createTopic(.init(name: "round-trip", partitions: 3))
         let producer = try producer(cluster)
-        let headers = [KafkaHeader(key: "ce_id", string: "abc"), KafkaHeader(key: "flag", value: nil), KafkaHeader(key: "bin", value: [0, 255, 1])]
+        let headers = [
+            KafkaHeader(key: "ce_id", string: "abc"), KafkaHeader(key: "flag", value: nil),
+            KafkaHeader(key: "bin", value: [0, 255, 1]),
+        ]
         let report = try await producer.sendAndAwait(
-            KafkaProducerMessage(topic: "round-trip", partition: 2, key: Array("k-1".utf8), value: Array("hello".utf8), headers: headers)
+            KafkaProducerMessage(
+                topic: "round-trip", partition: 2, key: Array("k-1".utf8), value: Array("hello".utf8), headers: headers)
         )
         #expect(report.topic == "round-trip")
         #expect(report.partition == 2)
         #expect(report.offset == 0)
-        let second = try await producer.sendAndAwait(KafkaProducerMessage(topic: "round-trip", partition: 2, value: Array("again".utf8)))
+        let second = try await producer.sendAndAwait(
+            KafkaProducerMessage(topic: "round-trip", partition: 2, value: Array("again".utf8)))
         #expect(second.offset == 1)
 
         let consumer = try consumer(cluster, .assign([.init(topic: "round-trip", partition: 2, offset: .beginning)]))
@@ -74,7 +83,8 @@ struct KafkaTests {
         try cluster.createTopic(.init(name: "resume", partitions: 1))
         let producer = try producer(cluster)
         for index in 0..<5 {
-            _ = try await producer.sendAndAwait(KafkaProducerMessage(topic: "resume", partition: 0, value: [UInt8(index)]))
+            _ = try await producer.sendAndAwait(
+                KafkaProducerMessage(topic: "resume", partition: 0, value: [UInt8(index)]))
         }
         let consumer = try consumer(cluster, .assign([.init(topic: "resume", partition: 0, offset: .exactly(3))]))
         let messages = try await read(consumer, count: 2)
@@ -113,7 +123,8 @@ struct KafkaTests {
 
             let producer = try producer(cluster)
             for index in 0..<40 {
-                _ = try await producer.sendAndAwait(KafkaProducerMessage(topic: "shared", partition: Int32(index % 4), value: [UInt8(index)]))
+                _ = try await producer.sendAndAwait(
+                    KafkaProducerMessage(topic: "shared", partition: Int32(index % 4), value: [UInt8(index)]))
             }
             while ContinuousClock.now < deadline, received.withLock({ $0.values.map(\.count).reduce(0, +) }) < 40 {
                 try await Task.sleep(for: .milliseconds(50))
@@ -152,14 +163,16 @@ struct KafkaTests {
             #expect(error.isRetriable)
             #expect(error.description.contains("_MSG_TIMED_OUT"))
         }
-        var adminConfiguration = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, clientID: "test-admin")
+        var adminConfiguration = KafkaClientConfiguration(
+            bootstrapServers: cluster.bootstrapServers, clientID: "test-admin")
         adminConfiguration.requestTimeoutMilliseconds = 1_000
         let admin = try KafkaAdmin(configuration: adminConfiguration, logger: logger)
         await #expect(throws: KafkaError.self) { _ = try await admin.metadata() }
 
         try cluster.setBrokerUp(1)
         let report = try await producer.sendAndAwait(KafkaProducerMessage(topic: "outage", partition: 0, value: [3]))
-        let consumer = try consumer(cluster, .assign([.init(topic: "outage", partition: 0, offset: .exactly(report.offset))]))
+        let consumer = try consumer(
+            cluster, .assign([.init(topic: "outage", partition: 0, offset: .exactly(report.offset))]))
         let messages = try await read(consumer, count: 1)
         await consumer.close()
         #expect(messages.first?.value == [3])

@@ -25,7 +25,9 @@ struct MigrationTests {
             #expect(try await first.apply(on: client, logger: logger) == [])
             #expect(try await later.apply(on: client, logger: logger) == [3])
             #expect(try await TestPostgres.count(client, "\(schema).schema_migrations") == 3)
-            #expect(try await TestPostgres.count(client, "information_schema.tables", where: "table_schema = '\(schema)'") == 5)
+            #expect(
+                try await TestPostgres.count(client, "information_schema.tables", where: "table_schema = '\(schema)'")
+                    == 5)
             try await first.drop(on: client, logger: logger)
         }
     }
@@ -43,11 +45,15 @@ struct MigrationTests {
         try await TestPostgres.withClient { client in
             try await MigrationRunner(schema: schema, migrations: [migration(1)]).apply(on: client, logger: logger)
             let failure = await #expect(throws: PostgresTransactionError.self) {
-                try await MigrationRunner(schema: schema, migrations: [migration(1), broken]).apply(on: client, logger: logger)
+                try await MigrationRunner(schema: schema, migrations: [migration(1), broken]).apply(
+                    on: client, logger: logger)
             }
             #expect((failure?.closureError as? PSQLError)?.serverInfo?[.sqlState] == "42P07")
             #expect(try await TestPostgres.count(client, "\(schema).schema_migrations") == 1)
-            #expect(try await TestPostgres.count(client, "information_schema.tables", where: "table_name = 'half' AND table_schema = '\(schema)'") == 0)
+            #expect(
+                try await TestPostgres.count(
+                    client, "information_schema.tables", where: "table_name = 'half' AND table_schema = '\(schema)'")
+                    == 0)
             try await MigrationRunner(schema: schema, migrations: []).drop(on: client, logger: logger)
         }
     }

@@ -32,7 +32,9 @@ struct RecordingProjection: Projection {
             logger: logger
         )
         if failOn.withLock({ $0 }) == subject { throw SimulatedOutage() }
-        if rejectSubject == subject { throw ProjectionRejection(code: "unappliable", detail: "test rejects \(subject)") }
+        if rejectSubject == subject {
+            throw ProjectionRejection(code: "unappliable", detail: "test rejects \(subject)")
+        }
     }
 }
 
@@ -84,7 +86,8 @@ struct ProjectionTests {
     }
 
     func event(_ subject: String) throws -> CloudEvent {
-        try TenantCreated(displayName: subject).cloudEvent(source: source, tenant: "acme", partitionKey: "acme", subject: subject)
+        try TenantCreated(displayName: subject).cloudEvent(
+            source: source, tenant: "acme", partitionKey: "acme", subject: subject)
     }
 
     /// Produces events and returns them as a consumer would read them.
@@ -94,20 +97,26 @@ struct ProjectionTests {
         for subject in subjects {
             let record = try event(subject).kafkaMessage(topic: topic, partition: 0)
             let report = try await fixture.producer.sendAndAwait(record)
-            messages.append(.init(topic: topic, partition: 0, offset: report.offset, key: record.key, value: record.value, headers: record.headers, timestampMilliseconds: nil))
+            messages.append(
+                .init(
+                    topic: topic, partition: 0, offset: report.offset, key: record.key, value: record.value,
+                    headers: record.headers, timestampMilliseconds: nil))
         }
         return messages
     }
 
     func appliedSubjects(_ postgres: PostgresClient, _ schema: SchemaName) async throws -> [String] {
-        let rows = try await postgres.query("SELECT subject FROM \(unescaped: schema.rawValue).applied ORDER BY subject")
+        let rows = try await postgres.query(
+            "SELECT subject FROM \(unescaped: schema.rawValue).applied ORDER BY subject")
         var subjects: [String] = []
         for try await subject in rows.decode(String.self) { subjects.append(subject) }
         return subjects
     }
 
     func storedOffset(_ postgres: PostgresClient, _ schema: SchemaName) async throws -> Int64? {
-        let rows = try await postgres.query("SELECT next_offset FROM \(unescaped: schema.rawValue).projection_offsets WHERE topic = \(topic) AND partition = 0")
+        let rows = try await postgres.query(
+            "SELECT next_offset FROM \(unescaped: schema.rawValue).projection_offsets WHERE topic = \(topic) AND partition = 0"
+        )
         for try await offset in rows.decode(Int64.self) { return offset }
         return nil
     }
@@ -128,10 +137,13 @@ struct ProjectionTests {
     func failedBatch() async throws {
         let fixture = try fixture()
         try await TestPostgres.withClient { postgres in
-            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(on: postgres, logger: logger)
+            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(
+                on: postgres, logger: logger)
             let batch = try await produce(fixture, ["e1", "e2", "e3", "e4", "e5"])
             fixture.failOn.withLock { $0 = "e3" }
-            let failure = await #expect(throws: PostgresTransactionError.self) { try await runner(fixture, postgres).applyBatch(batch) }
+            let failure = await #expect(throws: PostgresTransactionError.self) {
+                try await runner(fixture, postgres).applyBatch(batch)
+            }
             #expect(failure?.closureError is RecordingProjection.SimulatedOutage)
             #expect(try await appliedSubjects(postgres, fixture.schema) == [])
             #expect(try await storedOffset(postgres, fixture.schema) == nil)
@@ -149,7 +161,8 @@ struct ProjectionTests {
     func resume() async throws {
         let fixture = try fixture()
         try await TestPostgres.withClient { postgres in
-            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(on: postgres, logger: logger)
+            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(
+                on: postgres, logger: logger)
             try await produce(fixture, ["a1", "a2", "a3"])
             try await run(runner(fixture, postgres)) { try await storedOffset(postgres, fixture.schema) == 3 }
             try await produce(fixture, ["b1", "b2"])
@@ -163,15 +176,22 @@ struct ProjectionTests {
     func deadLetters() async throws {
         let fixture = try fixture()
         try await TestPostgres.withClient { postgres in
-            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(on: postgres, logger: logger)
+            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(
+                on: postgres, logger: logger)
             try await produce(fixture, ["good-1"])
-            _ = try await fixture.producer.sendAndAwait(KafkaProducerMessage(topic: topic, partition: 0, key: Array("k".utf8), value: Array("{not an event".utf8)))
+            _ = try await fixture.producer.sendAndAwait(
+                KafkaProducerMessage(
+                    topic: topic, partition: 0, key: Array("k".utf8), value: Array("{not an event".utf8)))
             var unknown = try event("unknown").kafkaMessage(topic: topic, partition: 0)
-            unknown.headers = unknown.headers.map { $0.key == "ce_type" ? KafkaHeader(key: "ce_type", string: "dev.sigil.config.teleported.v1") : $0 }
+            unknown.headers = unknown.headers.map {
+                $0.key == "ce_type" ? KafkaHeader(key: "ce_type", string: "dev.sigil.config.teleported.v1") : $0
+            }
             _ = try await fixture.producer.sendAndAwait(unknown)
             try await produce(fixture, ["poison", "good-2"])
 
-            try await run(runner(fixture, postgres, rejecting: "poison")) { try await storedOffset(postgres, fixture.schema) == 5 }
+            try await run(runner(fixture, postgres, rejecting: "poison")) {
+                try await storedOffset(postgres, fixture.schema) == 5
+            }
             #expect(try await appliedSubjects(postgres, fixture.schema) == ["good-1", "good-2"])
 
             let consumer = try KafkaConsumer(
@@ -185,7 +205,9 @@ struct ProjectionTests {
             let deadline = ContinuousClock.now + .seconds(10)
             while letters.count < 3, ContinuousClock.now < deadline, let batch = try await consumer.nextBatch() {
                 for message in batch {
-                    letters.append(try EventCatalog.sigil.decode(EventDeadLettered.self, from: try CloudEvent(kafkaMessage: message)))
+                    letters.append(
+                        try EventCatalog.sigil.decode(
+                            EventDeadLettered.self, from: try CloudEvent(kafkaMessage: message)))
                 }
             }
             await consumer.close()

@@ -15,7 +15,8 @@ enum TestPostgres {
 
     /// Runs `body` with a connected pool, then shuts the pool down.
     static func withClient<R: Sendable>(_ body: @Sendable (PostgresClient) async throws -> R) async throws -> R {
-        let client = PostgresClient(configuration: try PostgresURL.configuration(url()), backgroundLogger: Logger(label: "test.postgres"))
+        let client = PostgresClient(
+            configuration: try PostgresURL.configuration(url()), backgroundLogger: Logger(label: "test.postgres"))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
@@ -29,7 +30,8 @@ enum TestPostgres {
     }
 
     static func count(_ client: PostgresClient, _ table: String, where condition: String = "true") async throws -> Int {
-        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table) WHERE \(condition)"))
+        let rows = try await client.query(
+            PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table) WHERE \(condition)"))
         for try await count in rows.decode(Int.self) { return count }
         return 0
     }

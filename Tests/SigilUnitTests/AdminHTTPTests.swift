@@ -87,7 +87,8 @@ struct AdminHTTPTests {
     func principal() async throws {
         try await application().test(.router) { client in
             for (token, role) in [(Self.adminToken, "admin"), (Self.auditorToken, "auditor")] {
-                try await client.execute(uri: "/v1/whoami", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+                try await client.execute(uri: "/v1/whoami", method: .get, headers: [.authorization: "Bearer \(token)"])
+                { response in
                     #expect(response.status == .ok)
                     let body = try json(response.body)
                     #expect(body["tenant"] as? String == "acme")

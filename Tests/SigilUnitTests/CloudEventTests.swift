@@ -8,7 +8,10 @@ struct CloudEventTests {
     let source = EventSource(service: "policy", instance: "test-1")
 
     /// What a consumer reads back from a produced record.
-    func received(_ message: KafkaProducerMessage, replacing header: String? = nil, with value: String? = nil, dropping dropped: String? = nil) -> KafkaConsumerMessage {
+    func received(
+        _ message: KafkaProducerMessage, replacing header: String? = nil, with value: String? = nil,
+        dropping dropped: String? = nil
+    ) -> KafkaConsumerMessage {
         var headers = message.headers.filter { $0.key != dropped }
         if let header {
             headers.removeAll { $0.key == header }
@@ -45,7 +48,8 @@ struct CloudEventTests {
     func encodesBinaryMode() throws {
         let event = try grantedEvent()
         let message = event.kafkaMessage(topic: "sigil.access.decisions")
-        let headers = Dictionary(message.headers.map { ($0.key, $0.stringValue ?? "") }, uniquingKeysWith: { a, _ in a })
+        let headers = Dictionary(
+            message.headers.map { ($0.key, $0.stringValue ?? "") }, uniquingKeysWith: { a, _ in a })
         #expect(headers["ce_specversion"] == "1.0")
         #expect(headers["ce_id"] == event.id)
         #expect(headers["ce_source"] == "/sigil/policy/test-1")
@@ -55,7 +59,9 @@ struct CloudEventTests {
         #expect(headers["ce_partitionkey"] == "req-1")
         #expect(headers["ce_traceparent"] == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
         #expect(headers["content-type"] == "application/json")
-        #expect(headers["ce_time"].flatMap { try? Date($0, strategy: .iso8601) } != nil || headers["ce_time"]?.hasSuffix("Z") == true)
+        #expect(
+            headers["ce_time"].flatMap { try? Date($0, strategy: .iso8601) } != nil
+                || headers["ce_time"]?.hasSuffix("Z") == true)
         #expect(message.key == Array("req-1".utf8))
     }
 
@@ -110,7 +116,11 @@ struct CloudEventTests {
                 _ = try CloudEvent(kafkaMessage: received(message, replacing: header, with: value))
                 Issue.record("\(header)=\(value) was accepted")
             } catch {
-                if case .invalidAttribute(let name, _) = error { #expect(name == header) } else { Issue.record("\(error)") }
+                if case .invalidAttribute(let name, _) = error {
+                    #expect(name == header)
+                } else {
+                    Issue.record("\(error)")
+                }
             }
         }
     }
@@ -118,11 +128,13 @@ struct CloudEventTests {
     @Test("an unknown type and an unreadable version are told apart")
     func unknownTypes() throws {
         let message = try grantedEvent().kafkaMessage(topic: "t")
-        let unknown = try CloudEvent(kafkaMessage: received(message, replacing: "ce_type", with: "dev.sigil.access.teleported.v1"))
+        let unknown = try CloudEvent(
+            kafkaMessage: received(message, replacing: "ce_type", with: "dev.sigil.access.teleported.v1"))
         #expect(throws: EventDecodingError.unknownType("dev.sigil.access.teleported.v1")) {
             try EventCatalog.sigil.decode(unknown)
         }
-        let future = try CloudEvent(kafkaMessage: received(message, replacing: "ce_type", with: "dev.sigil.access.denied.v9"))
+        let future = try CloudEvent(
+            kafkaMessage: received(message, replacing: "ce_type", with: "dev.sigil.access.denied.v9"))
         #expect(throws: EventDecodingError.unsupportedVersion("dev.sigil.access.denied.v9", supported: [1])) {
             try EventCatalog.sigil.decode(future)
         }

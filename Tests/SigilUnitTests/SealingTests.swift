@@ -11,7 +11,8 @@ struct SealingTests {
     @Test("evidence sealed to the attestation key opens only there, with the same context")
     func roundTrip() throws {
         let context = SealingContext.evidence(tenant: "acme", requestID: "req-1")
-        let sealed = try HPKESealing.seal(token, to: attestKey.publicKey, recipientKeyID: attestKey.keyID, context: context)
+        let sealed = try HPKESealing.seal(
+            token, to: attestKey.publicKey, recipientKeyID: attestKey.keyID, context: context)
         #expect(sealed.recipientKeyID == attestKey.keyID)
         #expect(!sealed.ciphertext.bytes.containsSubsequence(token))
         #expect(try attestKey.open(sealed, context: context) == token)
@@ -20,7 +21,8 @@ struct SealingTests {
     @Test("a tampered ciphertext or encapsulated key is refused")
     func tamper() throws {
         let context = SealingContext.evidence(tenant: "acme", requestID: "req-1")
-        let sealed = try HPKESealing.seal(token, to: attestKey.publicKey, recipientKeyID: attestKey.keyID, context: context)
+        let sealed = try HPKESealing.seal(
+            token, to: attestKey.publicKey, recipientKeyID: attestKey.keyID, context: context)
         var flipped = sealed
         flipped.ciphertext.bytes[3] ^= 0x01
         #expect(throws: SigilCryptoError.self) { try attestKey.open(flipped, context: context) }
@@ -35,7 +37,10 @@ struct SealingTests {
             token, to: attestKey.publicKey, recipientKeyID: attestKey.keyID,
             context: .evidence(tenant: "acme", requestID: "req-1")
         )
-        for context in [SealingContext.evidence(tenant: "acme", requestID: "req-2"), .evidence(tenant: "other", requestID: "req-1"), .credential(tenant: "acme", requestID: "req-1")] {
+        for context in [
+            SealingContext.evidence(tenant: "acme", requestID: "req-2"), .evidence(tenant: "other", requestID: "req-1"),
+            .credential(tenant: "acme", requestID: "req-1"),
+        ] {
             do {
                 _ = try attestKey.open(sealed, context: context)
                 Issue.record("opened under \(context.purpose)")
@@ -88,7 +93,9 @@ struct EnvelopeEncryptionTests {
         let value = try dataKey.encrypt(apiKey, field: "a")
         var sealed = value.sealed
         sealed[sealed.count - 1] ^= 1
-        #expect(throws: SigilCryptoError.self) { try dataKey.decrypt(EncryptedValue(keyID: value.keyID, sealed: sealed), field: "a") }
+        #expect(throws: SigilCryptoError.self) {
+            try dataKey.decrypt(EncryptedValue(keyID: value.keyID, sealed: sealed), field: "a")
+        }
         #expect(throws: SigilCryptoError.self) { try dataKey.decrypt(value, field: "b") }
 
         let wrapped = try kek.wrap(dataKey)

@@ -42,7 +42,8 @@ struct ServiceConfigurationTests {
     @Test("the file named by SIGIL_CONFIG_FILE fills in what the environment does not set")
     func fileFallback() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sigil-\(UUID()).env")
-        try "SIGIL_HTTP_PORT=9000\nSIGIL_KAFKA_BROKERS=from-file:9092\n".write(to: file, atomically: true, encoding: .utf8)
+        try "SIGIL_HTTP_PORT=9000\nSIGIL_KAFKA_BROKERS=from-file:9092\n".write(
+            to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let configuration = try await ServiceConfiguration.load(
             service: definition,

@@ -7,7 +7,9 @@ public struct ConfigurationSource: Sendable {
     private let reader: ConfigReader
 
     /// Values that are secrets and must never be printed by the configuration library's diagnostics.
-    static let secretKeys: Set<String> = ["SIGIL_ADMIN_TOKEN", "SIGIL_AUDITOR_TOKEN", "SIGIL_POSTGRES_URL", "SIGIL_KEK"]
+    static let secretKeys: Set<String> = [
+        "SIGIL_ADMIN_TOKEN", "SIGIL_AUDITOR_TOKEN", "SIGIL_POSTGRES_URL", "SIGIL_KEK",
+    ]
 
     public init(environment: [String: String]) async throws {
         var providers: [any ConfigProvider] = [
@@ -39,7 +41,9 @@ public struct ConfigurationSource: Sendable {
     }
 
     /// An integer within bounds; a value that is set but unusable is an error, never silently the default.
-    public func int(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+    public func int(
+        _ name: String, default defaultValue: Int, in range: ClosedRange<Int>
+    ) throws(ConfigurationError) -> Int {
         guard let text = string(name) else { return defaultValue }
         guard let value = Int(text), range.contains(value) else {
             throw ConfigurationError(key: name, expected: "an integer from \(range.lowerBound) to \(range.upperBound)")
@@ -47,7 +51,9 @@ public struct ConfigurationSource: Sendable {
         return value
     }
 
-    public func oneOf(_ name: String, _ choices: [String], default defaultValue: String) throws(ConfigurationError) -> String {
+    public func oneOf(
+        _ name: String, _ choices: [String], default defaultValue: String
+    ) throws(ConfigurationError) -> String {
         let value = string(name, default: defaultValue)
         guard choices.contains(value) else {
             throw ConfigurationError(key: name, expected: "one of \(choices.joined(separator: ", "))")

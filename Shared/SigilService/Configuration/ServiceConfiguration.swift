@@ -62,7 +62,8 @@ public struct ServiceConfiguration: Sendable {
             adminToken: adminToken,
             adminTenant: source.string("SIGIL_ADMIN_TENANT", default: "default"),
             auditorToken: auditorToken,
-            logFormat: LogFormat(rawValue: try source.oneOf("SIGIL_LOG_FORMAT", ["console", "json"], default: "console"))!,
+            logFormat: LogFormat(
+                rawValue: try source.oneOf("SIGIL_LOG_FORMAT", ["console", "json"], default: "console"))!,
             logLevel: try source.oneOf(
                 "SIGIL_LOG_LEVEL",
                 ["trace", "debug", "info", "notice", "warning", "error", "critical"],

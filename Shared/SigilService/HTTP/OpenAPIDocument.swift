@@ -1,7 +1,9 @@
 /// The OpenAPI 3.1 document a service serves at `/openapi.yaml`: the routes every service shares, plus the
 /// service's own admin paths and schemas (YAML fragments indented for `paths:` and `components.schemas:`).
 public enum OpenAPIDocument {
-    public static func render(title: String, version: String, description: String, paths: String = "", schemas: String = "") -> String {
+    public static func render(
+        title: String, version: String, description: String, paths: String = "", schemas: String = ""
+    ) -> String {
         """
         openapi: 3.1.0
         info:

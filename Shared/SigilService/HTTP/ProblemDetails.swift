@@ -34,7 +34,8 @@ public struct ProblemDetails: HTTPResponseError, Sendable, Codable, CustomString
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var headers: HTTPFields = [.contentType: Self.mediaType]
         if statusCode == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"sigil\"" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(self))))
+        return Response(
+            status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(self))))
     }
 
     public static func unauthorized(_ detail: String) -> ProblemDetails {
@@ -50,7 +51,9 @@ public struct ProblemDetails: HTTPResponseError, Sendable, Codable, CustomString
     }
 
     public static func invalidField(_ field: String, _ detail: String) -> ProblemDetails {
-        ProblemDetails(status: .unprocessableContent, slug: "invalid-document", title: "Invalid document", detail: detail, field: field)
+        ProblemDetails(
+            status: .unprocessableContent, slug: "invalid-document", title: "Invalid document", detail: detail,
+            field: field)
     }
 
     public static func internalError() -> ProblemDetails {

@@ -26,7 +26,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 status: status,
                 slug: status == .notFound ? "not-found" : "http-\(status.code)",
                 title: status.reasonPhrase,
-                detail: status == .notFound ? "no such route: \(request.method) \(request.uri.path)" : status.reasonPhrase
+                detail: status == .notFound
+                    ? "no such route: \(request.method) \(request.uri.path)" : status.reasonPhrase
             )
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])

@@ -6,14 +6,13 @@ import SigilProjection
 
 /// The start-up work that must finish before a service is ready, retried until it does (the broker or database may
 /// come up after the service): apply the schema's migrations, make sure the service's topics exist. Then it opens
-/// the gate the projection runners wait on, and waits for shutdown.
+/// the way for the projection runners, and waits for shutdown.
 struct ServiceStartup: Service {
     let migrations: MigrationRunner?
     let postgres: PostgresClient?
     let admin: KafkaAdmin
     let topics: [KafkaTopicSpecification]
     let readiness: Readiness
-    let gate: StartupGate
     let logger: Logger
     var retryDelay: Duration = .seconds(1)
 
@@ -24,12 +23,12 @@ struct ServiceStartup: Service {
             do {
                 if let migrations, let postgres {
                     let applied = try await migrations.apply(on: postgres, logger: logger)
-                    logger.info("schema up to date", metadata: ["schema": "\(migrations.schema)", "applied": "\(applied)"])
+                    logger.info(
+                        "schema up to date", metadata: ["schema": "\(migrations.schema)", "applied": "\(applied)"])
                 }
                 let created = try await admin.ensureTopics(topics)
                 logger.info("topics ready", metadata: ["created": "\(created)"])
                 readiness.markStartupComplete()
-                await gate.open()
                 break
             } catch {
                 logger.warning(
@@ -43,33 +42,16 @@ struct ServiceStartup: Service {
     }
 }
 
-/// Opened once start-up finished; projection runners wait on it so they never read before migrations ran.
-public actor StartupGate {
-    private var isOpen = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    public init() {}
-
-    public func open() {
-        isOpen = true
-        waiters.forEach { $0.resume() }
-        waiters.removeAll()
-    }
-
-    public func wait() async {
-        if isOpen { return }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-}
-
-/// Runs a service after the gate opens.
+/// Runs a service (a projection runner) only once start-up finished, so it never reads before migrations ran.
 struct GatedService: Service {
-    let gate: StartupGate
+    let readiness: Readiness
     let service: any Service
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { await gate.wait() }
-        guard !Task.isShuttingDownGracefully else { return }
+        while !readiness.isStartupComplete {
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(100)) }
+        }
         try await service.run()
     }
 }

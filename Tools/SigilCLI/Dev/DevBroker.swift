@@ -15,7 +15,8 @@ struct DevBroker: AsyncParsableCommand {
 
     @Option(help: "Number of brokers in the mock cluster.") var brokers: Int = 1
     @Option(help: "Also write the bootstrap address to this file (once the topics exist).") var addressFile: String?
-    @Option(help: "Topic name prefix.") var topicPrefix: String = ProcessInfo.processInfo.environment["SIGIL_TOPIC_PREFIX"] ?? "sigil."
+    @Option(help: "Topic name prefix.") var topicPrefix: String =
+        ProcessInfo.processInfo.environment["SIGIL_TOPIC_PREFIX"] ?? "sigil."
     @Option(help: "Partitions of the access topics.") var accessPartitions: Int32 = 12
 
     func run() async throws {

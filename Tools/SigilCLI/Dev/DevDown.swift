@@ -24,7 +24,9 @@ struct DevDown: AsyncParsableCommand {
         for group in [services, brokers] where !group.isEmpty {
             let killed = await ProcessLauncher.stop(group.map(\.pid))
             for process in group {
-                print("stopped \(process.name) (pid \(process.pid))\(killed.contains(process.pid) ? " with SIGKILL" : "")")
+                print(
+                    "stopped \(process.name) (pid \(process.pid))\(killed.contains(process.pid) ? " with SIGKILL" : "")"
+                )
             }
         }
         if let dataDirectory = recorded.postgresDataDirectory {

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A throwaway PostgreSQL cluster from the system's `initdb`/`pg_ctl`, listening on loopback only. When run as
@@ -18,12 +18,18 @@ struct DevPostgresCluster {
 
     /// `SIGIL_PG_BINDIR`, or the newest `/usr/lib/postgresql/<version>/bin`.
     static func binDirectory() throws -> String {
-        if let configured = ProcessInfo.processInfo.environment["SIGIL_PG_BINDIR"], !configured.isEmpty { return configured }
+        if let configured = ProcessInfo.processInfo.environment["SIGIL_PG_BINDIR"], !configured.isEmpty {
+            return configured
+        }
         let root = "/usr/lib/postgresql"
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
             .compactMap(Int.init).sorted()
-        guard let newest = versions.last, FileManager.default.isExecutableFile(atPath: "\(root)/\(newest)/bin/initdb") else {
-            throw Failure(description: "PostgreSQL server binaries not found under \(root); install the 'postgresql' package or set SIGIL_PG_BINDIR")
+        guard let newest = versions.last, FileManager.default.isExecutableFile(atPath: "\(root)/\(newest)/bin/initdb")
+        else {
+            throw Failure(
+                description:
+                    "PostgreSQL server binaries not found under \(root); install the 'postgresql' package or set SIGIL_PG_BINDIR"
+            )
         }
         return "\(root)/\(newest)/bin"
     }
@@ -53,19 +59,23 @@ struct DevPostgresCluster {
         try fileManager.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let password = DevSecret.generate(bytes: 24)
         let initialPassword = "\(dataDirectory)/../.initdb-password"
-        fileManager.createFile(atPath: initialPassword, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
+        fileManager.createFile(
+            atPath: initialPassword, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
         defer { try? fileManager.removeItem(atPath: initialPassword) }
         if runsAsRoot {
             for path in [dataDirectory, initialPassword] {
                 _ = try ProcessLauncher.run("/bin/chown", ["postgres:postgres", path])
             }
         }
-        let result = try server("initdb", [
-            "-D", dataDirectory, "-U", user, "--pwfile", initialPassword, "--auth", "scram-sha-256", "-E", "UTF8",
-            "--no-instructions",
-        ])
+        let result = try server(
+            "initdb",
+            [
+                "-D", dataDirectory, "-U", user, "--pwfile", initialPassword, "--auth", "scram-sha-256", "-E", "UTF8",
+                "--no-instructions",
+            ])
         guard result.status == 0 else { throw Failure(description: "initdb failed:\n\(result.output)") }
-        fileManager.createFile(atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
+        fileManager.createFile(
+            atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
         return password
     }
 
@@ -75,10 +85,12 @@ struct DevPostgresCluster {
             _ = try ProcessLauncher.run("/bin/chown", ["postgres:postgres", logFile])
         }
         let options = "-p \(port) -c listen_addresses=127.0.0.1 -k \(dataDirectory) -c max_connections=200"
-        let result = try server("pg_ctl", ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", "60", "-o", options])
+        let result = try server(
+            "pg_ctl", ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", "60", "-o", options])
         guard result.status == 0 else {
             let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-            throw Failure(description: "PostgreSQL did not start on port \(port):\n\(result.output)\n\(log.suffix(2_000))")
+            throw Failure(
+                description: "PostgreSQL did not start on port \(port):\n\(result.output)\n\(log.suffix(2_000))")
         }
     }
 

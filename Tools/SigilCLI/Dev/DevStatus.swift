@@ -17,7 +17,10 @@ struct DevStatus: AsyncParsableCommand {
             throw ExitCode(1)
         }
         var healthy = true
-        print("NAME".padding(toLength: 14, withPad: " ", startingAt: 0) + "PID".padding(toLength: 9, withPad: " ", startingAt: 0) + "PORT".padding(toLength: 7, withPad: " ", startingAt: 0) + "HEALTH")
+        print(
+            "NAME".padding(toLength: 14, withPad: " ", startingAt: 0)
+                + "PID".padding(toLength: 9, withPad: " ", startingAt: 0)
+                + "PORT".padding(toLength: 7, withPad: " ", startingAt: 0) + "HEALTH")
         for process in recorded.processes {
             let alive = ProcessLauncher.isAlive(process.pid)
             var health = alive ? "running" : "stopped"
@@ -33,9 +36,14 @@ struct DevStatus: AsyncParsableCommand {
             )
         }
         if let dataDirectory = recorded.postgresDataDirectory {
-            let running = DevPostgresCluster(dataDirectory: dataDirectory, port: DevConstellation.postgresPort).isRunning
+            let running = DevPostgresCluster(dataDirectory: dataDirectory, port: DevConstellation.postgresPort)
+                .isRunning
             if !running { healthy = false }
-            print("postgres".padding(toLength: 14, withPad: " ", startingAt: 0) + "-".padding(toLength: 9, withPad: " ", startingAt: 0) + String(DevConstellation.postgresPort).padding(toLength: 7, withPad: " ", startingAt: 0) + (running ? "running" : "stopped"))
+            print(
+                "postgres".padding(toLength: 14, withPad: " ", startingAt: 0)
+                    + "-".padding(toLength: 9, withPad: " ", startingAt: 0)
+                    + String(DevConstellation.postgresPort).padding(toLength: 7, withPad: " ", startingAt: 0)
+                    + (running ? "running" : "stopped"))
         }
         if !healthy { throw ExitCode(1) }
     }

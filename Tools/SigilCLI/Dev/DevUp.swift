@@ -4,7 +4,7 @@ import Logging
 import ServiceLifecycle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sigil dev up`: broker, PostgreSQL and the five services as separate processes, ready.
@@ -22,7 +22,8 @@ struct DevUp: AsyncParsableCommand {
     func run() async throws {
         let state = DevState(directory: options.stateDirectory)
         if let running = state.loadProcesses(), running.processes.contains(where: { ProcessLauncher.isAlive($0.pid) }) {
-            throw ValidationError("a constellation is already running from \(state.directory); run `sigil dev down` first")
+            throw ValidationError(
+                "a constellation is already running from \(state.directory); run `sigil dev down` first")
         }
         try state.prepare()
         var processes = DevState.Processes()
@@ -141,7 +142,9 @@ struct DevUp: AsyncParsableCommand {
             }
             if pending.isEmpty { break }
             guard ContinuousClock.now < deadline else {
-                throw ValidationError("not ready within \(timeout) s: \(pending.sorted().joined(separator: ", ")); logs in \(processes.first.map { URL(fileURLWithPath: $0.logFile).deletingLastPathComponent().path } ?? "")")
+                throw ValidationError(
+                    "not ready within \(timeout) s: \(pending.sorted().joined(separator: ", ")); logs in \(processes.first.map { URL(fileURLWithPath: $0.logFile).deletingLastPathComponent().path } ?? "")"
+                )
             }
             try await Task.sleep(for: .milliseconds(250))
         }

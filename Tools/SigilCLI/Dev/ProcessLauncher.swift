@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Starts background processes in their own session (so they outlive `sigil dev up --detach` and a closed
@@ -69,7 +69,8 @@ enum ProcessLauncher {
 
     /// The directory of the running `sigil` executable, where `swift build` puts the service executables too.
     static var executableDirectory: String {
-        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let path =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: path).deletingLastPathComponent().path
     }
 

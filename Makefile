@@ -1,0 +1,40 @@
+# Sigil — the two commands: `make run` and `make test`. Both install what they need (Debian packages) first.
+SIGIL := .build/debug/sigil
+
+.PHONY: run test build deps down status unit format lint clean
+
+## Build and start the local constellation (broker, PostgreSQL, five services), leaving it running.
+run: deps build
+	$(SIGIL) dev up --detach
+	$(SIGIL) dev status
+	@echo "Stop it with: make down   (or $(SIGIL) dev down)"
+
+## Lint, build, unit + integration tests (real PostgreSQL, mock Kafka broker), constellation end to end.
+test:
+	Tools/scripts/test.sh
+
+build:
+	swift build
+
+deps:
+	Tools/scripts/install-deps.sh run
+
+down:
+	$(SIGIL) dev down
+
+status:
+	$(SIGIL) dev status
+
+## Unit tests only: no broker, no database.
+unit:
+	swift test --filter SigilUnitTests
+
+format:
+	swift format format -i -r Package.swift Shared Services Tools Tests
+
+lint:
+	swift format lint --strict -r Package.swift Shared Services Tools Tests
+
+clean:
+	-$(SIGIL) dev down
+	rm -rf .build .sigil

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Sigil needs to build, run and test, if any is missing.
+# Uses sudo when not root. Usage: install-deps.sh [run|test]
+set -euo pipefail
+
+packages=(pkg-config librdkafka-dev postgresql curl)
+if [ "${1:-run}" = "test" ]; then
+  packages+=(kcat)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "missing packages ${missing[*]} and no sudo to install them" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "==> installing ${missing[*]}"
+$sudo apt-get update -qq
+# The postgresql package must not start a system-wide cluster we do not use; our clusters are throwaway ones.
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
