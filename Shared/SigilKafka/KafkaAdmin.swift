@@ -14,10 +14,11 @@ public final class KafkaAdmin: Sendable {
         self.client = try RdKafkaClient(kind: .producer, properties: configuration.properties, logger: logger)
     }
 
-    /// Brokers and topics as the cluster reports them. Throws when no broker answers within the request timeout.
-    public func metadata() async throws(KafkaError) -> KafkaClusterMetadata {
+    /// Brokers and topics as the cluster reports them. Throws when no broker answers within the timeout (by
+    /// default the configured request timeout).
+    public func metadata(timeoutMilliseconds: Int? = nil) async throws(KafkaError) -> KafkaClusterMetadata {
         let client = self.client
-        let timeout = Int32(configuration.requestTimeoutMilliseconds)
+        let timeout = Int32(timeoutMilliseconds ?? configuration.requestTimeoutMilliseconds)
         return try await queue.performBlocking { () throws(KafkaError) in
             try client.metadata(timeoutMilliseconds: timeout)
         }

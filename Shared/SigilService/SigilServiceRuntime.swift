@@ -72,7 +72,8 @@ public enum SigilServiceRuntime {
                 principal: .init(tenant: configuration.adminTenant, role: .auditor, tokenName: "bootstrap-auditor"))
         }
 
-        var checks = [Readiness.Check(name: "kafka") { _ = try await admin.metadata() }]
+        // Shorter than the readiness probe's own timeout, so a down broker never queues probes behind each other.
+        var checks = [Readiness.Check(name: "kafka") { _ = try await admin.metadata(timeoutMilliseconds: 1_500) }]
         if let postgres {
             checks.append(Readiness.Check(name: "postgres") { try await postgres.query("SELECT 1", logger: logger) })
         }

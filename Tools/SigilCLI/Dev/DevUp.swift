@@ -53,7 +53,8 @@ struct DevUp: AsyncParsableCommand {
 
     private func start(state: DevState, processes: inout DevState.Processes) async throws {
         let binaries = ProcessLauncher.executableDirectory
-        let baseEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SIGIL_") }
+        // The caller's SIGIL_ settings (log level, topic prefix, ...) pass through; those set below win.
+        let baseEnvironment = ProcessInfo.processInfo.environment
 
         step("PostgreSQL on 127.0.0.1:\(DevConstellation.postgresPort)")
         let postgres = DevPostgresCluster(dataDirectory: state.postgresDirectory, port: DevConstellation.postgresPort)
