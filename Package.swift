@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: Shared libraries
@@ -90,27 +92,35 @@ let package = Package(
         // MARK: Services
         .executableTarget(
             name: "IdentityAttestation",
-            dependencies: ["SigilService"],
+            dependencies: [
+                "SigilService",
+                "SigilCrypto",
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
             path: "Services/IdentityAttestation"
         ),
         .executableTarget(
             name: "PolicyDecision",
-            dependencies: ["SigilService"],
+            dependencies: ["SigilService", "SigilCrypto"],
             path: "Services/PolicyDecision"
         ),
         .executableTarget(
             name: "CredentialIssuance",
-            dependencies: ["SigilService"],
+            dependencies: ["SigilService", "SigilCrypto"],
             path: "Services/CredentialIssuance"
         ),
         .executableTarget(
             name: "AuditIngestion",
-            dependencies: ["SigilService"],
+            dependencies: ["SigilService", "SigilCrypto"],
             path: "Services/AuditIngestion"
         ),
         .executableTarget(
             name: "EdgeProxy",
-            dependencies: ["SigilService"],
+            dependencies: [
+                "SigilService",
+                "SigilCrypto",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Services/EdgeProxy"
         ),
 
@@ -121,8 +131,11 @@ let package = Package(
                 "SigilKafka",
                 "SigilEvents",
                 "SigilService",
+                "SigilCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Yams", package: "Yams"),
             ],
             path: "Tools/SigilCLI"
         ),

@@ -13,6 +13,15 @@ public protocol Projection: Sendable {
     var name: String { get }
     /// What `apply` is given: the envelope, the decoded payload, and where the record was read.
     func apply(_ event: ProjectedEvent, connection: PostgresConnection, logger: Logger) async throws
+    /// Called once before the first batch (after migrations): the place to load in-memory views.
+    func start(logger: Logger) async throws
+    /// Called after a batch committed (rows and offsets durable): the place to refresh in-memory views.
+    func batchCommitted(logger: Logger) async throws
+}
+
+extension Projection {
+    public func start(logger: Logger) async throws {}
+    public func batchCommitted(logger: Logger) async throws {}
 }
 
 /// One event as a projection sees it.

@@ -73,8 +73,13 @@ public final class ProjectionRunner: Service, Sendable {
     }
 
     public func run() async throws {
+        var started = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
+                if !started {
+                    try await projection.start(logger: logger)
+                    started = true
+                }
                 try await consumeUntilStopped()
                 return
             } catch {
@@ -149,6 +154,7 @@ public final class ProjectionRunner: Service, Sendable {
             return outcome
         }
         appliedCounter.increment(by: outcome.applied)
+        try await projection.batchCommitted(logger: logger)
         return outcome
     }
 
@@ -181,27 +187,11 @@ public final class ProjectionRunner: Service, Sendable {
     }
 
     private func deadLetter(_ message: KafkaConsumerMessage, code: String, detail: String) async throws {
-        let tenant = message.header(CloudEvent.Header.tenant)?.stringValue ?? "unknown"
-        let payload = EventDeadLettered(
-            consumer: "\(source.service)/\(projection.name)", message: message, errorCode: code, errorDetail: detail)
-        let event = try payload.cloudEvent(
+        try await DeadLetterWriter(
+            producer: producer,
+            topic: configuration.deadLetterTopic,
             source: source,
-            tenant: tenant,
-            partitionKey: message.key.flatMap { String(validating: $0, as: UTF8.self) } ?? tenant,
-            subject: "\(message.topic)/\(message.partition)/\(message.offset)"
-        )
-        _ = try await producer.sendAndAwait(event.kafkaMessage(topic: configuration.deadLetterTopic))
-        Counter(
-            label: "sigil.projection.events.deadlettered",
-            dimensions: [("projection", projection.name), ("reason", code)]
-        )
-        .increment()
-        logger.warning(
-            "event dead-lettered",
-            metadata: [
-                "kafka.topic": "\(message.topic)", "kafka.partition": "\(message.partition)",
-                "kafka.offset": "\(message.offset)", "reason": "\(code)",
-            ]
-        )
+            consumer: "\(source.service)/\(projection.name)"
+        ).write(message, code: code, detail: detail, logger: logger)
     }
 }

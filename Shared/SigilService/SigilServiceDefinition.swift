@@ -1,5 +1,7 @@
+import Hummingbird
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import SigilEvents
 import SigilKafka
 import SigilProjection
@@ -22,6 +24,12 @@ public struct SigilServiceDefinition: Sendable {
     public var openAPISchemas: String = ""
     /// The projections it keeps, given the started runtime's parts.
     public var projections: @Sendable (ServiceContext) -> [ProjectionSubscription] = { _ in [] }
+    /// The configuration resources it owns: served under `/v1`, projected into its schema, cached in memory.
+    public var resources: @Sendable (ServiceContext) throws -> [ResourceDefinition] = { _ in [] }
+    /// Further admin routes under `/v1` (authenticated).
+    public var routes: @Sendable (RouterGroup<AdminRequestContext>, ServiceContext) -> Void = { _, _ in }
+    /// Long-running workers (access-flow consumers, ...), started after start-up completed.
+    public var workers: @Sendable (ServiceContext) throws -> [any Service] = { _ in [] }
 
     public init(
         executable: String,
@@ -61,5 +69,9 @@ public struct ServiceContext: Sendable {
     public let admin: KafkaAdmin
     public let postgres: PostgresClient?
     public let tokens: AdminTokenStore
+    /// The configuration resources this service knows, per tenant.
+    public let resources: ResourceCache
     public let logger: Logger
+
+    public var topics: SigilTopics { configuration.topics }
 }

@@ -85,8 +85,10 @@ public enum SigilServiceRuntime {
             admin: admin,
             postgres: postgres,
             tokens: tokens,
+            resources: ResourceCache(),
             logger: logger
         )
+        let resourceDefinitions = try definition.resources(context)
 
         var services: [any Service] = []
         if let postgres { services.append(postgres) }
@@ -102,7 +104,17 @@ public enum SigilServiceRuntime {
             )
         )
         if let postgres, let schema = definition.schema {
-            for subscription in definition.projections(context) {
+            var subscriptions = definition.projections(context)
+            if !resourceDefinitions.isEmpty {
+                let projection = ResourceProjection(
+                    schema: schema,
+                    definitions: resourceDefinitions,
+                    cache: context.resources,
+                    postgres: postgres
+                )
+                subscriptions.append(ProjectionSubscription(projection: projection, topics: [.config]))
+            }
+            for subscription in subscriptions {
                 var runnerConfiguration = ProjectionRunner.Configuration(
                     topics: subscription.topics.map(configuration.topics.name),
                     kafka: configuration.kafkaClient("\(definition.executable)-\(subscription.projection.name)"),
@@ -123,6 +135,10 @@ public enum SigilServiceRuntime {
             }
         }
 
+        for worker in try definition.workers(context) {
+            services.append(GatedService(readiness: readiness, service: worker))
+        }
+
         let router = buildRouter(
             tokens: tokens,
             readiness: readiness,
@@ -133,7 +149,18 @@ public enum SigilServiceRuntime {
                 paths: definition.openAPIPaths,
                 schemas: definition.openAPISchemas
             )
-        )
+        ) { v1 in
+            for resource in resourceDefinitions {
+                ResourceController(
+                    definition: resource,
+                    cache: context.resources,
+                    producer: producer,
+                    configTopic: configuration.topics.name(.config),
+                    source: source
+                ).add(to: v1)
+            }
+            definition.routes(v1, context)
+        }
         return Application(
             router: router,
             configuration: .init(
@@ -148,7 +175,8 @@ public enum SigilServiceRuntime {
     public static func buildRouter(
         tokens: AdminTokenStore,
         readiness: Readiness,
-        openAPIDocument: String
+        openAPIDocument: String,
+        adminRoutes: (RouterGroup<AdminRequestContext>) -> Void = { _ in }
     ) -> Router<AdminRequestContext> {
         let router = Router(context: AdminRequestContext.self)
         router.add(middleware: ProblemMiddleware())
@@ -156,6 +184,7 @@ public enum SigilServiceRuntime {
             .add(to: router)
         let v1 = router.group("/v1").add(middleware: AdminAuthMiddleware(tokens: tokens))
         WhoAmIController().add(to: v1)
+        adminRoutes(v1)
         return router
     }
 }

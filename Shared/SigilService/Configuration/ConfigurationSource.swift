@@ -1,4 +1,5 @@
 import Configuration
+import Foundation
 import SystemPackage
 
 /// Reads Sigil's settings: environment variables first, then the `KEY=VALUE` file named by `SIGIL_CONFIG_FILE`
@@ -49,6 +50,15 @@ public struct ConfigurationSource: Sendable {
             throw ConfigurationError(key: name, expected: "an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
+    }
+
+    /// Base64 bytes of an exact length (keys); a value that is set but unusable is an error.
+    public func key(_ name: String, bytes: Int) throws(ConfigurationError) -> [UInt8]? {
+        guard let text = string(name) else { return nil }
+        guard let data = Data(base64Encoded: text), data.count == bytes else {
+            throw ConfigurationError(key: name, expected: "\(bytes) bytes, base64-encoded")
+        }
+        return Array(data)
     }
 
     public func oneOf(

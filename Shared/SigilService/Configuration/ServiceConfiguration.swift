@@ -27,6 +27,8 @@ public struct ServiceConfiguration: Sendable {
     /// `SIGIL_LOG_FORMAT` (`console` or `json`), `SIGIL_LOG_LEVEL`.
     public var logFormat: LogFormat
     public var logLevel: String
+    /// Where service-specific settings are read from (e.g. `SIGIL_KEK` for `sigil-issue`).
+    public var source: ConfigurationSource
 
     public static func load(
         service: SigilServiceDefinition,
@@ -68,7 +70,8 @@ public struct ServiceConfiguration: Sendable {
                 "SIGIL_LOG_LEVEL",
                 ["trace", "debug", "info", "notice", "warning", "error", "critical"],
                 default: "info"
-            )
+            ),
+            source: source
         )
     }
 

@@ -70,6 +70,12 @@ public enum OpenAPIDocument {
               properties:
                 ready: {type: boolean}
                 checks: {type: object, additionalProperties: {type: string, enum: [ok, pending, unreachable]}}
+            Resource:
+              type: object
+              properties:
+                kind: {type: string}
+                name: {type: string}
+                spec: {type: object}
             Principal:
               type: object
               properties:

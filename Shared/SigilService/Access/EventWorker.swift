@@ -1,0 +1,96 @@
+import Logging
+import ServiceLifecycle
+import SigilEvents
+import SigilKafka
+import SigilProjection
+
+/// Consumes a work topic in a consumer group (replicas share its partitions) and hands each Sigil event to a
+/// handler. A record that is not a readable event, or whose handling fails, is dead-lettered and the worker goes
+/// on; a record is marked processed only after that.
+public struct EventWorker: Service {
+    public typealias Handler = @Sendable (CloudEvent, any EventPayload, Logger) async throws -> Void
+
+    let name: String
+    let topics: [SigilTopic]
+    let context: ServiceContext
+    let handle: Handler
+
+    public init(name: String, topics: [SigilTopic], context: ServiceContext, handle: @escaping Handler) {
+        self.name = name
+        self.topics = topics
+        self.context = context
+        self.handle = handle
+    }
+
+    public func run() async throws {
+        var logger = context.logger
+        logger[metadataKey: "worker"] = "\(name)"
+        var configuration = KafkaConsumerConfiguration(
+            client: context.configuration.kafkaClient("\(context.source.service)-\(name)"),
+            mode: .group(id: "sigil-\(context.source.service)-\(name)", topics: topics.map(context.topics.name))
+        )
+        configuration.fetchWaitMaxMilliseconds = context.configuration.kafkaFetchWaitMaxMilliseconds
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+        let deadLetters = DeadLetterWriter(
+            producer: context.producer,
+            topic: context.topics.name(.deadletter),
+            source: context.source,
+            consumer: "\(context.source.service)/\(name)"
+        )
+        try await withGracefulShutdownHandler {
+            while let batch = try await consumer.nextBatch() {
+                for message in batch {
+                    await process(message, deadLetters: deadLetters, logger: logger)
+                    try consumer.markProcessed(message)
+                }
+            }
+        } onGracefulShutdown: {
+            consumer.stop()
+        }
+        await consumer.close()
+    }
+
+    private func process(_ message: KafkaConsumerMessage, deadLetters: DeadLetterWriter, logger: Logger) async {
+        do {
+            let event: CloudEvent
+            let payload: any EventPayload
+            do {
+                event = try CloudEvent(kafkaMessage: message)
+                payload = try EventCatalog.sigil.decode(event)
+            } catch {
+                try await deadLetters.write(message, code: error.code, detail: error.description, logger: logger)
+                return
+            }
+            do {
+                try await handle(event, payload, logger)
+            } catch {
+                logger.error("handler failed", metadata: ["event": "\(event.type)", "error": "\(String(reflecting: error))"])
+                try await deadLetters.write(message, code: "handler-failed", detail: "\(event.type) could not be handled", logger: logger)
+            }
+        } catch {
+            logger.error("could not dead-letter a record", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+}
+
+extension ServiceContext {
+    /// Publishes an event to one of Sigil's topics and waits for the broker.
+    public func publish(
+        _ payload: some EventPayload,
+        to topic: SigilTopic,
+        tenant: String,
+        partitionKey: String,
+        partition: Int32? = nil,
+        subject: String? = nil,
+        traceparent: String? = nil
+    ) async throws {
+        let event = try payload.cloudEvent(
+            source: source,
+            tenant: tenant,
+            partitionKey: partitionKey,
+            subject: subject,
+            traceparent: traceparent
+        )
+        _ = try await producer.sendAndAwait(event.kafkaMessage(topic: topics.name(topic), partition: partition))
+    }
+}
