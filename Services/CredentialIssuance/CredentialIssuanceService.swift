@@ -3,46 +3,81 @@ import SigilService
 
 extension SigilServiceDefinition {
     /// `sigil-issue`: obtains or mints credentials, seals them to the requesting edge, tracks leases.
-    static let credentialIssuance = SigilServiceDefinition(
-        executable: "sigil-issue",
-        component: "issue",
-        summary: "Credential issuance: obtains credentials, seals them to the requesting edge, tracks leases.",
-        defaultPort: 7103,
-        schema: SchemaName("issue"),
-        migrations: [
-            Migration(version: 1, name: "credential providers, tenant data keys, leases") { schema in
-                [
-                    """
-                    CREATE TABLE \(unescaped: schema.rawValue).credential_providers (
-                        tenant text NOT NULL,
-                        name text NOT NULL,
-                        spec jsonb NOT NULL,
-                        defined_at timestamptz NOT NULL,
-                        PRIMARY KEY (tenant, name))
-                    """,
-                    """
-                    CREATE TABLE \(unescaped: schema.rawValue).tenant_data_keys (
-                        tenant text NOT NULL,
-                        key_id text NOT NULL,
-                        kek_id text NOT NULL,
-                        wrapped_key bytea NOT NULL,
-                        created_at timestamptz NOT NULL,
-                        PRIMARY KEY (tenant, key_id))
-                    """,
-                    """
-                    CREATE TABLE \(unescaped: schema.rawValue).leases (
-                        tenant text NOT NULL,
-                        lease_id text NOT NULL,
-                        request_id text NOT NULL,
-                        credential_provider text NOT NULL,
-                        client_workload text NOT NULL,
-                        expires_at timestamptz NOT NULL,
-                        revoked_at timestamptz,
-                        PRIMARY KEY (tenant, lease_id))
-                    """,
-                ]
-            }
-        ],
-        topics: [.config, .accessDecisions, .accessReplies, .deadletter]
-    )
+    static var credentialIssuance: SigilServiceDefinition {
+        var definition = SigilServiceDefinition(
+            executable: "sigil-issue",
+            component: "issue",
+            summary: "Credential issuance: obtains credentials, seals them to the requesting edge, tracks leases.",
+            defaultPort: 7103,
+            schema: SchemaName("issue"),
+            migrations: [
+                Migration(version: 1, name: "credential providers, tenant data keys, leases") { schema in
+                    [
+                        """
+                        CREATE TABLE \(unescaped: schema.rawValue).credential_providers (
+                            tenant text NOT NULL,
+                            name text NOT NULL,
+                            spec jsonb NOT NULL,
+                            defined_at timestamptz NOT NULL,
+                            PRIMARY KEY (tenant, name))
+                        """,
+                        """
+                        CREATE TABLE \(unescaped: schema.rawValue).tenant_data_keys (
+                            tenant text NOT NULL,
+                            key_id text NOT NULL,
+                            kek_id text NOT NULL,
+                            wrapped_key text NOT NULL,
+                            created_at timestamptz NOT NULL,
+                            PRIMARY KEY (tenant, key_id))
+                        """,
+                        """
+                        CREATE TABLE \(unescaped: schema.rawValue).leases (
+                            tenant text NOT NULL,
+                            lease_id text NOT NULL,
+                            request_id text NOT NULL,
+                            credential_provider text NOT NULL,
+                            client_workload text NOT NULL,
+                            expires_at timestamptz NOT NULL,
+                            revoked_at timestamptz,
+                            PRIMARY KEY (tenant, lease_id))
+                        """,
+                    ]
+                }
+            ],
+            topics: [.config, .accessDecisions, .accessReplies, .deadletter]
+        )
+        // One keyring per process, shared by the validator, the projection and the issuer.
+        let keyring = ServicePart { context in TenantKeyring(kek: try TenantKeyring.loadKEK(context.configuration)) }
+        definition.resources = { context in
+            let keyring = try keyring.get(context)
+            return [
+                ResourceDefinition(
+                    kind: .credentialProvider, path: "credential-providers", table: "credential_providers"
+                ) {
+                    spec, tenant, name in
+                    try await CredentialProvider.validate(
+                        spec, tenant: tenant, name: name, keyring: keyring, context: context)
+                }
+            ]
+        }
+        definition.projections = { context in
+            guard let keyring = try? keyring.get(context), let postgres = context.postgres else { return [] }
+            return [
+                ProjectionSubscription(
+                    projection: TenantKeyProjection(schema: SchemaName("issue"), keyring: keyring, postgres: postgres),
+                    topics: [.config]
+                )
+            ]
+        }
+        definition.workers = { context in
+            let issuer = CredentialIssuer(keyring: try keyring.get(context), context: context)
+            return [
+                EventWorker(name: "issuance", topics: [.accessDecisions], context: context) { event, payload, logger in
+                    try await issuer.handle(event, payload, logger: logger)
+                }
+            ]
+        }
+        definition.openAPIPaths = ResourceOpenAPI.paths(for: [("credential-providers", "CredentialProvider")])
+        return definition
+    }
 }

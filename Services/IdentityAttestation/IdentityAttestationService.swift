@@ -37,10 +37,12 @@ extension SigilServiceDefinition {
         )
         definition.resources = { _ in
             [
-                ResourceDefinition(kind: .trustProvider, path: "trust-providers", table: "trust_providers") { spec, _ in
+                ResourceDefinition(kind: .trustProvider, path: "trust-providers", table: "trust_providers") {
+                    spec, _, _ in
                     try await TrustProvider.validate(spec)
                 },
-                ResourceDefinition(kind: .clientWorkload, path: "client-workloads", table: "client_workloads") { spec, _ in
+                ResourceDefinition(kind: .clientWorkload, path: "client-workloads", table: "client_workloads") {
+                    spec, _, _ in
                     try ClientWorkload.validate(spec)
                 },
             ]
@@ -50,12 +52,15 @@ extension SigilServiceDefinition {
             let handler = AccessRequestHandler(key: key, context: context)
             return [
                 AttestationKeyPublisher(key: key, context: context),
-                EventWorker(name: "access-requests", topics: [.accessRequests], context: context) { event, payload, logger in
+                EventWorker(name: "access-requests", topics: [.accessRequests], context: context) {
+                    event, payload, logger in
                     try await handler.handle(event, payload, logger: logger)
                 },
             ]
         }
-        definition.openAPIPaths = ResourceOpenAPI.paths(for: [("trust-providers", "TrustProvider"), ("client-workloads", "ClientWorkload")])
+        definition.openAPIPaths = ResourceOpenAPI.paths(for: [
+            ("trust-providers", "TrustProvider"), ("client-workloads", "ClientWorkload"),
+        ])
         return definition
     }
 }

@@ -3,43 +3,69 @@ import SigilService
 
 extension SigilServiceDefinition {
     /// `sigil-policy`: matches client and server workloads to an access policy and decides.
-    static let policyDecision = SigilServiceDefinition(
-        executable: "sigil-policy",
-        component: "policy",
-        summary: "Policy decision: matches client and server workloads to access policies and decides.",
-        defaultPort: 7102,
-        schema: SchemaName("policy"),
-        migrations: [
-            Migration(version: 1, name: "server workloads, access policies, posture signals") { schema in
-                [
-                    """
-                    CREATE TABLE \(unescaped: schema.rawValue).server_workloads (
-                        tenant text NOT NULL,
-                        name text NOT NULL,
-                        spec jsonb NOT NULL,
-                        defined_at timestamptz NOT NULL,
-                        PRIMARY KEY (tenant, name))
-                    """,
-                    """
-                    CREATE TABLE \(unescaped: schema.rawValue).access_policies (
-                        tenant text NOT NULL,
-                        name text NOT NULL,
-                        spec jsonb NOT NULL,
-                        defined_at timestamptz NOT NULL,
-                        PRIMARY KEY (tenant, name))
-                    """,
-                    """
-                    CREATE TABLE \(unescaped: schema.rawValue).posture_signals (
-                        tenant text NOT NULL,
-                        subject text NOT NULL,
-                        signal text NOT NULL,
-                        value jsonb NOT NULL,
-                        observed_at timestamptz NOT NULL,
-                        PRIMARY KEY (tenant, subject, signal))
-                    """,
-                ]
-            }
-        ],
-        topics: [.config, .accessAttested, .accessDecisions, .accessReplies, .posture, .deadletter]
-    )
+    static var policyDecision: SigilServiceDefinition {
+        var definition = SigilServiceDefinition(
+            executable: "sigil-policy",
+            component: "policy",
+            summary: "Policy decision: matches client and server workloads to access policies and decides.",
+            defaultPort: 7102,
+            schema: SchemaName("policy"),
+            migrations: [
+                Migration(version: 1, name: "server workloads, access policies, posture signals") { schema in
+                    [
+                        """
+                        CREATE TABLE \(unescaped: schema.rawValue).server_workloads (
+                            tenant text NOT NULL,
+                            name text NOT NULL,
+                            spec jsonb NOT NULL,
+                            defined_at timestamptz NOT NULL,
+                            PRIMARY KEY (tenant, name))
+                        """,
+                        """
+                        CREATE TABLE \(unescaped: schema.rawValue).access_policies (
+                            tenant text NOT NULL,
+                            name text NOT NULL,
+                            spec jsonb NOT NULL,
+                            defined_at timestamptz NOT NULL,
+                            PRIMARY KEY (tenant, name))
+                        """,
+                        """
+                        CREATE TABLE \(unescaped: schema.rawValue).posture_signals (
+                            tenant text NOT NULL,
+                            subject text NOT NULL,
+                            signal text NOT NULL,
+                            value jsonb NOT NULL,
+                            observed_at timestamptz NOT NULL,
+                            PRIMARY KEY (tenant, subject, signal))
+                        """,
+                    ]
+                }
+            ],
+            topics: [.config, .accessAttested, .accessDecisions, .accessReplies, .posture, .deadletter]
+        )
+        definition.resources = { _ in
+            [
+                ResourceDefinition(kind: .serverWorkload, path: "server-workloads", table: "server_workloads") {
+                    spec, _, _ in
+                    try ServerWorkloadSpec.validate(spec)
+                },
+                ResourceDefinition(kind: .accessPolicy, path: "access-policies", table: "access_policies") {
+                    spec, _, _ in
+                    try AccessPolicy.validate(spec)
+                },
+            ]
+        }
+        definition.workers = { context in
+            let decider = AccessDecider(context: context)
+            return [
+                EventWorker(name: "decisions", topics: [.accessAttested], context: context) { event, payload, logger in
+                    try await decider.handle(event, payload, logger: logger)
+                }
+            ]
+        }
+        definition.openAPIPaths = ResourceOpenAPI.paths(for: [
+            ("server-workloads", "ServerWorkload"), ("access-policies", "AccessPolicy"),
+        ])
+        return definition
+    }
 }

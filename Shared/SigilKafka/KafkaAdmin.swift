@@ -24,6 +24,15 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
+    /// The offset the next record of this partition will get: where a reader that wants only new records starts.
+    public func highWatermark(topic: String, partition: Int32) async throws(KafkaError) -> Int64 {
+        let client = self.client
+        let timeout = Int32(configuration.requestTimeoutMilliseconds)
+        return try await queue.performBlocking { () throws(KafkaError) in
+            try client.highWatermark(topic: topic, partition: partition, timeoutMilliseconds: timeout)
+        }
+    }
+
     /// Creates the topics that do not exist yet and returns their names. A topic that exists with fewer partitions
     /// than asked is left alone (and logged): partitions are never changed behind an operator's back.
     ///

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// Produces records through librdkafka: idempotent by default, with `send` (fire and forget; failures are logged
 /// and counted) and `sendAndAwait` (returns the broker's delivery report or throws a `KafkaError`).
@@ -14,6 +15,7 @@ public final class KafkaProducer: Service, Sendable {
     private let configuration: KafkaProducerConfiguration
     private let polling = AtomicFlag(true)
     private let flushQueue = DispatchQueue(label: "sigil.kafka.producer.flush")
+    private let topics = Mutex<[String: UnsafeTopic]>([:])
     private let produced: Counter
     private let failed: Counter
 
@@ -35,6 +37,16 @@ public final class KafkaProducer: Service, Sendable {
 
     deinit {
         polling.clear()
+        topics.withLock { $0.values.forEach { client.releaseTopicHandle($0.pointer) } }
+    }
+
+    /// Looks up these topics' metadata now, so the first record to each is not delayed; call at start.
+    public func prepare(topics names: [String]) {
+        topics.withLock { topics in
+            for name in names where topics[name] == nil {
+                if let topic = client.topicHandle(name) { topics[name] = UnsafeTopic(pointer: topic) }
+            }
+        }
     }
 
     /// Enqueues a record without waiting for the broker. Throws only when librdkafka refuses to enqueue it
@@ -97,4 +109,9 @@ public final class KafkaProducer: Service, Sendable {
         }
         polling.clear()
     }
+}
+
+/// librdkafka topic objects are thread-safe; this only carries the pointer.
+struct UnsafeTopic: @unchecked Sendable {
+    let pointer: OpaquePointer
 }

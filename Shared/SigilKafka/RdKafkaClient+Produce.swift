@@ -53,3 +53,15 @@ private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPoi
     guard let bytes else { return body(nil) }
     return bytes.withUnsafeBytes { body($0) }
 }
+
+extension RdKafkaClient {
+    /// Creates librdkafka's topic object, which makes the client fetch the topic's metadata now rather than when
+    /// the first record is produced (with librdkafka 2.0.2 that first record otherwise waits up to a second).
+    func topicHandle(_ name: String) -> OpaquePointer? {
+        rd_kafka_topic_new(handle, name, nil)
+    }
+
+    func releaseTopicHandle(_ topic: OpaquePointer) {
+        rd_kafka_topic_destroy(topic)
+    }
+}

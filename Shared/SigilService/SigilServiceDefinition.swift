@@ -69,6 +69,8 @@ public struct ServiceContext: Sendable {
     public let admin: KafkaAdmin
     public let postgres: PostgresClient?
     public let tokens: AdminTokenStore
+    /// What `/readyz` reports; workers add conditions to it.
+    public let readiness: Readiness
     /// The configuration resources this service knows, per tenant.
     public let resources: ResourceCache
     public let logger: Logger

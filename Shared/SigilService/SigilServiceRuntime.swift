@@ -85,6 +85,7 @@ public enum SigilServiceRuntime {
             admin: admin,
             postgres: postgres,
             tokens: tokens,
+            readiness: readiness,
             resources: ResourceCache(),
             logger: logger
         )
@@ -98,6 +99,7 @@ public enum SigilServiceRuntime {
                 migrations: definition.schema.map { MigrationRunner(schema: $0, migrations: definition.migrations) },
                 postgres: postgres,
                 admin: admin,
+                producer: producer,
                 topics: definition.topics.map(configuration.topics.specification),
                 readiness: readiness,
                 logger: logger

@@ -5,6 +5,6 @@ struct SigilCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sigil",
         abstract: "Operate Sigil: workload identity and access without long-lived secrets.",
-        subcommands: [DevCommand.self]
+        subcommands: [DevCommand.self, ApplyCommand.self, GetCommand.self, DemoCommand.self]
     )
 }

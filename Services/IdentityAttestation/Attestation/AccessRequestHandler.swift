@@ -32,14 +32,19 @@ struct AccessRequestHandler: Sendable {
                     "serviceAccount": identity.serviceAccount,
                 ]
             )
-            try await context.publish(attested, to: .accessAttested, tenant: tenant, partitionKey: request.requestID, subject: request.requestID, traceparent: event.traceparent)
+            try await context.publish(
+                attested, to: .accessAttested, tenant: tenant, partitionKey: request.requestID,
+                subject: request.requestID, traceparent: event.traceparent)
             Counter(label: "sigil.attestations", dimensions: [("outcome", "attested")]).increment()
-            logger.info("identity attested", metadata: ["request": "\(request.requestID)", "clientWorkload": "\(workload.name)"])
+            logger.info(
+                "identity attested",
+                metadata: ["request": "\(request.requestID)", "clientWorkload": "\(workload.name)"])
         } catch let refusal as AttestationRefusal {
             let reason = RefusalReason(code: refusal.code, detail: refusal.detail)
             try await context.publish(
                 AttestationFailed(requestID: request.requestID, target: request.target, reason: reason),
-                to: .accessAttested, tenant: tenant, partitionKey: request.requestID, subject: request.requestID, traceparent: event.traceparent
+                to: .accessAttested, tenant: tenant, partitionKey: request.requestID, subject: request.requestID,
+                traceparent: event.traceparent
             )
             try await context.publish(
                 AccessRefused(requestID: request.requestID, stage: .attestation, reason: reason),
@@ -47,11 +52,14 @@ struct AccessRequestHandler: Sendable {
                 subject: request.requestID, traceparent: event.traceparent
             )
             Counter(label: "sigil.attestations", dimensions: [("outcome", refusal.code)]).increment()
-            logger.info("attestation refused", metadata: ["request": "\(request.requestID)", "reason": "\(refusal.code)"])
+            logger.info(
+                "attestation refused", metadata: ["request": "\(request.requestID)", "reason": "\(refusal.code)"])
         }
     }
 
-    private func attest(_ request: AccessRequested, tenant: String) async throws(AttestationRefusal) -> VerifiedServiceAccount {
+    private func attest(
+        _ request: AccessRequested, tenant: String
+    ) async throws(AttestationRefusal) -> VerifiedServiceAccount {
         let evidence: [UInt8]
         do {
             evidence = try key.open(request.evidence, context: .evidence(tenant: tenant, requestID: request.requestID))

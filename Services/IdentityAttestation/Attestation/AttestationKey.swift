@@ -8,7 +8,8 @@ import SigilService
 enum AttestationKey {
     static func load(_ configuration: ServiceConfiguration) throws -> HPKERecipientKey {
         guard let material = try configuration.source.key("SIGIL_ATTEST_PRIVATE_KEY", bytes: 32) else {
-            throw ConfigurationError(key: "SIGIL_ATTEST_PRIVATE_KEY", expected: "set: 32 random bytes, base64 (openssl rand -base64 32)")
+            throw ConfigurationError(
+                key: "SIGIL_ATTEST_PRIVATE_KEY", expected: "set: 32 random bytes, base64 (openssl rand -base64 32)")
         }
         let privateKey: Curve25519.KeyAgreement.PrivateKey
         do {

@@ -18,7 +18,8 @@ struct AttestationKeyPublisher: Service {
             ciphersuite: HPKESealing.ciphersuiteName,
             notAfter: Date().addingTimeInterval(365 * 24 * 3600)
         )
-        try await context.publish(published, to: .config, tenant: Self.systemTenant, partitionKey: Self.systemTenant, subject: key.keyID)
+        try await context.publish(
+            published, to: .config, tenant: Self.systemTenant, partitionKey: Self.systemTenant, subject: key.keyID)
         context.logger.info("published attestation key", metadata: ["key": "\(key.keyID)"])
         try? await gracefulShutdown()
     }

@@ -3,16 +3,26 @@ struct AttestationRefusal: Error, Sendable, Equatable {
     let code: String
     let detail: String
 
-    static let evidenceUnsealable = AttestationRefusal(code: "evidence-unsealable", detail: "the evidence is not sealed to a current attestation key for this request")
+    static let evidenceUnsealable = AttestationRefusal(
+        code: "evidence-unsealable", detail: "the evidence is not sealed to a current attestation key for this request")
     static let tokenTooLarge = AttestationRefusal(code: "token-too-large", detail: "the token exceeds 16 KiB")
-    static let tokenMalformed = AttestationRefusal(code: "token-malformed", detail: "the token is not a signed JWT with a JSON header and payload")
-    static let unknownIssuer = AttestationRefusal(code: "unknown-issuer", detail: "no trust provider of this tenant has the token's issuer")
-    static let algorithmNotAllowed = AttestationRefusal(code: "algorithm-not-allowed", detail: "the token's signature algorithm is not allowed by the trust provider")
-    static let signatureInvalid = AttestationRefusal(code: "signature-invalid", detail: "the token's signature does not verify with the trust provider's keys")
-    static let jwksUnavailable = AttestationRefusal(code: "jwks-unavailable", detail: "the trust provider's keys could not be read")
+    static let tokenMalformed = AttestationRefusal(
+        code: "token-malformed", detail: "the token is not a signed JWT with a JSON header and payload")
+    static let unknownIssuer = AttestationRefusal(
+        code: "unknown-issuer", detail: "no trust provider of this tenant has the token's issuer")
+    static let algorithmNotAllowed = AttestationRefusal(
+        code: "algorithm-not-allowed", detail: "the token's signature algorithm is not allowed by the trust provider")
+    static let signatureInvalid = AttestationRefusal(
+        code: "signature-invalid", detail: "the token's signature does not verify with the trust provider's keys")
+    static let jwksUnavailable = AttestationRefusal(
+        code: "jwks-unavailable", detail: "the trust provider's keys could not be read")
     static let tokenExpired = AttestationRefusal(code: "token-expired", detail: "the token has expired")
-    static let tokenNotYetValid = AttestationRefusal(code: "token-not-yet-valid", detail: "the token is not valid yet (nbf or iat in the future)")
-    static let missingClaim = AttestationRefusal(code: "missing-claim", detail: "the token lacks a required claim (iss, aud, exp, or the service account)")
-    static let audienceMismatch = AttestationRefusal(code: "audience-mismatch", detail: "the token's audience is not one the trust provider accepts")
-    static let noClientWorkload = AttestationRefusal(code: "no-client-workload", detail: "no client workload matches the verified namespace and service account")
+    static let tokenNotYetValid = AttestationRefusal(
+        code: "token-not-yet-valid", detail: "the token is not valid yet (nbf or iat in the future)")
+    static let missingClaim = AttestationRefusal(
+        code: "missing-claim", detail: "the token lacks a required claim (iss, aud, exp, or the service account)")
+    static let audienceMismatch = AttestationRefusal(
+        code: "audience-mismatch", detail: "the token's audience is not one the trust provider accepts")
+    static let noClientWorkload = AttestationRefusal(
+        code: "no-client-workload", detail: "no client workload matches the verified namespace and service account")
 }

@@ -47,7 +47,9 @@ struct ServiceAccountTokenVerifier: Sendable {
         let iss: String?
     }
 
-    func verify(_ token: String, providers: [TrustProvider], now: Date = Date()) async throws(AttestationRefusal) -> VerifiedServiceAccount {
+    func verify(
+        _ token: String, providers: [TrustProvider], now: Date = Date()
+    ) async throws(AttestationRefusal) -> VerifiedServiceAccount {
         guard token.utf8.count <= Self.maximumTokenBytes else { throw .tokenTooLarge }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[2].isEmpty,
@@ -75,8 +77,12 @@ struct ServiceAccountTokenVerifier: Sendable {
 
         guard let expiry = claims.exp?.value, let audience = claims.aud?.value else { throw .missingClaim }
         guard now.addingTimeInterval(-provider.clockSkew) < expiry else { throw .tokenExpired }
-        if let notBefore = claims.nbf?.value, notBefore > now.addingTimeInterval(provider.clockSkew) { throw .tokenNotYetValid }
-        if let issuedAt = claims.iat?.value, issuedAt > now.addingTimeInterval(provider.clockSkew) { throw .tokenNotYetValid }
+        if let notBefore = claims.nbf?.value, notBefore > now.addingTimeInterval(provider.clockSkew) {
+            throw .tokenNotYetValid
+        }
+        if let issuedAt = claims.iat?.value, issuedAt > now.addingTimeInterval(provider.clockSkew) {
+            throw .tokenNotYetValid
+        }
         guard !Set(audience).isDisjoint(with: provider.audiences) else { throw .audienceMismatch }
 
         let subject = claims.sub?.value ?? ""
@@ -90,7 +96,9 @@ struct ServiceAccountTokenVerifier: Sendable {
             namespace = String(subjectParts[2])
             serviceAccount = String(subjectParts[3])
         }
-        guard let namespace, !namespace.isEmpty, let serviceAccount, !serviceAccount.isEmpty else { throw .missingClaim }
+        guard let namespace, !namespace.isEmpty, let serviceAccount, !serviceAccount.isEmpty else {
+            throw .missingClaim
+        }
         return VerifiedServiceAccount(
             trustProvider: provider.name,
             issuer: issuer,

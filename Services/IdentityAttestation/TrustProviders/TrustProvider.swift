@@ -8,7 +8,9 @@ struct TrustProvider: Sendable {
     static let type = "kubernetes-service-account"
     /// Never accepted, whatever a provider says: unsigned tokens and HMAC (which a public key would "verify").
     static let forbiddenAlgorithms: Set<String> = ["none", "HS256", "HS384", "HS512"]
-    static let supportedAlgorithms: Set<String> = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+    static let supportedAlgorithms: Set<String> = [
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+    ]
 
     let name: String
     let issuer: String
@@ -26,7 +28,9 @@ struct TrustProvider: Sendable {
     /// Validates an admin's spec and returns the normalized spec that is stored.
     static func validate(_ spec: JSONValue) async throws -> JSONValue {
         let reader = SpecReader(spec)
-        try reader.allowOnly(["type", "issuer", "audiences", "jwks", "jwksFile", "allowedAlgorithms", "clockSkewSeconds"])
+        try reader.allowOnly([
+            "type", "issuer", "audiences", "jwks", "jwksFile", "allowedAlgorithms", "clockSkewSeconds",
+        ])
         _ = try reader.oneOf("type", [type])
         let issuer = try reader.string("issuer")
         let audiences = try reader.stringArray("audiences")
@@ -49,7 +53,9 @@ struct TrustProvider: Sendable {
             let text = String(decoding: try EventJSON.encoder.encode(jwks), as: UTF8.self)
             do {
                 let parsed = try JSONDecoder().decode(JWKS.self, from: Data(text.utf8))
-                guard !parsed.keys.isEmpty else { throw ProblemDetails.invalidField("spec.jwks", "spec.jwks has no keys") }
+                guard !parsed.keys.isEmpty else {
+                    throw ProblemDetails.invalidField("spec.jwks", "spec.jwks has no keys")
+                }
                 _ = try await JWTKeyCollection().add(jwks: parsed)
             } catch let problem as ProblemDetails {
                 throw problem
@@ -58,7 +64,9 @@ struct TrustProvider: Sendable {
             }
             normalized["jwks"] = jwks
         case (nil, .some(let file)):
-            guard file.hasPrefix("/") else { throw ProblemDetails.invalidField("spec.jwksFile", "spec.jwksFile must be an absolute path") }
+            guard file.hasPrefix("/") else {
+                throw ProblemDetails.invalidField("spec.jwksFile", "spec.jwksFile must be an absolute path")
+            }
             normalized["jwksFile"] = .string(file)
         default:
             throw ProblemDetails.invalidField("spec.jwks", "give exactly one of spec.jwks (inline) and spec.jwksFile")
@@ -90,7 +98,8 @@ struct TrustProvider: Sendable {
     func keys() async throws -> JWTKeyCollection {
         switch jwks {
         case .inline(let json): return try await JWTKeyCollection().add(jwksJSON: json)
-        case .file(let path): return try await JWTKeyCollection().add(jwksJSON: String(contentsOfFile: path, encoding: .utf8))
+        case .file(let path):
+            return try await JWTKeyCollection().add(jwksJSON: String(contentsOfFile: path, encoding: .utf8))
         }
     }
 }

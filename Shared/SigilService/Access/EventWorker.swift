@@ -20,6 +20,8 @@ public struct EventWorker: Service {
         self.topics = topics
         self.context = context
         self.handle = handle
+        // Not ready until the group has given this worker its partitions: a request sent earlier would wait.
+        context.readiness.addCondition("worker:\(name)")
     }
 
     public func run() async throws {
@@ -37,6 +39,18 @@ public struct EventWorker: Service {
             source: context.source,
             consumer: "\(context.source.service)/\(name)"
         )
+        let readiness = context.readiness
+        let condition = "worker:\(name)"
+        let assigned = Task {
+            while !Task.isCancelled {
+                if let partitions = try? consumer.assignment(), !partitions.isEmpty {
+                    readiness.satisfy(condition)
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer { assigned.cancel() }
         try await withGracefulShutdownHandler {
             while let batch = try await consumer.nextBatch() {
                 for message in batch {
@@ -64,8 +78,10 @@ public struct EventWorker: Service {
             do {
                 try await handle(event, payload, logger)
             } catch {
-                logger.error("handler failed", metadata: ["event": "\(event.type)", "error": "\(String(reflecting: error))"])
-                try await deadLetters.write(message, code: "handler-failed", detail: "\(event.type) could not be handled", logger: logger)
+                logger.error(
+                    "handler failed", metadata: ["event": "\(event.type)", "error": "\(String(reflecting: error))"])
+                try await deadLetters.write(
+                    message, code: "handler-failed", detail: "\(event.type) could not be handled", logger: logger)
             }
         } catch {
             logger.error("could not dead-letter a record", metadata: ["error": "\(String(reflecting: error))"])

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Prometheus
+import SigilEvents
 
 /// The open routes every service serves: `/healthz`, `/readyz`, `/metrics` and `/openapi.yaml`.
 public struct OperationsController: Sendable {
@@ -40,10 +41,9 @@ public struct OperationsController: Sendable {
         }
     }
 
-    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+    /// A JSON response (sorted keys, RFC 3339 dates).
+    public static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        let data = (try? EventJSON.encoder.encode(value)) ?? Data("{}".utf8)
         return Response(
             status: status,
             headers: [.contentType: "application/json"],

@@ -11,6 +11,9 @@ public struct ProblemDetails: HTTPResponseError, Sendable, Codable, CustomString
     public var statusCode: Int
     public var detail: String
     public var field: String?
+    /// For access refusals: the stage that refused (`attestation`, `policy`, `issuance`, `edge`) and its reason code.
+    public var stage: String?
+    public var reason: String?
 
     public var status: HTTPResponse.Status { .init(code: statusCode) }
 
@@ -23,7 +26,7 @@ public struct ProblemDetails: HTTPResponseError, Sendable, Codable, CustomString
     }
 
     enum CodingKeys: String, CodingKey {
-        case type, title, detail, field
+        case type, title, detail, field, stage, reason
         case statusCode = "status"
     }
 

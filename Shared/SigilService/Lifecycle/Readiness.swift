@@ -21,6 +21,8 @@ public final class Readiness: Sendable {
     }
 
     private let startupComplete = Mutex(false)
+    /// Conditions components report themselves (e.g. a worker that has its partitions), by name.
+    private let conditions = Mutex<[String: Bool]>([:])
     private let checks: [Check]
     private let probeTimeout: Duration
 
@@ -33,8 +35,14 @@ public final class Readiness: Sendable {
 
     public var isStartupComplete: Bool { startupComplete.withLock { $0 } }
 
+    /// Adds a condition that keeps the service unready until `satisfy(_:)` is called with the same name.
+    public func addCondition(_ name: String) { conditions.withLock { $0[name] = false } }
+
+    public func satisfy(_ name: String) { conditions.withLock { $0[name] = true } }
+
     public func report() async -> Report {
         var results: [String: String] = ["startup": isStartupComplete ? "ok" : "pending"]
+        for (name, satisfied) in conditions.withLock({ $0 }) { results[name] = satisfied ? "ok" : "pending" }
         await withTaskGroup(of: (String, String).self) { group in
             for check in checks {
                 let timeout = probeTimeout

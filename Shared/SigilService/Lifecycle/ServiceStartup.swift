@@ -11,6 +11,7 @@ struct ServiceStartup: Service {
     let migrations: MigrationRunner?
     let postgres: PostgresClient?
     let admin: KafkaAdmin
+    let producer: KafkaProducer
     let topics: [KafkaTopicSpecification]
     let readiness: Readiness
     let logger: Logger
@@ -27,6 +28,7 @@ struct ServiceStartup: Service {
                         "schema up to date", metadata: ["schema": "\(migrations.schema)", "applied": "\(applied)"])
                 }
                 let created = try await admin.ensureTopics(topics)
+                producer.prepare(topics: topics.map(\.name))
                 logger.info("topics ready", metadata: ["created": "\(created)"])
                 readiness.markStartupComplete()
                 break

@@ -36,12 +36,18 @@ struct ResourceController: Sendable {
             do {
                 submitted = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))
             } catch {
-                throw ProblemDetails(status: .badRequest, slug: "malformed-body", title: "Malformed body", detail: "the body is not a JSON document")
+                throw ProblemDetails(
+                    status: .badRequest, slug: "malformed-body", title: "Malformed body",
+                    detail: "the body is not a JSON document")
             }
-            guard case .object = submitted else { throw ProblemDetails.invalidField("spec", "the spec must be a JSON object") }
-            let spec = try await definition.validate(submitted, principal.tenant)
+            guard case .object = submitted else {
+                throw ProblemDetails.invalidField("spec", "the spec must be a JSON object")
+            }
+            let spec = try await definition.validate(submitted, principal.tenant, name)
             let event = try ResourceDefined(kind: definition.kind, name: name, spec: spec)
-                .cloudEvent(source: source, tenant: principal.tenant, partitionKey: principal.tenant, subject: "\(definition.kind.rawValue)/\(name)")
+                .cloudEvent(
+                    source: source, tenant: principal.tenant, partitionKey: principal.tenant,
+                    subject: "\(definition.kind.rawValue)/\(name)")
             _ = try await producer.sendAndAwait(event.kafkaMessage(topic: configTopic))
             return OperationsController.json(.ok, StoredResource(kind: definition.kind, name: name, spec: spec))
         }
@@ -52,7 +58,9 @@ struct ResourceController: Sendable {
                 throw ProblemDetails.notFound("no \(definition.kind.rawValue) named \(name)")
             }
             let event = try ResourceRemoved(kind: definition.kind, name: name)
-                .cloudEvent(source: source, tenant: principal.tenant, partitionKey: principal.tenant, subject: "\(definition.kind.rawValue)/\(name)")
+                .cloudEvent(
+                    source: source, tenant: principal.tenant, partitionKey: principal.tenant,
+                    subject: "\(definition.kind.rawValue)/\(name)")
             _ = try await producer.sendAndAwait(event.kafkaMessage(topic: configTopic))
             return Response(status: .noContent)
         }

@@ -10,13 +10,13 @@ public struct ResourceDefinition: Sendable {
     public let table: String
     /// Returns what is stored and published: a normalized spec with secret fields already encrypted. Throws
     /// `ProblemDetails.invalidField` naming the field at fault.
-    public let validate: @Sendable (_ spec: JSONValue, _ tenant: String) async throws -> JSONValue
+    public let validate: @Sendable (_ spec: JSONValue, _ tenant: String, _ name: String) async throws -> JSONValue
 
     public init(
         kind: ResourceKind,
         path: String,
         table: String,
-        validate: @escaping @Sendable (_ spec: JSONValue, _ tenant: String) async throws -> JSONValue
+        validate: @escaping @Sendable (_ spec: JSONValue, _ tenant: String, _ name: String) async throws -> JSONValue
     ) {
         self.kind = kind
         self.path = path

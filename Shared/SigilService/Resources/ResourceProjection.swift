@@ -78,5 +78,9 @@ public struct ResourceProjection: Projection {
 final class ChangeFlag: Sendable {
     private let value = Mutex(false)
     func set() { value.withLock { $0 = true } }
-    func take() -> Bool { value.withLock { flag in defer { flag = false }; return flag } }
+    func take() -> Bool {
+        value.withLock { flag in
+            defer { flag = false }; return flag
+        }
+    }
 }

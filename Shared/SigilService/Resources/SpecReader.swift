@@ -31,7 +31,8 @@ public struct SpecReader: Sendable {
             throw ProblemDetails.invalidField(field(key), "\(field(key)) is required")
         }
         guard case .number(let number) = value, number == number.rounded(), range.contains(Int(number)) else {
-            throw ProblemDetails.invalidField(field(key), "\(field(key)) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+            throw ProblemDetails.invalidField(
+                field(key), "\(field(key)) must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return Int(number)
     }
@@ -41,7 +42,8 @@ public struct SpecReader: Sendable {
             throw ProblemDetails.invalidField(field(key), "\(field(key)) is required")
         }
         guard choices.contains(value) else {
-            throw ProblemDetails.invalidField(field(key), "\(field(key)) must be one of \(choices.joined(separator: ", "))")
+            throw ProblemDetails.invalidField(
+                field(key), "\(field(key)) must be one of \(choices.joined(separator: ", "))")
         }
         return value
     }
@@ -63,7 +65,9 @@ public struct SpecReader: Sendable {
     }
 
     public func object(_ key: String) throws -> SpecReader {
-        guard case .object = spec[key] else { throw ProblemDetails.invalidField(field(key), "\(field(key)) must be an object") }
+        guard case .object = spec[key] else {
+            throw ProblemDetails.invalidField(field(key), "\(field(key)) must be an object")
+        }
         return SpecReader(spec[key]!, prefix: field(key))
     }
 

@@ -47,6 +47,12 @@ struct DevPostgresCluster {
 
     var passwordFile: String { "\(dataDirectory).password" }
 
+    /// Removes the cluster's data (it must not be running).
+    func discard() {
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+        try? FileManager.default.removeItem(atPath: passwordFile)
+    }
+
     /// Creates the cluster on first use (scram-sha-256 for every connection) and returns the password.
     func initializeIfNeeded() throws -> String {
         let fileManager = FileManager.default

@@ -68,6 +68,12 @@ struct DevState {
 
 /// Random URL-safe secrets for the dev admin token and database password.
 enum DevSecret {
+    /// 32 random bytes, standard base64: the dev attestation private key and key-encryption key.
+    static func generateKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString()
+    }
+
     static func generate(bytes: Int = 32) -> String {
         var generator = SystemRandomNumberGenerator()
         let raw = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }

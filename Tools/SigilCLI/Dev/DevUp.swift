@@ -58,6 +58,9 @@ struct DevUp: AsyncParsableCommand {
 
         step("PostgreSQL on 127.0.0.1:\(DevConstellation.postgresPort)")
         let postgres = DevPostgresCluster(dataDirectory: state.postgresDirectory, port: DevConstellation.postgresPort)
+        // The broker keeps nothing across runs, so neither may the database: stored projection offsets must match
+        // the topics they were read from.
+        if !postgres.isRunning { postgres.discard() }
         let password = try postgres.initializeIfNeeded()
         processes.postgresDataDirectory = postgres.dataDirectory
         try state.save(processes)
@@ -82,7 +85,12 @@ struct DevUp: AsyncParsableCommand {
         print("    bootstrap \(brokers)")
 
         let adminToken = DevSecret.generate()
+        let tokenFile = "\(state.directory)/workload-token"
+        FileManager.default.createFile(atPath: tokenFile, contents: nil, attributes: [.posixPermissions: 0o600])
         var environment = baseEnvironment
+        environment["SIGIL_ATTEST_PRIVATE_KEY"] = DevSecret.generateKey()
+        environment["SIGIL_KEK"] = DevSecret.generateKey()
+        environment["SIGIL_EDGE_TOKEN_FILE"] = tokenFile
         environment["SIGIL_KAFKA_BROKERS"] = brokers
         environment["SIGIL_POSTGRES_URL"] = postgresURL
         environment["SIGIL_ADMIN_TOKEN"] = adminToken
@@ -110,6 +118,7 @@ struct DevUp: AsyncParsableCommand {
         ]
         values += DevConstellation.services.map { ($0.urlVariable, "http://127.0.0.1:\($0.port)") }
         values.append(("SIGIL_EDGE_PROXY", "http://127.0.0.1:\(DevConstellation.edgeProxyPort)"))
+        values.append(("SIGIL_EDGE_TOKEN_FILE", tokenFile))
         try state.writeEnv(values)
 
         try await waitUntilReady(processes.processes)

@@ -1,0 +1,44 @@
+import Foundation
+import Logging
+import SigilEvents
+import SigilService
+
+/// Log streams of type `file`: each new audit record of the stream's tenant is appended as one JSON line.
+/// Written after the batch commits (at-most-once per record if the process dies in between; the audit log itself
+/// is the source of truth).
+struct LogStreamWriter: Sendable {
+    let resources: ResourceCache
+
+    static func validate(_ spec: JSONValue) throws -> JSONValue {
+        let reader = SpecReader(spec)
+        try reader.allowOnly(["type", "path"])
+        _ = try reader.oneOf("type", ["file"])
+        let path = try reader.string("path")
+        guard path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
+            throw ProblemDetails.invalidField("spec.path", "spec.path must be an absolute path without '..'")
+        }
+        return .object(["type": .string("file"), "path": .string(path)])
+    }
+
+    func write(_ records: [(tenant: String, record: AuditRecord)], logger: Logger) {
+        guard !records.isEmpty else { return }
+        for (tenant, group) in Dictionary(grouping: records, by: \.tenant) {
+            let lines = group.compactMap { try? EventJSON.encoder.encode($0.record) }
+            for stream in resources.all(.logStream, tenant: tenant) {
+                guard let path = stream.spec["path"]?.stringValue else { continue }
+                do {
+                    if !FileManager.default.fileExists(atPath: path) {
+                        FileManager.default.createFile(
+                            atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+                    }
+                    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+                    defer { try? handle.close() }
+                    try handle.seekToEnd()
+                    for line in lines { try handle.write(contentsOf: line + Data("\n".utf8)) }
+                } catch {
+                    logger.error("log stream not written", metadata: ["stream": "\(stream.name)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Logging
+import ServiceLifecycle
+import SigilCrypto
+import SigilEvents
+import SigilKafka
+import SigilService
+import Synchronization
+
+/// What the edge knows of the configuration: its tenant's server workloads and the current attestation key,
+/// read from the config topic from the beginning (the edge keeps nothing durable).
+final class ControlPlaneView: Service, Sendable {
+    struct AttestationKey: Sendable {
+        let keyID: String
+        let publicKey: [UInt8]
+    }
+
+    private let context: ServiceContext
+    private let tenant: String
+    private let attestationKey = Mutex<AttestationKey?>(nil)
+
+    init(context: ServiceContext, tenant: String) {
+        self.context = context
+        self.tenant = tenant
+    }
+
+    var currentAttestationKey: AttestationKey? { attestationKey.withLock { $0 } }
+
+    var serverWorkloadNames: [String] { context.resources.all(.serverWorkload, tenant: tenant).map(\.name) }
+
+    /// The server workload at this target, if any.
+    func serverWorkload(_ target: AccessTarget) -> StoredResource? {
+        context.resources.all(.serverWorkload, tenant: tenant).first { resource in
+            guard case .number(let port) = resource.spec["port"] else { return false }
+            return resource.spec["host"]?.stringValue == target.host.lowercased() && Int(port) == target.port
+                && resource.spec["scheme"]?.stringValue == target.scheme
+        }
+    }
+
+    func run() async throws {
+        let configTopic = context.topics.name(.config)
+        let metadata = try await context.admin.metadata()
+        let partitions = (0..<(metadata.topic(configTopic)?.partitions ?? 1)).map {
+            KafkaTopicPartitionOffset(topic: configTopic, partition: $0, offset: .beginning)
+        }
+        var configuration = KafkaConsumerConfiguration(
+            client: context.configuration.kafkaClient("sigil-edge-config"), mode: .assign(partitions))
+        configuration.fetchWaitMaxMilliseconds = context.configuration.kafkaFetchWaitMaxMilliseconds
+        let consumer = try KafkaConsumer(configuration: configuration, logger: context.logger)
+        try await withGracefulShutdownHandler {
+            while let batch = try await consumer.nextBatch() {
+                for message in batch { apply(message) }
+            }
+        } onGracefulShutdown: {
+            consumer.stop()
+        }
+        await consumer.close()
+    }
+
+    private func apply(_ message: KafkaConsumerMessage) {
+        guard let event = try? CloudEvent(kafkaMessage: message), let payload = try? EventCatalog.sigil.decode(event)
+        else {
+            return  // the services with projections dead-letter such records; the edge only skips them
+        }
+        switch payload {
+        case let published as AttestationKeyPublished:
+            attestationKey.withLock {
+                $0 = AttestationKey(keyID: published.keyID, publicKey: published.publicKey.bytes)
+            }
+            context.logger.info("attestation key known", metadata: ["key": "\(published.keyID)"])
+        case let defined as ResourceDefined where defined.kind == .serverWorkload && event.tenant == tenant:
+            context.resources.set(.serverWorkload, tenant: tenant, name: defined.name, spec: defined.spec)
+        case let removed as ResourceRemoved where removed.kind == .serverWorkload && event.tenant == tenant:
+            context.resources.set(.serverWorkload, tenant: tenant, name: removed.name, spec: nil)
+        default:
+            return
+        }
+    }
+}

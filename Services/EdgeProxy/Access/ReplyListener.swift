@@ -1,0 +1,99 @@
+import Logging
+import ServiceLifecycle
+import SigilEvents
+import SigilKafka
+import SigilService
+import Synchronization
+
+/// The terminal outcome of one access request, as the edge receives it.
+enum AccessReply: Sendable {
+    case issued(CredentialIssued)
+    case refused(AccessRefused)
+}
+
+/// Reads this edge's reply partition of `access.replies` (only that partition, from its end at start) and hands
+/// each reply to the request waiting for it.
+final class ReplyListener: Service, Sendable {
+    private let context: ServiceContext
+    private let edge: EdgeConfiguration
+    private let waiting = Mutex<[String: CheckedContinuation<AccessReply?, Never>]>([:])
+    private let partition = Mutex<Int32?>(nil)
+
+    init(context: ServiceContext, edge: EdgeConfiguration) {
+        self.context = context
+        self.edge = edge
+    }
+
+    /// The partition replies for this edge go to; known once the listener runs.
+    var replyPartition: Int32? { partition.withLock { $0 } }
+
+    /// Waits for the reply to `requestID`, or `nil` after the timeout. Register before publishing the request.
+    func reply(
+        to requestID: String, within timeout: Duration, publish: () async throws -> Void
+    ) async throws -> AccessReply? {
+        try await withThrowingTaskGroup(of: AccessReply?.self) { group in
+            let registered = AsyncStream<Void>.makeStream()
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    self.waiting.withLock { $0[requestID] = continuation }
+                    registered.continuation.finish()
+                }
+            }
+            for await _ in registered.stream {}
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                self.resolve(requestID, with: nil)
+                return nil
+            }
+            do {
+                try await publish()
+            } catch {
+                resolve(requestID, with: nil)
+                group.cancelAll()
+                throw error
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    private func resolve(_ requestID: String, with reply: AccessReply?) {
+        waiting.withLock { $0.removeValue(forKey: requestID) }?.resume(returning: reply)
+    }
+
+    func run() async throws {
+        let topic = context.topics.name(.accessReplies)
+        let partitions = try await context.admin.metadata().topic(topic)?.partitions ?? 1
+        let partition = edge.replyPartition(of: partitions)
+        let start = try await context.admin.highWatermark(topic: topic, partition: partition)
+        var configuration = KafkaConsumerConfiguration(
+            client: context.configuration.kafkaClient("sigil-edge-replies"),
+            mode: .assign([KafkaTopicPartitionOffset(topic: topic, partition: partition, offset: .exactly(start))])
+        )
+        configuration.fetchWaitMaxMilliseconds = context.configuration.kafkaFetchWaitMaxMilliseconds
+        let consumer = try KafkaConsumer(configuration: configuration, logger: context.logger)
+        self.partition.withLock { $0 = partition }
+        context.logger.info(
+            "reading replies", metadata: ["kafka.topic": "\(topic)", "kafka.partition": "\(partition)"])
+        try await withGracefulShutdownHandler {
+            while let batch = try await consumer.nextBatch() {
+                for message in batch {
+                    guard let event = try? CloudEvent(kafkaMessage: message), event.tenant == edge.tenant,
+                        let payload = try? EventCatalog.sigil.decode(event)
+                    else { continue }
+                    context.logger.debug(
+                        "reply received", metadata: ["kafka.offset": "\(message.offset)", "event": "\(event.type)"])
+                    switch payload {
+                    case let issued as CredentialIssued: resolve(issued.requestID, with: .issued(issued))
+                    case let refused as AccessRefused: resolve(refused.requestID, with: .refused(refused))
+                    default: continue
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            consumer.stop()
+        }
+        await consumer.close()
+    }
+}

@@ -1,0 +1,78 @@
+import Logging
+import Metrics
+import SigilEvents
+import SigilService
+
+/// Decides an attested request: the target must be a server workload and an access policy must match exactly
+/// (client workload, server workload, trust provider). No match is a denial, also written to the edge's reply
+/// partition.
+struct AccessDecider: Sendable {
+    let context: ServiceContext
+
+    func decide(
+        _ attested: IdentityAttested, tenant: String
+    ) -> (policy: AccessPolicy?, serverWorkload: String?, reason: RefusalReason?) {
+        let resources = context.resources
+        guard
+            let server = resources.all(.serverWorkload, tenant: tenant).first(where: {
+                ServerWorkloadSpec.matches($0, attested.target)
+            })
+        else {
+            return (
+                nil, nil,
+                RefusalReason(
+                    code: "unknown-server-workload",
+                    detail:
+                        "\(attested.target.scheme)://\(attested.target.host):\(attested.target.port) is not a server workload"
+                )
+            )
+        }
+        let policy = resources.all(.accessPolicy, tenant: tenant).compactMap(AccessPolicy.init).first {
+            $0.clientWorkload == attested.clientWorkload && $0.serverWorkload == server.name
+                && $0.trustProvider == attested.trustProvider
+        }
+        guard let policy else {
+            return (
+                nil, server.name,
+                RefusalReason(
+                    code: "no-matching-policy",
+                    detail: "no access policy lets \(attested.clientWorkload) reach \(server.name)")
+            )
+        }
+        return (policy, server.name, nil)
+    }
+
+    func handle(_ event: CloudEvent, _ payload: any EventPayload, logger: Logger) async throws {
+        guard let attested = payload as? IdentityAttested else { return }
+        let tenant = event.tenant
+        let decision = decide(attested, tenant: tenant)
+        if let policy = decision.policy, let server = decision.serverWorkload {
+            let granted = AccessGranted(
+                requestID: attested.requestID, target: attested.target, reply: attested.reply,
+                clientWorkload: attested.clientWorkload, serverWorkload: server, accessPolicy: policy.name,
+                credentialProvider: policy.credentialProvider, ttlSeconds: policy.ttlSeconds
+            )
+            try await context.publish(
+                granted, to: .accessDecisions, tenant: tenant, partitionKey: attested.requestID,
+                subject: attested.requestID, traceparent: event.traceparent)
+            Counter(label: "sigil.decisions", dimensions: [("outcome", "granted")]).increment()
+            logger.info("access granted", metadata: ["request": "\(attested.requestID)", "policy": "\(policy.name)"])
+        } else if let reason = decision.reason {
+            try await context.publish(
+                AccessDenied(
+                    requestID: attested.requestID, target: attested.target, clientWorkload: attested.clientWorkload,
+                    reason: reason),
+                to: .accessDecisions, tenant: tenant, partitionKey: attested.requestID, subject: attested.requestID,
+                traceparent: event.traceparent
+            )
+            try await context.publish(
+                AccessRefused(requestID: attested.requestID, stage: .policy, reason: reason),
+                to: .accessReplies, tenant: tenant, partitionKey: attested.requestID,
+                partition: attested.reply.partition,
+                subject: attested.requestID, traceparent: event.traceparent
+            )
+            Counter(label: "sigil.decisions", dimensions: [("outcome", reason.code)]).increment()
+            logger.info("access denied", metadata: ["request": "\(attested.requestID)", "reason": "\(reason.code)"])
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SigilEvents
+
+/// `sigil demo`: one real secretless access flow through the running constellation. A workload holding no secret
+/// calls a protected API through the edge and gets in; another workload is refused; the audit trail of both is
+/// printed. Exits 0 only if all of that happened.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run a granted and a denied access flow through the running constellation and print the audit trail."
+    )
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func run() async throws {
+        let admin = AdminClient()
+        let tokenFile = try admin.setting("SIGIL_EDGE_TOKEN_FILE")
+        let proxy = try URLComponents(string: admin.setting("SIGIL_EDGE_PROXY"))
+        guard let proxyHost = proxy?.host, let proxyPort = proxy?.port else {
+            throw Failure(description: "SIGIL_EDGE_PROXY must be http://host:port")
+        }
+        let started = Date()
+
+        let upstream = DemoUpstream(apiKey: "demo_" + DevSecret.generate(bytes: 24))
+        let group = ServiceGroup(
+            configuration: .init(services: [upstream.application()], logger: Logger(label: "sigil.demo")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            defer { Task { await group.triggerGracefulShutdown() } }
+            let port = try await waitFor("the demo upstream to listen") { upstream.port }
+            step("demo upstream API at http://127.0.0.1:\(port)/reports (answers 200 only with its API key)")
+
+            let identity = DemoIdentity()
+            try await applyConfiguration(identity: identity, upstream: upstream, port: port, admin: admin)
+            try await waitFor("the edge to know the server workload and the attestation key") {
+                try await edgeIsReady(admin: admin, serverWorkload: "demo-reports") ? true : nil
+            }
+
+            try await flows(
+                proxy: (proxyHost, proxyPort), identity: identity, upstream: upstream, port: port, tokenFile: tokenFile)
+
+            step("audit trail (sigil-audit, hash-chained per tenant)")
+            let trail = try await waitFor("the audit log to record both decisions") {
+                let records = try await auditTrail(admin: admin, since: started)
+                let outcomes = Set(records.compactMap { $0["outcome"] as? String })
+                return outcomes.isSuperset(of: ["requested", "attested", "granted", "issued", "denied", "refused"])
+                    ? records : nil
+            }
+            for record in trail where record["outcome"] != nil {
+                let outcome = record["outcome"] as? String ?? ""
+                let type = (record["type"] as? String ?? "").replacingOccurrences(of: "dev.sigil.", with: "")
+                let workload = record["clientWorkload"] as? String ?? ""
+                let reason = ((record["data"] as? [String: Any])?["reason"] as? [String: Any])?["code"] as? String ?? ""
+                print(
+                    "    #\(record["sequence"] ?? "?")  \(type.padding(toLength: 30, withPad: " ", startingAt: 0)) \(outcome.padding(toLength: 10, withPad: " ", startingAt: 0)) \(workload) \(reason)"
+                )
+            }
+            print(
+                "\nDemo succeeded: the allowed workload reached the API without holding its key; the other was refused by policy."
+            )
+        }
+    }
+
+    /// The allowed workload gets in without holding the key; the other is refused by policy.
+    private func flows(
+        proxy: (host: String, port: Int), identity: DemoIdentity, upstream: DemoUpstream, port: Int, tokenFile: String
+    ) async throws {
+        step("workload 'billing' (namespace demo) calls the API through the edge, holding no API key")
+        try await identity.token(namespace: "demo", serviceAccount: "billing").write(
+            toFile: tokenFile, atomically: true, encoding: .utf8)
+        let granted = try await ForwardProxyRequest.get(
+            "http://127.0.0.1:\(port)/reports", proxyHost: proxy.host, proxyPort: proxy.port)
+        print("    \(granted.status) \(granted.body.trimmingCharacters(in: .whitespacesAndNewlines))")
+        guard granted.status == 200, upstream.authorized == 1 else {
+            throw Failure(
+                description: "the granted request did not reach the upstream with its key (status \(granted.status))")
+        }
+
+        step("workload 'reporting' (same namespace, no access policy) makes the same call")
+        try await identity.token(namespace: "demo", serviceAccount: "reporting").write(
+            toFile: tokenFile, atomically: true, encoding: .utf8)
+        let denied = try await ForwardProxyRequest.get(
+            "http://127.0.0.1:\(port)/reports", proxyHost: proxy.host, proxyPort: proxy.port)
+        print("    \(denied.status) \(denied.body.trimmingCharacters(in: .whitespacesAndNewlines))")
+        guard denied.status == 403, denied.body.contains("no-matching-policy"), upstream.authorized == 1 else {
+            throw Failure(description: "the second workload was not refused by policy (status \(denied.status))")
+        }
+    }
+
+    private func applyConfiguration(
+        identity: DemoIdentity, upstream: DemoUpstream, port: Int, admin: AdminClient
+    ) async throws {
+        step("applying the demo configuration")
+        let specs: [(ResourceKind, String, [String: Any])] = [
+            (
+                .trustProvider, "demo-cluster",
+                [
+                    "type": "kubernetes-service-account", "issuer": DemoIdentity.issuer,
+                    "audiences": [DemoIdentity.audience],
+                    "jwks": try identity.jwks(), "allowedAlgorithms": ["ES256"],
+                ]
+            ),
+            (
+                .clientWorkload, "billing",
+                ["trustProvider": "demo-cluster", "namespace": "demo", "serviceAccount": "billing"]
+            ),
+            (
+                .clientWorkload, "reporting",
+                ["trustProvider": "demo-cluster", "namespace": "demo", "serviceAccount": "reporting"]
+            ),
+            (.serverWorkload, "demo-reports", ["scheme": "http", "host": "127.0.0.1", "port": port]),
+            (
+                .credentialProvider, "demo-reports-key",
+                ["type": "static", "inject": "header", "header": "X-API-Key", "value": upstream.apiKey]
+            ),
+            (
+                .accessPolicy, "billing-reads-reports",
+                [
+                    "clientWorkload": "billing", "serverWorkload": "demo-reports", "trustProvider": "demo-cluster",
+                    "credentialProvider": "demo-reports-key", "ttlSeconds": 300,
+                ]
+            ),
+        ]
+        let documents = try specs.map { kind, name, spec in
+            ResourceDocument(
+                kind: kind, name: name, spec: try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]))
+        }
+        try await ApplyCommand.apply(documents, client: admin)
+        // Each service serves what its projection has committed; wait until every one has caught up.
+        for document in documents {
+            try await waitFor("\(document.kind.rawValue)/\(document.name) to be projected") {
+                try await admin.send(.GET, try admin.url(for: document.kind, name: document.name)).status == 200
+                    ? true : nil
+            }
+        }
+    }
+
+    private func edgeIsReady(admin: AdminClient, serverWorkload: String) async throws -> Bool {
+        let (status, body) = try await admin.send(.GET, try admin.setting("SIGIL_EDGE_URL") + "/v1/edge/status")
+        guard status == 200, let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            return false
+        }
+        return object["attestationKey"] is String
+            && (object["serverWorkloads"] as? [String] ?? []).contains(serverWorkload)
+            && object["replyPartition"] is Int
+    }
+
+    private func auditTrail(admin: AdminClient, since: Date) async throws -> [[String: Any]] {
+        let since = since.addingTimeInterval(-1).formatted(.iso8601)
+        let (status, body) = try await admin.send(
+            .GET, try admin.setting("SIGIL_AUDIT_URL") + "/v1/audit/events?limit=500&since=\(since)")
+        guard status == 200, let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            return []
+        }
+        return object["items"] as? [[String: Any]] ?? []
+    }
+
+    @discardableResult
+    private func waitFor<T>(
+        _ what: String, within timeout: Duration = .seconds(20), _ probe: () async throws -> T?
+    ) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let value = try? await probe() { return value }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw Failure(description: "timed out waiting for \(what)")
+    }
+
+    private func step(_ text: String) { print("==> \(text)") }
+}

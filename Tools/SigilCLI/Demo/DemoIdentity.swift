@@ -1,0 +1,63 @@
+import Foundation
+import JWTKit
+
+/// A stand-in for a Kubernetes cluster's service-account issuer: an ES256 signing key, its JWKS, and tokens for
+/// service accounts, shaped like projected service-account tokens.
+struct DemoIdentity {
+    static let issuer = "https://kubernetes.demo.sigil.local"
+    static let audience = "sigil"
+    static let keyID = "demo-signing-key"
+
+    let privateKey = ES256PrivateKey()
+
+    struct Claims: JWTPayload {
+        struct Kubernetes: Codable {
+            struct Named: Codable { let name: String }
+            let namespace: String
+            let serviceaccount: Named
+        }
+
+        let iss: IssuerClaim
+        let sub: SubjectClaim
+        let aud: AudienceClaim
+        let exp: ExpirationClaim
+        let iat: IssuedAtClaim
+        let kubernetes: Kubernetes
+
+        enum CodingKeys: String, CodingKey {
+            case iss, sub, aud, exp, iat
+            case kubernetes = "kubernetes.io"
+        }
+
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    /// The JWKS a trust provider is configured with (public key only).
+    func jwks() throws -> [String: Any] {
+        guard let parameters = privateKey.publicKey.parameters else {
+            throw DemoCommand.Failure(description: "no EC parameters")
+        }
+        return [
+            "keys": [
+                [
+                    "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": Self.keyID, "x": parameters.x,
+                    "y": parameters.y,
+                ]
+            ]
+        ]
+    }
+
+    func token(namespace: String, serviceAccount: String) async throws -> String {
+        let keys = await JWTKeyCollection().add(ecdsa: privateKey, kid: JWKIdentifier(string: Self.keyID))
+        let now = Date()
+        let claims = Claims(
+            iss: IssuerClaim(value: Self.issuer),
+            sub: SubjectClaim(value: "system:serviceaccount:\(namespace):\(serviceAccount)"),
+            aud: AudienceClaim(value: [Self.audience]),
+            exp: ExpirationClaim(value: now.addingTimeInterval(600)),
+            iat: IssuedAtClaim(value: now),
+            kubernetes: .init(namespace: namespace, serviceaccount: .init(name: serviceAccount))
+        )
+        return try await keys.sign(claims, kid: JWKIdentifier(string: Self.keyID))
+    }
+}

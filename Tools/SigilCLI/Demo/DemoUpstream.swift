@@ -1,0 +1,41 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// The demo's protected API: answers 200 only to requests carrying its API key, and counts what it saw.
+final class DemoUpstream: Sendable {
+    let apiKey: String
+    private let counts = Mutex<(authorized: Int, rejected: Int)>((0, 0))
+    private let boundPort = Mutex<Int?>(nil)
+
+    init(apiKey: String) { self.apiKey = apiKey }
+
+    var authorized: Int { counts.withLock { $0.authorized } }
+    var rejected: Int { counts.withLock { $0.rejected } }
+    var port: Int? { boundPort.withLock { $0 } }
+
+    func application() -> some ApplicationProtocol {
+        let router = Router()
+        router.get("/reports") { request, _ -> Response in
+            guard request.headers[HTTPField.Name("X-API-Key")!] == self.apiKey else {
+                self.counts.withLock { $0.rejected += 1 }
+                return Response(
+                    status: .unauthorized, body: .init(byteBuffer: ByteBuffer(string: "missing or wrong API key\n")))
+            }
+            self.counts.withLock { $0.authorized += 1 }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "quarterly report: all green\n")))
+        }
+        var logger = Logger(label: "sigil.demo.upstream")
+        logger.logLevel = .warning
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "demo-upstream"),
+            onServerRunning: { channel in self.boundPort.withLock { $0 = channel.localAddress?.port } },
+            logger: logger
+        )
+    }
+}
