@@ -3,11 +3,12 @@ SIGIL := .build/debug/sigil
 
 .PHONY: run test build deps down status unit format lint clean
 
-## Build and start the local constellation (broker, PostgreSQL, five services), leaving it running.
+## Build, start the local constellation (broker, PostgreSQL, five services), run the demo, leave it running.
 run: deps build
 	$(SIGIL) dev up --detach
 	$(SIGIL) dev status
-	@echo "Stop it with: make down   (or $(SIGIL) dev down)"
+	$(SIGIL) demo
+	@echo "The constellation keeps running. Stop it with: make down   (or $(SIGIL) dev down)"
 
 ## Lint, build, unit + integration tests (real PostgreSQL, mock Kafka broker), constellation end to end.
 test:

@@ -129,20 +129,31 @@ let package = Package(
         ),
 
         // MARK: Operator CLI
-        .executableTarget(
-            name: "SigilCLI",
+        // What operators and workloads use to talk to Sigil: the admin API client, apply documents, and the demo's
+        // stand-ins (a cluster's token issuer, a protected API, a workload's proxied HTTP client).
+        .target(
+            name: "SigilClient",
             dependencies: [
-                "SigilKafka",
                 "SigilEvents",
-                "SigilService",
-                "SigilCrypto",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Tools/SigilClient"
+        ),
+        .executableTarget(
+            name: "SigilCLI",
+            dependencies: [
+                "SigilKafka",
+                "SigilEvents",
+                "SigilService",
+                "SigilClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tools/SigilCLI"
@@ -156,7 +167,12 @@ let package = Package(
                 "SigilEvents",
                 "SigilCrypto",
                 "SigilService",
+                "SigilClient",
+                "IdentityAttestation",
+                "PolicyDecision",
+                "CredentialIssuance",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             path: "Tests/SigilUnitTests"
         ),
@@ -171,6 +187,20 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/SigilIntegrationTests"
+        ),
+        // End to end: the five executables as processes (`sigil dev up`), the mock broker, a real PostgreSQL.
+        .testTarget(
+            name: "SigilEndToEndTests",
+            dependencies: [
+                "SigilKafka",
+                "SigilEvents",
+                "SigilClient",
+                "SigilProjection",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/SigilEndToEndTests"
         ),
     ]
 )

@@ -18,8 +18,11 @@ trap stop_postgres EXIT
 echo "==> throwaway PostgreSQL on 127.0.0.1:7433"
 url=$(.build/debug/sigil dev postgres start --data-directory "$pgdata" --port 7433 | sed -n 's/^SIGIL_POSTGRES_URL=//p')
 
-echo "==> swift test (unit and integration)"
-SIGIL_TEST_POSTGRES_URL="$url" swift test --skip-build
+echo "==> swift test: unit and integration"
+SIGIL_TEST_POSTGRES_URL="$url" swift test --skip-build --skip SigilEndToEndTests
+
+echo "==> swift test: end to end (the five services as processes; alone, so timings are not skewed by other tests)"
+swift test --skip-build --filter SigilEndToEndTests
 
 echo "==> local constellation end to end"
 Tools/scripts/constellation-smoke.sh

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SigilClient
 
 /// `sigil apply -f FILE`: creates or replaces every resource of a multi-document YAML file at its owning service.
 /// Applying the same file again changes nothing.
@@ -24,18 +25,17 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 
     static func apply(_ documents: [ResourceDocument], client: AdminClient) async throws {
-        var failed = 0
+        let refusals = try await client.apply(documents)
         for document in documents {
-            let (status, body) = try await client.send(
-                .PUT, try client.url(for: document.kind, name: document.name), body: document.spec)
-            if status == 200 {
-                print("\(document.kind.rawValue)/\(document.name) applied")
+            if let refusal = refusals.first(where: {
+                $0.document.kind == document.kind && $0.document.name == document.name
+            }) {
+                print("\(document.kind.rawValue)/\(document.name) refused (\(refusal.status)): \(refusal.detail)")
             } else {
-                failed += 1
-                print("\(document.kind.rawValue)/\(document.name) refused (\(status)): \(AdminClient.describe(body))")
+                print("\(document.kind.rawValue)/\(document.name) applied")
             }
         }
-        if failed > 0 { throw ExitCode(1) }
+        if !refusals.isEmpty { throw ExitCode(1) }
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
+import SigilClient
 import SigilEvents
 
 /// `sigil demo`: one real secretless access flow through the running constellation. A workload holding no secret
@@ -33,21 +34,19 @@ struct DemoCommand: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             defer { Task { await group.triggerGracefulShutdown() } }
-            let port = try await waitFor("the demo upstream to listen") { upstream.port }
+            let port = try await AdminClient.waitFor("the demo upstream to listen") { upstream.port }
             step("demo upstream API at http://127.0.0.1:\(port)/reports (answers 200 only with its API key)")
 
             let identity = DemoIdentity()
             try await applyConfiguration(identity: identity, upstream: upstream, port: port, admin: admin)
-            try await waitFor("the edge to know the server workload and the attestation key") {
-                try await edgeIsReady(admin: admin, serverWorkload: "demo-reports") ? true : nil
-            }
+            try await admin.waitUntilEdgeKnows(serverWorkload: DemoConfiguration.serverWorkload)
 
             try await flows(
                 proxy: (proxyHost, proxyPort), identity: identity, upstream: upstream, port: port, tokenFile: tokenFile)
 
             step("audit trail (sigil-audit, hash-chained per tenant)")
-            let trail = try await waitFor("the audit log to record both decisions") {
-                let records = try await auditTrail(admin: admin, since: started)
+            let trail = try await AdminClient.waitFor("the audit log to record both decisions") {
+                let records = try await admin.auditRecords(since: started)
                 let outcomes = Set(records.compactMap { $0["outcome"] as? String })
                 return outcomes.isSuperset(of: ["requested", "attested", "granted", "issued", "denied", "refused"])
                     ? records : nil
@@ -97,80 +96,9 @@ struct DemoCommand: AsyncParsableCommand {
         identity: DemoIdentity, upstream: DemoUpstream, port: Int, admin: AdminClient
     ) async throws {
         step("applying the demo configuration")
-        let specs: [(ResourceKind, String, [String: Any])] = [
-            (
-                .trustProvider, "demo-cluster",
-                [
-                    "type": "kubernetes-service-account", "issuer": DemoIdentity.issuer,
-                    "audiences": [DemoIdentity.audience],
-                    "jwks": try identity.jwks(), "allowedAlgorithms": ["ES256"],
-                ]
-            ),
-            (
-                .clientWorkload, "billing",
-                ["trustProvider": "demo-cluster", "namespace": "demo", "serviceAccount": "billing"]
-            ),
-            (
-                .clientWorkload, "reporting",
-                ["trustProvider": "demo-cluster", "namespace": "demo", "serviceAccount": "reporting"]
-            ),
-            (.serverWorkload, "demo-reports", ["scheme": "http", "host": "127.0.0.1", "port": port]),
-            (
-                .credentialProvider, "demo-reports-key",
-                ["type": "static", "inject": "header", "header": "X-API-Key", "value": upstream.apiKey]
-            ),
-            (
-                .accessPolicy, "billing-reads-reports",
-                [
-                    "clientWorkload": "billing", "serverWorkload": "demo-reports", "trustProvider": "demo-cluster",
-                    "credentialProvider": "demo-reports-key", "ttlSeconds": 300,
-                ]
-            ),
-        ]
-        let documents = try specs.map { kind, name, spec in
-            ResourceDocument(
-                kind: kind, name: name, spec: try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]))
-        }
+        let documents = try DemoConfiguration.documents(identity: identity, upstreamPort: port, apiKey: upstream.apiKey)
         try await ApplyCommand.apply(documents, client: admin)
-        // Each service serves what its projection has committed; wait until every one has caught up.
-        for document in documents {
-            try await waitFor("\(document.kind.rawValue)/\(document.name) to be projected") {
-                try await admin.send(.GET, try admin.url(for: document.kind, name: document.name)).status == 200
-                    ? true : nil
-            }
-        }
-    }
-
-    private func edgeIsReady(admin: AdminClient, serverWorkload: String) async throws -> Bool {
-        let (status, body) = try await admin.send(.GET, try admin.setting("SIGIL_EDGE_URL") + "/v1/edge/status")
-        guard status == 200, let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-            return false
-        }
-        return object["attestationKey"] is String
-            && (object["serverWorkloads"] as? [String] ?? []).contains(serverWorkload)
-            && object["replyPartition"] is Int
-    }
-
-    private func auditTrail(admin: AdminClient, since: Date) async throws -> [[String: Any]] {
-        let since = since.addingTimeInterval(-1).formatted(.iso8601)
-        let (status, body) = try await admin.send(
-            .GET, try admin.setting("SIGIL_AUDIT_URL") + "/v1/audit/events?limit=500&since=\(since)")
-        guard status == 200, let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-            return []
-        }
-        return object["items"] as? [[String: Any]] ?? []
-    }
-
-    @discardableResult
-    private func waitFor<T>(
-        _ what: String, within timeout: Duration = .seconds(20), _ probe: () async throws -> T?
-    ) async throws -> T {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let value = try? await probe() { return value }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw Failure(description: "timed out waiting for \(what)")
+        try await admin.waitUntilProjected(documents)
     }
 
     private func step(_ text: String) { print("==> \(text)") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SigilClient
 
 /// `sigil dev down`: stops every process `dev up` started, by pid, and the PostgreSQL cluster.
 struct DevDown: AsyncParsableCommand {

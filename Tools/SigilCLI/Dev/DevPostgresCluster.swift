@@ -1,4 +1,5 @@
 import Foundation
+import SigilClient
 
 #if canImport(Glibc)
     import Glibc

@@ -1,4 +1,5 @@
 import Foundation
+import SigilClient
 
 /// The files of a local constellation under its state directory (`.sigil/dev` by default):
 /// `env` (KEY=VALUE, mode 0600), `processes.json` (what `dev down` stops), `logs/`, `postgres/`.
@@ -55,15 +56,7 @@ struct DevState {
             atPath: envFile, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
     }
 
-    func readEnv() -> [String: String] {
-        guard let text = try? String(contentsOfFile: envFile, encoding: .utf8) else { return [:] }
-        var values: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: "=", maxSplits: 1)
-            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
-        }
-        return values
-    }
+    func readEnv() -> [String: String] { AdminClient.readEnvFile(envFile) }
 }
 
 /// Random URL-safe secrets for the dev admin token and database password.

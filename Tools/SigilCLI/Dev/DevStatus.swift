@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SigilClient
 
 /// `sigil dev status`: each process of the local constellation, whether it runs, and its readiness.
 struct DevStatus: AsyncParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import SigilClient
 
 #if canImport(Glibc)
     import Glibc
@@ -88,9 +89,12 @@ struct DevUp: AsyncParsableCommand {
         let tokenFile = "\(state.directory)/workload-token"
         FileManager.default.createFile(atPath: tokenFile, contents: nil, attributes: [.posixPermissions: 0o600])
         var environment = baseEnvironment
-        environment["SIGIL_ATTEST_PRIVATE_KEY"] = DevSecret.generateKey()
-        environment["SIGIL_KEK"] = DevSecret.generateKey()
         environment["SIGIL_EDGE_TOKEN_FILE"] = tokenFile
+        // Each key only to the service that holds it.
+        let serviceSecrets = [
+            "sigil-attest": ["SIGIL_ATTEST_PRIVATE_KEY": DevSecret.generateKey()],
+            "sigil-issue": ["SIGIL_KEK": DevSecret.generateKey()],
+        ]
         environment["SIGIL_KAFKA_BROKERS"] = brokers
         environment["SIGIL_POSTGRES_URL"] = postgresURL
         environment["SIGIL_ADMIN_TOKEN"] = adminToken
@@ -100,6 +104,7 @@ struct DevUp: AsyncParsableCommand {
             var serviceEnvironment = environment
             serviceEnvironment["SIGIL_HTTP_PORT"] = String(member.port)
             serviceEnvironment["SIGIL_INSTANCE_ID"] = "dev-1"
+            serviceEnvironment.merge(serviceSecrets[member.name] ?? [:]) { _, secret in secret }
             let logFile = "\(state.logDirectory)/\(member.name).log"
             let pid = try ProcessLauncher.launch(
                 executable: "\(binaries)/\(member.name)",

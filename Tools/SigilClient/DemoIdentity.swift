@@ -3,12 +3,17 @@ import JWTKit
 
 /// A stand-in for a Kubernetes cluster's service-account issuer: an ES256 signing key, its JWKS, and tokens for
 /// service accounts, shaped like projected service-account tokens.
-struct DemoIdentity {
-    static let issuer = "https://kubernetes.demo.sigil.local"
-    static let audience = "sigil"
-    static let keyID = "demo-signing-key"
+public struct DemoIdentity {
+    public static let issuer = "https://kubernetes.demo.sigil.local"
+    public static let audience = "sigil"
+    public static let keyID = "demo-signing-key"
 
     let privateKey = ES256PrivateKey()
+
+    public init() {}
+
+    /// The signing key, for tests that craft tokens by hand.
+    public var privateKeyForTests: ES256PrivateKey { privateKey }
 
     struct Claims: JWTPayload {
         struct Kubernetes: Codable {
@@ -33,9 +38,9 @@ struct DemoIdentity {
     }
 
     /// The JWKS a trust provider is configured with (public key only).
-    func jwks() throws -> [String: Any] {
+    public func jwks() throws -> [String: Any] {
         guard let parameters = privateKey.publicKey.parameters else {
-            throw DemoCommand.Failure(description: "no EC parameters")
+            throw AdminClient.Failure(description: "the signing key has no EC parameters")
         }
         return [
             "keys": [
@@ -47,7 +52,7 @@ struct DemoIdentity {
         ]
     }
 
-    func token(namespace: String, serviceAccount: String) async throws -> String {
+    public func token(namespace: String, serviceAccount: String) async throws -> String {
         let keys = await JWTKeyCollection().add(ecdsa: privateKey, kid: JWKIdentifier(string: Self.keyID))
         let now = Date()
         let claims = Claims(

@@ -6,12 +6,12 @@ import Foundation
 
 /// Starts background processes in their own session (so they outlive `sigil dev up --detach` and a closed
 /// terminal), with output appended to a log file, and stops them by pid.
-enum ProcessLauncher {
-    struct LaunchError: Error, CustomStringConvertible {
-        let description: String
+public enum ProcessLauncher {
+    public struct LaunchError: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    static func launch(
+    public static func launch(
         executable: String,
         arguments: [String],
         environment: [String: String],
@@ -46,7 +46,7 @@ enum ProcessLauncher {
         return pid
     }
 
-    static func isAlive(_ pid: pid_t) -> Bool {
+    public static func isAlive(_ pid: pid_t) -> Bool {
         guard pid > 0 else { return false }
         // Reap it if it is our exited child, so a zombie does not count as alive.
         var status: Int32 = 0
@@ -56,7 +56,7 @@ enum ProcessLauncher {
 
     /// SIGTERM, then SIGKILL for whatever is still alive after the grace period. Returns the pids that needed it.
     @discardableResult
-    static func stop(_ pids: [pid_t], grace: Duration = .seconds(15)) async -> [pid_t] {
+    public static func stop(_ pids: [pid_t], grace: Duration = .seconds(15)) async -> [pid_t] {
         for pid in pids where isAlive(pid) { kill(pid, SIGTERM) }
         let deadline = ContinuousClock.now + grace
         while ContinuousClock.now < deadline, pids.contains(where: isAlive) {
@@ -68,7 +68,7 @@ enum ProcessLauncher {
     }
 
     /// The directory of the running `sigil` executable, where `swift build` puts the service executables too.
-    static var executableDirectory: String {
+    public static var executableDirectory: String {
         let path =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -76,7 +76,7 @@ enum ProcessLauncher {
 
     /// Runs a command to completion; returns its exit status and combined output. (Foundation's `Process` is not
     /// used: its `waitUntilExit` can stall inside an async command on Linux.)
-    static func run(
+    public static func run(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String] = ProcessInfo.processInfo.environment
@@ -95,5 +95,20 @@ enum ProcessLauncher {
         let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
         let exited = status & 0x7f == 0
         return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output)
+    }
+
+    /// `run` on a thread of its own, so waiting for the command never holds a cooperative thread.
+    public static func runDetached(
+        _ executable: String, _ arguments: [String]
+    ) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                do {
+                    continuation.resume(returning: try run(executable, arguments))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }.start()
+        }
     }
 }

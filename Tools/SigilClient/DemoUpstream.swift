@@ -7,18 +7,18 @@ import ServiceLifecycle
 import Synchronization
 
 /// The demo's protected API: answers 200 only to requests carrying its API key, and counts what it saw.
-final class DemoUpstream: Sendable {
-    let apiKey: String
+public final class DemoUpstream: Sendable {
+    public let apiKey: String
     private let counts = Mutex<(authorized: Int, rejected: Int)>((0, 0))
     private let boundPort = Mutex<Int?>(nil)
 
-    init(apiKey: String) { self.apiKey = apiKey }
+    public init(apiKey: String) { self.apiKey = apiKey }
 
-    var authorized: Int { counts.withLock { $0.authorized } }
-    var rejected: Int { counts.withLock { $0.rejected } }
-    var port: Int? { boundPort.withLock { $0 } }
+    public var authorized: Int { counts.withLock { $0.authorized } }
+    public var rejected: Int { counts.withLock { $0.rejected } }
+    public var port: Int? { boundPort.withLock { $0 } }
 
-    func application() -> some ApplicationProtocol {
+    public func application() -> some ApplicationProtocol {
         let router = Router()
         router.get("/reports") { request, _ -> Response in
             guard request.headers[HTTPField.Name("X-API-Key")!] == self.apiKey else {

@@ -5,13 +5,13 @@ import NIOPosix
 /// One plain-HTTP request sent through an explicit forward proxy in absolute form (`GET http://host/path`), the way
 /// a workload with `HTTP_PROXY` set sends it. (AsyncHTTPClient tunnels through proxies with CONNECT, which the edge
 /// does not intercept yet, hence this small client.)
-enum ForwardProxyRequest {
-    struct Response {
-        let status: Int
-        let body: String
+public enum ForwardProxyRequest {
+    public struct Response: Sendable {
+        public let status: Int
+        public let body: String
     }
 
-    static func get(
+    public static func get(
         _ url: String, proxyHost: String, proxyPort: Int, headers: [(String, String)] = []
     ) async throws -> Response {
         let promise = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Response.self)

@@ -8,17 +8,23 @@ import Yams
 /// metadata: {name: billing-api}
 /// spec: {scheme: https, host: billing.internal, port: 443}
 /// ```
-struct ResourceDocument {
-    let kind: ResourceKind
-    let name: String
-    let spec: Data
+public struct ResourceDocument {
+    public let kind: ResourceKind
+    public let name: String
+    public let spec: Data
 
-    struct Invalid: Error, CustomStringConvertible {
-        let description: String
+    public init(kind: ResourceKind, name: String, spec: Data) {
+        self.kind = kind
+        self.name = name
+        self.spec = spec
+    }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// Every document of a multi-document YAML text, in order.
-    static func parse(_ yaml: String, file: String) throws -> [ResourceDocument] {
+    public static func parse(_ yaml: String, file: String) throws -> [ResourceDocument] {
         var documents: [ResourceDocument] = []
         let loaded: [Any?]
         do {

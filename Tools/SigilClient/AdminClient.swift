@@ -1,0 +1,146 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SigilEvents
+
+/// Talks to the services' admin APIs with the operator's token. Settings come from the environment, falling back
+/// to the local constellation's `.sigil/dev/env`.
+public struct AdminClient {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
+
+    /// Which service owns a kind, and its path under `/v1`.
+    public static let routes: [ResourceKind: (urlVariable: String, path: String)] = [
+        .trustProvider: ("SIGIL_ATTEST_URL", "trust-providers"),
+        .clientWorkload: ("SIGIL_ATTEST_URL", "client-workloads"),
+        .serverWorkload: ("SIGIL_POLICY_URL", "server-workloads"),
+        .accessPolicy: ("SIGIL_POLICY_URL", "access-policies"),
+        .credentialProvider: ("SIGIL_ISSUE_URL", "credential-providers"),
+        .logStream: ("SIGIL_AUDIT_URL", "log-streams"),
+    ]
+
+    public let settings: [String: String]
+    let client = HTTPClient.shared
+
+    public init(envFile: String = ".sigil/dev/env") {
+        var settings = Self.readEnvFile(envFile)
+        for (key, value) in ProcessInfo.processInfo.environment where key.hasPrefix("SIGIL_") { settings[key] = value }
+        self.settings = settings
+    }
+
+    public func setting(_ name: String) throws -> String {
+        guard let value = settings[name], !value.isEmpty else {
+            throw Failure(
+                description: "\(name) is not set (export it, or start the local constellation with `sigil dev up`)")
+        }
+        return value
+    }
+
+    public func url(for kind: ResourceKind, name: String? = nil) throws -> String {
+        guard let route = Self.routes[kind] else {
+            throw Failure(description: "\(kind.rawValue) is not managed through an admin API")
+        }
+        return try setting(route.urlVariable) + "/v1/\(route.path)" + (name.map { "/\($0)" } ?? "")
+    }
+
+    /// Sends a request; returns status and body. A problem document becomes the error's text.
+    public func send(_ method: HTTPMethod, _ url: String, body: Data? = nil) async throws -> (status: Int, body: Data) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(try setting("SIGIL_ADMIN_TOKEN"))")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: body))
+        }
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        return (Int(response.status.code), Data(buffer: bytes))
+    }
+
+    /// The `detail` of a problem document, or the body.
+    public static func describe(_ body: Data) -> String {
+        if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+            let detail = object["detail"] as? String
+        {
+            return detail
+        }
+        return String(decoding: body.prefix(500), as: UTF8.self)
+    }
+
+    /// `KEY=VALUE` lines (the format of `.sigil/dev/env`); a missing file is empty.
+    public static func readEnvFile(_ path: String) -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+        }
+        return values
+    }
+
+    /// PUTs each document to its owning service; returns the refusals (document and the problem's detail).
+    public func apply(
+        _ documents: [ResourceDocument]
+    ) async throws -> [(document: ResourceDocument, status: Int, detail: String)] {
+        var refusals: [(document: ResourceDocument, status: Int, detail: String)] = []
+        for document in documents {
+            let (status, body) = try await send(
+                .PUT, try url(for: document.kind, name: document.name), body: document.spec)
+            if status != 200 { refusals.append((document, status, Self.describe(body))) }
+        }
+        return refusals
+    }
+
+    /// Waits until every document can be read back (each service serves what its projection committed).
+    public func waitUntilProjected(
+        _ documents: [ResourceDocument], within timeout: Duration = .seconds(20)
+    ) async throws {
+        for document in documents {
+            try await Self.waitFor("\(document.kind.rawValue)/\(document.name) to be projected", within: timeout) {
+                try await send(.GET, try url(for: document.kind, name: document.name)).status == 200 ? true : nil
+            }
+        }
+    }
+
+    /// Waits until the edge knows the attestation key, its reply partition and this server workload.
+    public func waitUntilEdgeKnows(serverWorkload: String, within timeout: Duration = .seconds(20)) async throws {
+        try await Self.waitFor("the edge to know \(serverWorkload) and the attestation key", within: timeout) {
+            () -> Bool? in
+            let (status, body) = try await send(.GET, try setting("SIGIL_EDGE_URL") + "/v1/edge/status")
+            guard status == 200, let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+                return nil
+            }
+            let ready =
+                object["attestationKey"] is String && object["replyPartition"] is Int
+                && (object["serverWorkloads"] as? [String] ?? []).contains(serverWorkload)
+            return ready ? true : nil
+        }
+    }
+
+    /// Audit records of the token's tenant since a moment (oldest first).
+    public func auditRecords(since: Date) async throws -> [[String: Any]] {
+        let since = since.addingTimeInterval(-1).formatted(.iso8601)
+        let (status, body) = try await send(
+            .GET, try setting("SIGIL_AUDIT_URL") + "/v1/audit/events?limit=500&since=\(since)")
+        guard status == 200, let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            return []
+        }
+        return object["items"] as? [[String: Any]] ?? []
+    }
+
+    /// Polls until `probe` returns a value (errors count as not yet), or fails after the timeout.
+    @discardableResult
+    public static func waitFor<T>(
+        _ what: String, within timeout: Duration = .seconds(20), _ probe: () async throws -> T?
+    ) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let value = try? await probe() { return value }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw Failure(description: "timed out waiting for \(what)")
+    }
+}

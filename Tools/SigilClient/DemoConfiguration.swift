@@ -1,0 +1,47 @@
+import Foundation
+import SigilEvents
+
+/// The demo's resources: a trust provider for the stand-in cluster, two client workloads (`billing`, allowed;
+/// `reporting`, not), the protected API as a server workload, its API key as a static credential provider, and the
+/// one access policy.
+public enum DemoConfiguration {
+    public static let serverWorkload = "demo-reports"
+
+    public static func documents(identity: DemoIdentity, upstreamPort: Int, apiKey: String) throws -> [ResourceDocument]
+    {
+        let specs: [(ResourceKind, String, [String: Any])] = [
+            (
+                .trustProvider, "demo-cluster",
+                [
+                    "type": "kubernetes-service-account", "issuer": DemoIdentity.issuer,
+                    "audiences": [DemoIdentity.audience],
+                    "jwks": try identity.jwks(), "allowedAlgorithms": ["ES256"],
+                ]
+            ),
+            (
+                .clientWorkload, "billing",
+                ["trustProvider": "demo-cluster", "namespace": "demo", "serviceAccount": "billing"]
+            ),
+            (
+                .clientWorkload, "reporting",
+                ["trustProvider": "demo-cluster", "namespace": "demo", "serviceAccount": "reporting"]
+            ),
+            (.serverWorkload, serverWorkload, ["scheme": "http", "host": "127.0.0.1", "port": upstreamPort]),
+            (
+                .credentialProvider, "demo-reports-key",
+                ["type": "static", "inject": "header", "header": "X-API-Key", "value": apiKey]
+            ),
+            (
+                .accessPolicy, "billing-reads-reports",
+                [
+                    "clientWorkload": "billing", "serverWorkload": serverWorkload, "trustProvider": "demo-cluster",
+                    "credentialProvider": "demo-reports-key", "ttlSeconds": 300,
+                ]
+            ),
+        ]
+        return try specs.map { kind, name, spec in
+            ResourceDocument(
+                kind: kind, name: name, spec: try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]))
+        }
+    }
+}
