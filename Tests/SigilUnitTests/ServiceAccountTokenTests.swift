@@ -35,11 +35,11 @@ struct ServiceAccountTokenTests {
             try JSONSerialization.data(withJSONObject: object).base64URL
         }
         let signingInput = "\(try segment(header)).\(try segment(claims))"
-        // Sign through jwt-kit by re-signing the claims and keeping its signature only when header/claims match.
+        // The signature is made with jwt-kit over exactly this header and payload, whatever they claim.
         let keys = await JWTKeyCollection().add(
             ecdsa: (other ?? identity).privateKeyForTests, kid: JWKIdentifier(string: DemoIdentity.keyID))
         let signer = try await keys.getKey(for: JWKIdentifier(string: DemoIdentity.keyID))
-        let signature = try await signer.sign(Array(signingInput.utf8))
+        let signature = try signer.sign(Array(signingInput.utf8))
         return "\(signingInput).\(Data(signature).base64URL)"
     }
 

@@ -87,7 +87,7 @@ struct DevUp: AsyncParsableCommand {
 
         let adminToken = DevSecret.generate()
         let tokenFile = "\(state.directory)/workload-token"
-        FileManager.default.createFile(atPath: tokenFile, contents: nil, attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: tokenFile, contents: nil, attributes: [.posixPermissions: 0o600])
         var environment = baseEnvironment
         environment["SIGIL_EDGE_TOKEN_FILE"] = tokenFile
         // Each key only to the service that holds it.
