@@ -171,6 +171,7 @@ let package = Package(
                 "IdentityAttestation",
                 "PolicyDecision",
                 "CredentialIssuance",
+                "EdgeProxy",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],

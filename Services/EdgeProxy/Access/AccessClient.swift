@@ -106,7 +106,8 @@ struct AccessClient: Sendable {
                 Counter(label: "sigil.edge.credentials", dimensions: [("source", "issued")]).increment()
                 logger.info("credential obtained", metadata: ["request": "\(requestID)", "lease": "\(issued.leaseID)"])
                 return HeldCredential(
-                    inject: credential.inject, header: credential.header, value: credential.value, obtainedAt: Date(),
+                    requestID: requestID, inject: credential.inject, header: credential.header, value: credential.value,
+                    obtainedAt: Date(),
                     expiresAt: issued.expiresAt)
             } catch {
                 throw EdgeRefusal(

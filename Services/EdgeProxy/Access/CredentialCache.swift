@@ -3,6 +3,8 @@ import Synchronization
 
 /// A credential the edge holds, decrypted, in memory only.
 struct HeldCredential: Sendable {
+    /// The access request that obtained it (reported with every request it is used for).
+    let requestID: String
     let inject: String
     let header: String?
     let value: String

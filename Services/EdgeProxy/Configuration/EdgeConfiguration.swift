@@ -31,6 +31,17 @@ struct EdgeConfiguration: Sendable {
         }
     }
 
+    /// For tests: defaults everywhere but the id.
+    init(testEdgeID: String) {
+        edgeID = testEdgeID
+        tenant = "default"
+        tokenFile = "/dev/null"
+        proxyHost = "127.0.0.1"
+        proxyPort = 7480
+        timeout = .seconds(2)
+        replyPartition = nil
+    }
+
     /// A stable partition for this edge id when none is configured.
     func replyPartition(of partitionCount: Int32) -> Int32 {
         if let replyPartition { return replyPartition }

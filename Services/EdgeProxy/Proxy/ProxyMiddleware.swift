@@ -41,6 +41,10 @@ struct ProxyMiddleware: RouterMiddleware {
                 .badRequest, slug: "not-a-proxy-request",
                 detail: "send absolute-form requests (set HTTP_PROXY to this address)")
         }
+        if target.port == edge.proxyPort && ["127.0.0.1", "localhost", "::1", edge.proxyHost].contains(target.host) {
+            return problem(
+                .badRequest, slug: "not-a-proxy-request", detail: "the request is addressed to the proxy itself")
+        }
         var headers = HTTPHeaders()
         for field in request.headers where !Self.hopByHop.contains(field.name.canonicalName) {
             headers.add(name: field.name.rawName, value: field.value)
@@ -49,6 +53,7 @@ struct ProxyMiddleware: RouterMiddleware {
         if view.serverWorkload(target) != nil {
             do {
                 let credential = try await access.credential(for: target, logger: context.logger)
+                requestID = credential.requestID
                 let header = credential.inject == "header" ? (credential.header ?? "Authorization") : "Authorization"
                 headers.remove(name: header)
                 headers.add(
@@ -57,8 +62,6 @@ struct ProxyMiddleware: RouterMiddleware {
             } catch {
                 return refusal(error)
             }
-        } else {
-            requestID = nil
         }
 
         var outgoing = HTTPClientRequest(
