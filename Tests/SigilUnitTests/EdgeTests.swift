@@ -39,7 +39,8 @@ struct EdgeTests {
         #expect(cache.fresh(key, at: start.addingTimeInterval(79)) != nil)
         #expect(cache.fresh(CredentialCache.key(target: "http://api:80", evidenceDigest: "token-b"), at: start) == nil)
         #expect(cache.fresh(key, at: start.addingTimeInterval(81)) == nil)
-        #expect(cache.fresh(key, at: start.addingTimeInterval(10)) == nil)  // renewed credentials replace, stale ones are gone
+        // A stale credential is dropped, not kept for later.
+        #expect(cache.fresh(key, at: start.addingTimeInterval(10)) == nil)
     }
 
     @Test("each edge id maps to a stable reply partition within the topic")
