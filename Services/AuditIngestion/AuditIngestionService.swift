@@ -35,14 +35,7 @@ extension SigilServiceDefinition {
                             UNIQUE (tenant, event_id))
                         """,
                         "CREATE INDEX events_type_time ON \(unescaped: schema.rawValue).events (tenant, event_type, occurred_at)",
-                        """
-                        CREATE TABLE \(unescaped: schema.rawValue).log_streams (
-                            tenant text NOT NULL,
-                            name text NOT NULL,
-                            spec jsonb NOT NULL,
-                            defined_at timestamptz NOT NULL,
-                            PRIMARY KEY (tenant, name))
-                        """,
+                        ResourceKind.logStream.createTable(in: schema),
                     ]
                 }
             ],
@@ -50,7 +43,7 @@ extension SigilServiceDefinition {
         )
         definition.resources = { _ in
             [
-                ResourceDefinition(kind: .logStream, path: "log-streams", table: "log_streams") { spec, _, _ in
+                ResourceDefinition(kind: .logStream) { spec, _, _ in
                     try LogStreamWriter.validate(spec)
                 }
             ]

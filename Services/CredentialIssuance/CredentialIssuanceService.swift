@@ -1,3 +1,4 @@
+import SigilEvents
 import SigilProjection
 import SigilService
 
@@ -13,14 +14,7 @@ extension SigilServiceDefinition {
             migrations: [
                 Migration(version: 1, name: "credential providers, tenant data keys, leases") { schema in
                     [
-                        """
-                        CREATE TABLE \(unescaped: schema.rawValue).credential_providers (
-                            tenant text NOT NULL,
-                            name text NOT NULL,
-                            spec jsonb NOT NULL,
-                            defined_at timestamptz NOT NULL,
-                            PRIMARY KEY (tenant, name))
-                        """,
+                        ResourceKind.credentialProvider.createTable(in: schema),
                         """
                         CREATE TABLE \(unescaped: schema.rawValue).tenant_data_keys (
                             tenant text NOT NULL,
@@ -51,9 +45,7 @@ extension SigilServiceDefinition {
         definition.resources = { context in
             let keyring = try keyring.get(context)
             return [
-                ResourceDefinition(
-                    kind: .credentialProvider, path: "credential-providers", table: "credential_providers"
-                ) {
+                ResourceDefinition(kind: .credentialProvider) {
                     spec, tenant, name in
                     try await CredentialProvider.validate(
                         spec, tenant: tenant, name: name, keyring: keyring, context: context)

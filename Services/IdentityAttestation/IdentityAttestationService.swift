@@ -14,22 +14,8 @@ extension SigilServiceDefinition {
             migrations: [
                 Migration(version: 1, name: "trust providers and client workloads") { schema in
                     [
-                        """
-                        CREATE TABLE \(unescaped: schema.rawValue).trust_providers (
-                            tenant text NOT NULL,
-                            name text NOT NULL,
-                            spec jsonb NOT NULL,
-                            defined_at timestamptz NOT NULL,
-                            PRIMARY KEY (tenant, name))
-                        """,
-                        """
-                        CREATE TABLE \(unescaped: schema.rawValue).client_workloads (
-                            tenant text NOT NULL,
-                            name text NOT NULL,
-                            spec jsonb NOT NULL,
-                            defined_at timestamptz NOT NULL,
-                            PRIMARY KEY (tenant, name))
-                        """,
+                        ResourceKind.trustProvider.createTable(in: schema),
+                        ResourceKind.clientWorkload.createTable(in: schema),
                     ]
                 }
             ],
@@ -37,11 +23,11 @@ extension SigilServiceDefinition {
         )
         definition.resources = { _ in
             [
-                ResourceDefinition(kind: .trustProvider, path: "trust-providers", table: "trust_providers") {
+                ResourceDefinition(kind: .trustProvider) {
                     spec, _, _ in
                     try await TrustProvider.validate(spec)
                 },
-                ResourceDefinition(kind: .clientWorkload, path: "client-workloads", table: "client_workloads") {
+                ResourceDefinition(kind: .clientWorkload) {
                     spec, _, _ in
                     try ClientWorkload.validate(spec)
                 },

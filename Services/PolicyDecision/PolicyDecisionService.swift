@@ -1,3 +1,4 @@
+import SigilEvents
 import SigilProjection
 import SigilService
 
@@ -13,22 +14,8 @@ extension SigilServiceDefinition {
             migrations: [
                 Migration(version: 1, name: "server workloads, access policies, posture signals") { schema in
                     [
-                        """
-                        CREATE TABLE \(unescaped: schema.rawValue).server_workloads (
-                            tenant text NOT NULL,
-                            name text NOT NULL,
-                            spec jsonb NOT NULL,
-                            defined_at timestamptz NOT NULL,
-                            PRIMARY KEY (tenant, name))
-                        """,
-                        """
-                        CREATE TABLE \(unescaped: schema.rawValue).access_policies (
-                            tenant text NOT NULL,
-                            name text NOT NULL,
-                            spec jsonb NOT NULL,
-                            defined_at timestamptz NOT NULL,
-                            PRIMARY KEY (tenant, name))
-                        """,
+                        ResourceKind.serverWorkload.createTable(in: schema),
+                        ResourceKind.accessPolicy.createTable(in: schema),
                         """
                         CREATE TABLE \(unescaped: schema.rawValue).posture_signals (
                             tenant text NOT NULL,
@@ -45,11 +32,11 @@ extension SigilServiceDefinition {
         )
         definition.resources = { _ in
             [
-                ResourceDefinition(kind: .serverWorkload, path: "server-workloads", table: "server_workloads") {
+                ResourceDefinition(kind: .serverWorkload) {
                     spec, _, _ in
                     try ServerWorkloadSpec.validate(spec)
                 },
-                ResourceDefinition(kind: .accessPolicy, path: "access-policies", table: "access_policies") {
+                ResourceDefinition(kind: .accessPolicy) {
                     spec, _, _ in
                     try AccessPolicy.validate(spec)
                 },

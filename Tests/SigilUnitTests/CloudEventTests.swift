@@ -157,6 +157,14 @@ struct CloudEventTests {
         }
     }
 
+    @Test("resource kinds name their admin paths and tables")
+    func resourcePaths() {
+        #expect(ResourceKind.trustProvider.pathComponent == "trust-providers")
+        #expect(ResourceKind.accessPolicy.pathComponent == "access-policies")
+        #expect(ResourceKind.accessPolicy.tableName == "access_policies")
+        #expect(ResourceKind.logStream.tableName == "log_streams")
+    }
+
     @Test("topic names follow the configured prefix and partition counts")
     func topics() {
         let topics = SigilTopics(prefix: "sigil.", partitions: [.accessReplies: 24])

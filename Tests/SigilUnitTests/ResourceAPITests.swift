@@ -23,8 +23,7 @@ struct ResourceAPITests {
             configuration: .init(client: .init(bootstrapServers: "127.0.0.1:1", clientID: "test")),
             logger: Logger(label: "test")
         )
-        let definition = ResourceDefinition(kind: .serverWorkload, path: "server-workloads", table: "server_workloads")
-        { spec, _, _ in
+        let definition = ResourceDefinition(kind: .serverWorkload) { spec, _, _ in
             try ServerWorkloadSpec.validate(spec)
         }
         let router = SigilServiceRuntime.buildRouter(

@@ -12,14 +12,11 @@ public struct AdminClient {
         public init(description: String) { self.description = description }
     }
 
-    /// Which service owns a kind, and its path under `/v1`.
-    public static let routes: [ResourceKind: (urlVariable: String, path: String)] = [
-        .trustProvider: ("SIGIL_ATTEST_URL", "trust-providers"),
-        .clientWorkload: ("SIGIL_ATTEST_URL", "client-workloads"),
-        .serverWorkload: ("SIGIL_POLICY_URL", "server-workloads"),
-        .accessPolicy: ("SIGIL_POLICY_URL", "access-policies"),
-        .credentialProvider: ("SIGIL_ISSUE_URL", "credential-providers"),
-        .logStream: ("SIGIL_AUDIT_URL", "log-streams"),
+    /// Which service owns a kind: the variable holding its URL.
+    public static let routes: [ResourceKind: String] = [
+        .trustProvider: "SIGIL_ATTEST_URL", .clientWorkload: "SIGIL_ATTEST_URL",
+        .serverWorkload: "SIGIL_POLICY_URL", .accessPolicy: "SIGIL_POLICY_URL",
+        .credentialProvider: "SIGIL_ISSUE_URL", .logStream: "SIGIL_AUDIT_URL",
     ]
 
     public let settings: [String: String]
@@ -40,10 +37,10 @@ public struct AdminClient {
     }
 
     public func url(for kind: ResourceKind, name: String? = nil) throws -> String {
-        guard let route = Self.routes[kind] else {
+        guard let variable = Self.routes[kind] else {
             throw Failure(description: "\(kind.rawValue) is not managed through an admin API")
         }
-        return try setting(route.urlVariable) + "/v1/\(route.path)" + (name.map { "/\($0)" } ?? "")
+        return try setting(variable) + "/v1/\(kind.pathComponent)" + (name.map { "/\($0)" } ?? "")
     }
 
     /// Sends a request; returns status and body. A problem document becomes the error's text.

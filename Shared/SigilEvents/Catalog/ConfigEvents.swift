@@ -11,6 +11,19 @@ public enum ResourceKind: String, Codable, Sendable, CaseIterable {
     case adminToken = "AdminToken"
 }
 
+extension ResourceKind {
+    /// Its path under an owning service's `/v1`, e.g. `trust-providers`.
+    public var pathComponent: String {
+        let words = rawValue.enumerated().map { index, character in
+            character.isUppercase ? (index == 0 ? "" : "-") + character.lowercased() : String(character)
+        }.joined()
+        return words.hasSuffix("y") ? words.dropLast() + "ies" : words + "s"
+    }
+
+    /// Its table in the owning service's schema, e.g. `trust_providers`.
+    public var tableName: String { pathComponent.replacingOccurrences(of: "-", with: "_") }
+}
+
 public struct TenantCreated: EventPayload {
     public static let eventType = EventType(area: "config", event: "tenant.created", version: 1)
     public var displayName: String

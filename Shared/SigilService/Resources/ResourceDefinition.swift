@@ -14,13 +14,11 @@ public struct ResourceDefinition: Sendable {
 
     public init(
         kind: ResourceKind,
-        path: String,
-        table: String,
         validate: @escaping @Sendable (_ spec: JSONValue, _ tenant: String, _ name: String) async throws -> JSONValue
     ) {
         self.kind = kind
-        self.path = path
-        self.table = table
+        self.path = kind.pathComponent
+        self.table = kind.tableName
         self.validate = validate
     }
 

@@ -52,8 +52,9 @@ struct DevState {
     /// Writes `KEY=VALUE` lines readable only by the owner (the file holds the admin token and database password).
     func writeEnv(_ values: [(String, String)]) throws {
         let text = values.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
-        FileManager.default.createFile(
+        let written = FileManager.default.createFile(
             atPath: envFile, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        guard written else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: envFile]) }
     }
 
     func readEnv() -> [String: String] { AdminClient.readEnvFile(envFile) }
