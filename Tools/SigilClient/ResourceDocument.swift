@@ -26,9 +26,13 @@ public struct ResourceDocument {
     /// Every document of a multi-document YAML text, in order.
     public static func parse(_ yaml: String, file: String) throws -> [ResourceDocument] {
         var documents: [ResourceDocument] = []
-        let loaded: [Any?]
+        // Parse every document before applying any: a syntax error anywhere refuses the whole file.
+        var loaded: [Any?] = []
         do {
-            loaded = Array(try Yams.load_all(yaml: yaml))
+            let parser = try Parser(yaml: yaml)
+            while let node = try parser.nextRoot() {
+                loaded.append(Constructor.default.any(from: node))
+            }
         } catch {
             throw Invalid(description: "\(file): not valid YAML: \(error)")
         }

@@ -43,6 +43,36 @@ check "admin API refuses a request without a token" \
   bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:7102/v1/whoami)\" = 401 ]"
 check "no service logged the admin token" bash -c "! grep -rqF -- '$token' $state/logs"
 
+python3 -c "import openapi_spec_validator, yaml" 2>/dev/null || pip install -q openapi-spec-validator pyyaml
+for port in 7101 7102 7103 7104 7105; do
+  check "the OpenAPI document of :$port is valid OpenAPI" python3 -c "
+import sys, urllib.request, yaml
+from openapi_spec_validator import validate
+validate(yaml.safe_load(urllib.request.urlopen('http://127.0.0.1:$port/openapi.yaml').read()))"
+done
+
+# sigil apply / get against this constellation.
+set -a; . "$state/env"; set +a
+cat >"$state/resources.yaml" <<YAML
+kind: LogStream
+metadata: {name: smoke-file}
+spec: {type: file, path: $PWD/$state/audit.jsonl}
+---
+kind: ServerWorkload
+metadata: {name: smoke-api}
+spec: {scheme: http, host: smoke.internal, port: 8080}
+YAML
+cat >"$state/invalid.yaml" <<'YAML'
+kind: ServerWorkload
+metadata: {name: broken}
+spec: {scheme: gopher, host: smoke.internal, port: 8080}
+YAML
+check "sigil apply -f applies a multi-document file" "$sigil" apply -f "$state/resources.yaml"
+check "applying the same file again is accepted" "$sigil" apply -f "$state/resources.yaml"
+check "sigil get lists what was applied" bash -c "for i in \$(seq 50); do '$sigil' get ServerWorkload | grep -q smoke-api && exit 0; sleep 0.1; done; exit 1"
+check "the file log stream receives audit records as JSON lines" bash -c "for i in \$(seq 50); do grep -q '\"subject\":\"ServerWorkload/smoke-api\"' '$state/audit.jsonl' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
+check "an invalid document is refused, naming the field" bash -c "! '$sigil' apply -f '$state/invalid.yaml' >'$state/invalid.out' 2>&1 && grep -q 'spec.scheme' '$state/invalid.out'"
+
 pids=$(python3 -c "import json;print(' '.join(str(p['pid']) for p in json.load(open('$state/processes.json'))['processes']))")
 check "dev down stops everything" "$sigil" dev down --state-directory "$state"
 alive=""

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The OpenAPI 3.1 document a service serves at `/openapi.yaml`: the routes every service shares, plus the
 /// service's own admin paths and schemas (YAML fragments indented for `paths:` and `components.schemas:`).
 public enum OpenAPIDocument {
@@ -9,7 +11,7 @@ public enum OpenAPIDocument {
         info:
           title: \(title)
           version: \(version)
-          description: \(description)
+          description: \(quoted(description))
         security:
           - bearer: []
         paths:
@@ -84,5 +86,11 @@ public enum OpenAPIDocument {
                 tokenName: {type: string}
         \(schemas)
         """
+    }
+
+    /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+    static func quoted(_ text: String) -> String {
+        let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 }
