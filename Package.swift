@@ -152,6 +152,8 @@ let package = Package(
                 "SigilEvents",
                 "SigilService",
                 "SigilClient",
+                "SigilProjection",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -5,6 +5,9 @@ struct SigilCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sigil",
         abstract: "Operate Sigil: workload identity and access without long-lived secrets.",
-        subcommands: [DevCommand.self, ApplyCommand.self, GetCommand.self, DemoCommand.self]
+        subcommands: [
+            DevCommand.self, ApplyCommand.self, GetCommand.self, DemoCommand.self, AuditCommand.self,
+            ProjectionsCommand.self,
+        ]
     )
 }

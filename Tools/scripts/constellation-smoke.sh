@@ -71,6 +71,8 @@ check "sigil apply -f applies a multi-document file" "$sigil" apply -f "$state/r
 check "applying the same file again is accepted" "$sigil" apply -f "$state/resources.yaml"
 check "sigil get lists what was applied" bash -c "for i in \$(seq 50); do '$sigil' get ServerWorkload | grep -q smoke-api && exit 0; sleep 0.1; done; exit 1"
 check "the file log stream receives audit records as JSON lines" bash -c "for i in \$(seq 50); do grep -q '\"subject\":\"ServerWorkload/smoke-api\"' '$state/audit.jsonl' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
+check "sigil audit tail shows the applied resources" bash -c "'$sigil' audit tail | grep -q 'ServerWorkload/smoke-api'"
+check "sigil audit verify proves the chain intact" "$sigil" audit verify
 check "an invalid document is refused, naming the field" bash -c "! '$sigil' apply -f '$state/invalid.yaml' >'$state/invalid.out' 2>&1 && grep -q 'spec.scheme' '$state/invalid.out'"
 
 pids=$(python3 -c "import json;print(' '.join(str(p['pid']) for p in json.load(open('$state/processes.json'))['processes']))")

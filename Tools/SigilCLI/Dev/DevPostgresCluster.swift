@@ -66,8 +66,7 @@ struct DevPostgresCluster {
         try fileManager.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let password = DevSecret.generate(bytes: 24)
         let initialPassword = "\(dataDirectory)/../.initdb-password"
-        fileManager.createFile(
-            atPath: initialPassword, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
+        try writePrivateFile(initialPassword, password)
         defer { try? fileManager.removeItem(atPath: initialPassword) }
         if runsAsRoot {
             for path in [dataDirectory, initialPassword] {
@@ -81,14 +80,13 @@ struct DevPostgresCluster {
                 "--no-instructions",
             ])
         guard result.status == 0 else { throw Failure(description: "initdb failed:\n\(result.output)") }
-        fileManager.createFile(
-            atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
+        try writePrivateFile(passwordFile, password)
         return password
     }
 
     func start(logFile: String) throws {
         if runsAsRoot {
-            FileManager.default.createFile(atPath: logFile, contents: nil, attributes: [.posixPermissions: 0o600])
+            try writePrivateFile(logFile)
             _ = try ProcessLauncher.run("/bin/chown", ["postgres:postgres", logFile])
         }
         let options = "-p \(port) -c listen_addresses=127.0.0.1 -k \(dataDirectory) -c max_connections=200"

@@ -52,9 +52,7 @@ struct DevState {
     /// Writes `KEY=VALUE` lines readable only by the owner (the file holds the admin token and database password).
     func writeEnv(_ values: [(String, String)]) throws {
         let text = values.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
-        let written = FileManager.default.createFile(
-            atPath: envFile, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
-        guard written else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: envFile]) }
+        try writePrivateFile(envFile, text)
     }
 
     func readEnv() -> [String: String] { AdminClient.readEnvFile(envFile) }
@@ -76,4 +74,12 @@ enum DevSecret {
             .replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
+}
+
+/// Creates (or replaces) a file readable only by its owner: secrets, and logs that may hold them.
+func writePrivateFile(_ path: String, _ contents: String = "") throws {
+    guard
+        FileManager.default.createFile(
+            atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600])
+    else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
 }

@@ -87,7 +87,7 @@ struct DevUp: AsyncParsableCommand {
 
         let adminToken = DevSecret.generate()
         let tokenFile = "\(state.directory)/workload-token"
-        _ = FileManager.default.createFile(atPath: tokenFile, contents: nil, attributes: [.posixPermissions: 0o600])
+        try writePrivateFile(tokenFile)
         var environment = baseEnvironment
         environment["SIGIL_EDGE_TOKEN_FILE"] = tokenFile
         // Each key only to the service that holds it.
