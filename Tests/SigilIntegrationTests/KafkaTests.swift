@@ -87,7 +87,17 @@ struct KafkaTests {
                 KafkaProducerMessage(topic: "resume", partition: 0, value: [UInt8(index)]))
         }
         let consumer = try consumer(cluster, .assign([.init(topic: "resume", partition: 0, offset: .exactly(3))]))
-        let messages = try await read(consumer, count: 2)
+        // Read as an AsyncSequence, the way a service loop does; `stop()` ends it if records never come.
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(20))
+            consumer.stop()
+        }
+        defer { deadline.cancel() }
+        var messages: [KafkaConsumerMessage] = []
+        for try await message in consumer.messages {
+            messages.append(message)
+            if messages.count == 2 { break }
+        }
         await consumer.close()
         #expect(messages.map(\.offset) == [3, 4])
         #expect(messages.map(\.value) == [[3], [4]])

@@ -22,6 +22,7 @@ final class ReplyListener: Service, Sendable {
     init(context: ServiceContext, edge: EdgeConfiguration) {
         self.context = context
         self.edge = edge
+        context.readiness.addCondition("reply-partition")
     }
 
     /// The partition replies for this edge go to; known once the listener runs.
@@ -74,6 +75,7 @@ final class ReplyListener: Service, Sendable {
         configuration.fetchWaitMaxMilliseconds = context.configuration.kafkaFetchWaitMaxMilliseconds
         let consumer = try KafkaConsumer(configuration: configuration, logger: context.logger)
         self.partition.withLock { $0 = partition }
+        context.readiness.satisfy("reply-partition")
         context.logger.info(
             "reading replies", metadata: ["kafka.topic": "\(topic)", "kafka.partition": "\(partition)"])
         try await withGracefulShutdownHandler {
