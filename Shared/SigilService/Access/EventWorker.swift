@@ -24,9 +24,25 @@ public struct EventWorker: Service {
         context.readiness.addCondition("worker:\(name)")
     }
 
+    /// Pause before consuming again after a record could not be handled nor dead-lettered (broker trouble).
+    static let retryDelay: Duration = .seconds(1)
+
     public func run() async throws {
         var logger = context.logger
         logger[metadataKey: "worker"] = "\(name)"
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await consume(logger: logger)
+                return
+            } catch {
+                // The record was not marked processed: the group redelivers it after the consumer rejoins.
+                logger.error("worker stopped; consuming again", metadata: ["error": "\(String(reflecting: error))"])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.retryDelay) }
+            }
+        }
+    }
+
+    private func consume(logger: Logger) async throws {
         var configuration = KafkaConsumerConfiguration(
             client: context.configuration.kafkaClient("\(context.source.service)-\(name)"),
             mode: .group(id: "sigil-\(context.source.service)-\(name)", topics: topics.map(context.topics.name))
@@ -51,40 +67,42 @@ public struct EventWorker: Service {
             }
         }
         defer { assigned.cancel() }
-        try await withGracefulShutdownHandler {
-            while let batch = try await consumer.nextBatch() {
-                for message in batch {
-                    await process(message, deadLetters: deadLetters, logger: logger)
-                    try consumer.markProcessed(message)
+        do {
+            try await withGracefulShutdownHandler {
+                while let batch = try await consumer.nextBatch() {
+                    for message in batch {
+                        try await process(message, deadLetters: deadLetters, logger: logger)
+                        try consumer.markProcessed(message)
+                    }
                 }
+            } onGracefulShutdown: {
+                consumer.stop()
             }
-        } onGracefulShutdown: {
-            consumer.stop()
+        } catch {
+            await consumer.close()  // commits what was processed, nothing after the failed record
+            throw error
         }
         await consumer.close()
     }
 
-    private func process(_ message: KafkaConsumerMessage, deadLetters: DeadLetterWriter, logger: Logger) async {
+    /// Handles one record, or dead-letters it; throws only when neither worked (then it must be retried).
+    private func process(_ message: KafkaConsumerMessage, deadLetters: DeadLetterWriter, logger: Logger) async throws {
+        let event: CloudEvent
+        let payload: any EventPayload
         do {
-            let event: CloudEvent
-            let payload: any EventPayload
-            do {
-                event = try CloudEvent(kafkaMessage: message)
-                payload = try EventCatalog.sigil.decode(event)
-            } catch {
-                try await deadLetters.write(message, code: error.code, detail: error.description, logger: logger)
-                return
-            }
-            do {
-                try await handle(event, payload, logger)
-            } catch {
-                logger.error(
-                    "handler failed", metadata: ["event": "\(event.type)", "error": "\(String(reflecting: error))"])
-                try await deadLetters.write(
-                    message, code: "handler-failed", detail: "\(event.type) could not be handled", logger: logger)
-            }
+            event = try CloudEvent(kafkaMessage: message)
+            payload = try EventCatalog.sigil.decode(event)
         } catch {
-            logger.error("could not dead-letter a record", metadata: ["error": "\(String(reflecting: error))"])
+            try await deadLetters.write(message, code: error.code, detail: error.description, logger: logger)
+            return
+        }
+        do {
+            try await handle(event, payload, logger)
+        } catch {
+            logger.error(
+                "handler failed", metadata: ["event": "\(event.type)", "error": "\(String(reflecting: error))"])
+            try await deadLetters.write(
+                message, code: "handler-failed", detail: "\(event.type) could not be handled", logger: logger)
         }
     }
 }
