@@ -1,5 +1,7 @@
 # Sigil — the two commands: `make run` and `make test`. Both install what they need (Debian packages) first.
 SIGIL := .build/debug/sigil
+# The toolchain's usual place on our machines; a swift already on PATH still comes first.
+export PATH := $(PATH):/opt/swift/usr/bin
 
 .PHONY: run test build deps down status unit format lint clean
 
