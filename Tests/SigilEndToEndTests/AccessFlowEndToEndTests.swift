@@ -94,7 +94,9 @@ struct AccessFlowEndToEndTests {
             constellation, brokers: brokers,
             secrets: [upstream.apiKey] + tokens + tokens.map { String($0.split(separator: ".").last!) })
 
-        // The audit log recorded the decisions and its chain verifies.
+        // The edge announced itself; the audit log recorded the decisions and its chain verifies.
+        let history = try await admin.auditRecords(since: Date().addingTimeInterval(-600))
+        #expect(history.contains { $0["outcome"] as? String == "edge-started" })
         let (status, body) = try await admin.send(.GET, try admin.setting("SIGIL_AUDIT_URL") + "/v1/audit/verify")
         #expect(status == 200 && String(decoding: body, as: UTF8.self).contains(#""verified":true"#))
 

@@ -78,6 +78,9 @@ final class ReplyListener: Service, Sendable {
         context.readiness.satisfy("reply-partition")
         context.logger.info(
             "reading replies", metadata: ["kafka.topic": "\(topic)", "kafka.partition": "\(partition)"])
+        try await context.publish(
+            EdgeStarted(edgeID: edge.edgeID, replyPartition: partition), to: .edgeActivity, tenant: edge.tenant,
+            partitionKey: edge.edgeID, subject: edge.edgeID)
         try await withGracefulShutdownHandler {
             while let batch = try await consumer.nextBatch() {
                 for message in batch {
@@ -97,5 +100,12 @@ final class ReplyListener: Service, Sendable {
             consumer.stop()
         }
         await consumer.close()
+        // Best effort: the producer is flushed after the workers stop.
+        try? context.producer.send(
+            try EdgeStopped(edgeID: edge.edgeID)
+                .cloudEvent(
+                    source: context.source, tenant: edge.tenant, partitionKey: edge.edgeID, subject: edge.edgeID
+                )
+                .kafkaMessage(topic: context.topics.name(.edgeActivity)))
     }
 }
