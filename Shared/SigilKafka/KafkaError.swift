@@ -27,8 +27,6 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let destroyed = Code(RD_KAFKA_RESP_ERR__DESTROY)
         /// Not a librdkafka code: Sigil's own for invalid client configuration.
         public static let invalidConfiguration = Code(RD_KAFKA_RESP_ERR__INVALID_ARG)
-        /// Not a librdkafka code: the client was shut down before the operation finished.
-        public static let shutDown = Code(RD_KAFKA_RESP_ERR__DESTROY)
     }
 
     public let code: Code

@@ -45,7 +45,7 @@ struct EdgeTests {
 
     @Test("each edge id maps to a stable reply partition within the topic")
     func replyPartition() throws {
-        let configuration = try EdgeConfiguration(testEdgeID: "edge-a")
+        let configuration = EdgeConfiguration(testEdgeID: "edge-a")
         let partition = configuration.replyPartition(of: 12)
         #expect((0..<12).contains(partition))
         #expect(configuration.replyPartition(of: 12) == partition)

@@ -28,7 +28,7 @@ struct LogStreamWriter: Sendable {
                 guard let path = stream.spec["path"]?.stringValue else { continue }
                 do {
                     if !FileManager.default.fileExists(atPath: path) {
-                        FileManager.default.createFile(
+                        _ = FileManager.default.createFile(
                             atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
                     }
                     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))

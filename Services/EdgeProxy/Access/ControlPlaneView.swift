@@ -29,11 +29,7 @@ final class ControlPlaneView: Service, Sendable {
 
     /// The server workload at this target, if any.
     func serverWorkload(_ target: AccessTarget) -> StoredResource? {
-        context.resources.all(.serverWorkload, tenant: tenant).first { resource in
-            guard case .number(let port) = resource.spec["port"] else { return false }
-            return resource.spec["host"]?.stringValue == target.host.lowercased() && Int(port) == target.port
-                && resource.spec["scheme"]?.stringValue == target.scheme
-        }
+        context.resources.serverWorkload(at: target, tenant: tenant)
     }
 
     func run() async throws {

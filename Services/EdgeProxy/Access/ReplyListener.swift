@@ -16,7 +16,7 @@ enum AccessReply: Sendable {
 final class ReplyListener: Service, Sendable {
     private let context: ServiceContext
     private let edge: EdgeConfiguration
-    private let waiting = Mutex<[String: CheckedContinuation<AccessReply?, Never>]>([:])
+    private let waiting = Mutex<[String: AsyncStream<AccessReply?>.Continuation]>([:])
     private let partition = Mutex<Int32?>(nil)
 
     init(context: ServiceContext, edge: EdgeConfiguration) {
@@ -28,39 +28,26 @@ final class ReplyListener: Service, Sendable {
     /// The partition replies for this edge go to; known once the listener runs.
     var replyPartition: Int32? { partition.withLock { $0 } }
 
-    /// Waits for the reply to `requestID`, or `nil` after the timeout. Register before publishing the request.
+    /// Waits for the reply to `requestID`, or `nil` after the timeout. Registers before publishing the request, so a
+    /// fast reply is never missed.
     func reply(
         to requestID: String, within timeout: Duration, publish: () async throws -> Void
     ) async throws -> AccessReply? {
-        try await withThrowingTaskGroup(of: AccessReply?.self) { group in
-            let registered = AsyncStream<Void>.makeStream()
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    self.waiting.withLock { $0[requestID] = continuation }
-                    registered.continuation.finish()
-                }
-            }
-            for await _ in registered.stream {}
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                self.resolve(requestID, with: nil)
-                return nil
-            }
-            do {
-                try await publish()
-            } catch {
-                resolve(requestID, with: nil)
-                group.cancelAll()
-                throw error
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return first
+        let (replies, continuation) = AsyncStream<AccessReply?>.makeStream(bufferingPolicy: .bufferingOldest(1))
+        waiting.withLock { $0[requestID] = continuation }
+        defer { waiting.withLock { _ = $0.removeValue(forKey: requestID) } }
+        try await publish()
+        let deadline = Task {
+            try? await Task.sleep(for: timeout)
+            continuation.yield(nil)
         }
+        defer { deadline.cancel() }
+        for await reply in replies { return reply }
+        return nil
     }
 
-    private func resolve(_ requestID: String, with reply: AccessReply?) {
-        waiting.withLock { $0.removeValue(forKey: requestID) }?.resume(returning: reply)
+    private func resolve(_ requestID: String, with reply: AccessReply) {
+        waiting.withLock { $0.removeValue(forKey: requestID) }?.yield(reply)
     }
 
     func run() async throws {

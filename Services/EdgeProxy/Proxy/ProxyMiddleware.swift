@@ -119,20 +119,12 @@ struct ProxyMiddleware: RouterMiddleware {
         )
         document.stage = refusal.stage
         document.reason = refusal.code
-        return Self.encode(document)
+        return (try? document.response()) ?? Response(status: document.status)
     }
 
     private func problem(_ status: HTTPResponse.Status, slug: String, detail: String) -> Response {
-        Self.encode(ProblemDetails(status: status, slug: slug, title: status.reasonPhrase, detail: detail))
-    }
-
-    static func encode(_ document: ProblemDetails) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = (try? encoder.encode(document)) ?? Data()
-        return Response(
-            status: document.status, headers: [.contentType: ProblemDetails.mediaType],
-            body: .init(byteBuffer: ByteBuffer(data: body)))
+        let document = ProblemDetails(status: status, slug: slug, title: status.reasonPhrase, detail: detail)
+        return (try? document.response()) ?? Response(status: status)
     }
 
     private func report(

@@ -13,10 +13,7 @@ struct AccessDecider: Sendable {
         _ attested: IdentityAttested, tenant: String
     ) -> (policy: AccessPolicy?, serverWorkload: String?, reason: RefusalReason?) {
         let resources = context.resources
-        guard
-            let server = resources.all(.serverWorkload, tenant: tenant).first(where: {
-                ServerWorkloadSpec.matches($0, attested.target)
-            })
+        guard let server = resources.serverWorkload(at: attested.target, tenant: tenant)
         else {
             return (
                 nil, nil,

@@ -17,9 +17,4 @@ public struct ServerWorkloadSpec: Sendable {
         ])
     }
 
-    static func matches(_ resource: StoredResource, _ target: AccessTarget) -> Bool {
-        guard case .number(let port) = resource.spec["port"] else { return false }
-        return resource.spec["host"]?.stringValue == target.host.lowercased() && Int(port) == target.port
-            && resource.spec["scheme"]?.stringValue == target.scheme
-    }
 }

@@ -33,6 +33,11 @@ public struct ProblemDetails: HTTPResponseError, Sendable, Codable, CustomString
     public var description: String { "\(statusCode) \(type): \(detail)" }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try response()
+    }
+
+    /// The problem as a response, for code that answers outside a router's error handling (the edge proxy).
+    public func response() throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var headers: HTTPFields = [.contentType: Self.mediaType]
