@@ -3,7 +3,7 @@ SIGIL := .build/debug/sigil
 # The toolchain's usual place on our machines; a swift already on PATH still comes first.
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: run test build deps down status unit format lint clean
+.PHONY: run test bench build deps down status unit format lint clean
 
 ## Build, start the local constellation (broker, PostgreSQL, five services), run the demo, leave it running.
 run: deps build
@@ -15,6 +15,10 @@ run: deps build
 ## Lint, build, unit + integration tests (real PostgreSQL, mock Kafka broker), constellation end to end.
 test:
 	Tools/scripts/test.sh
+
+## Release build; the edge beside nginx (cached path, cold flow, single flight, streaming, footprint) in one run.
+bench:
+	bench/run.sh
 
 build:
 	swift build

@@ -11,10 +11,12 @@ let package = Package(
         .executable(name: "sigil-audit", targets: ["AuditIngestion"]),
         .executable(name: "sigil-edge", targets: ["EdgeProxy"]),
         .executable(name: "sigil", targets: ["SigilCLI"]),
+        .executable(name: "sigil-bench", targets: ["SigilBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
@@ -121,9 +123,10 @@ let package = Package(
             dependencies: [
                 "SigilService",
                 "SigilCrypto",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Services/EdgeProxy"
         ),
@@ -159,6 +162,19 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tools/SigilCLI"
+        ),
+
+        // `make bench`: the measurements that need the control plane (bench/run.sh drives nginx, wrk and curl).
+        .executableTarget(
+            name: "SigilBench",
+            dependencies: [
+                "SigilKafka",
+                "SigilEvents",
+                "SigilClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/SigilBench"
         ),
 
         // MARK: Tests

@@ -75,7 +75,7 @@ enum AuditOpenAPI {
                 - {name: since, in: query, schema: {type: string, format: date-time}}
                 - {name: type, in: query, schema: {type: string}, description: "CloudEvents type, e.g. dev.sigil.access.granted.v1"}
                 - {name: clientWorkload, in: query, schema: {type: string}}
-                - {name: outcome, in: query, schema: {type: string, enum: [requested, attested, attestation-failed, granted, denied, issued, refused, proxied, edge-started, edge-stopped, dead-lettered]}}
+                - {name: outcome, in: query, schema: {type: string, enum: [requested, attested, attestation-failed, granted, denied, issued, refused, proxied, proxied-summary, edge-started, edge-stopped, dead-lettered]}}
                 - {name: after, in: query, schema: {type: integer, minimum: 0}, description: Sequence to continue after (pagination).}
                 - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500, default: 100}}
               responses:

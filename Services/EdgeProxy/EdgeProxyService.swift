@@ -1,3 +1,5 @@
+import Logging
+import NIOPosix
 import SigilService
 
 extension SigilServiceDefinition {
@@ -15,10 +17,7 @@ extension SigilServiceDefinition {
         let parts = ServicePart { context in try EdgeParts(context) }
         definition.workers = { context in
             let parts = try parts.get(context)
-            return [
-                parts.view, parts.replies,
-                ProxyServer(context: context, edge: parts.edge, access: parts.access, view: parts.view),
-            ]
+            return [parts.view, parts.replies, parts.evidence, parts.proxy, parts.reporter]
         }
         definition.routes = { group, context in
             guard let parts = try? parts.get(context) else { return }
@@ -34,12 +33,43 @@ struct EdgeParts: Sendable {
     let edge: EdgeConfiguration
     let view: ControlPlaneView
     let replies: ReplyListener
-    let access: AccessClient
+    let evidence: WorkloadEvidence
+    let credentials: CredentialBroker
+    let reporter: ActivityReporter
+    let proxy: ProxyServer
 
     init(_ context: ServiceContext) throws {
         edge = try EdgeConfiguration(context.configuration)
+        if let token = edge.roleToken {
+            context.tokens.add(
+                token: token, principal: .init(tenant: edge.tenant, role: .edge, tokenName: "edge-\(edge.edgeID)"))
+        }
         view = ControlPlaneView(context: context, tenant: edge.tenant)
         replies = ReplyListener(context: context, edge: edge)
-        access = AccessClient(context: context, edge: edge, view: view, replies: replies, cache: CredentialCache())
+        evidence = WorkloadEvidence(path: edge.tokenFile, logger: context.logger)
+        credentials = CredentialBroker(
+            evidence: evidence,
+            requester: AccessClient(context: context, edge: edge, view: view, replies: replies),
+            timeout: edge.timeout, logger: context.logger)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: edge.threads)
+        let edgeID = edge.edgeID
+        let tenant = edge.tenant
+        reporter = ActivityReporter(
+            edgeID: edge.edgeID, interval: edge.reportInterval, loops: Array(group.makeIterator())
+        ) { [context] event in
+            do {
+                let message = try event.cloudEvent(
+                    source: context.source, tenant: tenant, partitionKey: edgeID, subject: edgeID
+                ).kafkaMessage(topic: context.topics.name(.edgeActivity))
+                try context.producer.send(message)
+            } catch {
+                context.logger.warning("activity not reported", metadata: ["error": "\(String(reflecting: error))"])
+            }
+        }
+        proxy = ProxyServer(
+            environment: ProxyEnvironment(
+                configuration: edge, serverWorkloads: view.serverWorkloads, credentials: credentials,
+                reporter: reporter, logger: context.logger),
+            group: group)
     }
 }

@@ -12,11 +12,13 @@ struct EdgeStatusController {
         let attestationKey: String?
         let replyPartition: Int32?
         let serverWorkloads: [String]
+        let credentialsHeld: Int
+        let proxyListensOnLoopback: Bool
     }
 
     func add(to group: RouterGroup<AdminRequestContext>) {
         group.get("/edge/status") { _, context in
-            let principal = try context.requirePrincipal()
+            let principal = try context.requirePrincipal([.admin, .auditor, .edge])
             guard principal.tenant == parts.edge.tenant else {
                 throw ProblemDetails.forbidden("this edge serves another tenant")
             }
@@ -25,7 +27,9 @@ struct EdgeStatusController {
                 tenant: parts.edge.tenant,
                 attestationKey: parts.view.currentAttestationKey?.keyID,
                 replyPartition: parts.replies.replyPartition,
-                serverWorkloads: parts.view.serverWorkloadNames
+                serverWorkloads: parts.view.serverWorkloads.names,
+                credentialsHeld: parts.credentials.cache.count,
+                proxyListensOnLoopback: parts.edge.listensOnLoopback
             )
             return OperationsController.json(.ok, status)
         }

@@ -50,9 +50,8 @@ struct AccessFlowEndToEndTests {
         let identity = DemoIdentity()
         var tokens: [String] = []
         func useToken(_ serviceAccount: String) async throws {
-            let token = try await identity.token(namespace: "demo", serviceAccount: serviceAccount)
-            tokens.append(token)
-            try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            tokens.append(
+                try await identity.present(namespace: "demo", serviceAccount: serviceAccount, tokenFile: tokenFile))
         }
         func request(_ headers: [(String, String)] = []) async throws -> ForwardProxyRequest.Response {
             try await ForwardProxyRequest.get(url, proxyHost: proxyHost, proxyPort: proxyPort, headers: headers)
@@ -110,6 +109,29 @@ struct AccessFlowEndToEndTests {
         #expect(unavailable.status == 503)
         #expect(unavailable.body.contains("control-plane"))
         #expect(elapsed < .seconds(3.5), "503 took \(elapsed)")
+
+        // Static stability: with the broker gone too, the workload's cached credential keeps working; a request that
+        // needs a new credential is refused within the deadline (2 s from its arrival), naming the stage.
+        try tokens[0].write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(400))  // the edge re-reads a changed token file every 250 ms
+        kill(try constellation.pid(of: "broker"), SIGKILL)
+        let authorizedBefore = upstream.authorized
+        for _ in 0..<100 { #expect(try await request().status == 200) }
+        #expect(upstream.authorized == authorizedBefore + 100)
+        try await useToken("billing")
+        let brokerDownStart = ContinuousClock.now
+        let brokerDown = try await request()
+        let brokerDownElapsed = ContinuousClock.now - brokerDownStart
+        #expect(brokerDown.status == 503)
+        #expect(brokerDown.body.contains(#""stage":"edge""#) && brokerDown.body.contains("control-plane"))
+        #expect(brokerDownElapsed < .seconds(2.5), "503 took \(brokerDownElapsed)")
+
+        // The edge holds its own credential, never the tenant's admin token.
+        let edgeEnvironment = try String(
+            contentsOfFile: "/proc/\(try constellation.pid(of: "sigil-edge"))/environ", encoding: .utf8)
+        #expect(!edgeEnvironment.contains("SIGIL_ADMIN_TOKEN=") && edgeEnvironment.contains("SIGIL_EDGE_ROLE_TOKEN="))
+        let adminToken = try admin.setting("SIGIL_ADMIN_TOKEN")
+        #expect(!edgeEnvironment.contains(adminToken))
     }
 
     /// Records on `access.requests` so far.

@@ -13,11 +13,13 @@ import Testing
 struct ResourceAPITests {
     static let adminToken = "adm_0123456789abcdefghijklmnop"
     static let auditorToken = "aud_0123456789abcdefghijklmnop"
+    static let edgeToken = "edg_0123456789abcdefghijklmnop"
 
     func application(cache: ResourceCache = ResourceCache()) throws -> some ApplicationProtocol {
         let tokens = AdminTokenStore()
         tokens.add(token: Self.adminToken, principal: .init(tenant: "acme", role: .admin, tokenName: "ops"))
         tokens.add(token: Self.auditorToken, principal: .init(tenant: "acme", role: .auditor, tokenName: "siem"))
+        tokens.add(token: Self.edgeToken, principal: .init(tenant: "acme", role: .edge, tokenName: "edge-1"))
         // Never reached: every request here is refused before anything is published.
         let producer = try KafkaProducer(
             configuration: .init(client: .init(bootstrapServers: "127.0.0.1:1", clientID: "test")),
@@ -80,6 +82,27 @@ struct ResourceAPITests {
                 #expect(actual == status, "\(body)")
                 #expect(problem["field"] as? String == field, "\(body)")
                 #expect((problem["type"] as? String)?.hasPrefix("urn:sigil:problem:") == true)
+            }
+        }
+    }
+
+    @Test("an edge's own credential opens nothing on the admin APIs: not even reading")
+    func edgeRole() async throws {
+        try await application().test(.router) { client in
+            let (status, problem) = try await put(
+                client, "/v1/server-workloads/api", #"{"host":"x","port":1}"#, token: Self.edgeToken)
+            #expect(status == .forbidden)
+            #expect((problem["detail"] as? String)?.contains("role edge") == true)
+            try await client.execute(
+                uri: "/v1/server-workloads", method: .get, headers: [.authorization: "Bearer \(Self.edgeToken)"]
+            ) { response in
+                #expect(response.status == .forbidden)
+            }
+            try await client.execute(
+                uri: "/v1/whoami", method: .get, headers: [.authorization: "Bearer \(Self.edgeToken)"]
+            ) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("edge"))
             }
         }
     }

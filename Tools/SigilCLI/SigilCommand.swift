@@ -7,7 +7,7 @@ struct SigilCommand: AsyncParsableCommand {
         abstract: "Operate Sigil: workload identity and access without long-lived secrets.",
         subcommands: [
             DevCommand.self, ApplyCommand.self, GetCommand.self, DemoCommand.self, AuditCommand.self,
-            ProjectionsCommand.self,
+            ProjectionsCommand.self, EdgeCommand.self,
         ]
     )
 }

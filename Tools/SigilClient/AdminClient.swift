@@ -44,10 +44,13 @@ public struct AdminClient {
     }
 
     /// Sends a request; returns status and body. A problem document becomes the error's text.
-    public func send(_ method: HTTPMethod, _ url: String, body: Data? = nil) async throws -> (status: Int, body: Data) {
+    /// `tokenSetting` names the bearer token: the admin token, or an edge's own (`SIGIL_EDGE_ROLE_TOKEN`).
+    public func send(
+        _ method: HTTPMethod, _ url: String, body: Data? = nil, tokenSetting: String = "SIGIL_ADMIN_TOKEN"
+    ) async throws -> (status: Int, body: Data) {
         var request = HTTPClientRequest(url: url)
         request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(try setting("SIGIL_ADMIN_TOKEN"))")
+        request.headers.add(name: "Authorization", value: "Bearer \(try setting(tokenSetting))")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: body))
@@ -106,7 +109,8 @@ public struct AdminClient {
     public func waitUntilEdgeKnows(serverWorkload: String, within timeout: Duration = .seconds(20)) async throws {
         try await Self.waitFor("the edge to know \(serverWorkload) and the attestation key", within: timeout) {
             () -> Bool? in
-            let (status, body) = try await send(.GET, try setting("SIGIL_EDGE_URL") + "/v1/edge/status")
+            let (status, body) = try await send(
+                .GET, try setting("SIGIL_EDGE_URL") + "/v1/edge/status", tokenSetting: "SIGIL_EDGE_ROLE_TOKEN")
             guard status == 200, let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
                 return nil
             }

@@ -65,4 +65,14 @@ public struct DemoIdentity {
         )
         return try await keys.sign(claims, kid: JWKIdentifier(string: Self.keyID))
     }
+
+    /// Puts a new token for the service account where the edge reads it, and waits until the edge has read it (it
+    /// checks the file for changes every 250 ms, as a kubelet-rotated token file is watched). Returns the token.
+    @discardableResult
+    public func present(namespace: String, serviceAccount: String, tokenFile: String) async throws -> String {
+        let token = try await token(namespace: namespace, serviceAccount: serviceAccount)
+        try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(400))
+        return token
+    }
 }

@@ -4,9 +4,10 @@
 set -euo pipefail
 
 packages=(pkg-config librdkafka-dev postgresql curl)
-if [ "${1:-run}" = "test" ]; then
-  packages+=(kcat)
-fi
+case "${1:-run}" in
+  test) packages+=(kcat) ;;
+  bench) packages+=(nginx wrk) ;;
+esac
 
 missing=()
 for package in "${packages[@]}"; do

@@ -52,6 +52,7 @@ struct AuditRecord: Codable, Sendable {
         case is CredentialIssued: return ("issued", nil)
         case is AccessRefused: return ("refused", nil)
         case is RequestProxied: return ("proxied", nil)
+        case is RequestsSummarized: return ("proxied-summary", nil)
         case is EdgeStarted: return ("edge-started", nil)
         case is EdgeStopped: return ("edge-stopped", nil)
         case is EventDeadLettered: return ("dead-lettered", nil)

@@ -6,52 +6,19 @@ import SigilCrypto
 import SigilEvents
 import SigilService
 
-/// Why the edge will not forward a request to a server workload.
-struct EdgeRefusal: Error, Sendable {
-    enum Kind: Sendable { case refused, unavailable }
-    let kind: Kind
-    let stage: String
-    let code: String
-    let detail: String
-}
-
 /// Obtains credentials through the access flow: seals the workload's token to the attestation key, publishes the
-/// request with a one-time reply key, and waits for the terminal reply on this edge's partition.
-struct AccessClient: Sendable {
+/// request with a one-time reply key, and waits for the terminal reply on this edge's partition until the deadline.
+/// Publishing only enqueues the record (librdkafka sends it), so a broker that does not answer costs the request
+/// its deadline, never more.
+struct AccessClient: AccessRequester {
     let context: ServiceContext
     let edge: EdgeConfiguration
     let view: ControlPlaneView
     let replies: ReplyListener
-    let cache: CredentialCache
 
-    func credential(for target: AccessTarget, logger: Logger) async throws(EdgeRefusal) -> HeldCredential {
-        let token: String
-        do {
-            token = try String(contentsOfFile: edge.tokenFile, encoding: .utf8).trimmingCharacters(
-                in: .whitespacesAndNewlines)
-        } catch {
-            throw EdgeRefusal(
-                kind: .refused, stage: "edge", code: "evidence-unavailable",
-                detail: "the workload token file cannot be read")
-        }
-        guard !token.isEmpty else {
-            throw EdgeRefusal(
-                kind: .refused, stage: "edge", code: "evidence-unavailable", detail: "the workload token file is empty")
-        }
-        let digest = SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
-        let cacheKey = CredentialCache.key(
-            target: "\(target.scheme)://\(target.host):\(target.port)", evidenceDigest: digest)
-        if let held = cache.fresh(cacheKey) {
-            Counter(label: "sigil.edge.credentials", dimensions: [("source", "cache")]).increment()
-            return held
-        }
-        let held = try await request(target: target, token: token, logger: logger)
-        cache.store(held, for: cacheKey)
-        return held
-    }
-
-    private func request(
-        target: AccessTarget, token: String, logger: Logger
+    func requestCredential(
+        for workload: EdgeServerWorkload, token: WorkloadEvidence.Token, deadline: ContinuousClock.Instant,
+        logger: Logger
     ) async throws(EdgeRefusal) -> HeldCredential {
         guard let attestationKey = view.currentAttestationKey, let partition = replies.replyPartition else {
             throw EdgeRefusal(
@@ -63,17 +30,19 @@ struct AccessClient: Sendable {
         let reply: AccessReply?
         do {
             let sealed = try HPKESealing.seal(
-                Array(token.utf8), to: try HPKERecipientKey.publicKey(attestationKey.publicKey),
+                Array(token.value.utf8), to: try HPKERecipientKey.publicKey(attestationKey.publicKey),
                 recipientKeyID: attestationKey.keyID,
                 context: .evidence(tenant: edge.tenant, requestID: requestID)
             )
             let requested = AccessRequested(
-                requestID: requestID, target: target, evidence: sealed,
+                requestID: requestID, target: workload.target, evidence: sealed,
                 reply: ReplyAddress(edgeID: edge.edgeID, partition: partition, publicKey: replyKey.publicKeyBytes)
             )
-            reply = try await replies.reply(to: requestID, within: edge.timeout) {
-                try await context.publish(
-                    requested, to: .accessRequests, tenant: edge.tenant, partitionKey: requestID, subject: requestID)
+            let message = try requested.cloudEvent(
+                source: context.source, tenant: edge.tenant, partitionKey: requestID, subject: requestID
+            ).kafkaMessage(topic: context.topics.name(.accessRequests))
+            reply = try await replies.reply(to: requestID, by: deadline) {
+                try context.producer.send(message)
             }
         } catch {
             logger.warning(
@@ -107,8 +76,7 @@ struct AccessClient: Sendable {
                 logger.info("credential obtained", metadata: ["request": "\(requestID)", "lease": "\(issued.leaseID)"])
                 return HeldCredential(
                     requestID: requestID, inject: credential.inject, header: credential.header, value: credential.value,
-                    obtainedAt: Date(),
-                    expiresAt: issued.expiresAt)
+                    obtainedAt: Date(), expiresAt: issued.expiresAt)
             } catch {
                 throw EdgeRefusal(
                     kind: .refused, stage: "edge", code: "credential-unreadable",

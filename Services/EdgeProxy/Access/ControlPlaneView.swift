@@ -17,6 +17,8 @@ final class ControlPlaneView: Service, Sendable {
     private let context: ServiceContext
     private let tenant: String
     private let attestationKey = Mutex<AttestationKey?>(nil)
+    /// The tenant's server workloads, typed, for the request path.
+    let serverWorkloads = ServerWorkloadIndex()
 
     init(context: ServiceContext, tenant: String) {
         self.context = context
@@ -24,13 +26,6 @@ final class ControlPlaneView: Service, Sendable {
     }
 
     var currentAttestationKey: AttestationKey? { attestationKey.withLock { $0 } }
-
-    var serverWorkloadNames: [String] { context.resources.all(.serverWorkload, tenant: tenant).map(\.name) }
-
-    /// The server workload at this target, if any.
-    func serverWorkload(_ target: AccessTarget) -> StoredResource? {
-        context.resources.serverWorkload(at: target, tenant: tenant)
-    }
 
     func run() async throws {
         let configTopic = context.topics.name(.config)
@@ -64,9 +59,14 @@ final class ControlPlaneView: Service, Sendable {
             }
             context.logger.info("attestation key known", metadata: ["key": "\(published.keyID)"])
         case let defined as ResourceDefined where defined.kind == .serverWorkload && event.tenant == tenant:
-            context.resources.set(.serverWorkload, tenant: tenant, name: defined.name, spec: defined.spec)
+            if let workload = ServerWorkloadIndex.serverWorkload(name: defined.name, spec: defined.spec) {
+                serverWorkloads.define(workload)
+            } else {
+                serverWorkloads.remove(name: defined.name)
+                context.logger.warning("server workload not understood", metadata: ["name": "\(defined.name)"])
+            }
         case let removed as ResourceRemoved where removed.kind == .serverWorkload && event.tenant == tenant:
-            context.resources.set(.serverWorkload, tenant: tenant, name: removed.name, spec: nil)
+            serverWorkloads.remove(name: removed.name)
         default:
             return
         }

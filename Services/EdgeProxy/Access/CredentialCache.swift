@@ -1,39 +1,69 @@
+import Atomics
 import Foundation
-import Synchronization
+import SigilEvents
 
-/// A credential the edge holds, decrypted, in memory only.
-struct HeldCredential: Sendable {
-    /// The access request that obtained it (reported with every request it is used for).
+/// A credential the edge holds, decrypted, in memory only, with the header it becomes.
+final class HeldCredential: Sendable {
+    /// The access request that obtained it (reported with the requests it is used for).
     let requestID: String
-    let inject: String
-    let header: String?
-    let value: String
+    /// The header the credential is injected as, and its value (e.g. `Authorization: Bearer …`).
+    let headerName: String
+    let headerValue: String
     let obtainedAt: Date
     let expiresAt: Date
+    /// When a background refresh starts: 80% of the lifetime, so steady traffic never waits for the control plane.
+    let refreshAt: Date
+    /// Set by the first request that finds it due for refresh, so one refresh starts, not one per request.
+    let refreshClaimed = ManagedAtomic(false)
 
-    /// Renewed once 80% of its lifetime has passed, so a credential is never used close to its expiry.
-    func isFresh(at now: Date) -> Bool {
-        now < obtainedAt.addingTimeInterval(expiresAt.timeIntervalSince(obtainedAt) * 0.8)
+    init(requestID: String, headerName: String, headerValue: String, obtainedAt: Date, expiresAt: Date) {
+        self.requestID = requestID
+        self.headerName = headerName
+        self.headerValue = headerValue
+        self.obtainedAt = obtainedAt
+        self.expiresAt = expiresAt
+        self.refreshAt = obtainedAt.addingTimeInterval(max(0, expiresAt.timeIntervalSince(obtainedAt)) * 0.8)
+    }
+
+    /// The header for an issued credential: `header` (named by the provider, default `Authorization`) or `bearer`.
+    convenience init(
+        requestID: String, inject: String, header: String?, value: String, obtainedAt: Date, expiresAt: Date
+    ) {
+        let name = inject == "header" ? (header ?? "Authorization") : "Authorization"
+        self.init(
+            requestID: requestID, headerName: name, headerValue: inject == "bearer" ? "Bearer \(value)" : value,
+            obtainedAt: obtainedAt, expiresAt: expiresAt)
     }
 }
 
-/// Credentials by target and by the evidence that obtained them (a different token never reuses another's
-/// credential).
+/// Which credential: one per server workload target and per workload token (a different token never reuses
+/// another's credential; a rotated token obtains its own).
+struct CredentialKey: Hashable, Sendable {
+    let target: AccessTarget
+    let evidenceDigest: String
+}
+
+/// The credentials the edge holds, read without a lock; replaced whole on the rare write.
 final class CredentialCache: Sendable {
-    private let entries = Mutex<[String: HeldCredential]>([:])
+    private let entries = Snapshot<[CredentialKey: HeldCredential]>([:])
 
-    static func key(target: String, evidenceDigest: String) -> String { "\(target)|\(evidenceDigest)" }
+    /// The credential for `key` if it has not expired (it may be due for refresh: see `HeldCredential.refreshAt`).
+    func usable(_ key: CredentialKey, at now: Date = Date()) -> HeldCredential? {
+        guard let held = entries.value[key], now < held.expiresAt else { return nil }
+        return held
+    }
 
-    func fresh(_ key: String, at now: Date = Date()) -> HeldCredential? {
-        entries.withLock { entries in
-            guard let held = entries[key] else { return nil }
-            if held.isFresh(at: now) { return held }
-            entries.removeValue(forKey: key)
-            return nil
+    /// Stores a credential and drops every expired one.
+    func store(_ credential: HeldCredential, for key: CredentialKey, at now: Date = Date()) {
+        entries.update { entries in
+            entries = entries.filter { now < $0.value.expiresAt }
+            entries[key] = credential
         }
     }
 
-    func store(_ credential: HeldCredential, for key: String) {
-        entries.withLock { $0[key] = credential }
+    func remove(_ key: CredentialKey) {
+        entries.update { $0.removeValue(forKey: key) }
     }
+
+    var count: Int { entries.value.count }
 }

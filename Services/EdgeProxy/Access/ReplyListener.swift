@@ -28,20 +28,20 @@ final class ReplyListener: Service, Sendable {
     /// The partition replies for this edge go to; known once the listener runs.
     var replyPartition: Int32? { partition.withLock { $0 } }
 
-    /// Waits for the reply to `requestID`, or `nil` after the timeout. Registers before publishing the request, so a
-    /// fast reply is never missed.
+    /// Waits for the reply to `requestID` until `deadline`, or `nil` then. Registers before publishing the request,
+    /// so a fast reply is never missed.
     func reply(
-        to requestID: String, within timeout: Duration, publish: () async throws -> Void
+        to requestID: String, by deadline: ContinuousClock.Instant, publish: () throws -> Void
     ) async throws -> AccessReply? {
         let (replies, continuation) = AsyncStream<AccessReply?>.makeStream(bufferingPolicy: .bufferingOldest(1))
         waiting.withLock { $0[requestID] = continuation }
         defer { waiting.withLock { _ = $0.removeValue(forKey: requestID) } }
-        try await publish()
-        let deadline = Task {
-            try? await Task.sleep(for: timeout)
+        try publish()
+        let timer = Task {
+            try? await Task.sleep(until: deadline, clock: .continuous)
             continuation.yield(nil)
         }
-        defer { deadline.cancel() }
+        defer { timer.cancel() }
         for await reply in replies { return reply }
         return nil
     }

@@ -1,46 +1,116 @@
 import Foundation
 import SigilService
 
-/// The edge's own settings (besides the shared ones).
+/// The edge's own settings (besides the shared ones). Every limit has a safe default; the README's table lists them.
 struct EdgeConfiguration: Sendable {
+    /// What the edge does with a request for a host that is not a server workload.
+    enum UnmanagedPolicy: String, Sendable {
+        /// Forward it untouched (plain HTTP) or tunnel it (`CONNECT`), as Aembit's edge does.
+        case passthrough
+        /// Refuse it with a 403 problem.
+        case deny
+    }
+
     /// `SIGIL_EDGE_ID`: this edge's name (default: the instance id).
-    let edgeID: String
+    var edgeID: String
     /// `SIGIL_TENANT`: the tenant the workload beside this edge belongs to.
-    let tenant: String
-    /// `SIGIL_EDGE_TOKEN_FILE`: the workload's service-account token, read for every new credential.
-    let tokenFile: String
+    var tenant: String
+    /// `SIGIL_EDGE_TOKEN_FILE`: the workload's service-account token, re-read when it changes.
+    var tokenFile: String
     /// `SIGIL_EDGE_PROXY_HOST`, `SIGIL_EDGE_PROXY_PORT`: the forward proxy workloads send requests through.
-    let proxyHost: String
-    let proxyPort: Int
-    /// `SIGIL_EDGE_TIMEOUT_MS`: how long to wait for the control plane before answering 503.
-    let timeout: Duration
+    var proxyHost: String
+    var proxyPort: Int
+    /// `SIGIL_EDGE_TIMEOUT_MS`: how long a request that needs a new credential may wait for the control plane,
+    /// counted from the request's arrival, before the edge answers 503.
+    var timeout: Duration
     /// `SIGIL_EDGE_REPLY_PARTITION`: the partition of `access.replies` this edge reads (default: from its id).
-    let replyPartition: Int32?
+    var replyPartition: Int32?
+    /// `SIGIL_EDGE_UNMANAGED`: `passthrough` (default) or `deny`.
+    var unmanaged: UnmanagedPolicy
+    /// `SIGIL_EDGE_THREADS`: event-loop threads of the proxy (default: the machine's cores).
+    var threads: Int
+    /// `SIGIL_EDGE_UPSTREAM_MAX_CONNECTIONS`: open connections per upstream and proxy thread (default 64).
+    var upstreamMaxConnections: Int
+    /// `SIGIL_EDGE_UPSTREAM_IDLE_TIMEOUT_MS`: an idle pooled upstream connection is closed after this (default 30 s).
+    var upstreamIdleTimeout: Duration
+    /// `SIGIL_EDGE_UPSTREAM_CONNECT_TIMEOUT_MS`: connecting to an upstream (default 5 s), then 502.
+    var upstreamConnectTimeout: Duration
+    /// `SIGIL_EDGE_UPSTREAM_RESPONSE_TIMEOUT_MS`: from the request sent to the upstream's response head (default
+    /// 30 s), then 504.
+    var upstreamResponseTimeout: Duration
+    /// `SIGIL_EDGE_CLIENT_IDLE_TIMEOUT_MS`: a workload's keep-alive connection idle this long is closed (default 60 s).
+    var clientIdleTimeout: Duration
+    /// `SIGIL_EDGE_MAX_HEADER_BYTES`: the largest request header block accepted (default 64 KiB), then 431.
+    var maxHeaderBytes: Int
+    /// `SIGIL_EDGE_REPORT_INTERVAL_MS`: how often credential use is reported on `edge.activity` (default 10 s).
+    var reportInterval: Duration
+    /// `SIGIL_EDGE_ROLE_TOKEN`: the bearer token (role `edge`) that reads this edge's status; never an admin token.
+    var roleToken: String?
 
     init(_ configuration: ServiceConfiguration) throws {
         let source = configuration.source
+        if configuration.adminToken != nil || configuration.auditorToken != nil {
+            throw ConfigurationError(
+                key: configuration.adminToken != nil ? "SIGIL_ADMIN_TOKEN" : "SIGIL_AUDITOR_TOKEN",
+                expected:
+                    "unset: an edge never holds the tenant's admin or auditor token; give it SIGIL_EDGE_ROLE_TOKEN (`sigil edge token`)"
+            )
+        }
         edgeID = source.string("SIGIL_EDGE_ID", default: configuration.instanceID)
         tenant = source.string("SIGIL_TENANT", default: configuration.adminTenant)
         tokenFile = source.string(
             "SIGIL_EDGE_TOKEN_FILE", default: "/var/run/secrets/kubernetes.io/serviceaccount/token")
-        proxyHost = source.string("SIGIL_EDGE_PROXY_HOST", default: configuration.httpHost)
+        proxyHost = source.string("SIGIL_EDGE_PROXY_HOST", default: "127.0.0.1")
         proxyPort = try source.int("SIGIL_EDGE_PROXY_PORT", default: 7480, in: 0...65_535)
         timeout = .milliseconds(try source.int("SIGIL_EDGE_TIMEOUT_MS", default: 2_000, in: 100...60_000))
         replyPartition = try source.string("SIGIL_EDGE_REPLY_PARTITION").map { _ in
             Int32(try source.int("SIGIL_EDGE_REPLY_PARTITION", default: 0, in: 0...100_000))
         }
+        unmanaged = UnmanagedPolicy(
+            rawValue: try source.oneOf("SIGIL_EDGE_UNMANAGED", ["passthrough", "deny"], default: "passthrough"))!
+        threads = try source.int(
+            "SIGIL_EDGE_THREADS", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)
+        upstreamMaxConnections = try source.int("SIGIL_EDGE_UPSTREAM_MAX_CONNECTIONS", default: 64, in: 1...10_000)
+        upstreamIdleTimeout = .milliseconds(
+            try source.int("SIGIL_EDGE_UPSTREAM_IDLE_TIMEOUT_MS", default: 30_000, in: 100...3_600_000))
+        upstreamConnectTimeout = .milliseconds(
+            try source.int("SIGIL_EDGE_UPSTREAM_CONNECT_TIMEOUT_MS", default: 5_000, in: 100...120_000))
+        upstreamResponseTimeout = .milliseconds(
+            try source.int("SIGIL_EDGE_UPSTREAM_RESPONSE_TIMEOUT_MS", default: 30_000, in: 100...3_600_000))
+        clientIdleTimeout = .milliseconds(
+            try source.int("SIGIL_EDGE_CLIENT_IDLE_TIMEOUT_MS", default: 60_000, in: 100...3_600_000))
+        maxHeaderBytes = try source.int("SIGIL_EDGE_MAX_HEADER_BYTES", default: 65_536, in: 4_096...1_048_576)
+        reportInterval = .milliseconds(
+            try source.int("SIGIL_EDGE_REPORT_INTERVAL_MS", default: 10_000, in: 100...3_600_000))
+        roleToken = source.string("SIGIL_EDGE_ROLE_TOKEN")
+        if let roleToken, roleToken.utf8.count < 24 {
+            throw ConfigurationError(key: "SIGIL_EDGE_ROLE_TOKEN", expected: "at least 24 characters")
+        }
     }
 
-    /// For tests: defaults everywhere but the id.
+    /// Defaults everywhere but the id; for tests, which then change what they exercise.
     init(testEdgeID: String) {
         edgeID = testEdgeID
         tenant = "default"
         tokenFile = "/dev/null"
         proxyHost = "127.0.0.1"
-        proxyPort = 7480
+        proxyPort = 0
         timeout = .seconds(2)
         replyPartition = nil
+        unmanaged = .passthrough
+        threads = 1
+        upstreamMaxConnections = 64
+        upstreamIdleTimeout = .seconds(30)
+        upstreamConnectTimeout = .seconds(5)
+        upstreamResponseTimeout = .seconds(30)
+        clientIdleTimeout = .seconds(60)
+        maxHeaderBytes = 65_536
+        reportInterval = .seconds(10)
+        roleToken = nil
     }
+
+    /// Whether the proxy listens only on the loopback interface.
+    var listensOnLoopback: Bool { ["127.0.0.1", "::1", "localhost"].contains(proxyHost) }
 
     /// A stable partition for this edge id when none is configured.
     func replyPartition(of partitionCount: Int32) -> Int32 {

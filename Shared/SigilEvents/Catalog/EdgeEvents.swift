@@ -55,3 +55,80 @@ public struct PostureReported: EventPayload {
         self.observedAt = observedAt
     }
 }
+
+/// The use of credentials through one edge over a window (default 10 s): per server workload, credential (the access
+/// request that obtained it) and status class, how many requests, how many bytes and how long they took.
+public struct RequestsSummarized: EventPayload {
+    public static let eventType = EventType(area: "edge", event: "requests-summarized", version: 1)
+
+    /// Upper bounds of the latency histogram's buckets, in milliseconds; a last bucket counts everything slower.
+    public static let latencyBucketsMilliseconds: [Double] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000]
+
+    public struct Key: Hashable, Sendable {
+        public var serverWorkload: String
+        public var target: AccessTarget
+        public var credentialRequestID: String?
+        public var statusClass: String
+        public init(serverWorkload: String, target: AccessTarget, credentialRequestID: String?, statusClass: String) {
+            self.serverWorkload = serverWorkload
+            self.target = target
+            self.credentialRequestID = credentialRequestID
+            self.statusClass = statusClass
+        }
+    }
+
+    public struct Entry: Codable, Sendable, Equatable {
+        public var serverWorkload: String
+        public var target: AccessTarget
+        public var credentialRequestID: String?
+        public var statusClass: String
+        public var requests: Int = 0
+        public var bytesIn: Int = 0
+        public var bytesOut: Int = 0
+        /// Requests per bucket of `latencyBucketsMilliseconds`, plus one for slower ones.
+        public var latencyCounts: [Int] = Array(
+            repeating: 0, count: RequestsSummarized.latencyBucketsMilliseconds.count + 1)
+        public var latencyMaxMilliseconds: Double = 0
+
+        public init(key: Key) {
+            serverWorkload = key.serverWorkload
+            target = key.target
+            credentialRequestID = key.credentialRequestID
+            statusClass = key.statusClass
+        }
+
+        public mutating func add(bytesIn: Int, bytesOut: Int, latencyMilliseconds: Double) {
+            requests += 1
+            self.bytesIn += bytesIn
+            self.bytesOut += bytesOut
+            let bucket =
+                RequestsSummarized.latencyBucketsMilliseconds.firstIndex { latencyMilliseconds <= $0 }
+                ?? RequestsSummarized.latencyBucketsMilliseconds.count
+            latencyCounts[bucket] += 1
+            latencyMaxMilliseconds = max(latencyMaxMilliseconds, latencyMilliseconds)
+        }
+
+        public mutating func merge(_ other: Entry) {
+            requests += other.requests
+            bytesIn += other.bytesIn
+            bytesOut += other.bytesOut
+            for index in latencyCounts.indices where index < other.latencyCounts.count {
+                latencyCounts[index] += other.latencyCounts[index]
+            }
+            latencyMaxMilliseconds = max(latencyMaxMilliseconds, other.latencyMaxMilliseconds)
+        }
+    }
+
+    public var edgeID: String
+    public var windowStart: Date
+    public var windowEnd: Date
+    public var latencyBucketsMilliseconds: [Double] = RequestsSummarized.latencyBucketsMilliseconds
+    public var entries: [Entry]
+
+    public init(edgeID: String, windowStart: Date, windowEnd: Date, entries: [Entry]) {
+        self.edgeID = edgeID
+        self.windowStart = windowStart
+        self.windowEnd = windowEnd
+        self.entries = entries
+    }
+}

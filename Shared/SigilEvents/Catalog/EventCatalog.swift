@@ -22,7 +22,7 @@ public struct EventCatalog: Sendable {
         ResourceDefined.self, ResourceRemoved.self, AttestationKeyPublished.self,
         AccessRequested.self, IdentityAttested.self, AttestationFailed.self,
         AccessGranted.self, AccessDenied.self, CredentialIssued.self, AccessRefused.self,
-        EdgeStarted.self, EdgeStopped.self, RequestProxied.self,
+        EdgeStarted.self, EdgeStopped.self, RequestProxied.self, RequestsSummarized.self,
         PostureReported.self, EventDeadLettered.self,
     ])
 

@@ -4,6 +4,8 @@ public enum AdminRole: String, Sendable, Codable, CaseIterable {
     case admin
     /// Reads configuration and the audit log; changes nothing.
     case auditor
+    /// An edge's own credential: reads that edge's status; nothing on any admin API.
+    case edge
 }
 
 /// The authenticated caller of an admin API: a token bound to one tenant and one role.

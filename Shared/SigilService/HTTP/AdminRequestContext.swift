@@ -10,8 +10,9 @@ public struct AdminRequestContext: RequestContext {
         self.principal = nil
     }
 
-    /// The caller, who must hold one of `roles`; otherwise a 403 problem (401 if unauthenticated).
-    public func requirePrincipal(_ roles: Set<AdminRole> = Set(AdminRole.allCases)) throws -> AdminPrincipal {
+    /// The caller, who must hold one of `roles` (by default an admin or auditor: an edge's credential opens only
+    /// what names it); otherwise a 403 problem (401 if unauthenticated).
+    public func requirePrincipal(_ roles: Set<AdminRole> = [.admin, .auditor]) throws -> AdminPrincipal {
         guard let principal else { throw ProblemDetails.unauthorized("a bearer token is required") }
         guard roles.contains(principal.role) else {
             throw ProblemDetails.forbidden(

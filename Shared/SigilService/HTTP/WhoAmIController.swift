@@ -4,7 +4,7 @@ import Hummingbird
 struct WhoAmIController {
     func add(to group: RouterGroup<AdminRequestContext>) {
         group.get("/whoami") { _, context in
-            let principal = try context.requirePrincipal()
+            let principal = try context.requirePrincipal(Set(AdminRole.allCases))
             return OperationsController.json(.ok, principal)
         }
     }

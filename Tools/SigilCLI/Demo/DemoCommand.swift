@@ -71,8 +71,7 @@ struct DemoCommand: AsyncParsableCommand {
         proxy: (host: String, port: Int), identity: DemoIdentity, upstream: DemoUpstream, port: Int, tokenFile: String
     ) async throws {
         step("workload 'billing' (namespace demo) calls the API through the edge, holding no API key")
-        try await identity.token(namespace: "demo", serviceAccount: "billing").write(
-            toFile: tokenFile, atomically: true, encoding: .utf8)
+        try await identity.present(namespace: "demo", serviceAccount: "billing", tokenFile: tokenFile)
         let granted = try await ForwardProxyRequest.get(
             "http://127.0.0.1:\(port)/reports", proxyHost: proxy.host, proxyPort: proxy.port)
         print("    \(granted.status) \(granted.body.trimmingCharacters(in: .whitespacesAndNewlines))")
@@ -82,8 +81,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
 
         step("workload 'reporting' (same namespace, no access policy) makes the same call")
-        try await identity.token(namespace: "demo", serviceAccount: "reporting").write(
-            toFile: tokenFile, atomically: true, encoding: .utf8)
+        try await identity.present(namespace: "demo", serviceAccount: "reporting", tokenFile: tokenFile)
         let denied = try await ForwardProxyRequest.get(
             "http://127.0.0.1:\(port)/reports", proxyHost: proxy.host, proxyPort: proxy.port)
         print("    \(denied.status) \(denied.body.trimmingCharacters(in: .whitespacesAndNewlines))")

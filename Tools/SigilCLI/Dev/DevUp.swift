@@ -86,6 +86,7 @@ struct DevUp: AsyncParsableCommand {
         print("    bootstrap \(brokers)")
 
         let adminToken = DevSecret.generate()
+        let edgeRoleToken = DevSecret.generate()
         let tokenFile = "\(state.directory)/workload-token"
         try writePrivateFile(tokenFile)
         var environment = baseEnvironment
@@ -105,6 +106,12 @@ struct DevUp: AsyncParsableCommand {
             serviceEnvironment["SIGIL_HTTP_PORT"] = String(member.port)
             serviceEnvironment["SIGIL_INSTANCE_ID"] = "dev-1"
             serviceEnvironment.merge(serviceSecrets[member.name] ?? [:]) { _, secret in secret }
+            if member.name == "sigil-edge" {
+                // An edge holds its own credential, never the tenant's admin or auditor token.
+                serviceEnvironment["SIGIL_ADMIN_TOKEN"] = nil
+                serviceEnvironment["SIGIL_AUDITOR_TOKEN"] = nil
+                serviceEnvironment["SIGIL_EDGE_ROLE_TOKEN"] = edgeRoleToken
+            }
             let logFile = "\(state.logDirectory)/\(member.name).log"
             let pid = try ProcessLauncher.launch(
                 executable: "\(binaries)/\(member.name)",
@@ -120,6 +127,7 @@ struct DevUp: AsyncParsableCommand {
             ("SIGIL_KAFKA_BROKERS", brokers),
             ("SIGIL_POSTGRES_URL", postgresURL),
             ("SIGIL_ADMIN_TOKEN", adminToken),
+            ("SIGIL_EDGE_ROLE_TOKEN", edgeRoleToken),
         ]
         values += DevConstellation.services.map { ($0.urlVariable, "http://127.0.0.1:\($0.port)") }
         values.append(("SIGIL_EDGE_PROXY", "http://127.0.0.1:\(DevConstellation.edgeProxyPort)"))

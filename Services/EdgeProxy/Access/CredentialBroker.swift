@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import Metrics
+import SigilEvents
+import Synchronization
+
+/// Obtains a credential through the control plane (the access flow over Kafka in `sigil-edge`; a fake in tests).
+protocol AccessRequester: Sendable {
+    func requestCredential(
+        for workload: EdgeServerWorkload, token: WorkloadEvidence.Token, deadline: ContinuousClock.Instant,
+        logger: Logger
+    ) async throws(EdgeRefusal) -> HeldCredential
+}
+
+/// Why the edge will not forward a request to a server workload.
+struct EdgeRefusal: Error, Sendable {
+    enum Kind: Sendable { case refused, unavailable }
+    let kind: Kind
+    let stage: String
+    let code: String
+    let detail: String
+}
+
+/// The credential for each request to a server workload: from the cache without a lock when held; otherwise one
+/// access request per (target, token) however many requests wait for it (single flight); refreshed in the
+/// background once 80% of its lifetime has passed, and used until it expires even if the refresh fails (static
+/// stability: a control-plane outage does not stop traffic that holds credentials).
+final class CredentialBroker: Sendable {
+    enum Lookup: Sendable {
+        case ready(HeldCredential)
+        case refused(EdgeRefusal)
+        /// Not held: `obtain` it (asynchronously).
+        case needed(CredentialKey, WorkloadEvidence.Token)
+    }
+
+    let evidence: WorkloadEvidence
+    let cache = CredentialCache()
+    private let requester: any AccessRequester
+    private let timeout: Duration
+    private let logger: Logger
+    private let inflight = Mutex<[CredentialKey: Task<Result<HeldCredential, EdgeRefusal>, Never>]>([:])
+    private let fromCache = Counter(label: "sigil.edge.credentials", dimensions: [("source", "cache")])
+
+    init(evidence: WorkloadEvidence, requester: any AccessRequester, timeout: Duration, logger: Logger) {
+        self.evidence = evidence
+        self.requester = requester
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// The request path's synchronous lookup: two atomic loads and a dictionary read.
+    func lookup(_ workload: EdgeServerWorkload, now: Date = Date()) -> Lookup {
+        let token: WorkloadEvidence.Token
+        switch evidence.current {
+        case .success(let current): token = current
+        case .failure:
+            // No usable token yet: look at the file now rather than refuse until the next check (a rare path).
+            evidence.refresh()
+            switch evidence.current {
+            case .success(let current): token = current
+            case .failure(let error): return .refused(Self.refusal(error.problem))
+            }
+        }
+        let key = CredentialKey(target: workload.target, evidenceDigest: token.digest)
+        guard let held = cache.usable(key, at: now) else { return .needed(key, token) }
+        if now >= held.refreshAt,
+            held.refreshClaimed.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+        {
+            refresh(held, key: key, token: token, workload: workload)
+        }
+        fromCache.increment()
+        return .ready(held)
+    }
+
+    /// Waits for the credential, sharing one access request with every concurrent request for the same key.
+    /// The answer comes by `deadline` (counted from the first waiting request's arrival) or is a 503 refusal.
+    func obtain(
+        _ key: CredentialKey, token: WorkloadEvidence.Token, workload: EdgeServerWorkload,
+        deadline: ContinuousClock.Instant
+    ) async -> Result<HeldCredential, EdgeRefusal> {
+        await flight(key, token: token, workload: workload, deadline: deadline).value
+    }
+
+    private func flight(
+        _ key: CredentialKey, token: WorkloadEvidence.Token, workload: EdgeServerWorkload,
+        deadline: ContinuousClock.Instant
+    ) -> Task<Result<HeldCredential, EdgeRefusal>, Never> {
+        inflight.withLock { inflight in
+            if let running = inflight[key] { return running }
+            let task = Task { [requester, cache, logger] in
+                let result: Result<HeldCredential, EdgeRefusal>
+                do throws(EdgeRefusal) {
+                    let held = try await requester.requestCredential(
+                        for: workload, token: token, deadline: deadline, logger: logger)
+                    cache.store(held, for: key)
+                    result = .success(held)
+                } catch {
+                    result = .failure(error)
+                }
+                _ = self.inflight.withLock { $0.removeValue(forKey: key) }
+                return result
+            }
+            inflight[key] = task
+            return task
+        }
+    }
+
+    private func refresh(
+        _ held: HeldCredential, key: CredentialKey, token: WorkloadEvidence.Token, workload: EdgeServerWorkload
+    ) {
+        let task = flight(key, token: token, workload: workload, deadline: .now + timeout)
+        Task { [logger, cache] in
+            guard case .failure(let refusal) = await task.value else { return }
+            if refusal.kind == .refused {
+                // Refused now (e.g. the policy changed): fail closed, the next request asks again.
+                cache.remove(key)
+                logger.notice(
+                    "credential refresh refused; the held credential is dropped",
+                    metadata: ["server.workload": "\(workload.name)", "reason": "\(refusal.code)"])
+            } else {
+                logger.warning(
+                    "credential refresh failed; the held credential is used until it expires",
+                    metadata: [
+                        "server.workload": "\(workload.name)", "stage": "\(refusal.stage)", "reason": "\(refusal.code)",
+                        "expires": "\(held.expiresAt)",
+                    ])
+                // Keep using the held credential until it expires; a request past 80% tries again a second later.
+                try? await Task.sleep(for: .seconds(1))
+                held.refreshClaimed.store(false, ordering: .relaxed)
+            }
+        }
+    }
+
+    static func refusal(_ problem: WorkloadEvidence.Problem) -> EdgeRefusal {
+        let detail =
+            switch problem {
+            case .unreadable: "the workload token file cannot be read"
+            case .empty: "the workload token file is empty"
+            case .tooLarge: "the workload token file is larger than \(WorkloadEvidence.maximumBytes) bytes"
+            }
+        return EdgeRefusal(kind: .refused, stage: "edge", code: "evidence-unavailable", detail: detail)
+    }
+}

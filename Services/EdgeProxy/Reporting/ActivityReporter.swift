@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SigilEvents
+
+/// The use of credentials, counted where it happens: one tally per proxy event loop, touched only on its loop, so
+/// counting a request takes no lock. Every interval the reporter drains each loop's tally and publishes one
+/// `edge.requests-summarized` event (count, bytes, latency histogram per server workload, credential and status
+/// class) on `edge.activity`.
+final class ActivityTally {
+    private var entries: [RequestsSummarized.Key: RequestsSummarized.Entry] = [:]
+
+    func record(
+        workload: EdgeServerWorkload, credentialRequestID: String?, status: Int, bytesIn: Int, bytesOut: Int,
+        latencyNanoseconds: UInt64
+    ) {
+        let key = RequestsSummarized.Key(
+            serverWorkload: workload.name, target: workload.target, credentialRequestID: credentialRequestID,
+            statusClass: "\(status / 100)xx")
+        entries[key, default: RequestsSummarized.Entry(key: key)].add(
+            bytesIn: bytesIn, bytesOut: bytesOut, latencyMilliseconds: Double(latencyNanoseconds) / 1e6)
+    }
+
+    func drain() -> [RequestsSummarized.Key: RequestsSummarized.Entry] {
+        defer { entries = [:] }
+        return entries
+    }
+}
+
+/// Publishes the tallies of every proxy loop each interval, and per-request events for server workloads that ask.
+final class ActivityReporter: Service, Sendable {
+    typealias Publish = @Sendable (any EventPayload) -> Void
+
+    private let edgeID: String
+    private let interval: Duration
+    private let send: Publish
+    private let tallies: [ObjectIdentifier: LoopOwned<ActivityTally>]
+    private let loops: [any EventLoop]
+
+    init(edgeID: String, interval: Duration, loops: [any EventLoop], send: @escaping Publish) {
+        self.edgeID = edgeID
+        self.interval = interval
+        self.send = send
+        self.loops = loops
+        var tallies: [ObjectIdentifier: LoopOwned<ActivityTally>] = [:]
+        for loop in loops { tallies[ObjectIdentifier(loop)] = LoopOwned(ActivityTally(), eventLoop: loop) }
+        self.tallies = tallies
+    }
+
+    /// The tally of `loop` (call on that loop).
+    func tally(on loop: any EventLoop) -> ActivityTally {
+        tallies[ObjectIdentifier(loop)]!.value
+    }
+
+    func publish(_ event: any EventPayload) { send(event) }
+
+    /// Drains every loop's tally into one summary for the window that ends now; nil when nothing happened.
+    func summarize(since start: Date) async -> RequestsSummarized? {
+        var merged: [RequestsSummarized.Key: RequestsSummarized.Entry] = [:]
+        for loop in loops {
+            guard let bound = tallies[ObjectIdentifier(loop)] else { continue }
+            let drained = try? await loop.submit { bound.value.drain() }.get()
+            for (key, entry) in drained ?? [:] {
+                merged[key, default: RequestsSummarized.Entry(key: key)].merge(entry)
+            }
+        }
+        guard !merged.isEmpty else { return nil }
+        return RequestsSummarized(
+            edgeID: edgeID, windowStart: start, windowEnd: Date(),
+            entries: merged.values.sorted { ($0.serverWorkload, $0.statusClass) < ($1.serverWorkload, $1.statusClass) })
+    }
+
+    func run() async throws {
+        let lastStart = await cancelWhenGracefulShutdown {
+            var start = Date()
+            while !Task.isCancelled {
+                try? await Task.sleep(for: self.interval)
+                if let summary = await self.summarize(since: start) { self.send(summary) }
+                start = Date()
+            }
+            return start
+        }
+        // What the last interval counted is reported on the way out.
+        if let summary = await summarize(since: lastStart) { send(summary) }
+    }
+}

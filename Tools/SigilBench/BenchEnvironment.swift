@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SigilClient
+import SigilEvents
+import SigilKafka
+
+/// Where the benchmark's constellation is and how the workload reaches it.
+struct BenchOptions: ParsableArguments {
+    @Option(help: "The constellation's state directory (its env file is read).")
+    var stateDirectory = ".sigil/bench"
+    @Option(help: "The upstream's port (nginx, answering 200 only with the right key).")
+    var upstreamPort = 18_080
+    @Option(help: "First of the ports of the cold-flow server workloads (one server workload per port).")
+    var coldPortBase = 18_100
+    @Option(help: "How many cold-flow server workloads (ports from --cold-port-base on).")
+    var coldPorts = 100
+
+    var admin: AdminClient { AdminClient(envFile: "\(stateDirectory)/env") }
+
+    func setting(_ name: String) throws -> String { try admin.setting(name) }
+
+    /// The edge's proxy host and port.
+    func proxy() throws -> (host: String, port: Int) {
+        guard let url = URLComponents(string: try setting("SIGIL_EDGE_PROXY")), let host = url.host, let port = url.port
+        else { throw ValidationError("SIGIL_EDGE_PROXY is not host:port") }
+        return (host, port)
+    }
+
+    /// Writes a new token for `billing` and waits until the edge has read it (it checks the file every 250 ms).
+    func rotateToken(_ identity: DemoIdentity) async throws {
+        try await identity.present(
+            namespace: "demo", serviceAccount: "billing", tokenFile: try setting("SIGIL_EDGE_TOKEN_FILE"))
+    }
+
+    /// Records on `access.requests` so far, over all partitions.
+    func accessRequests() async throws -> Int64 {
+        let admin = try KafkaAdmin(
+            configuration: .init(bootstrapServers: try setting("SIGIL_KAFKA_BROKERS"), clientID: "sigil-bench"),
+            logger: Logger(label: "sigil-bench"))
+        let topic = SigilTopics().name(.accessRequests)
+        var total: Int64 = 0
+        for partition in 0..<(try await admin.metadata().topic(topic)?.partitions ?? 0) {
+            total += try await admin.highWatermark(topic: topic, partition: partition)
+        }
+        return total
+    }
+}
+
+/// Percentiles of a set of durations, in milliseconds.
+struct LatencySummary: Encodable {
+    let count: Int
+    let p50: Double
+    let p90: Double
+    let p99: Double
+    let max: Double
+
+    init(_ durations: [Duration]) {
+        let sorted = durations.map { Double($0.components.seconds) * 1e3 + Double($0.components.attoseconds) / 1e15 }
+            .sorted()
+        func percentile(_ p: Double) -> Double {
+            sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+        }
+        count = sorted.count
+        p50 = percentile(0.50)
+        p90 = percentile(0.90)
+        p99 = percentile(0.99)
+        max = sorted.last ?? 0
+    }
+}
+
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

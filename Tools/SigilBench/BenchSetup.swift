@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import SigilClient
+import SigilEvents
+
+/// Applies the demo's resources for the benchmark upstream, plus one server workload and policy per cold-flow port.
+struct BenchSetup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "setup", abstract: "Configure the running constellation for the benchmark.")
+
+    @OptionGroup var options: BenchOptions
+    @Option(help: "The key the upstream accepts (the static credential).") var apiKey: String
+
+    func run() async throws {
+        let identity = DemoIdentity()
+        var documents = try DemoConfiguration.documents(
+            identity: identity, upstreamPort: options.upstreamPort, apiKey: apiKey)
+        for index in 0..<options.coldPorts {
+            let name = "cold-\(index)"
+            let port = options.coldPortBase + index
+            documents.append(
+                ResourceDocument(
+                    kind: .serverWorkload, name: name,
+                    spec: try JSONSerialization.data(withJSONObject: [
+                        "scheme": "http", "host": "127.0.0.1", "port": port,
+                    ])))
+            documents.append(
+                ResourceDocument(
+                    kind: .accessPolicy, name: "billing-\(name)",
+                    spec: try JSONSerialization.data(withJSONObject: [
+                        "clientWorkload": "billing", "serverWorkload": name, "trustProvider": "demo-cluster",
+                        "credentialProvider": "demo-reports-key", "ttlSeconds": 3600,
+                    ])))
+        }
+        let admin = options.admin
+        let refused = try await admin.apply(documents)
+        guard refused.isEmpty else { throw ValidationError("refused: \(refused)") }
+        try await admin.waitUntilProjected(documents)
+        try await admin.waitUntilEdgeKnows(serverWorkload: "cold-\(options.coldPorts - 1)", within: .seconds(60))
+        try await admin.waitUntilEdgeKnows(serverWorkload: DemoConfiguration.serverWorkload)
+        try await options.rotateToken(identity)
+        // One warm-up flow, so the first measured one does not pay for connection set-up in the services.
+        let (host, port) = try options.proxy()
+        let warmup = try await ForwardProxyRequest.get(
+            "http://127.0.0.1:\(options.upstreamPort)/", proxyHost: host, proxyPort: port, headers: [])
+        guard warmup.status == 200 else { throw ValidationError("warm-up request answered \(warmup.status)") }
+        print("configured \(documents.count) resources; warm-up request answered 200")
+    }
+}

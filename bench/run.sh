@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# `make bench`: the edge beside its anchor, nginx, in one run on this machine, then a table with ratios.
+#   1. cached path: wrk through the edge vs through nginx (proxy_pass + proxy_set_header, keep-alive upstream) vs
+#      direct, to one nginx upstream that answers 200 only with the right key; 16 and 64 connections.
+#   2. cold flow: requests that need a new credential (attest -> policy -> issue over the broker), serial with a
+#      fresh workload token each, and 100 at once (one per server workload).
+#   3. 1,000 concurrent cold requests for one workload: access requests published (single flight: must be 1).
+#   4. 1 GiB up and 1 GiB down through the edge and through nginx: throughput and the edge's RSS growth.
+#   5. the edge's idle RSS and threads (nginx's beside it).
+# Release build; the constellation runs from it with `sigil dev up` (mock broker, throwaway PostgreSQL). The edge
+# runs one proxy thread (SIGIL_EDGE_THREADS=1), as nginx runs one worker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/opt/swift/usr/bin"
+
+DURATION=${BENCH_DURATION:-10}
+KEY="bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+DIR=$(mktemp -d /tmp/sigil-bench.XXXXXX)
+STATE=.sigil/bench
+UPSTREAM=18080
+ANCHOR=18081
+COLD_BASE=18100
+COLD_COUNT=100
+ulimit -n 65536 || true
+
+Tools/scripts/install-deps.sh bench
+echo "==> swift build -c release"
+swift build -c release --product sigil --product sigil-edge --product sigil-attest --product sigil-policy \
+  --product sigil-issue --product sigil-audit --product sigil-bench 2>&1 | tail -1
+BIN=.build/release
+
+cleanup() {
+  "$BIN/sigil" dev down --state-directory "$STATE" >/dev/null 2>&1 || true
+  for pidfile in "$DIR"/*.pid; do [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+# --- nginx: the upstream (answers 200 only with the key) and the anchor proxy, one worker each -------------------
+mkdir -p "$DIR/www" "$DIR/tmp"
+truncate -s 1G "$DIR/www/big.bin"
+cold_listens=""
+for ((i = 0; i < COLD_COUNT; i++)); do cold_listens+="    listen 127.0.0.1:$((COLD_BASE + i));"$'\n'; done
+common="daemon off; master_process off; worker_processes 1; worker_rlimit_nofile 65536;
+events { worker_connections 16384; }"
+temps="client_body_temp_path $DIR/tmp/body; proxy_temp_path $DIR/tmp/proxy; fastcgi_temp_path $DIR/tmp/fcgi;
+  uwsgi_temp_path $DIR/tmp/uwsgi; scgi_temp_path $DIR/tmp/scgi;"
+cat > "$DIR/upstream.conf" <<CONF
+$common
+pid $DIR/upstream-nginx.pid;
+http {
+  access_log off; $temps
+  default_type text/plain; keepalive_requests 10000000; keepalive_timeout 300s; client_max_body_size 0;
+  server {
+    listen 127.0.0.1:$UPSTREAM;
+$cold_listens
+    location = /upload { if (\$http_x_api_key != "$KEY") { return 401; } return 200 "ok\n"; }
+    location = /big.bin { if (\$http_x_api_key != "$KEY") { return 401; } root $DIR/www; }
+    location / { if (\$http_x_api_key != "$KEY") { return 401; } return 200 "ok\n"; }
+  }
+}
+CONF
+cat > "$DIR/anchor.conf" <<CONF
+$common
+pid $DIR/anchor-nginx.pid;
+http {
+  access_log off; $temps
+  keepalive_requests 10000000; keepalive_timeout 300s; client_max_body_size 0;
+  upstream backend { server 127.0.0.1:$UPSTREAM; keepalive 64; }
+  server {
+    listen 127.0.0.1:$ANCHOR;
+    location / {
+      proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header X-API-Key "$KEY"; proxy_request_buffering off; proxy_buffering off;
+    }
+  }
+}
+CONF
+for name in upstream anchor; do
+  nginx -p "$DIR" -c "$DIR/$name.conf" -e "$DIR/$name-error.log" & echo $! > "$DIR/$name.pid"
+done
+sleep 0.5
+curl -fsS -H "X-API-Key: $KEY" "http://127.0.0.1:$UPSTREAM/" >/dev/null
+curl -fsS "http://127.0.0.1:$ANCHOR/" >/dev/null
+
+# --- the constellation, from the release build ---------------------------------------------------------------------
+echo "==> sigil dev up (release)"
+"$BIN/sigil" dev down --state-directory "$STATE" >/dev/null 2>&1 || true
+SIGIL_EDGE_THREADS=1 SIGIL_LOG_LEVEL=warning "$BIN/sigil" dev up --detach --state-directory "$STATE" >"$DIR/devup.log"
+EDGE_PID=$(python3 -c "import json,sys; print([p['pid'] for p in json.load(open('$STATE/processes.json'))['processes'] if p['name']=='sigil-edge'][0])")
+proc() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
+sleep 2
+EDGE_IDLE_RSS=$(proc "$EDGE_PID" VmRSS); EDGE_THREADS=$(proc "$EDGE_PID" Threads)
+ANCHOR_RSS=$(proc "$(cat "$DIR/anchor.pid")" VmRSS)
+"$BIN/sigil-bench" setup --state-directory "$STATE" --upstream-port $UPSTREAM --cold-port-base $COLD_BASE \
+  --cold-ports $COLD_COUNT --api-key "$KEY"
+PROXY=$(sed -n 's/^SIGIL_EDGE_PROXY=//p' "$STATE/env")
+
+# --- 1. cached path --------------------------------------------------------------------------------------------------
+printf 'wrk.path = "http://127.0.0.1:%s/"\n' "$UPSTREAM" > "$DIR/absolute.lua"
+RESULTS="$DIR/results.txt"
+run_wrk() {  # name connections args...
+  local name=$1 connections=$2; shift 2
+  echo "==> wrk $name, $connections connections, ${DURATION}s"
+  wrk -t1 -c"$connections" -d"${DURATION}s" --latency "$@" > "$DIR/wrk-$name-$connections.txt"
+  echo "wrk $name $connections $DIR/wrk-$name-$connections.txt" >> "$RESULTS"
+}
+for connections in 16 64; do
+  run_wrk direct "$connections" -H "X-API-Key: $KEY" "http://127.0.0.1:$UPSTREAM/"
+  run_wrk nginx "$connections" "http://127.0.0.1:$ANCHOR/"
+  run_wrk edge "$connections" -s "$DIR/absolute.lua" "$PROXY/"
+done
+
+# --- 2. and 3. cold flow and single flight ---------------------------------------------------------------------------
+echo "==> cold flow"
+"$BIN/sigil-bench" cold --state-directory "$STATE" --upstream-port $UPSTREAM --cold-port-base $COLD_BASE \
+  --cold-ports $COLD_COUNT > "$DIR/cold.json"
+echo "==> single flight"
+"$BIN/sigil-bench" single-flight --state-directory "$STATE" --upstream-port $UPSTREAM > "$DIR/flight.json"
+
+# --- 4. streaming ----------------------------------------------------------------------------------------------------
+echo "==> 1 GiB up and down, edge"
+before=$(proc "$EDGE_PID" VmRSS)
+curl -sS -x "$PROXY" -T "$DIR/www/big.bin" -o /dev/null -w '%{http_code} %{speed_upload}\n' \
+  "http://127.0.0.1:$UPSTREAM/upload" > "$DIR/up-edge.txt"
+curl -sS -x "$PROXY" -o /dev/null -w '%{http_code} %{speed_download}\n' \
+  "http://127.0.0.1:$UPSTREAM/big.bin" > "$DIR/down-edge.txt"
+after=$(proc "$EDGE_PID" VmRSS)
+echo "$before $after $(proc "$EDGE_PID" VmHWM)" > "$DIR/rss-edge.txt"
+echo "==> 1 GiB up and down, nginx"
+curl -sS -T "$DIR/www/big.bin" -o /dev/null -w '%{http_code} %{speed_upload}\n' \
+  "http://127.0.0.1:$ANCHOR/upload" > "$DIR/up-nginx.txt"
+curl -sS -o /dev/null -w '%{http_code} %{speed_download}\n' \
+  "http://127.0.0.1:$ANCHOR/big.bin" > "$DIR/down-nginx.txt"
+
+# --- the table -------------------------------------------------------------------------------------------------------
+python3 bench/table.py "$DIR" "$EDGE_IDLE_RSS" "$EDGE_THREADS" "$ANCHOR_RSS" "$DURATION" | tee "$DIR/table.md"
+cp "$DIR/table.md" bench/latest.md
+echo "(table also in bench/latest.md)"

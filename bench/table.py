@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Formats the figures of bench/run.sh as a Markdown table with ratios (edge / nginx)."""
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+directory, edge_idle_rss, edge_threads, anchor_rss, duration = sys.argv[1:6]
+
+
+def to_microseconds(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+
+
+def wrk(name, connections):
+    text = open(os.path.join(directory, f"wrk-{name}-{connections}.txt")).read()
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
+    for percentile in ("50", "99"):
+        result[f"p{percentile}"] = to_microseconds(re.search(rf"\s{percentile}%\s+(\S+)", text).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    result["non2xx"] = int(non2xx.group(1)) if non2xx else 0
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    result["errors"] = sum(int(g) for g in errors.groups()) if errors else 0
+    return result
+
+
+def first_line(name):
+    return open(os.path.join(directory, name)).read().split()
+
+
+machine = f"{platform.machine()}, {os.cpu_count()} cores, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB"
+nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip().replace("nginx version: ", "")
+print(f"## Edge benchmark — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, {machine}, {nginx_version}\n")
+print(f"wrk -t1 for {duration} s per row; edge and nginx each on one thread; upstream: nginx, one worker.\n")
+print("### 1. Cached path (credential held by the edge)\n")
+print("| connections | path | req/s | p50 | p99 | non-2xx | socket errors | edge / nginx req/s | added p50 vs direct |")
+print("|---|---|---|---|---|---|---|---|---|")
+for connections in (16, 64):
+    rows = {name: wrk(name, connections) for name in ("direct", "nginx", "edge")}
+    for name in ("direct", "nginx", "edge"):
+        row = rows[name]
+        ratio = f"{row['rps'] / rows['nginx']['rps']:.2f}×" if name == "edge" else ""
+        added = f"{row['p50'] - rows['direct']['p50']:+.0f} µs" if name != "direct" else ""
+        print(
+            f"| {connections} | {name} | {row['rps']:,.0f} | {row['p50']:.0f} µs | {row['p99']:.0f} µs | "
+            f"{row['non2xx']} | {row['errors']} | {ratio} | {added} |"
+        )
+
+cold = json.load(open(os.path.join(directory, "cold.json")))
+print("\n### 2. Cold flow (new credential: attest → policy → issue over the broker)\n")
+print("| mode | requests | p50 | p90 | p99 | max | failures |")
+print("|---|---|---|---|---|---|---|")
+for mode, failures in (("serial", "serialFailures"), ("concurrent", "concurrentFailures")):
+    s = cold[mode]
+    label = "serial, fresh token each" if mode == "serial" else "100 at once, one per server workload"
+    print(f"| {label} | {s['count']} | {s['p50']:.1f} ms | {s['p90']:.1f} ms | {s['p99']:.1f} ms | {s['max']:.1f} ms | {cold[failures]} |")
+
+flight = json.load(open(os.path.join(directory, "flight.json")))
+print("\n### 3. Single flight\n")
+print("| concurrent cold requests, one workload | answered 200 | AccessRequested published |")
+print("|---|---|---|")
+print(f"| {flight['requests']:,} | {flight['ok']:,} | {flight['accessRequested']} |")
+
+print("\n### 4. Streaming 1 GiB (curl)\n")
+before, after, peak = (int(v) for v in first_line("rss-edge.txt"))
+print("| path | upload | download | edge / nginx (up, down) |")
+print("|---|---|---|---|")
+speeds = {}
+for name in ("nginx", "edge"):
+    up_status, up = first_line(f"up-{name}.txt")
+    down_status, down = first_line(f"down-{name}.txt")
+    speeds[name] = (float(up), float(down), up_status, down_status)
+for name in ("nginx", "edge"):
+    up, down, up_status, down_status = speeds[name]
+    ratio = f"{up / speeds['nginx'][0]:.2f}×, {down / speeds['nginx'][1]:.2f}×" if name == "edge" else ""
+    print(f"| {name} | {up / 2**20:,.0f} MiB/s ({up_status}) | {down / 2**20:,.0f} MiB/s ({down_status}) | {ratio} |")
+print(f"\nEdge RSS before {before / 1024:.1f} MiB, after {after / 1024:.1f} MiB (growth {(after - before) / 1024:+.1f} MiB), peak {peak / 1024:.1f} MiB.")
+
+print("\n### 5. Idle footprint\n")
+print("| process | RSS | threads |")
+print("|---|---|---|")
+print(f"| sigil-edge (idle, after start) | {int(edge_idle_rss) / 1024:.1f} MiB | {edge_threads} |")
+print(f"| nginx anchor (one worker) | {int(anchor_rss) / 1024:.1f} MiB | 1 |")
