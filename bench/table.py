@@ -39,7 +39,7 @@ print(f"wrk -t1 for {duration} s per row; edge and nginx each on one thread; ups
 print("### 1. Cached path (credential held by the edge)\n")
 print("| connections | path | req/s | p50 | p99 | non-2xx | socket errors | edge / nginx req/s | added p50 vs direct |")
 print("|---|---|---|---|---|---|---|---|---|")
-for connections in (16, 64):
+for connections in (1, 16, 64):
     rows = {name: wrk(name, connections) for name in ("direct", "nginx", "edge")}
     for name in ("direct", "nginx", "edge"):
         row = rows[name]

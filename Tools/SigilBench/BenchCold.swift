@@ -13,7 +13,7 @@ struct BenchCold: AsyncParsableCommand {
     @Option(help: "Serial cold requests (a new token before each).") var serial = 50
 
     func run() async throws {
-        let identity = DemoIdentity()
+        let identity = try options.identity()
         let (host, port) = try options.proxy()
         var serialTimes: [Duration] = []
         var failures = 0

@@ -18,6 +18,13 @@ struct BenchOptions: ParsableArguments {
 
     var admin: AdminClient { AdminClient(envFile: "\(stateDirectory)/env") }
 
+    /// The stand-in issuer `setup` configured the trust provider with (its key kept in the state directory).
+    func identity() throws -> DemoIdentity {
+        try DemoIdentity(privateKeyPEM: String(contentsOfFile: identityFile, encoding: .utf8))
+    }
+
+    var identityFile: String { "\(stateDirectory)/bench-issuer.pem" }
+
     func setting(_ name: String) throws -> String { try admin.setting(name) }
 
     /// The edge's proxy host and port.

@@ -13,6 +13,9 @@ struct BenchSetup: AsyncParsableCommand {
 
     func run() async throws {
         let identity = DemoIdentity()
+        FileManager.default.createFile(
+            atPath: options.identityFile, contents: Data(identity.privateKeyPEM.utf8),
+            attributes: [.posixPermissions: 0o600])
         var documents = try DemoConfiguration.documents(
             identity: identity, upstreamPort: options.upstreamPort, apiKey: apiKey)
         for index in 0..<options.coldPorts {

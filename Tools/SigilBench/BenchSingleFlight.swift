@@ -13,7 +13,7 @@ struct BenchSingleFlight: AsyncParsableCommand {
 
     func run() async throws {
         let (host, port) = try options.proxy()
-        try await options.rotateToken(DemoIdentity())
+        try await options.rotateToken(try options.identity())
         let before = try await options.accessRequests()
         let statuses = try await withThrowingTaskGroup(of: Int.self) { tasks in
             for _ in 0..<requests {

@@ -8,9 +8,15 @@ public struct DemoIdentity {
     public static let audience = "sigil"
     public static let keyID = "demo-signing-key"
 
-    let privateKey = ES256PrivateKey()
+    let privateKey: ES256PrivateKey
 
-    public init() {}
+    public init() { privateKey = ES256PrivateKey() }
+
+    /// The same stand-in issuer again (its signing key in PEM), e.g. across the steps of `make bench`.
+    public init(privateKeyPEM: String) throws { privateKey = try ES256PrivateKey(pem: privateKeyPEM) }
+
+    /// The signing key in PEM, to make the same issuer again later; keep it private.
+    public var privateKeyPEM: String { privateKey.pemRepresentation }
 
     /// The signing key, for tests that craft tokens by hand.
     public var privateKeyForTests: ES256PrivateKey { privateKey }

@@ -33,7 +33,7 @@ for topic in config access.requests access.attested access.decisions access.repl
   check "kcat sees topic sigil.$topic" grep -q "topic \"sigil.$topic\"" <<<"$metadata"
 done
 for variable in SIGIL_KAFKA_BROKERS SIGIL_POSTGRES_URL SIGIL_ADMIN_TOKEN SIGIL_ATTEST_URL SIGIL_POLICY_URL \
-  SIGIL_ISSUE_URL SIGIL_AUDIT_URL SIGIL_EDGE_URL SIGIL_EDGE_PROXY; do
+  SIGIL_ISSUE_URL SIGIL_AUDIT_URL SIGIL_EDGE_URL SIGIL_EDGE_PROXY SIGIL_EDGE_ROLE_TOKEN; do
   check "env file has $variable" grep -q "^$variable=." "$state/env"
 done
 token=$(grep '^SIGIL_ADMIN_TOKEN=' "$state/env" | cut -d= -f2-)
@@ -42,6 +42,13 @@ check "admin API accepts the dev admin token" \
 check "admin API refuses a request without a token" \
   bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:7102/v1/whoami)\" = 401 ]"
 check "no service logged the admin token" bash -c "! grep -rqF -- '$token' $state/logs"
+edge_token=$(grep '^SIGIL_EDGE_ROLE_TOKEN=' "$state/env" | cut -d= -f2-)
+check "the edge's status answers its own edge token" \
+  bash -c "curl -sf -H 'Authorization: Bearer $edge_token' http://127.0.0.1:7105/v1/edge/status | grep -q '\"proxyListensOnLoopback\":true'"
+check "the edge does not know the admin token" \
+  bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $token' http://127.0.0.1:7105/v1/edge/status)\" = 401 ]"
+check "the edge's environment holds no admin token" bash -c "! grep -qzF -- '$token' /proc/\$(python3 -c \"import json; print([p['pid'] for p in json.load(open('$state/processes.json'))['processes'] if p['name'] == 'sigil-edge'][0])\")/environ"
+check "the edge proxy listens on loopback only" bash -c "ss -ltnH 'sport = :7480' | awk '{print \$4}' | grep -qx '127.0.0.1:7480'"
 
 python3 -c "import openapi_spec_validator, yaml" 2>/dev/null || pip install -q openapi-spec-validator pyyaml
 for port in 7101 7102 7103 7104 7105; do

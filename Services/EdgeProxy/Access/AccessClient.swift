@@ -63,6 +63,7 @@ struct AccessClient: AccessRequester {
             throw EdgeRefusal(
                 kind: .refused, stage: refused.stage.rawValue, code: refused.reason.code, detail: refused.reason.detail)
         case .issued(let issued):
+            let held: HeldCredential
             struct Sealed: Decodable {
                 let inject: String
                 let header: String?
@@ -72,9 +73,7 @@ struct AccessClient: AccessRequester {
                 let plaintext = try replyKey.open(
                     issued.credential, context: .credential(tenant: edge.tenant, requestID: requestID))
                 let credential = try JSONDecoder().decode(Sealed.self, from: Data(plaintext))
-                Counter(label: "sigil.edge.credentials", dimensions: [("source", "issued")]).increment()
-                logger.info("credential obtained", metadata: ["request": "\(requestID)", "lease": "\(issued.leaseID)"])
-                return HeldCredential(
+                held = HeldCredential(
                     requestID: requestID, inject: credential.inject, header: credential.header, value: credential.value,
                     obtainedAt: Date(), expiresAt: issued.expiresAt)
             } catch {
@@ -82,6 +81,14 @@ struct AccessClient: AccessRequester {
                     kind: .refused, stage: "edge", code: "credential-unreadable",
                     detail: "the issued credential does not open with this request's key")
             }
+            guard held.isSendable else {
+                throw EdgeRefusal(
+                    kind: .refused, stage: "edge", code: "credential-unusable",
+                    detail: "the issued credential cannot be sent as an HTTP header (name or value characters)")
+            }
+            Counter(label: "sigil.edge.credentials", dimensions: [("source", "issued")]).increment()
+            logger.info("credential obtained", metadata: ["request": "\(requestID)", "lease": "\(issued.leaseID)"])
+            return held
         }
     }
 }

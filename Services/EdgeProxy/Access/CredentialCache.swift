@@ -36,6 +36,23 @@ final class HeldCredential: Sendable {
     }
 }
 
+extension HeldCredential {
+    /// Whether the header can be sent as it is: a field name of token characters (RFC 9110 §5.1) and a value without
+    /// control characters (no CR, LF or NUL: nothing that could split a request), both of sane length. The proxy
+    /// sends headers without a second validation, so a credential is checked once, here, when it arrives.
+    var isSendable: Bool {
+        let name = headerName.utf8
+        let value = headerValue.utf8
+        guard (1...256).contains(name.count), value.count <= 16 * 1024 else { return false }
+        let tokenSymbols = Set("!#$%&'*+-.^_`|~".utf8)
+        let nameValid = name.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || tokenSymbols.contains(byte)
+        }
+        return nameValid && value.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+    }
+}
+
 /// Which credential: one per server workload target and per workload token (a different token never reuses
 /// another's credential; a rotated token obtains its own).
 struct CredentialKey: Hashable, Sendable {

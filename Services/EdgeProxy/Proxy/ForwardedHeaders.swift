@@ -6,7 +6,7 @@ import NIOHTTP1
 enum ForwardedHeaders {
     static let via = "1.1 sigil-edge"
 
-    static let hopByHop: Set<String> = [
+    static let hopByHop = [
         "connection", "proxy-connection", "keep-alive", "proxy-authorization", "proxy-authenticate", "te", "trailer",
         "transfer-encoding", "upgrade",
     ]
@@ -15,47 +15,52 @@ enum ForwardedHeaders {
     static func request(
         _ head: HTTPRequestHead, authority: String, path: String, credential: HeldCredential?
     ) -> HTTPRequestHead {
-        let dropped = droppedNames(head.headers)
-        let injected = credential?.headerName.lowercased()
+        let listed = connectionListed(head.headers)
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 3)
         headers.add(name: "host", value: authority)
         var vias: [String] = []
+        var chunked = false
+        var hasLength = false
         for (name, value) in head.headers {
-            let lowered = name.lowercased()
-            if lowered == "via" {
+            if name.equalsIgnoringCase("via") {
                 vias.append(value)
                 continue
             }
+            if name.equalsIgnoringCase("transfer-encoding") {
+                chunked = chunked || value.equalsIgnoringCase("chunked")
+                continue
+            }
+            if name.equalsIgnoringCase("content-length") { hasLength = true }
             // `Expect: 100-continue` is answered by the edge itself once it is ready for the body.
-            if lowered == "host" || lowered == "expect" || lowered == injected || dropped.contains(lowered) { continue }
+            if name.equalsIgnoringCase("host") || name.equalsIgnoringCase("expect") || isHopByHop(name)
+                || (credential.map { name.equalsIgnoringCase($0.headerName) } ?? false)
+                || listed.contains(where: { name.equalsIgnoringCase($0) })
+            {
+                continue
+            }
             headers.add(name: name, value: value)
         }
-        if !head.headers.contains(name: "content-length"), head.isChunked {
-            headers.add(name: "transfer-encoding", value: "chunked")
-        }
-        vias.append(via)
-        headers.add(name: "via", value: vias.joined(separator: ", "))
+        if chunked && !hasLength { headers.add(name: "transfer-encoding", value: "chunked") }
+        headers.add(name: "via", value: vias.isEmpty ? via : vias.joined(separator: ", ") + ", " + via)
         if let credential { headers.add(name: credential.headerName, value: credential.headerValue) }
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: path, headers: headers)
     }
 
     /// The head sent to the workload for an upstream's response.
     static func response(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {
-        let dropped = droppedNames(head.headers)
+        let listed = connectionListed(head.headers)
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 2)
         var vias: [String] = []
         for (name, value) in head.headers {
-            let lowered = name.lowercased()
-            if lowered == "via" {
+            if name.equalsIgnoringCase("via") {
                 vias.append(value)
-            } else if !dropped.contains(lowered) {
+            } else if !isHopByHop(name) && !listed.contains(where: { name.equalsIgnoringCase($0) }) {
                 headers.add(name: name, value: value)
             }
         }
-        vias.append(via)
-        headers.add(name: "via", value: vias.joined(separator: ", "))
+        headers.add(name: "via", value: vias.isEmpty ? via : vias.joined(separator: ", ") + ", " + via)
         if !keepAlive {
             headers.add(name: "connection", value: "close")
         } else if version.minor == 0 {
@@ -64,18 +69,35 @@ enum ForwardedHeaders {
         return HTTPResponseHead(version: version, status: head.status, headers: headers)
     }
 
-    /// Hop-by-hop names plus those listed in `Connection`, lowercased.
-    private static func droppedNames(_ headers: HTTPHeaders) -> Set<String> {
-        let listed = headers[canonicalForm: "connection"]
-        guard !listed.isEmpty else { return hopByHop }
-        return hopByHop.union(listed.map { $0.lowercased() })
+    static func isHopByHop(_ name: String) -> Bool {
+        hopByHop.contains { name.equalsIgnoringCase($0) }
+    }
+
+    /// The field names a `Connection` header lists (also hop-by-hop); usually none.
+    private static func connectionListed(_ headers: HTTPHeaders) -> [Substring] {
+        guard headers.contains(name: "connection") else { return [] }
+        return headers[canonicalForm: "connection"]
+    }
+}
+
+extension StringProtocol {
+    /// ASCII case-insensitive equality, without allocating (header names are ASCII tokens).
+    func equalsIgnoringCase(_ other: some StringProtocol) -> Bool {
+        guard utf8.count == other.utf8.count else { return false }
+        for (left, right) in zip(utf8, other.utf8) where left != right {
+            let lowerLeft = left >= 0x41 && left <= 0x5A ? left | 0x20 : left
+            let lowerRight = right >= 0x41 && right <= 0x5A ? right | 0x20 : right
+            if lowerLeft != lowerRight { return false }
+        }
+        return true
     }
 }
 
 extension HTTPRequestHead {
     /// Whether the body comes in chunks (`Transfer-Encoding: chunked`).
     var isChunked: Bool {
-        headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
+        headers.contains(name: "transfer-encoding")
+            && headers[canonicalForm: "transfer-encoding"].contains { $0.equalsIgnoringCase("chunked") }
     }
 
     /// Whether a body follows the head.

@@ -12,7 +12,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private enum Phase {
+    enum Phase {
         /// Between requests (reading the next head).
         case idle
         /// A head is in; the credential or the upstream connection is on its way. Body parts wait in `buffered`.
@@ -27,7 +27,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The request in progress.
-    private struct Exchange {
+    struct Exchange {
         let head: HTTPRequestHead
         let arrival: NIODeadline
         var keepAlive: Bool
@@ -45,18 +45,22 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         var bytesOut = 0
     }
 
-    private let environment: ProxyEnvironment
-    private let pool: UpstreamPool
-    private let tally: ActivityTally
+    let environment: ProxyEnvironment
+    let pool: UpstreamPool
+    let tally: ActivityTally
     /// The connection's handler context, set when the handler joins the pipeline (before any event).
-    private var storedContext: ChannelHandlerContext?
-    private var context: ChannelHandlerContext { storedContext! }
-    private var phase = Phase.idle
-    private var exchange: Exchange?
+    var storedContext: ChannelHandlerContext?
+    var context: ChannelHandlerContext { storedContext! }
+    var phase = Phase.idle
+    var exchange: Exchange?
     /// Increments with every exchange, so a credential or connection that arrives late for an ended one is dropped.
-    private var generation = 0
-    private var idleTimer: Scheduled<Void>?
-    private var responseTimer: Scheduled<Void>?
+    var generation = 0
+    /// Since when the connection waits for a request, and the one timer that closes it after the idle timeout.
+    var idleSince: NIODeadline?
+    var idleCheck: Scheduled<Void>?
+    /// By when the upstream's response head must arrive, and the one timer that enforces it.
+    var responseDeadline: NIODeadline?
+    var responseCheck: Scheduled<Void>?
 
     init(environment: ProxyEnvironment, pool: UpstreamPool, tally: ActivityTally) {
         self.environment = environment
@@ -121,8 +125,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             upstream.channel.close(promise: nil)
         }
         phase = .closed
-        idleTimer?.cancel()
-        responseTimer?.cancel()
+        idleCheck?.cancel()
+        responseCheck?.cancel()
         context.fireChannelInactive()
     }
 
@@ -160,20 +164,26 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func becameIdle() {
+    func becameIdle() {
         phase = .idle
         exchange = nil
-        idleTimer?.cancel()
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(
-            in: TimeAmount(environment.configuration.clientIdleTimeout)
-        ) { [weak self] in
-            guard let self, case .idle = self.phase else { return }
-            self.context.close(promise: nil)
-        }
+        let now = NIODeadline.now()
+        idleSince = now
+        if idleCheck == nil { checkIdle(at: now + TimeAmount(environment.configuration.clientIdleTimeout)) }
         context.read()
     }
 
-    private func readIfWanted() {
+    /// Closes the connection once it has waited the idle timeout for a request; one timer, re-armed lazily.
+    func checkIdle(at deadline: NIODeadline) {
+        idleCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            idleCheck = nil
+            guard case .idle = phase, let since = idleSince else { return }
+            let due = since + TimeAmount(environment.configuration.clientIdleTimeout)
+            if due <= .now() { context.close(promise: nil) } else { checkIdle(at: due) }
+        }
+    }
+
+    func readIfWanted() {
         switch phase {
         case .idle:
             context.read()
@@ -188,8 +198,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Routing and credentials
 
-    private func begin(_ head: HTTPRequestHead) {
-        idleTimer?.cancel()
+    func begin(_ head: HTTPRequestHead) {
+        idleSince = nil
         generation += 1
         phase = .preparing
         exchange = Exchange(head: head, arrival: .now(), keepAlive: head.isKeepAlive)
@@ -237,14 +247,14 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func unmanagedProblem(_ host: String) -> ProxyProblem? {
+    func unmanagedProblem(_ host: String) -> ProxyProblem? {
         guard environment.configuration.unmanaged == .deny else { return nil }
         return ProxyProblem(
             status: .forbidden, slug: "unmanaged-host-denied",
             detail: "\(host) is not a server workload and this edge forwards only to server workloads")
     }
 
-    private func obtainCredential(_ key: CredentialKey, token: WorkloadEvidence.Token, workload: EdgeServerWorkload) {
+    func obtainCredential(_ key: CredentialKey, token: WorkloadEvidence.Token, workload: EdgeServerWorkload) {
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let generation = self.generation
         let credentials = environment.credentials
@@ -270,101 +280,17 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    // MARK: Upstream
-
-    private func connectUpstream() {
-        guard case .forward(let target, _, _) = exchange?.route else { return }
-        let generation = self.generation
-        pool.acquire(UpstreamPool.Key(host: target.host, port: target.port)).assumeIsolated().whenComplete {
-            [self] result in
-            guard self.generation == generation, case .preparing = phase else {
-                if case .success(let connection) = result { pool.release(connection) }
-                return
-            }
-            switch result {
-            case .success(let connection): send(to: connection)
-            case .failure(let error): refuse(Self.problem(for: error, target: target))
-            }
-        }
-    }
-
-    private func send(to upstream: UpstreamConnection) {
-        guard var exchange, case .forward(_, let authority, let path) = exchange.route else { return }
-        phase = .proxying(upstream)
-        upstream.handler.delegate = self
-        let head = ForwardedHeaders.request(
-            exchange.head, authority: authority, path: path, credential: exchange.credential)
-        upstream.channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        let buffered = exchange.buffered
-        exchange.buffered = []
-        self.exchange = exchange
-        for part in buffered {
-            switch part {
-            case .body(let bytes):
-                self.exchange?.bytesIn += bytes.readableBytes
-                upstream.channel.write(HTTPClientRequestPart.body(.byteBuffer(bytes)), promise: nil)
-            case .end(let trailers):
-                upstream.channel.write(HTTPClientRequestPart.end(trailers), promise: nil)
-            case .head:
-                continue
-            }
-        }
-        upstream.channel.flush()
-        upstream.channel.read()
-        if !exchange.requestEnded, buffered.isEmpty,
-            exchange.head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
-        {
-            context.writeAndFlush(
-                wrapOutboundOut(.head(HTTPResponseHead(version: exchange.head.version, status: .continue))),
-                promise: nil)
-        }
-        let generation = self.generation
-        responseTimer = context.eventLoop.assumeIsolated().scheduleTask(
-            in: TimeAmount(environment.configuration.upstreamResponseTimeout)
-        ) { [self] in
-            guard self.generation == generation, case .proxying(let current) = phase, current === upstream,
-                self.exchange?.responseStarted == false
-            else { return }
-            upstream.handler.delegate = nil
-            upstream.channel.close(promise: nil)
-            refuse(
-                ProxyProblem(
-                    status: .gatewayTimeout, slug: "upstream-timeout",
-                    detail:
-                        "the upstream \(authority) did not answer within \(environment.configuration.upstreamResponseTimeout)"
-                ))
-        }
-        readIfWanted()
-    }
-
-    private static func problem(for error: any Error, target: AccessTarget) -> ProxyProblem {
-        let authority = "\(target.host):\(target.port)"
-        switch (error as? UpstreamUnavailable)?.reason {
-        case .timeout:
-            return ProxyProblem(
-                status: .gatewayTimeout, slug: "upstream-timeout", detail: "connecting to \(authority) timed out")
-        case .poolExhausted:
-            return ProxyProblem(
-                status: .serviceUnavailable, slug: "upstream-pool-exhausted",
-                detail: "every connection to \(authority) stayed busy until the connect timeout")
-        default:
-            return ProxyProblem(
-                status: .badGateway, slug: "upstream-unreachable",
-                detail: "the upstream \(authority) refused the connection")
-        }
-    }
-
     // MARK: Answering and finishing
 
     /// Answers a problem for the current request, then goes on (or closes if the body cannot be skipped).
-    private func refuse(_ problem: ProxyProblem) {
+    func refuse(_ problem: ProxyProblem) {
         environment.counters.refused.increment()
         answer(problem)
     }
 
-    private func answer(_ problem: ProxyProblem) {
+    func answer(_ problem: ProxyProblem) {
         guard var exchange else { return }
-        responseTimer?.cancel()
+        responseDeadline = nil
         phase = .answering
         // A body still to come is not worth reading for a refusal: close after answering.
         if !exchange.requestEnded && (exchange.head.hasBody || exchange.buffered.isEmpty == false) {
@@ -398,7 +324,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         endResponse()
     }
 
-    private func endResponse() {
+    func endResponse() {
         guard let exchange else { return }
         let close = !exchange.keepAlive
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
@@ -412,7 +338,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Both directions ended: report, return the upstream connection, and wait for the next request.
-    private func finishIfDone() {
+    func finishIfDone() {
         guard let exchange, exchange.requestEnded, exchange.responseEnded else { return }
         if case .proxying(let upstream) = phase {
             if exchange.upstreamReusable { pool.release(upstream) } else { closeUpstream(upstream) }
@@ -421,152 +347,21 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         if exchange.keepAlive { becameIdle() } else { context.close(promise: nil) }
     }
 
-    private func closeUpstream(_ upstream: UpstreamConnection) {
+    func closeUpstream(_ upstream: UpstreamConnection) {
         upstream.handler.delegate = nil
         upstream.channel.close(promise: nil)
     }
 
-    private func report() {
+    func report() {
         guard let exchange, let workload = exchange.workload, exchange.status > 0 else { return }
         let latency = NIODeadline.now().uptimeNanoseconds - exchange.arrival.uptimeNanoseconds
         tally.record(
-            workload: workload, credentialRequestID: exchange.credential?.requestID, status: exchange.status,
+            workload: workload, credential: exchange.credential, status: exchange.status,
             bytesIn: exchange.bytesIn, bytesOut: exchange.bytesOut, latencyNanoseconds: latency)
         if workload.reportsEachRequest {
             environment.reportEachRequest(
                 workload: workload, requestID: exchange.credential?.requestID, status: exchange.status,
                 bytes: exchange.bytesOut, latencyNanoseconds: latency)
         }
-    }
-
-    // MARK: Tunnels
-
-    private func openTunnel(host: String, port: Int) {
-        phase = .tunnelling
-        let generation = self.generation
-        ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(TimeAmount(environment.configuration.upstreamConnectTimeout))
-            .channelOption(.autoRead, value: false)
-            .connect(host: host, port: port)
-            .assumeIsolated()
-            .whenComplete { [self] result in
-                guard self.generation == generation, case .tunnelling = phase else {
-                    if case .success(let channel) = result { channel.close(promise: nil) }
-                    return
-                }
-                switch result {
-                case .success(let peer): joinTunnel(peer)
-                case .failure(let error):
-                    phase = .preparing
-                    let target = AccessTarget(scheme: "https", host: host, port: port)
-                    refuse(Self.problem(for: UpstreamUnavailable(reason: .refused, underlying: error), target: target))
-                }
-            }
-    }
-
-    private func joinTunnel(_ peer: any Channel) {
-        guard let exchange else { return }
-        environment.counters.tunnels.increment()
-        let head = HTTPResponseHead(
-            version: exchange.head.version, status: .custom(code: 200, reasonPhrase: "Connection Established"),
-            headers: ["via": ForwardedHeaders.via])
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().flatMapThrowing { [self] in
-            let (workloadSide, peerSide) = TunnelGlue.pair()
-            let pipeline = channel.pipeline.syncOperations
-            try pipeline.removeHTTPHandlers()
-            try pipeline.addHandler(workloadSide)
-            try peer.pipeline.syncOperations.addHandler(peerSide)
-            pipeline.removeHandler(self, promise: nil)
-            channel.setOption(.autoRead, value: true).whenComplete { _ in }
-            peer.setOption(.autoRead, value: true).whenComplete { _ in }
-        }.whenFailure { _ in
-            peer.close(promise: nil)
-            channel.close(promise: nil)
-        }
-    }
-}
-
-// MARK: - Upstream events
-
-extension ProxyHandler: UpstreamDelegate {
-    func upstreamRead(_ part: HTTPClientResponsePart) {
-        guard case .proxying = phase, var exchange else { return }
-        switch part {
-        case .head(let head):
-            responseTimer?.cancel()
-            // A response whose end only the connection's close tells cannot be followed by another on it.
-            let framed =
-                head.headers.contains(name: "content-length")
-                || head.headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
-                || head.status == .noContent || head.status == .notModified || exchange.head.method == .HEAD
-            exchange.upstreamReusable = head.isKeepAlive && framed
-            if exchange.head.version.minor == 0 && !head.headers.contains(name: "content-length") {
-                exchange.keepAlive = false  // an HTTP/1.0 workload learns a body's end from the close
-            }
-            exchange.status = Int(head.status.code)
-            exchange.responseStarted = true
-            self.exchange = exchange
-            let forwarded = ForwardedHeaders.response(
-                head, version: exchange.head.version, keepAlive: exchange.keepAlive)
-            context.write(wrapOutboundOut(.head(forwarded)), promise: nil)
-        case .body(let bytes):
-            self.exchange?.bytesOut += bytes.readableBytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
-        case .end:
-            self.exchange?.responseEnded = true
-            if !exchange.requestEnded {
-                // The upstream answered before the request body ended: neither connection can carry another.
-                self.exchange?.keepAlive = false
-                self.exchange?.upstreamReusable = false
-                self.exchange?.requestEnded = true
-            }
-            endResponse()
-        }
-    }
-
-    func upstreamReadComplete() {
-        guard case .proxying(let upstream) = phase else { return }
-        context.flush()
-        if context.channel.isWritable { upstream.channel.read() }
-    }
-
-    func upstreamWritabilityChanged(isWritable: Bool) {
-        if isWritable { readIfWanted() }
-    }
-
-    func upstreamClosed(error: (any Error)?) {
-        guard case .proxying(let upstream) = phase, let exchange else { return }
-        responseTimer?.cancel()
-        if exchange.responseStarted {
-            // Mid-response: the workload sees the connection end, as it would from the upstream itself.
-            phase = .closed
-            context.close(promise: nil)
-            return
-        }
-        // A reused connection the upstream closed while idle: a request without a body is sent once more, on a
-        // new connection (nothing of it reached the upstream's application).
-        if upstream.served > 0, !exchange.retried, !exchange.head.hasBody, exchange.requestEnded {
-            self.exchange?.retried = true
-            self.exchange?.buffered = [.end(nil)]
-            phase = .preparing
-            return connectUpstream()
-        }
-        guard case .forward(let target, _, _) = exchange.route else { return }
-        refuse(
-            ProxyProblem(
-                status: .badGateway, slug: "upstream-reset",
-                detail: "the upstream \(target.host):\(target.port) closed the connection before answering"))
-    }
-}
-
-extension ChannelPipeline.SynchronousOperations {
-    /// Removes the HTTP/1 server handlers, leaving the raw byte stream (after a `CONNECT`).
-    func removeHTTPHandlers() throws {
-        removeHandler(try handler(type: HTTPServerPipelineHandler.self), promise: nil)
-        removeHandler(try handler(type: NIOHTTPResponseHeadersValidator.self), promise: nil)
-        removeHandler(try handler(type: HTTPResponseEncoder.self), promise: nil)
-        removeHandler(try handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
     }
 }

@@ -80,6 +80,7 @@ enum ProxyRoute: Equatable {
     /// Request smuggling: a body length given two ways, or two different lengths (RFC 9112 §6.3). The parser
     /// refuses most of these already; this is the same rule stated where the proxy can name it.
     static func framingProblem(_ headers: HTTPHeaders) -> ProxyProblem? {
+        guard headers.contains(name: "content-length") else { return nil }
         let lengths = headers[canonicalForm: "content-length"]
         if !lengths.isEmpty && headers.contains(name: "transfer-encoding") {
             return .badRequest("request-smuggling", "both Content-Length and Transfer-Encoding are present")

@@ -51,7 +51,9 @@ final class ProxyServer: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let loop = channel.eventLoop
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: false,
+                        // Outbound header validation off: what the edge sends is what the parser accepted, the
+                        // validated authority, and credential headers checked when they arrive (HeldCredential).
+                        withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
                         withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
                     try channel.pipeline.syncOperations.addHandler(
                         ProxyHandler(

@@ -9,22 +9,49 @@ import SigilEvents
 /// `edge.requests-summarized` event (count, bytes, latency histogram per server workload, credential and status
 /// class) on `edge.activity`.
 final class ActivityTally {
-    private var entries: [RequestsSummarized.Key: RequestsSummarized.Entry] = [:]
+    /// Cheap to hash on every request: the credential by identity (held by the entry, so the identity stays its
+    /// own), the server workload's name and the status class.
+    private struct Key: Hashable {
+        let credential: ObjectIdentifier?
+        let workload: String
+        let statusClass: Int
+    }
+
+    private struct Tallied {
+        var entry: RequestsSummarized.Entry
+        let credential: HeldCredential?
+    }
+
+    private var entries: [Key: Tallied] = [:]
 
     func record(
-        workload: EdgeServerWorkload, credentialRequestID: String?, status: Int, bytesIn: Int, bytesOut: Int,
+        workload: EdgeServerWorkload, credential: HeldCredential?, status: Int, bytesIn: Int, bytesOut: Int,
         latencyNanoseconds: UInt64
     ) {
-        let key = RequestsSummarized.Key(
-            serverWorkload: workload.name, target: workload.target, credentialRequestID: credentialRequestID,
-            statusClass: "\(status / 100)xx")
-        entries[key, default: RequestsSummarized.Entry(key: key)].add(
-            bytesIn: bytesIn, bytesOut: bytesOut, latencyMilliseconds: Double(latencyNanoseconds) / 1e6)
+        let key = Key(
+            credential: credential.map(ObjectIdentifier.init), workload: workload.name, statusClass: status / 100)
+        entries[
+            key,
+            default: Tallied(
+                entry: RequestsSummarized.Entry(
+                    key: RequestsSummarized.Key(
+                        serverWorkload: workload.name, target: workload.target,
+                        credentialRequestID: credential?.requestID, statusClass: "\(status / 100)xx")),
+                credential: credential)
+        ].entry.add(bytesIn: bytesIn, bytesOut: bytesOut, latencyMilliseconds: Double(latencyNanoseconds) / 1e6)
     }
 
     func drain() -> [RequestsSummarized.Key: RequestsSummarized.Entry] {
         defer { entries = [:] }
-        return entries
+        var drained: [RequestsSummarized.Key: RequestsSummarized.Entry] = [:]
+        for tallied in entries.values {
+            let entry = tallied.entry
+            let key = RequestsSummarized.Key(
+                serverWorkload: entry.serverWorkload, target: entry.target,
+                credentialRequestID: entry.credentialRequestID, statusClass: entry.statusClass)
+            drained[key, default: RequestsSummarized.Entry(key: key)].merge(entry)
+        }
+        return drained
     }
 }
 

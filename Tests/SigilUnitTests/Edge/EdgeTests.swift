@@ -113,6 +113,23 @@ struct EdgeTests {
         #expect(cache.usable(key, at: start.addingTimeInterval(100)) == nil)
     }
 
+    @Test("a credential that could split a request (CR, LF, NUL, a bad field name) is not sendable")
+    func sendableCredentials() {
+        func held(_ name: String, _ value: String) -> HeldCredential {
+            HeldCredential(
+                requestID: "r", headerName: name, headerValue: value, obtainedAt: Date(),
+                expiresAt: Date().addingTimeInterval(60))
+        }
+        #expect(held("X-API-Key", "abc def\tghi").isSendable)
+        #expect(held("Authorization", "Bearer eyJ.x.y").isSendable)
+        for (name, value) in [
+            ("X-API-Key", "abc\r\nX-Evil: 1"), ("X-API-Key", "a\nb"), ("X-API-Key", "a\u{0}b"), ("Bad Name", "v"),
+            ("", "v"), ("X:Y", "v"), ("X-API-Key", String(repeating: "a", count: 17_000)),
+        ] {
+            #expect(!held(name, value).isSendable, "\(name): \(value.prefix(20))")
+        }
+    }
+
     @Test("each edge id maps to a stable reply partition within the topic")
     func replyPartition() throws {
         let configuration = EdgeConfiguration(testEdgeID: "edge-a")

@@ -1,0 +1,169 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SigilEvents
+
+extension ProxyHandler {
+    func connectUpstream() {
+        guard case .forward(let target, _, _) = exchange?.route else { return }
+        let generation = self.generation
+        pool.acquire(UpstreamPool.Key(host: target.host, port: target.port)).assumeIsolated().whenComplete {
+            [self] result in
+            guard self.generation == generation, case .preparing = phase else {
+                if case .success(let connection) = result { pool.release(connection) }
+                return
+            }
+            switch result {
+            case .success(let connection): send(to: connection)
+            case .failure(let error): refuse(Self.problem(for: error, target: target))
+            }
+        }
+    }
+
+    func send(to upstream: UpstreamConnection) {
+        guard var exchange, case .forward(_, let authority, let path) = exchange.route else { return }
+        phase = .proxying(upstream)
+        upstream.handler.delegate = self
+        let head = ForwardedHeaders.request(
+            exchange.head, authority: authority, path: path, credential: exchange.credential)
+        upstream.channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        let buffered = exchange.buffered
+        exchange.buffered = []
+        self.exchange = exchange
+        for part in buffered {
+            switch part {
+            case .body(let bytes):
+                self.exchange?.bytesIn += bytes.readableBytes
+                upstream.channel.write(HTTPClientRequestPart.body(.byteBuffer(bytes)), promise: nil)
+            case .end(let trailers):
+                upstream.channel.write(HTTPClientRequestPart.end(trailers), promise: nil)
+            case .head:
+                continue
+            }
+        }
+        upstream.channel.flush()
+        upstream.channel.read()
+        if !exchange.requestEnded, buffered.isEmpty,
+            exchange.head.headers.contains(name: "expect"),
+            exchange.head.headers[canonicalForm: "expect"].contains(where: { $0.equalsIgnoringCase("100-continue") })
+        {
+            context.writeAndFlush(
+                wrapOutboundOut(.head(HTTPResponseHead(version: exchange.head.version, status: .continue))),
+                promise: nil)
+        }
+        responseDeadline = .now() + TimeAmount(environment.configuration.upstreamResponseTimeout)
+        if responseCheck == nil { checkResponse(at: responseDeadline!) }
+        readIfWanted()
+    }
+
+    /// One timer per connection, re-armed lazily: a request sets its deadline, the timer looks when it fires (no
+    /// timer is scheduled and cancelled per request).
+    func checkResponse(at deadline: NIODeadline) {
+        responseCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            responseCheck = nil
+            guard let current = responseDeadline else { return }
+            guard current <= .now() else { return checkResponse(at: current) }
+            responseDeadline = nil
+            guard case .proxying(let upstream) = phase, exchange?.responseStarted == false,
+                case .forward(_, let authority, _) = exchange?.route
+            else { return }
+            upstream.handler.delegate = nil
+            upstream.channel.close(promise: nil)
+            refuse(
+                ProxyProblem(
+                    status: .gatewayTimeout, slug: "upstream-timeout",
+                    detail:
+                        "the upstream \(authority) did not answer within \(environment.configuration.upstreamResponseTimeout)"
+                ))
+        }
+    }
+
+    static func problem(for error: any Error, target: AccessTarget) -> ProxyProblem {
+        let authority = "\(target.host):\(target.port)"
+        switch (error as? UpstreamUnavailable)?.reason {
+        case .timeout:
+            return ProxyProblem(
+                status: .gatewayTimeout, slug: "upstream-timeout", detail: "connecting to \(authority) timed out")
+        case .poolExhausted:
+            return ProxyProblem(
+                status: .serviceUnavailable, slug: "upstream-pool-exhausted",
+                detail: "every connection to \(authority) stayed busy until the connect timeout")
+        default:
+            return ProxyProblem(
+                status: .badGateway, slug: "upstream-unreachable",
+                detail: "the upstream \(authority) refused the connection")
+        }
+    }
+
+}
+
+extension ProxyHandler: UpstreamDelegate {
+    func upstreamRead(_ part: HTTPClientResponsePart) {
+        guard case .proxying = phase, var exchange else { return }
+        switch part {
+        case .head(let head):
+            responseDeadline = nil
+            // A response whose end only the connection's close tells cannot be followed by another on it.
+            let framed =
+                head.headers.contains(name: "content-length")
+                || head.headers[canonicalForm: "transfer-encoding"].contains { $0.equalsIgnoringCase("chunked") }
+                || head.status == .noContent || head.status == .notModified || exchange.head.method == .HEAD
+            exchange.upstreamReusable = head.isKeepAlive && framed
+            if exchange.head.version.minor == 0 && !head.headers.contains(name: "content-length") {
+                exchange.keepAlive = false  // an HTTP/1.0 workload learns a body's end from the close
+            }
+            exchange.status = Int(head.status.code)
+            exchange.responseStarted = true
+            self.exchange = exchange
+            let forwarded = ForwardedHeaders.response(
+                head, version: exchange.head.version, keepAlive: exchange.keepAlive)
+            context.write(wrapOutboundOut(.head(forwarded)), promise: nil)
+        case .body(let bytes):
+            self.exchange?.bytesOut += bytes.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+        case .end:
+            self.exchange?.responseEnded = true
+            if !exchange.requestEnded {
+                // The upstream answered before the request body ended: neither connection can carry another.
+                self.exchange?.keepAlive = false
+                self.exchange?.upstreamReusable = false
+                self.exchange?.requestEnded = true
+            }
+            endResponse()
+        }
+    }
+
+    func upstreamReadComplete() {
+        guard case .proxying(let upstream) = phase else { return }
+        context.flush()
+        if context.channel.isWritable { upstream.channel.read() }
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable { readIfWanted() }
+    }
+
+    func upstreamClosed(error: (any Error)?) {
+        guard case .proxying(let upstream) = phase, let exchange else { return }
+        responseDeadline = nil
+        if exchange.responseStarted {
+            // Mid-response: the workload sees the connection end, as it would from the upstream itself.
+            phase = .closed
+            context.close(promise: nil)
+            return
+        }
+        // A reused connection the upstream closed while idle: a request without a body is sent once more, on a
+        // new connection (nothing of it reached the upstream's application).
+        if upstream.served > 0, !exchange.retried, !exchange.head.hasBody, exchange.requestEnded {
+            self.exchange?.retried = true
+            self.exchange?.buffered = [.end(nil)]
+            phase = .preparing
+            return connectUpstream()
+        }
+        guard case .forward(let target, _, _) = exchange.route else { return }
+        refuse(
+            ProxyProblem(
+                status: .badGateway, slug: "upstream-reset",
+                detail: "the upstream \(target.host):\(target.port) closed the connection before answering"))
+    }
+}
