@@ -17,6 +17,7 @@ export PATH="$PATH:/opt/swift/usr/bin"
 DURATION=${BENCH_DURATION:-10}
 KEY="bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 DIR=$(mktemp -d /tmp/sigil-bench.XXXXXX)
+SHM=$(mktemp -d /dev/shm/sigil-bench.XXXXXX)
 STATE=.sigil/bench
 UPSTREAM=18080
 ANCHOR=18081
@@ -32,7 +33,7 @@ BIN=.build/release
 cleanup() {
   "$BIN/sigil" dev down --state-directory "$STATE" >/dev/null 2>&1 || true
   for pidfile in "$DIR"/*.pid; do [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
-  rm -rf "$DIR"
+  rm -rf "$DIR" "$SHM"
 }
 trap cleanup EXIT
 
@@ -54,7 +55,12 @@ http {
   server {
     listen 127.0.0.1:$UPSTREAM;
 $cold_listens
-    location = /upload { if (\$http_x_api_key != "$KEY") { return 401; } return 200 "ok\n"; }
+    # Uploads are written to tmpfs (WebDAV PUT): nginx reads the whole body before answering, so the figure is the
+    # proxy's forwarding, not an early answer.
+    location /upload/ {
+      if (\$http_x_api_key != "$KEY") { return 401; }
+      dav_methods PUT; create_full_put_path on; root $SHM; client_body_temp_path $SHM/tmp;
+    }
     location = /big.bin { if (\$http_x_api_key != "$KEY") { return 401; } root $DIR/www; }
     location / { if (\$http_x_api_key != "$KEY") { return 401; } return 200 "ok\n"; }
   }
@@ -86,7 +92,9 @@ curl -fsS "http://127.0.0.1:$ANCHOR/" >/dev/null
 # --- the constellation, from the release build ---------------------------------------------------------------------
 echo "==> sigil dev up (release)"
 "$BIN/sigil" dev down --state-directory "$STATE" >/dev/null 2>&1 || true
-SIGIL_EDGE_THREADS=1 SIGIL_LOG_LEVEL=warning "$BIN/sigil" dev up --detach --state-directory "$STATE" >"$DIR/devup.log"
+# The mock broker answers a fetch only when fetch.wait.max.ms ends (real Kafka answers as soon as data is there):
+# 1 ms here, so a hop of the cold flow costs what it would on a broker, not the mock's wait.
+SIGIL_KAFKA_FETCH_WAIT_MAX_MS=1 SIGIL_EDGE_THREADS=1 SIGIL_LOG_LEVEL=warning "$BIN/sigil" dev up --detach --state-directory "$STATE" >"$DIR/devup.log"
 EDGE_PID=$(python3 -c "import json,sys; print([p['pid'] for p in json.load(open('$STATE/processes.json'))['processes'] if p['name']=='sigil-edge'][0])")
 proc() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 sleep 2
@@ -122,14 +130,16 @@ echo "==> single flight"
 echo "==> 1 GiB up and down, edge"
 before=$(proc "$EDGE_PID" VmRSS)
 curl -sS -x "$PROXY" -T "$DIR/www/big.bin" -o /dev/null -w '%{http_code} %{speed_upload}\n' \
-  "http://127.0.0.1:$UPSTREAM/upload" > "$DIR/up-edge.txt"
+  "http://127.0.0.1:$UPSTREAM/upload/edge.bin" > "$DIR/up-edge.txt"
+rm -f "$SHM/upload/edge.bin"
 curl -sS -x "$PROXY" -o /dev/null -w '%{http_code} %{speed_download}\n' \
   "http://127.0.0.1:$UPSTREAM/big.bin" > "$DIR/down-edge.txt"
 after=$(proc "$EDGE_PID" VmRSS)
 echo "$before $after $(proc "$EDGE_PID" VmHWM)" > "$DIR/rss-edge.txt"
 echo "==> 1 GiB up and down, nginx"
 curl -sS -T "$DIR/www/big.bin" -o /dev/null -w '%{http_code} %{speed_upload}\n' \
-  "http://127.0.0.1:$ANCHOR/upload" > "$DIR/up-nginx.txt"
+  "http://127.0.0.1:$ANCHOR/upload/nginx.bin" > "$DIR/up-nginx.txt"
+rm -f "$SHM/upload/nginx.bin"
 curl -sS -o /dev/null -w '%{http_code} %{speed_download}\n' \
   "http://127.0.0.1:$ANCHOR/big.bin" > "$DIR/down-nginx.txt"
 

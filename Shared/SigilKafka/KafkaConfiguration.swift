@@ -21,6 +21,8 @@ public struct KafkaClientConfiguration: Sendable {
             "client.id": clientID,
             // Our own polling threads and delivery reports: keep librdkafka's internal logs, routed to swift-log.
             "log.connection.close": "false",
+            // Small records on a latency-bound path: no Nagle delay on the broker connections.
+            "socket.nagle.disable": "true",
         ]
         properties.merge(additionalProperties) { _, extra in extra }
         return properties
@@ -33,8 +35,9 @@ public struct KafkaProducerConfiguration: Sendable {
     public var idempotent: Bool = true
     /// How long librdkafka keeps retrying a record before its delivery report says `_MSG_TIMED_OUT`.
     public var messageTimeoutMilliseconds: Int = 30_000
-    /// Batching delay (`linger.ms`); low by default because the access flow is latency-bound.
-    public var lingerMilliseconds: Int = 1
+    /// Batching delay (`linger.ms`): none by default, because the access flow is latency-bound (each hop of a cold
+    /// request would wait for it); under load records still batch while a request is in flight.
+    public var lingerMilliseconds: Int = 0
     /// How long a graceful shutdown waits for outstanding records.
     public var flushTimeoutMilliseconds: Int = 10_000
 

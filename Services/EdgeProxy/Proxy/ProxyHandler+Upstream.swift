@@ -123,11 +123,14 @@ extension ProxyHandler: UpstreamDelegate {
             context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
         case .end:
             self.exchange?.responseEnded = true
-            if !exchange.requestEnded {
-                // The upstream answered before the request body ended: neither connection can carry another.
-                self.exchange?.keepAlive = false
-                self.exchange?.upstreamReusable = false
-                self.exchange?.requestEnded = true
+            if !exchange.requestEnded, case .proxying(let upstream) = phase {
+                // The upstream answered before the request body ended (e.g. a 401 or 413 to an upload): its
+                // connection cannot carry another request; the rest of the workload's body is read and dropped, as
+                // nginx does, so the workload sees the answer and its connection stays usable.
+                closeUpstream(upstream)
+                phase = .answering
+                endResponse()
+                return readIfWanted()
             }
             endResponse()
         }

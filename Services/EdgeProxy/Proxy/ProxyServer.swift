@@ -47,6 +47,8 @@ final class ProxyServer: Service, Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.autoRead, value: false)
+            // Up to 1 MiB queued per direction before a side's reads pause: room for fast streaming, bounded memory.
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { [environment, pools] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let loop = channel.eventLoop

@@ -239,6 +239,19 @@ struct EdgeProxyTests {
         }
     }
 
+    @Test("an upstream that answers before the upload ends: the workload gets the answer, its connection goes on")
+    func earlyResponse() async throws {
+        try await withEdge { edge, upstream in
+            try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+                let early = try await connection.send(
+                    .PUT, "http://127.0.0.1:\(upstream.port)/early", headers: ["content-length": "\(8 << 20)"],
+                    streamedBytes: 8 << 20)
+                #expect(early.status == 401 && early.text == "refused early")
+                #expect(try await connection.send(.GET, "http://127.0.0.1:\(upstream.port)/key").status == 200)
+            }
+        }
+    }
+
     @Test("an upstream that does not answer is a 504 within the response timeout")
     func upstreamTimeout() async throws {
         try await withEdge(configure: { $0.upstreamResponseTimeout = .milliseconds(300) }) { edge, upstream in

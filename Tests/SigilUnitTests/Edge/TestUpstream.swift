@@ -6,7 +6,7 @@ import NIOPosix
 
 /// A keep-alive HTTP/1.1 upstream for the edge's tests, on 127.0.0.1 with a system-chosen port.
 /// `/key` answers 200 only with the right `x-api-key`; `/echo` answers the request line and headers as JSON;
-/// `/upload` streams the body in and answers its length; `/download?bytes=N` streams N bytes out; `/no-content`
+/// `/upload` streams the body in and answers its length; `/early` answers 401 before reading the body; `/download?bytes=N` streams N bytes out; `/no-content`
 /// and `/not-modified` answer 204 and 304; `/reset` closes without answering; `/slow` never answers.
 final class TestUpstream: Sendable {
     static let apiKey = "right-key"
@@ -44,6 +44,11 @@ private final class TestUpstreamHandler: ChannelInboundHandler {
         case .head(let head):
             self.head = head
             received = 0
+            if head.uri.hasPrefix("/early") {
+                // Answers before reading the body, as a server refusing an upload does.
+                send(context, .unauthorized, body: "refused early", request: head)
+                self.head = nil
+            }
         case .body(let bytes):
             received += bytes.readableBytes
         case .end:

@@ -99,7 +99,9 @@ struct DevUp: AsyncParsableCommand {
         environment["SIGIL_KAFKA_BROKERS"] = brokers
         environment["SIGIL_POSTGRES_URL"] = postgresURL
         environment["SIGIL_ADMIN_TOKEN"] = adminToken
-        environment["SIGIL_KAFKA_FETCH_WAIT_MAX_MS"] = "5"
+        // The mock broker answers a fetch only when this wait ends (real Kafka answers as soon as data is there): 5 ms
+        // keeps a hop short without the consumers spinning; a caller's value wins (`make bench` uses 1).
+        environment["SIGIL_KAFKA_FETCH_WAIT_MAX_MS"] = baseEnvironment["SIGIL_KAFKA_FETCH_WAIT_MAX_MS"] ?? "5"
         for member in DevConstellation.services {
             step("\(member.name) on 127.0.0.1:\(member.port)")
             var serviceEnvironment = environment
