@@ -36,7 +36,7 @@ machine = f"{platform.machine()}, {os.cpu_count()} cores, {round(os.sysconf('SC_
 nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip().replace("nginx version: ", "")
 print(f"## Edge benchmark — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, {machine}, {nginx_version}\n")
 print(f"wrk -t1 for {duration} s per row; edge and nginx each on one thread; upstream: nginx, one worker.\n")
-print("### 1. Cached path (credential held by the edge)\n")
+print("### 1. Cached path (credential held by the edge; constellation at the mock broker's 5 ms fetch wait)\n")
 print("| connections | path | req/s | p50 | p99 | non-2xx | socket errors | edge / nginx req/s | added p50 vs direct |")
 print("|---|---|---|---|---|---|---|---|---|")
 for connections in (1, 16, 64):
@@ -51,7 +51,7 @@ for connections in (1, 16, 64):
         )
 
 cold = json.load(open(os.path.join(directory, "cold.json")))
-print("\n### 2. Cold flow (new credential: attest → policy → issue over the broker)\n")
+print("\n### 2. Cold flow (new credential: attest → policy → issue over the broker; fetch wait 1 ms)\n")
 print("| mode | requests | p50 | p90 | p99 | max | failures |")
 print("|---|---|---|---|---|---|---|")
 for mode, failures in (("serial", "serialFailures"), ("concurrent", "concurrentFailures")):
@@ -70,11 +70,11 @@ before, after, peak = (int(v) for v in first_line("rss-edge.txt"))
 print("| path | upload | download | edge / nginx (up, down) |")
 print("|---|---|---|---|")
 speeds = {}
-for name in ("nginx", "edge"):
+for name in ("direct", "nginx", "edge"):
     up_status, up = first_line(f"up-{name}.txt")
     down_status, down = first_line(f"down-{name}.txt")
     speeds[name] = (float(up), float(down), up_status, down_status)
-for name in ("nginx", "edge"):
+for name in ("direct", "nginx", "edge"):
     up, down, up_status, down_status = speeds[name]
     ratio = f"{up / speeds['nginx'][0]:.2f}×, {down / speeds['nginx'][1]:.2f}×" if name == "edge" else ""
     print(f"| {name} | {up / 2**20:,.0f} MiB/s ({up_status}) | {down / 2**20:,.0f} MiB/s ({down_status}) | {ratio} |")
