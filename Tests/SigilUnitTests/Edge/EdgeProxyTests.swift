@@ -65,6 +65,47 @@ struct EdgeProxyTests {
         }
     }
 
+    @Test("the upstream pool stays within its limit and closes idle connections after the idle timeout")
+    func poolLimits() async throws {
+        try await withEdge(configure: {
+            $0.upstreamMaxConnections = 2
+            $0.upstreamIdleTimeout = .milliseconds(300)
+        }) { edge, upstream in
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { tasks in
+                for _ in 0..<32 {
+                    tasks.addTask {
+                        try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+                            var ok = 0
+                            for _ in 0..<20 {
+                                if try await connection.send(.GET, "http://127.0.0.1:\(upstream.port)/key").status
+                                    == 200
+                                {
+                                    ok += 1
+                                }
+                            }
+                            return ok
+                        }
+                    }
+                }
+                return try await tasks.reduce(0, +)
+            }
+            #expect(statuses == 32 * 20)
+            // Two proxy threads, at most two connections each.
+            #expect(upstream.connections.withLockedValue { $0 } <= 4)
+            let key = UpstreamPool.Key(host: "127.0.0.1", port: upstream.port)
+            func open() async throws -> Int {
+                var total = 0
+                for loop in edge.server.group.makeIterator() {
+                    total += try await loop.submit { edge.server.pool(on: loop).openConnections(to: key) }.get()
+                }
+                return total
+            }
+            #expect(try await open() > 0)
+            try await Task.sleep(for: .milliseconds(700))
+            #expect(try await open() == 0)
+        }
+    }
+
     @Test("1 GiB up and 1 GiB down stream through the edge in constant memory")
     func streaming() async throws {
         try await withEdge { edge, upstream in
