@@ -35,7 +35,7 @@ struct EdgeConfiguration: Sendable {
     var upstreamIdleTimeout: Duration
     /// `SIGIL_EDGE_UPSTREAM_CONNECT_TIMEOUT_MS`: connecting to an upstream (default 5 s), then 502.
     var upstreamConnectTimeout: Duration
-    /// `SIGIL_EDGE_UPSTREAM_RESPONSE_TIMEOUT_MS`: from the request sent to the upstream's response head (default
+    /// `SIGIL_EDGE_UPSTREAM_RESPONSE_TIMEOUT_MS`: from the request's last byte sent to the response head (default
     /// 30 s), then 504.
     var upstreamResponseTimeout: Duration
     /// `SIGIL_EDGE_CLIENT_IDLE_TIMEOUT_MS`: a workload's keep-alive connection idle this long is closed (default 60 s).

@@ -51,9 +51,17 @@ extension ProxyHandler {
                 wrapOutboundOut(.head(HTTPResponseHead(version: exchange.head.version, status: .continue))),
                 promise: nil)
         }
-        responseDeadline = .now() + TimeAmount(environment.configuration.upstreamResponseTimeout)
-        if responseCheck == nil { checkResponse(at: responseDeadline!) }
+        if exchange.requestEnded { awaitResponse() }
         readIfWanted()
+    }
+
+    /// The request is all sent: its response head is due within the response timeout (a long upload is not cut
+    /// short by it).
+    func awaitResponse() {
+        guard exchange?.responseStarted == false else { return }
+        let deadline = NIODeadline.now() + TimeAmount(environment.configuration.upstreamResponseTimeout)
+        responseDeadline = deadline
+        if responseCheck == nil { checkResponse(at: deadline) }
     }
 
     /// One timer per connection, re-armed lazily: a request sets its deadline, the timer looks when it fires (no

@@ -96,6 +96,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         case (.proxying(let upstream), .end(let trailers)):
             exchange?.requestEnded = true
             upstream.channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+            awaitResponse()
             finishIfDone()
         case (.answering, .end):
             exchange?.requestEnded = true

@@ -303,6 +303,21 @@ struct EdgeProxyTests {
             #expect(response.status == 504)
             #expect(response.problemType == "urn:sigil:problem:upstream-timeout")
             #expect(ContinuousClock.now - started < .seconds(2))
+            // The timeout runs from the request's last byte: an upload slower than it is not cut short.
+            let slowUpload = try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+                try await connection.outbound.write(
+                    .head(
+                        HTTPRequestHead(
+                            version: .http1_1, method: .POST, uri: "http://127.0.0.1:\(upstream.port)/upload",
+                            headers: ["content-length": "\(8 * 1024)"])))
+                for _ in 0..<8 {
+                    try await connection.outbound.write(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: 1024))))
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                try await connection.outbound.write(.end(nil))
+                return try await connection.read()
+            }
+            #expect(slowUpload.status == 200 && slowUpload.text == "\(8 * 1024)")
         }
     }
 
