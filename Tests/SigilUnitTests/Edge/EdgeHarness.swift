@@ -86,6 +86,7 @@ final class EdgeUnderTest: Sendable {
 
     func close() async {
         await server.close()
+        try? await server.group.shutdownGracefully()
         try? FileManager.default.removeItem(atPath: tokenFile)
     }
 }
@@ -199,4 +200,24 @@ func residentBytes() -> Int {
         let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
     else { return 0 }
     return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+}
+
+/// Runs `body` against a fresh edge (two proxy threads) and a fresh test upstream, closing both afterwards.
+func withEdge(
+    requester: FakeAccessRequester = .init(), configure: (inout EdgeConfiguration) -> Void = { _ in },
+    _ body: (EdgeUnderTest, TestUpstream) async throws -> Void
+) async throws {
+    let upstream = try await TestUpstream(group: MultiThreadedEventLoopGroup.singleton)
+    let edge = try await EdgeUnderTest(
+        group: MultiThreadedEventLoopGroup(numberOfThreads: 2), upstream: upstream, requester: requester,
+        configure: configure)
+    do {
+        try await body(edge, upstream)
+    } catch {
+        await edge.close()
+        await upstream.close()
+        throw error
+    }
+    await edge.close()
+    await upstream.close()
 }
