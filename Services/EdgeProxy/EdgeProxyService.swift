@@ -58,10 +58,7 @@ struct EdgeParts: Sendable {
             edgeID: edge.edgeID, interval: edge.reportInterval, loops: Array(group.makeIterator())
         ) { [context] event in
             do {
-                let message = try event.cloudEvent(
-                    source: context.source, tenant: tenant, partitionKey: edgeID, subject: edgeID
-                ).kafkaMessage(topic: context.topics.name(.edgeActivity))
-                try context.producer.send(message)
+                try context.enqueue(event, to: .edgeActivity, tenant: tenant, partitionKey: edgeID, subject: edgeID)
             } catch {
                 context.logger.warning("activity not reported", metadata: ["error": "\(String(reflecting: error))"])
             }

@@ -38,11 +38,9 @@ struct AccessClient: AccessRequester {
                 requestID: requestID, target: workload.target, evidence: sealed,
                 reply: ReplyAddress(edgeID: edge.edgeID, partition: partition, publicKey: replyKey.publicKeyBytes)
             )
-            let message = try requested.cloudEvent(
-                source: context.source, tenant: edge.tenant, partitionKey: requestID, subject: requestID
-            ).kafkaMessage(topic: context.topics.name(.accessRequests))
             reply = try await replies.reply(to: requestID, by: deadline) {
-                try context.producer.send(message)
+                try context.enqueue(
+                    requested, to: .accessRequests, tenant: edge.tenant, partitionKey: requestID, subject: requestID)
             }
         } catch {
             logger.warning(

@@ -88,11 +88,8 @@ final class ReplyListener: Service, Sendable {
         }
         await consumer.close()
         // Best effort: the producer is flushed after the workers stop.
-        try? context.producer.send(
-            try EdgeStopped(edgeID: edge.edgeID)
-                .cloudEvent(
-                    source: context.source, tenant: edge.tenant, partitionKey: edge.edgeID, subject: edge.edgeID
-                )
-                .kafkaMessage(topic: context.topics.name(.edgeActivity)))
+        try? context.enqueue(
+            EdgeStopped(edgeID: edge.edgeID), to: .edgeActivity, tenant: edge.tenant, partitionKey: edge.edgeID,
+            subject: edge.edgeID)
     }
 }

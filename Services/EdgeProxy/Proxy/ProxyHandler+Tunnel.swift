@@ -22,7 +22,7 @@ extension ProxyHandler {
                 case .failure(let error):
                     phase = .preparing
                     let target = AccessTarget(scheme: "https", host: host, port: port)
-                    refuse(Self.problem(for: UpstreamUnavailable(reason: .refused, underlying: error), target: target))
+                    refuse(Self.problem(for: UpstreamUnavailable(connecting: error), target: target))
                 }
             }
     }

@@ -8,6 +8,18 @@ struct UpstreamUnavailable: Error {
     enum Reason { case refused, timeout, poolExhausted }
     let reason: Reason
     let underlying: (any Error)?
+
+    init(reason: Reason, underlying: (any Error)?) {
+        self.reason = reason
+        self.underlying = underlying
+    }
+
+    /// A failed connect: timed out, or refused (reset, unreachable, no such host).
+    init(connecting error: any Error) {
+        let timedOut =
+            (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
+        self.init(reason: timedOut ? .timeout : .refused, underlying: error)
+    }
 }
 
 /// The upstream connections of one event loop, per upstream host and port: reused across workload connections,
@@ -114,9 +126,7 @@ final class UpstreamPool {
         }.flatMapErrorThrowing { [self] error in
             open[key, default: 1] -= 1
             serveNextWaiter(key)
-            let timedOut =
-                (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
-            throw UpstreamUnavailable(reason: timedOut ? .timeout : .refused, underlying: error)
+            throw UpstreamUnavailable(connecting: error)
         }.nonisolated()
     }
 

@@ -118,13 +118,30 @@ extension ServiceContext {
         subject: String? = nil,
         traceparent: String? = nil
     ) async throws {
-        let event = try payload.cloudEvent(
-            source: source,
-            tenant: tenant,
-            partitionKey: partitionKey,
-            subject: subject,
-            traceparent: traceparent
-        )
-        _ = try await producer.sendAndAwait(event.kafkaMessage(topic: topics.name(topic), partition: partition))
+        _ = try await producer.sendAndAwait(
+            message(
+                payload, to: topic, tenant: tenant, partitionKey: partitionKey, partition: partition,
+                subject: subject, traceparent: traceparent))
+    }
+
+    /// Hands an event to the producer without waiting for the broker (librdkafka sends it); throws only when it
+    /// cannot be enqueued. For paths with their own deadline (the edge), or where a late delivery is harmless.
+    public func enqueue(
+        _ payload: some EventPayload,
+        to topic: SigilTopic,
+        tenant: String,
+        partitionKey: String,
+        subject: String? = nil
+    ) throws {
+        try producer.send(message(payload, to: topic, tenant: tenant, partitionKey: partitionKey, subject: subject))
+    }
+
+    private func message(
+        _ payload: some EventPayload, to topic: SigilTopic, tenant: String, partitionKey: String,
+        partition: Int32? = nil, subject: String?, traceparent: String? = nil
+    ) throws -> KafkaProducerMessage {
+        try payload.cloudEvent(
+            source: source, tenant: tenant, partitionKey: partitionKey, subject: subject, traceparent: traceparent
+        ).kafkaMessage(topic: topics.name(topic), partition: partition)
     }
 }
