@@ -62,16 +62,20 @@ extension EdgeProxyTests {
 
     @Test("credentials refresh in the background at 80% of their lifetime; requests never wait for it")
     func backgroundRefresh() async throws {
-        try await withEdge(requester: FakeAccessRequester(delay: .milliseconds(400), lifetime: 1)) { edge, upstream in
+        // Lifetime 3 s: due for refresh at 2.4 s, expired at 3 s; the request at ~2.55 s leaves room for a busy machine.
+        try await withEdge(requester: FakeAccessRequester(delay: .milliseconds(400), lifetime: 3)) { edge, upstream in
             try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
                 let url = "http://127.0.0.1:\(upstream.port)/key"
                 #expect(try await connection.send(.GET, url).status == 200)
-                try await Task.sleep(for: .milliseconds(850))
+                try await Task.sleep(for: .milliseconds(2_550))
                 // Past 80%: this request uses the held credential at once and starts the refresh.
                 let started = ContinuousClock.now
                 #expect(try await connection.send(.GET, url).status == 200)
                 #expect(ContinuousClock.now - started < .milliseconds(300))
-                try await Task.sleep(for: .milliseconds(600))
+                let refreshDeadline = ContinuousClock.now + .seconds(3)
+                while edge.requester.requests.withLockedValue({ $0 }) < 2, ContinuousClock.now < refreshDeadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
                 #expect(edge.requester.requests.withLockedValue { $0 } == 2)
                 #expect(try await connection.send(.GET, url).status == 200)
                 #expect(edge.requester.requests.withLockedValue { $0 } == 2)
