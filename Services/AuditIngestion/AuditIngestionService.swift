@@ -37,22 +37,18 @@ extension SigilServiceDefinition {
                         "CREATE INDEX events_type_time ON \(unescaped: schema.rawValue).events (tenant, event_type, occurred_at)",
                         ResourceKind.logStream.createTable(in: schema),
                     ]
-                }
+                },
+                .resources(version: 2, replacing: [.logStream]),
             ],
             topics: SigilTopic.allCases
         )
-        definition.resources = { _ in
-            [
-                ResourceDefinition(kind: .logStream) { spec, _, _ in
-                    try LogStreamWriter.validate(spec)
-                }
-            ]
-        }
+        definition.resources = [ResourceDefinition(LogStreamSpec.self)]
         definition.projections = { context in
             [
                 ProjectionSubscription(
                     projection: AuditProjection(
-                        schema: SchemaName("audit"), streams: LogStreamWriter(resources: context.resources)),
+                        schema: SchemaName("audit"),
+                        streams: LogStreamWriter(streams: context.resources.index(LogStreamSpec.self))),
                     topics: SigilTopic.allCases
                 )
             ]
@@ -61,31 +57,8 @@ extension SigilServiceDefinition {
             guard let postgres = context.postgres else { return }
             AuditQueryController(schema: SchemaName("audit"), postgres: postgres).add(to: group)
         }
-        definition.openAPIPaths = ResourceOpenAPI.paths(for: [("log-streams", "LogStream")]) + "\n" + AuditOpenAPI.paths
+        definition.openAPIPaths = AuditQueryController.openAPIPaths
+        definition.openAPISchemas = AuditQueryController.openAPISchemas
         return definition
     }
-}
-
-enum AuditOpenAPI {
-    static let paths = """
-          /v1/audit/events:
-            get:
-              summary: The tenant's audit log, oldest first
-              parameters:
-                - {name: since, in: query, schema: {type: string, format: date-time}}
-                - {name: type, in: query, schema: {type: string}, description: "CloudEvents type, e.g. dev.sigil.access.granted.v1"}
-                - {name: clientWorkload, in: query, schema: {type: string}}
-                - {name: outcome, in: query, schema: {type: string, enum: [requested, attested, attestation-failed, granted, denied, issued, refused, proxied, proxied-summary, edge-started, edge-stopped, dead-lettered]}}
-                - {name: after, in: query, schema: {type: integer, minimum: 0}, description: Sequence to continue after (pagination).}
-                - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500, default: 100}}
-              responses:
-                "200": {description: "A page of records; `next` holds the query for the next page.", content: {application/json: {schema: {type: object}}}}
-                "401": {$ref: "#/components/responses/Unauthorized"}
-                "422": {description: Invalid filter., content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
-          /v1/audit/verify:
-            get:
-              summary: Recompute the tenant's hash chain
-              responses:
-                "200": {description: "verified, the number of records, and the first broken sequence if any.", content: {application/json: {schema: {type: object}}}}
-        """
 }

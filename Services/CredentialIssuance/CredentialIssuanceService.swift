@@ -36,22 +36,13 @@ extension SigilServiceDefinition {
                             PRIMARY KEY (tenant, lease_id))
                         """,
                     ]
-                }
+                },
+                .resources(version: 2, replacing: [.credentialProvider]),
             ],
             topics: [.config, .accessDecisions, .accessReplies, .deadletter]
         )
-        // One keyring per process, shared by the validator, the projection and the issuer.
-        let keyring = ServicePart { context in TenantKeyring(kek: try TenantKeyring.loadKEK(context.configuration)) }
-        definition.resources = { context in
-            let keyring = try keyring.get(context)
-            return [
-                ResourceDefinition(kind: .credentialProvider) {
-                    spec, tenant, name in
-                    try await CredentialProvider.validate(
-                        spec, tenant: tenant, name: name, keyring: keyring, context: context)
-                }
-            ]
-        }
+        let keyring = IssuanceParts.keyring
+        definition.resources = [ResourceDefinition(CredentialProviderSpec.self)]
         definition.projections = { context in
             guard let keyring = try? keyring.get(context), let postgres = context.postgres else { return [] }
             return [
@@ -69,7 +60,14 @@ extension SigilServiceDefinition {
                 }
             ]
         }
-        definition.openAPIPaths = ResourceOpenAPI.paths(for: [("credential-providers", "CredentialProvider")])
         return definition
+    }
+}
+
+/// The issuance service's long-lived parts, shared by admission, projections and workers.
+enum IssuanceParts {
+    /// One keyring per process: admission encrypts with it, the projection fills it, the issuer decrypts.
+    static let keyring = ServicePart { context in
+        TenantKeyring(kek: try TenantKeyring.loadKEK(context.configuration))
     }
 }

@@ -24,6 +24,7 @@ extension SigilServiceDefinition {
             EdgeStatusController(parts: parts).add(to: group)
         }
         definition.openAPIPaths = EdgeStatusController.openAPIPaths
+        definition.openAPISchemas = EdgeStatusController.openAPISchemas
         return definition
     }
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import SigilEvents
 import SigilService
 
 /// `GET /v1/edge/status`: what this edge knows of the control plane (attestation key, reply partition, server
@@ -20,7 +21,8 @@ struct EdgeStatusController {
         group.get("/edge/status") { _, context in
             let principal = try context.requirePrincipal([.admin, .auditor, .edge])
             guard principal.tenant == parts.edge.tenant else {
-                throw ProblemDetails.forbidden("this edge serves another tenant")
+                // Not 403: a token of another tenant learns nothing of this edge.
+                throw ProblemDetails.notFound("no edge of this tenant here")
             }
             let status = Status(
                 edgeID: parts.edge.edgeID,
@@ -33,14 +35,30 @@ struct EdgeStatusController {
             )
             return OperationsController.json(.ok, status)
         }
+        group.refuseOtherMethods("/edge/status", allowed: [.get])
     }
 
-    static let openAPIPaths = """
-          /v1/edge/status:
-            get:
-              summary: What this edge knows of the control plane
-              responses:
-                "200": {description: Edge status., content: {application/json: {schema: {type: object}}}}
-                "401": {$ref: "#/components/responses/Unauthorized"}
-        """
+    static let openAPIPaths: APIPaths = [
+        "/v1/edge/status": [
+            "get": APIOperation(
+                "What this edge knows of the control plane (admin, auditor, or the edge's own token)",
+                responses: APIResponse.authenticated.merging([
+                    200: APIResponse.json("Edge status.", APIResponse.ref("EdgeStatus")),
+                    404: APIResponse.shared("NotFound"),
+                ]) { first, _ in first })
+        ]
+    ]
+
+    static let openAPISchemas: [String: JSONValue] = [
+        "EdgeStatus": [
+            "type": "object",
+            "required": ["edgeID", "tenant", "serverWorkloads", "credentialsHeld", "proxyListensOnLoopback"],
+            "properties": [
+                "edgeID": ["type": "string"], "tenant": ["type": "string"],
+                "attestationKey": ["type": ["string", "null"]], "replyPartition": ["type": ["integer", "null"]],
+                "serverWorkloads": ["type": "array", "items": ["type": "string"]],
+                "credentialsHeld": ["type": "integer"], "proxyListensOnLoopback": ["type": "boolean"],
+            ],
+        ]
+    ]
 }

@@ -17,22 +17,14 @@ extension SigilServiceDefinition {
                         ResourceKind.trustProvider.createTable(in: schema),
                         ResourceKind.clientWorkload.createTable(in: schema),
                     ]
-                }
+                },
+                .resources(version: 2, replacing: [.trustProvider, .clientWorkload]),
             ],
             topics: [.config, .accessRequests, .accessAttested, .accessReplies, .deadletter]
         )
-        definition.resources = { _ in
-            [
-                ResourceDefinition(kind: .trustProvider) {
-                    spec, _, _ in
-                    try await TrustProvider.validate(spec)
-                },
-                ResourceDefinition(kind: .clientWorkload) {
-                    spec, _, _ in
-                    try ClientWorkload.validate(spec)
-                },
-            ]
-        }
+        definition.resources = [
+            ResourceDefinition(TrustProviderSpec.self), ResourceDefinition(ClientWorkloadSpec.self),
+        ]
         definition.workers = { context in
             let key = try AttestationKey.load(context.configuration)
             let handler = AccessRequestHandler(key: key, context: context)
@@ -44,9 +36,6 @@ extension SigilServiceDefinition {
                 },
             ]
         }
-        definition.openAPIPaths = ResourceOpenAPI.paths(for: [
-            ("trust-providers", "TrustProvider"), ("client-workloads", "ClientWorkload"),
-        ])
         return definition
     }
 }

@@ -26,22 +26,12 @@ extension SigilServiceDefinition {
                             PRIMARY KEY (tenant, subject, signal))
                         """,
                     ]
-                }
+                },
+                .resources(version: 2, replacing: [.serverWorkload, .accessPolicy]),
             ],
             topics: [.config, .accessAttested, .accessDecisions, .accessReplies, .posture, .deadletter]
         )
-        definition.resources = { _ in
-            [
-                ResourceDefinition(kind: .serverWorkload) {
-                    spec, _, _ in
-                    try ServerWorkloadSpec.validate(spec)
-                },
-                ResourceDefinition(kind: .accessPolicy) {
-                    spec, _, _ in
-                    try AccessPolicy.validate(spec)
-                },
-            ]
-        }
+        definition.resources = [ResourceDefinition(ServerWorkloadSpec.self), ResourceDefinition(AccessPolicySpec.self)]
         definition.workers = { context in
             let decider = AccessDecider(context: context)
             return [
@@ -50,9 +40,6 @@ extension SigilServiceDefinition {
                 }
             ]
         }
-        definition.openAPIPaths = ResourceOpenAPI.paths(for: [
-            ("server-workloads", "ServerWorkload"), ("access-policies", "AccessPolicy"),
-        ])
         return definition
     }
 }

@@ -19,13 +19,13 @@ public struct SigilServiceDefinition: Sendable {
     public var migrations: [Migration]
     /// Topics it reads or writes; created at start when absent.
     public var topics: [SigilTopic]
-    /// Admin API paths and schemas for its OpenAPI document (YAML fragments).
-    public var openAPIPaths: String = ""
-    public var openAPISchemas: String = ""
+    /// Its own admin API operations and schemas, for its OpenAPI document (resource kinds add theirs).
+    public var openAPIPaths: APIPaths = [:]
+    public var openAPISchemas: [String: JSONValue] = [:]
     /// The projections it keeps, given the started runtime's parts.
     public var projections: @Sendable (ServiceContext) -> [ProjectionSubscription] = { _ in [] }
-    /// The configuration resources it owns: served under `/v1`, projected into its schema, cached in memory.
-    public var resources: @Sendable (ServiceContext) throws -> [ResourceDefinition] = { _ in [] }
+    /// The resource kinds it owns: served under `/v1`, projected into its schema, indexed in memory.
+    public var resources: [ResourceDefinition] = []
     /// Further admin routes under `/v1` (authenticated).
     public var routes: @Sendable (RouterGroup<AdminRequestContext>, ServiceContext) -> Void = { _, _ in }
     /// Long-running workers (access-flow consumers, ...), started after start-up completed.
@@ -50,6 +50,20 @@ public struct SigilServiceDefinition: Sendable {
     }
 }
 
+extension SigilServiceDefinition {
+    /// The service's OpenAPI document: shared routes, its resource kinds, its own routes.
+    public var openAPIDocument: String {
+        var paths = openAPIPaths
+        var schemas = openAPISchemas
+        for resource in resources {
+            paths.merge(resource.apiPaths) { own, _ in own }
+            schemas.merge(resource.apiSchemas) { own, _ in own }
+        }
+        return OpenAPIDocument.render(
+            title: executable, version: "0.2.0", description: summary, paths: paths, schemas: schemas)
+    }
+}
+
 /// A projection and the topics it reads.
 public struct ProjectionSubscription: Sendable {
     public var projection: any Projection
@@ -71,8 +85,8 @@ public struct ServiceContext: Sendable {
     public let tokens: AdminTokenStore
     /// What `/readyz` reports; workers add conditions to it.
     public let readiness: Readiness
-    /// The configuration resources this service knows, per tenant.
-    public let resources: ResourceCache
+    /// The configuration this service knows: every resource's catalog entry, and typed indexes of its own kinds.
+    public let resources: ResourceStore
     public let logger: Logger
 
     public var topics: SigilTopics { configuration.topics }

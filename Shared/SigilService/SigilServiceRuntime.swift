@@ -86,10 +86,10 @@ public enum SigilServiceRuntime {
             postgres: postgres,
             tokens: tokens,
             readiness: readiness,
-            resources: ResourceCache(),
+            resources: ResourceStore(),
             logger: logger
         )
-        let resourceDefinitions = try definition.resources(context)
+        let resourceDefinitions = definition.resources
 
         var services: [any Service] = []
         if let postgres { services.append(postgres) }
@@ -111,7 +111,7 @@ public enum SigilServiceRuntime {
                 let projection = ResourceProjection(
                     schema: schema,
                     definitions: resourceDefinitions,
-                    cache: context.resources,
+                    store: context.resources,
                     postgres: postgres
                 )
                 subscriptions.append(ProjectionSubscription(projection: projection, topics: [.config]))
@@ -144,23 +144,10 @@ public enum SigilServiceRuntime {
         let router = buildRouter(
             tokens: tokens,
             readiness: readiness,
-            openAPIDocument: OpenAPIDocument.render(
-                title: definition.executable,
-                version: "0.1.0",
-                description: definition.summary,
-                paths: definition.openAPIPaths,
-                schemas: definition.openAPISchemas
-            )
+            openAPIDocument: definition.openAPIDocument
         ) { v1 in
-            for resource in resourceDefinitions {
-                ResourceController(
-                    definition: resource,
-                    cache: context.resources,
-                    producer: producer,
-                    configTopic: configuration.topics.name(.config),
-                    source: source
-                ).add(to: v1)
-            }
+            let log = KafkaConfigurationLog(producer: producer, topic: configuration.topics.name(.config))
+            ResourceController.add(resourceDefinitions, to: v1, store: context.resources, context: context, log: log)
             definition.routes(v1, context)
         }
         return Application(

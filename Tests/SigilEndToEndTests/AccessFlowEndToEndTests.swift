@@ -58,11 +58,23 @@ struct AccessFlowEndToEndTests {
         }
 
         let documents = try DemoConfiguration.documents(identity: identity, upstreamPort: port, apiKey: upstream.apiKey)
-        #expect(try await admin.apply(documents).isEmpty)
+        // In reverse order: the policy first, which names everything else; apply orders by references.
+        let applied = try await admin.apply(documents.reversed())
+        #expect(applied.map(\.change) == Array(repeating: "created", count: documents.count))
         try await admin.waitUntilProjected(documents)
         try await admin.waitUntilEdgeKnows(serverWorkload: DemoConfiguration.serverWorkload)
-        // Applying the same set again is accepted and changes nothing a client would notice.
-        #expect(try await admin.apply(documents).isEmpty)
+        // Applying the same set again changes nothing, and writes no event: the audit log holds one change each.
+        func configChanges() async throws -> Int {
+            try await admin.auditRecords(since: .distantPast).filter { $0["outcome"] as? String == "resource-defined" }
+                .count
+        }
+        try await AdminClient.waitFor("the audit log to hold the configuration") {
+            try await configChanges() == documents.count ? true : nil
+        }
+        #expect(
+            try await admin.apply(documents).map(\.change) == Array(repeating: "unchanged", count: documents.count))
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await configChanges() == documents.count)
 
         // Granted: the client sends a forged key; the edge replaces it with the issued one.
         try await useToken("billing")
@@ -96,7 +108,7 @@ struct AccessFlowEndToEndTests {
         // The edge announced itself; the audit log recorded the decisions and its chain verifies.
         let history = try await admin.auditRecords(since: Date().addingTimeInterval(-600))
         #expect(history.contains { $0["outcome"] as? String == "edge-started" })
-        let (status, body) = try await admin.send(.GET, try admin.setting("SIGIL_AUDIT_URL") + "/v1/audit/verify")
+        let (status, body, _) = try await admin.send(.GET, try admin.setting("SIGIL_AUDIT_URL") + "/v1/audit/verify")
         #expect(status == 200 && String(decoding: body, as: UTF8.self).contains(#""verified":true"#))
 
         // Control plane unreachable: with sigil-attest stopped, a new workload token gets a 503 within the timeout.
@@ -183,7 +195,7 @@ struct AccessFlowEndToEndTests {
         for variable in [
             "SIGIL_ATTEST_URL", "SIGIL_POLICY_URL", "SIGIL_ISSUE_URL", "SIGIL_AUDIT_URL", "SIGIL_EDGE_URL",
         ] {
-            let (status, _) = try await admin.send(.GET, try admin.setting(variable) + "/readyz")
+            let (status, _, _) = try await admin.send(.GET, try admin.setting(variable) + "/readyz")
             #expect(status == 200, "\(variable) not ready after bad records")
         }
     }
@@ -222,7 +234,7 @@ struct AccessFlowEndToEndTests {
             )
             var names: [String] = []
             for try await (schema, table) in tables.decode((String, String).self) { names.append("\(schema).\(table)") }
-            #expect(names.contains("audit.events") && names.contains("issue.credential_providers"))
+            #expect(names.contains("audit.events") && names.contains("issue.resources"))
             var rows = 0
             for name in names {
                 let result = try await client.query(PostgresQuery(unsafeSQL: "SELECT t::text FROM \(name) t"))

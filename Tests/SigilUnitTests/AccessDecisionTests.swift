@@ -9,32 +9,20 @@ import Testing
 
 @Suite("Policy decisions: exact matches only, every denial with its reason")
 struct AccessDecisionTests {
-    func decider() async throws -> (AccessDecider, ResourceCache) {
-        let configuration = try await ServiceConfiguration.load(service: .policyDecision, environment: [:])
-        let client = KafkaClientConfiguration(bootstrapServers: "127.0.0.1:1", clientID: "test")
-        let logger = Logger(label: "test")
-        let resources = ResourceCache()
-        let context = ServiceContext(
-            configuration: configuration, source: EventSource(service: "policy", instance: "test"),
-            producer: try KafkaProducer(configuration: .init(client: client), logger: logger),
-            admin: try KafkaAdmin(configuration: client, logger: logger), postgres: nil, tokens: AdminTokenStore(),
-            readiness: Readiness(checks: []), resources: resources, logger: logger
-        )
-        resources.set(
-            .serverWorkload, tenant: "acme", name: "ledger",
-            spec: try ServerWorkloadSpec.validate(
-                .object([
-                    "scheme": .string("https"), "host": .string("Ledger.Internal"), "port": .number(443),
-                ])))
-        resources.set(
-            .accessPolicy, tenant: "acme", name: "billing-ledger",
-            spec: try AccessPolicy.validate(
-                .object([
-                    "clientWorkload": .string("billing"), "serverWorkload": .string("ledger"),
-                    "trustProvider": .string("cluster"),
-                    "credentialProvider": .string("ledger-key"),
-                ])))
-        return (AccessDecider(context: context), resources)
+    func decider() async throws -> (AccessDecider, ServiceContext) {
+        let context = try await ResourceBench.context(.policyDecision)
+        context.resources.index(ServerWorkloadSpec.self).define(
+            try await ResourceBench.admit(
+                ServerWorkloadSpec.self, "ledger", ["scheme": "https", "host": "Ledger.Internal", "port": 443],
+                context: context))
+        context.resources.index(AccessPolicySpec.self).define(
+            try await ResourceBench.admit(
+                AccessPolicySpec.self, "billing-ledger",
+                [
+                    "clientWorkload": "billing", "serverWorkload": "ledger", "trustProvider": "cluster",
+                    "credentialProvider": "ledger-key",
+                ], context: context))
+        return (AccessDecider(context: context), context)
     }
 
     func attested(
@@ -52,8 +40,8 @@ struct AccessDecisionTests {
         let (decider, _) = try await decider()
         let decision = decider.decide(attested("billing"), tenant: "acme")
         #expect(decision.policy?.name == "billing-ledger")
-        #expect(decision.policy?.credentialProvider == "ledger-key")
-        #expect(decision.policy?.ttlSeconds == 300)
+        #expect(decision.policy?.spec.credentialProvider == "ledger-key")
+        #expect(decision.policy?.spec.ttlSeconds == 300)
         #expect(decision.reason == nil)
     }
 

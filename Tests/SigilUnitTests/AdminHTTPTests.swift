@@ -22,7 +22,7 @@ struct AdminHTTPTests {
         let router = SigilServiceRuntime.buildRouter(
             tokens: tokens,
             readiness: readiness,
-            openAPIDocument: OpenAPIDocument.render(title: "sigil-test", version: "0", description: "test")
+            openAPIDocument: OpenAPIDocument.render(title: "sigil-test", version: "0", description: "test", paths: [:])
         )
         return Application(router: router)
     }
@@ -112,8 +112,19 @@ struct AdminHTTPTests {
             try await client.execute(uri: "/openapi.yaml", method: .get) { response in
                 #expect(response.status == .ok)
                 let text = String(buffer: response.body)
-                #expect(text.hasPrefix("openapi: 3.1.0"))
+                #expect(text.contains("openapi: 3.1.0\n"))
                 #expect(text.contains("/v1/whoami:"))
+            }
+            // A method a path does not serve is a 405 naming those it does, not a 404.
+            try await client.execute(uri: "/healthz", method: .post) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "GET")
+                #expect(response.headers[.contentType] == "application/problem+json")
+            }
+            try await client.execute(
+                uri: "/v1/whoami", method: .delete, headers: [.authorization: "Bearer \(Self.adminToken)"]
+            ) { response in
+                #expect(response.status == .methodNotAllowed)
             }
         }
     }

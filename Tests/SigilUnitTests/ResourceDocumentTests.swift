@@ -22,8 +22,30 @@ struct ResourceDocumentTests {
         let documents = try ResourceDocument.parse(yaml, file: "set.yaml")
         #expect(documents.map(\.kind) == [.serverWorkload, .accessPolicy])
         #expect(documents.map(\.name) == ["ledger-api", "billing-to-ledger"])
-        let spec = try JSONSerialization.jsonObject(with: documents[0].spec) as? [String: Any]
-        #expect(spec?["port"] as? Int == 443)
+        #expect(documents[0].document["spec"]?["port"] == 443)
+        #expect(documents[0].reference == "ServerWorkload/ledger-api")
+    }
+
+    @Test("what `sigil get -o yaml` prints reads back: timestamps stay strings, a list's items are documents")
+    func readsGetOutput() throws {
+        let yaml = """
+            apiVersion: sigil.dev/v1
+            kind: ServerWorkload
+            metadata:
+              createdAt: 2026-11-25T23:09:21Z
+              name: ledger
+              resourceVersion: 01a214f8-88d3-79b2-a339-6de8ac1d9297
+            spec: {host: ledger.internal, port: 443}
+            ---
+            kind: ServerWorkloadList
+            items:
+            - kind: ServerWorkload
+              metadata: {name: a}
+              spec: {host: a.internal, port: 1}
+            """
+        let documents = try ResourceDocument.parse(yaml, file: "get.yaml")
+        #expect(documents.map(\.name) == ["ledger", "a"])
+        #expect(documents[0].document["metadata"]?["createdAt"] == "2026-11-25T23:09:21Z")
     }
 
     @Test("unusable documents are refused with their position and what is wrong")
@@ -35,7 +57,10 @@ struct ResourceDocumentTests {
             ("kind: Teleporter\nmetadata: {name: x}\nspec: {}", "unknown kind Teleporter"),
             ("kind: AdminToken\nmetadata: {name: x}\nspec: {}", "unknown kind AdminToken"),
             ("kind: ServerWorkload\nspec: {}", "metadata.name is required"),
-            ("kind: ServerWorkload\nmetadata: {name: x}\nspec: [1]", "spec must be a mapping"),
+            (
+                "kind: ServerWorkload\nmetadata: {name: x}\n---\nkind: ServerWorkload\nmetadata: {name: x}",
+                "ServerWorkload/x appears more than once"
+            ),
         ]
         for (yaml, expected) in cases {
             do {

@@ -22,8 +22,8 @@ struct ServiceAccountTokenTests {
                 "type": "kubernetes-service-account", "issuer": DemoIdentity.issuer, "audiences": audiences,
                 "jwks": try JSONSerialization.jsonObject(with: jwks), "allowedAlgorithms": algorithms,
             ]))
-        let stored = try await TrustProvider.validate(spec)
-        return try #require(TrustProvider(StoredResource(kind: .trustProvider, name: "cluster", spec: stored)))
+        let context = try await ResourceBench.context(.identityAttestation)
+        return TrustProvider(try await ResourceBench.admit(TrustProviderSpec.self, "cluster", spec, context: context))
     }
 
     /// A token with chosen header and claims, signed by `identity`'s key unless the algorithm says otherwise.
@@ -117,8 +117,9 @@ struct ServiceAccountTokenTests {
     func providerValidation() async throws {
         func refusal(_ spec: [String: Any]) async -> ProblemDetails? {
             do {
-                let value = try JSONDecoder().decode(JSONValue.self, from: JSONSerialization.data(withJSONObject: spec))
-                _ = try await TrustProvider.validate(value)
+                let context = try await ResourceBench.context(.identityAttestation)
+                _ = try await ResourceBench.admit(
+                    TrustProviderSpec.self, "cluster", try JSONValue(json: spec), context: context)
                 return nil
             } catch { return error as? ProblemDetails }
         }
@@ -127,8 +128,10 @@ struct ServiceAccountTokenTests {
             "jwks": try identity.jwks(),
         ]
         #expect(await refusal(base) == nil)
-        #expect(await refusal(base.merging(["allowedAlgorithms": ["none"]]) { $1 })?.field == "spec.allowedAlgorithms")
-        #expect(await refusal(base.merging(["allowedAlgorithms": ["HS256"]]) { $1 })?.field == "spec.allowedAlgorithms")
+        #expect(
+            await refusal(base.merging(["allowedAlgorithms": ["none"]]) { $1 })?.field == "spec.allowedAlgorithms[0]")
+        #expect(
+            await refusal(base.merging(["allowedAlgorithms": ["HS256"]]) { $1 })?.field == "spec.allowedAlgorithms[0]")
         #expect(await refusal(base.merging(["audiences": []]) { $1 })?.field == "spec.audiences")
         #expect(await refusal(base.merging(["jwks": ["keys": []]]) { $1 })?.field == "spec.jwks")
         #expect(await refusal(base.merging(["jwksFile": "/etc/jwks.json"]) { $1 })?.field == "spec.jwks")

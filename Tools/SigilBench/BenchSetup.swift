@@ -24,20 +24,20 @@ struct BenchSetup: AsyncParsableCommand {
             documents.append(
                 ResourceDocument(
                     kind: .serverWorkload, name: name,
-                    spec: try JSONSerialization.data(withJSONObject: [
-                        "scheme": "http", "host": "127.0.0.1", "port": port,
-                    ])))
+                    spec: ["scheme": "http", "host": "127.0.0.1", "port": .number(Double(port))]))
             documents.append(
                 ResourceDocument(
                     kind: .accessPolicy, name: "billing-\(name)",
-                    spec: try JSONSerialization.data(withJSONObject: [
-                        "clientWorkload": "billing", "serverWorkload": name, "trustProvider": "demo-cluster",
+                    spec: [
+                        "clientWorkload": "billing", "serverWorkload": .string(name), "trustProvider": "demo-cluster",
                         "credentialProvider": "demo-reports-key", "ttlSeconds": 3600,
-                    ])))
+                    ]))
         }
         let admin = options.admin
-        let refused = try await admin.apply(documents)
-        guard refused.isEmpty else { throw ValidationError("refused: \(refused)") }
+        let refused = try await admin.apply(documents).filter(\.refused)
+        guard refused.isEmpty else {
+            throw ValidationError("refused: \(refused.map { "\($0.document.reference): \($0.detail ?? "")" })")
+        }
         try await admin.waitUntilProjected(documents)
         try await admin.waitUntilEdgeKnows(serverWorkload: "cold-\(options.coldPorts - 1)", within: .seconds(60))
         try await admin.waitUntilEdgeKnows(serverWorkload: DemoConfiguration.serverWorkload)

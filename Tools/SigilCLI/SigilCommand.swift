@@ -6,7 +6,8 @@ struct SigilCommand: AsyncParsableCommand {
         commandName: "sigil",
         abstract: "Operate Sigil: workload identity and access without long-lived secrets.",
         subcommands: [
-            DevCommand.self, ApplyCommand.self, GetCommand.self, DemoCommand.self, AuditCommand.self,
+            DevCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, DemoCommand.self,
+            AuditCommand.self,
             ProjectionsCommand.self, EdgeCommand.self,
         ]
     )

@@ -19,6 +19,20 @@ public struct AdminClient {
         .credentialProvider: "SIGIL_ISSUE_URL", .logStream: "SIGIL_AUDIT_URL",
     ]
 
+    /// The kinds the CLI manages, for help texts.
+    public static var kindNames: String { routes.keys.map(\.rawValue).sorted().joined(separator: ", ") }
+
+    /// A kind from how a person types it: `ServerWorkload`, `serverworkload`, `server-workloads`.
+    public static func kind(named text: String) throws -> ResourceKind {
+        let wanted = text.lowercased().replacingOccurrences(of: "-", with: "")
+        guard
+            let kind = routes.keys.first(where: {
+                $0.rawValue.lowercased() == wanted || $0.pathComponent.replacingOccurrences(of: "-", with: "") == wanted
+            })
+        else { throw Failure(description: "unknown kind \(text); one of \(kindNames)") }
+        return kind
+    }
+
     public let settings: [String: String]
     let client = HTTPClient.shared
 
@@ -43,21 +57,23 @@ public struct AdminClient {
         return try setting(variable) + "/v1/\(kind.pathComponent)" + (name.map { "/\($0)" } ?? "")
     }
 
-    /// Sends a request; returns status and body. A problem document becomes the error's text.
+    /// Sends a request; returns status, body and headers.
     /// `tokenSetting` names the bearer token: the admin token, or an edge's own (`SIGIL_EDGE_ROLE_TOKEN`).
     public func send(
-        _ method: HTTPMethod, _ url: String, body: Data? = nil, tokenSetting: String = "SIGIL_ADMIN_TOKEN"
-    ) async throws -> (status: Int, body: Data) {
+        _ method: HTTPMethod, _ url: String, body: Data? = nil, headers: [(String, String)] = [],
+        tokenSetting: String = "SIGIL_ADMIN_TOKEN"
+    ) async throws -> (status: Int, body: Data, headers: HTTPHeaders) {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(try setting(tokenSetting))")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: body))
         }
-        let response = try await client.execute(request, timeout: .seconds(10))
+        let response = try await client.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
-        return (Int(response.status.code), Data(buffer: bytes))
+        return (Int(response.status.code), Data(buffer: bytes), response.headers)
     }
 
     /// The `detail` of a problem document, or the body.
@@ -81,17 +97,66 @@ public struct AdminClient {
         return values
     }
 
-    /// PUTs each document to its owning service; returns the refusals (document and the problem's detail).
-    public func apply(
-        _ documents: [ResourceDocument]
-    ) async throws -> [(document: ResourceDocument, status: Int, detail: String)] {
-        var refusals: [(document: ResourceDocument, status: Int, detail: String)] = []
-        for document in documents {
-            let (status, body) = try await send(
-                .PUT, try url(for: document.kind, name: document.name), body: document.spec)
-            if status != 200 { refusals.append((document, status, Self.describe(body))) }
+    /// What became of one document of an apply or delete.
+    public struct Result: Sendable {
+        public let document: ResourceDocument
+        public let status: Int
+        /// `created`, `updated`, `unchanged` or `deleted` when accepted.
+        public let change: String?
+        /// The refusal's detail when refused.
+        public let detail: String?
+
+        public var refused: Bool { change == nil }
+    }
+
+    /// PUTs each document to its owning service. Documents may come in any order: one refused because a resource
+    /// it names does not exist yet is tried again after the others, as long as a round makes progress. On a dry
+    /// run every document of the set counts as existing for reference checks.
+    public func apply(_ documents: [ResourceDocument], dryRun: Bool = false) async throws -> [Result] {
+        let assumed = documents.map(\.reference).joined(separator: ", ")
+        return try await inRounds(documents, retrying: "unknown-reference") { document in
+            let body = try EventJSON.encoder.encode(document.document)
+            return try await send(
+                .PUT, try url(for: document.kind, name: document.name) + (dryRun ? "?dryRun=true" : ""), body: body,
+                headers: dryRun ? [("Sigil-Dry-Run-Set", assumed)] : [])
         }
-        return refusals
+    }
+
+    /// DELETEs each document's resource. A resource still named by another is tried again after the others.
+    public func delete(_ documents: [ResourceDocument], dryRun: Bool = false) async throws -> [Result] {
+        let assumed = documents.map(\.reference).joined(separator: ", ")
+        return try await inRounds(documents, retrying: "in-use") { document in
+            try await send(
+                .DELETE, try url(for: document.kind, name: document.name) + (dryRun ? "?dryRun=true" : ""),
+                headers: dryRun ? [("Sigil-Dry-Run-Set", assumed)] : [])
+        }
+    }
+
+    private func inRounds(
+        _ documents: [ResourceDocument], retrying slug: String,
+        _ attempt: (ResourceDocument) async throws -> (status: Int, body: Data, headers: HTTPHeaders)
+    ) async throws -> [Result] {
+        var results: [String: Result] = [:]
+        var pending = documents
+        while !pending.isEmpty {
+            var retry: [ResourceDocument] = []
+            for document in pending {
+                let (status, body, headers) = try await attempt(document)
+                let result = Result(
+                    document: document, status: status,
+                    change: (200..<300).contains(status) ? headers.first(name: "Sigil-Change") ?? "accepted" : nil,
+                    detail: (200..<300).contains(status) ? nil : Self.describe(body))
+                results[document.reference] = result
+                if result.refused, Self.problemType(body) == "urn:sigil:problem:\(slug)" { retry.append(document) }
+            }
+            guard retry.count < pending.count else { break }
+            pending = retry
+        }
+        return documents.compactMap { results[$0.reference] }
+    }
+
+    static func problemType(_ body: Data) -> String? {
+        (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["type"] as? String
     }
 
     /// Waits until every document can be read back (each service serves what its projection committed).
@@ -109,7 +174,7 @@ public struct AdminClient {
     public func waitUntilEdgeKnows(serverWorkload: String, within timeout: Duration = .seconds(20)) async throws {
         try await Self.waitFor("the edge to know \(serverWorkload) and the attestation key", within: timeout) {
             () -> Bool? in
-            let (status, body) = try await send(
+            let (status, body, _) = try await send(
                 .GET, try setting("SIGIL_EDGE_URL") + "/v1/edge/status", tokenSetting: "SIGIL_EDGE_ROLE_TOKEN")
             guard status == 200, let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
                 return nil
@@ -124,7 +189,7 @@ public struct AdminClient {
     /// Audit records of the token's tenant since a moment (oldest first).
     public func auditRecords(since: Date) async throws -> [[String: Any]] {
         let since = since.addingTimeInterval(-1).formatted(.iso8601)
-        let (status, body) = try await send(
+        let (status, body, _) = try await send(
             .GET, try setting("SIGIL_AUDIT_URL") + "/v1/audit/events?limit=500&since=\(since)")
         guard status == 200, let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
             return []

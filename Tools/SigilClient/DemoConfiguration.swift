@@ -41,7 +41,7 @@ public enum DemoConfiguration {
         ]
         return try specs.map { kind, name, spec in
             ResourceDocument(
-                kind: kind, name: name, spec: try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]))
+                kind: kind, name: name, labels: ["app.sigil.dev/part-of": "demo"], spec: try .init(json: spec))
         }
     }
 }

@@ -17,7 +17,18 @@ struct AuditQueryController {
             let principal = try context.requirePrincipal()
             let query = request.uri.queryParameters
             let limit = try Self.int(query["limit"].map(String.init), name: "limit", in: 1...500) ?? 100
-            let after = try Self.int(query["after"].map(String.init), name: "after", in: 0...Int.max) ?? 0
+            let after =
+                try Self.int(query["after"].map(String.init), name: "after", in: 0...9_000_000_000_000_000) ?? 0
+            let outcome = query["outcome"].map(String.init)
+            if let outcome, !AuditRecord.outcomes.contains(outcome) {
+                throw ProblemDetails.invalidField(
+                    "outcome", "outcome must be one of \(AuditRecord.outcomes.joined(separator: ", "))")
+            }
+            for (name, maximum) in [("type", 200), ("clientWorkload", 63)] {
+                if let value = query[Substring(name)], value.count > maximum {
+                    throw ProblemDetails.invalidField(name, "\(name) must be at most \(maximum) characters")
+                }
+            }
             var since: Date?
             if let text = query["since"].map(String.init) {
                 guard let date = try? Date(text, strategy: .iso8601) else {
@@ -28,7 +39,7 @@ struct AuditQueryController {
             let records = try await fetch(
                 tenant: principal.tenant, after: Int64(after), limit: limit, since: since,
                 type: query["type"].map(String.init), clientWorkload: query["clientWorkload"].map(String.init),
-                outcome: query["outcome"].map(String.init), logger: context.logger
+                outcome: outcome, logger: context.logger
             )
             struct Page: Encodable {
                 let items: [AuditRecord]
@@ -41,7 +52,73 @@ struct AuditQueryController {
             let principal = try context.requirePrincipal()
             return OperationsController.json(.ok, try await verify(tenant: principal.tenant, logger: context.logger))
         }
+        group.refuseOtherMethods("/audit/events", allowed: [.get])
+        group.refuseOtherMethods("/audit/verify", allowed: [.get])
     }
+
+    static let openAPIPaths: APIPaths = [
+        "/v1/audit/events": [
+            "get": APIOperation(
+                "The tenant's audit log, oldest first",
+                parameters: [
+                    APIOperation.query(
+                        "since", ["type": "string", "format": "date-time"], "RFC 3339: records from then."),
+                    APIOperation.query(
+                        "type", ["type": "string", "maxLength": 200],
+                        "CloudEvents type, e.g. dev.sigil.access.granted.v1"),
+                    APIOperation.query(
+                        "clientWorkload", ["type": "string", "maxLength": 63], "Records of one client workload."),
+                    APIOperation.query(
+                        "outcome", ["type": "string", "enum": .array(AuditRecord.outcomes.map(JSONValue.string))],
+                        "Records of one outcome."),
+                    APIOperation.query(
+                        "after", ["type": "integer", "minimum": 0, "maximum": 9_000_000_000_000_000],
+                        "Sequence to continue after (pagination)."),
+                    APIOperation.query(
+                        "limit", ["type": "integer", "minimum": 1, "maximum": 500, "default": 100], "Page size."),
+                ],
+                responses: APIResponse.authenticated.merging([
+                    200: APIResponse.json(
+                        "A page of records; `next` holds the query for the next page.", APIResponse.ref("AuditPage")),
+                    422: APIResponse.shared("Invalid"),
+                ]) { first, _ in first })
+        ],
+        "/v1/audit/verify": [
+            "get": APIOperation(
+                "Recompute the tenant's hash chain",
+                responses: APIResponse.authenticated.merging([
+                    200: APIResponse.json(
+                        "Whether the chain holds, and where it breaks if not.", APIResponse.ref("AuditVerification"))
+                ]) { first, _ in first })
+        ],
+    ]
+
+    static let openAPISchemas: [String: JSONValue] = [
+        "AuditPage": [
+            "type": "object", "required": ["items"],
+            "properties": [
+                "items": ["type": "array", "items": APIResponse.ref("AuditRecord")],
+                "next": ["type": ["string", "null"]],
+            ],
+        ],
+        "AuditRecord": [
+            "type": "object", "required": ["sequence", "id", "type", "source", "time", "data", "previousHash", "hash"],
+            "properties": [
+                "sequence": ["type": "integer"], "id": ["type": "string"], "type": ["type": "string"],
+                "source": ["type": "string"], "subject": ["type": ["string", "null"]],
+                "time": ["type": "string", "format": "date-time"], "outcome": ["type": ["string", "null"]],
+                "clientWorkload": ["type": ["string", "null"]], "data": ["type": "object"],
+                "previousHash": ["type": "string"], "hash": ["type": "string"],
+            ],
+        ],
+        "AuditVerification": [
+            "type": "object", "required": ["verified", "records"],
+            "properties": [
+                "verified": ["type": "boolean"], "records": ["type": "integer"],
+                "brokenAt": ["type": ["integer", "null"]],
+            ],
+        ],
+    ]
 
     private func fetch(
         tenant: String, after: Int64, limit: Int, since: Date?, type: String?, clientWorkload: String?,

@@ -41,6 +41,12 @@ struct AuditRecord: Codable, Sendable {
 
     static let genesis = String(repeating: "0", count: 64)
 
+    /// Every value `classify` gives, for the API's filter.
+    static let outcomes = [
+        "requested", "attested", "attestation-failed", "granted", "denied", "issued", "refused", "proxied",
+        "proxied-summary", "edge-started", "edge-stopped", "dead-lettered", "resource-defined", "resource-removed",
+    ]
+
     /// The access outcome and client workload an event records, for filtering.
     static func classify(_ payload: any EventPayload) -> (outcome: String?, clientWorkload: String?) {
         switch payload {
@@ -56,6 +62,8 @@ struct AuditRecord: Codable, Sendable {
         case is EdgeStarted: return ("edge-started", nil)
         case is EdgeStopped: return ("edge-stopped", nil)
         case is EventDeadLettered: return ("dead-lettered", nil)
+        case is ResourceDefined: return ("resource-defined", nil)
+        case is ResourceRemoved: return ("resource-removed", nil)
         default: return (nil, nil)
         }
     }

@@ -7,25 +7,15 @@ import SigilService
 /// Written after the batch commits (at-most-once per record if the process dies in between; the audit log itself
 /// is the source of truth).
 struct LogStreamWriter: Sendable {
-    let resources: ResourceCache
-
-    static func validate(_ spec: JSONValue) throws -> JSONValue {
-        let reader = SpecReader(spec)
-        try reader.allowOnly(["type", "path"])
-        _ = try reader.oneOf("type", ["file"])
-        let path = try reader.string("path")
-        guard path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
-            throw ProblemDetails.invalidField("spec.path", "spec.path must be an absolute path without '..'")
-        }
-        return .object(["type": .string("file"), "path": .string(path)])
-    }
+    let streams: ResourceIndex<LogStreamSpec>
 
     func write(_ records: [(tenant: String, record: AuditRecord)], logger: Logger) {
         guard !records.isEmpty else { return }
         for (tenant, group) in Dictionary(grouping: records, by: \.tenant) {
             let lines = group.compactMap { try? EventJSON.encoder.encode($0.record) }
-            for stream in resources.all(.logStream, tenant: tenant) {
-                guard let path = stream.spec["path"]?.stringValue else { continue }
+            for stream in streams.all(tenant: tenant) {
+                guard case .file(let file) = stream.spec else { continue }
+                let path = file.path
                 do {
                     if !FileManager.default.fileExists(atPath: path) {
                         _ = FileManager.default.createFile(

@@ -44,18 +44,22 @@ struct CredentialIssuer: Sendable {
 
     private func issue(_ granted: AccessGranted, tenant: String) throws(RefusalReason) -> SealedData {
         guard
-            let resource = context.resources.get(.credentialProvider, tenant: tenant, name: granted.credentialProvider),
-            let provider = CredentialProvider(resource)
+            let provider = context.resources.index(CredentialProviderSpec.self).get(
+                tenant: tenant, name: granted.credentialProvider)
         else {
             throw RefusalReason(
                 code: "unknown-credential-provider",
                 detail: "credential provider \(granted.credentialProvider) does not exist")
         }
+        guard case .staticValue(let credential) = provider.spec, let value = credential.valueEncrypted else {
+            throw RefusalReason(
+                code: "credential-unavailable", detail: "credential provider \(provider.name) holds no value")
+        }
         do {
-            let secret = try keyring.decrypt(
-                provider.value, tenant: tenant, field: CredentialProvider.field(provider.name))
+            let secret = try keyring.decrypt(value, tenant: tenant, field: StaticCredential.field(provider.name))
             let credential = IssuedCredential(
-                inject: provider.inject, header: provider.header, value: String(decoding: secret, as: UTF8.self))
+                inject: credential.inject.rawValue, header: credential.header,
+                value: String(decoding: secret, as: UTF8.self))
             let edgeKey = try HPKERecipientKey.publicKey(granted.reply.publicKey.bytes)
             return try HPKESealing.seal(
                 Array(try JSONEncoder().encode(credential)), to: edgeKey, recipientKeyID: granted.requestID,

@@ -59,13 +59,16 @@ final class ControlPlaneView: Service, Sendable {
             }
             context.logger.info("attestation key known", metadata: ["key": "\(published.keyID)"])
         case let defined as ResourceDefined where defined.kind == .serverWorkload && event.tenant == tenant:
-            if let workload = ServerWorkloadIndex.serverWorkload(name: defined.name, spec: defined.spec) {
+            // The rule every consumer shares: a write that lost a race is ignored everywhere.
+            guard context.resources.catalog.apply(defined, tenant: tenant) else { return }
+            if let workload = ServerWorkloadIndex.serverWorkload(defined) {
                 serverWorkloads.define(workload)
             } else {
                 serverWorkloads.remove(name: defined.name)
                 context.logger.warning("server workload not understood", metadata: ["name": "\(defined.name)"])
             }
         case let removed as ResourceRemoved where removed.kind == .serverWorkload && event.tenant == tenant:
+            guard context.resources.catalog.apply(removed, tenant: tenant) else { return }
             serverWorkloads.remove(name: removed.name)
         default:
             return

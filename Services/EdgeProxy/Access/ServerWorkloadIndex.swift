@@ -32,15 +32,19 @@ final class ServerWorkloadIndex: Sendable {
         byTarget.update { index in index = index.filter { $0.value.name != name } }
     }
 
-    /// The typed server workload from a configuration event's spec, or nil if it is not one the edge can serve.
-    static func serverWorkload(name: String, spec: JSONValue) -> EdgeServerWorkload? {
-        guard let scheme = spec["scheme"]?.stringValue, let host = spec["host"]?.stringValue,
-            case .number(let port) = spec["port"], let port = Int(exactly: port)
-        else { return nil }
-        var reportsEachRequest = false
-        if case .bool(let value) = spec["reportEachRequest"] { reportsEachRequest = value }
+    /// The server workload a configuration event defines, typed, or nil if it is not one the edge can serve.
+    static func serverWorkload(_ defined: ResourceDefined) -> EdgeServerWorkload? {
+        /// The part of the `ServerWorkload` spec (as the policy service admitted it) that the edge uses.
+        struct Spec: Decodable {
+            let scheme: String
+            let host: String
+            let port: Int
+            let reportEachRequest: Bool?
+        }
+        guard let spec = try? defined.spec.decode(Spec.self) else { return nil }
         return EdgeServerWorkload(
-            name: name, target: AccessTarget(scheme: scheme, host: host.lowercased(), port: port),
-            reportsEachRequest: reportsEachRequest)
+            name: defined.name,
+            target: AccessTarget(scheme: spec.scheme, host: spec.host.lowercased(), port: spec.port),
+            reportsEachRequest: spec.reportEachRequest ?? false)
     }
 }

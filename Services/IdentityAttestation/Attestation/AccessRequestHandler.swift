@@ -18,8 +18,8 @@ struct AccessRequestHandler: Sendable {
         let tenant = event.tenant
         do {
             let identity = try await attest(request, tenant: tenant)
-            let workload = context.resources.all(.clientWorkload, tenant: tenant).compactMap(ClientWorkload.init)
-                .first { $0.matches(identity) }
+            let workload = context.resources.index(ClientWorkloadSpec.self).all(tenant: tenant)
+                .first { $0.spec.matches(identity) }
             guard let workload else { throw AttestationRefusal.noClientWorkload }
             let attested = IdentityAttested(
                 requestID: request.requestID,
@@ -67,7 +67,7 @@ struct AccessRequestHandler: Sendable {
             throw .evidenceUnsealable
         }
         guard let token = String(validating: evidence, as: UTF8.self) else { throw .tokenMalformed }
-        let providers = context.resources.all(.trustProvider, tenant: tenant).compactMap(TrustProvider.init)
+        let providers = context.resources.index(TrustProviderSpec.self).all(tenant: tenant).map(TrustProvider.init)
         return try await verifier.verify(token.trimmingCharacters(in: .whitespacesAndNewlines), providers: providers)
     }
 }

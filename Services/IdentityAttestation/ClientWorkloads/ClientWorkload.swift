@@ -1,33 +1,37 @@
 import SigilEvents
 import SigilService
 
-/// A client workload: the identity a verified service account maps to.
-struct ClientWorkload: Sendable {
-    let name: String
-    let trustProvider: String
-    let namespace: String
-    let serviceAccount: String
-
-    static func validate(_ spec: JSONValue) throws -> JSONValue {
-        let reader = SpecReader(spec)
-        try reader.allowOnly(["trustProvider", "namespace", "serviceAccount"])
-        return .object([
-            "trustProvider": .string(try reader.string("trustProvider")),
-            "namespace": .string(try reader.string("namespace")),
-            "serviceAccount": .string(try reader.string("serviceAccount")),
+/// A client workload: the identity that verified evidence maps to (today, one Kubernetes service account).
+struct ClientWorkloadSpec: ResourceSpec {
+    static let kind = ResourceKind.clientWorkload
+    static let summary = "A workload that calls APIs, identified by evidence a trust provider verifies."
+    static let schema = SpecSchema.object(
+        summary,
+        [
+            .init("trustProvider", SpecSchema.reference, required: true, "The TrustProvider that verifies it."),
+            .init(
+                "namespace", .string(maxLength: 63, pattern: SpecSchema.dnsLabel), required: true,
+                "Its Kubernetes namespace."),
+            .init(
+                "serviceAccount",
+                .string(
+                    maxLength: 253,
+                    pattern: (
+                        regex: "^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+                        meaning: "a Kubernetes service account name (lower-case DNS subdomain)"
+                    )), required: true, "Its Kubernetes service account."),
         ])
+
+    var trustProvider: String
+    var namespace: String
+    var serviceAccount: String
+
+    var references: [ResourceReference] {
+        [ResourceReference(kind: .trustProvider, name: trustProvider, field: "spec.trustProvider")]
     }
 
-    init?(_ resource: StoredResource) {
-        guard let trustProvider = resource.spec["trustProvider"]?.stringValue,
-            let namespace = resource.spec["namespace"]?.stringValue,
-            let serviceAccount = resource.spec["serviceAccount"]?.stringValue
-        else { return nil }
-        self.name = resource.name
-        self.trustProvider = trustProvider
-        self.namespace = namespace
-        self.serviceAccount = serviceAccount
-    }
+    /// Two client workloads for one identity would make attestation ambiguous.
+    var uniqueness: String? { "service account \(namespace)/\(serviceAccount) of \(trustProvider)" }
 
     func matches(_ identity: VerifiedServiceAccount) -> Bool {
         trustProvider == identity.trustProvider && namespace == identity.namespace

@@ -59,7 +59,7 @@ struct ServiceAccountTokenVerifier: Sendable {
         guard let issuer = unverified.iss else { throw .missingClaim }
         guard let provider = providers.first(where: { $0.issuer == issuer }) else { throw .unknownIssuer }
         guard let algorithm = header.alg, provider.allowedAlgorithms.contains(algorithm),
-            !TrustProvider.forbiddenAlgorithms.contains(algorithm)
+            !KubernetesServiceAccountTrust.forbiddenAlgorithms.contains(algorithm)
         else { throw .algorithmNotAllowed }
 
         let keys: JWTKeyCollection

@@ -11,9 +11,9 @@ struct AccessDecider: Sendable {
 
     func decide(
         _ attested: IdentityAttested, tenant: String
-    ) -> (policy: AccessPolicy?, serverWorkload: String?, reason: RefusalReason?) {
+    ) -> (policy: Resource<AccessPolicySpec>?, serverWorkload: String?, reason: RefusalReason?) {
         let resources = context.resources
-        guard let server = resources.serverWorkload(at: attested.target, tenant: tenant)
+        guard let server = resources.index(ServerWorkloadSpec.self).serverWorkload(at: attested.target, tenant: tenant)
         else {
             return (
                 nil, nil,
@@ -24,9 +24,9 @@ struct AccessDecider: Sendable {
                 )
             )
         }
-        let policy = resources.all(.accessPolicy, tenant: tenant).compactMap(AccessPolicy.init).first {
-            $0.clientWorkload == attested.clientWorkload && $0.serverWorkload == server.name
-                && $0.trustProvider == attested.trustProvider
+        let policy = resources.index(AccessPolicySpec.self).all(tenant: tenant).first {
+            $0.spec.clientWorkload == attested.clientWorkload && $0.spec.serverWorkload == server.name
+                && $0.spec.trustProvider == attested.trustProvider
         }
         guard let policy else {
             return (
@@ -47,7 +47,7 @@ struct AccessDecider: Sendable {
             let granted = AccessGranted(
                 requestID: attested.requestID, target: attested.target, reply: attested.reply,
                 clientWorkload: attested.clientWorkload, serverWorkload: server, accessPolicy: policy.name,
-                credentialProvider: policy.credentialProvider, ttlSeconds: policy.ttlSeconds
+                credentialProvider: policy.spec.credentialProvider, ttlSeconds: policy.spec.ttlSeconds
             )
             try await context.publish(
                 granted, to: .accessDecisions, tenant: tenant, partitionKey: attested.requestID,

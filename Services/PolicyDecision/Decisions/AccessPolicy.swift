@@ -3,38 +3,43 @@ import SigilService
 
 /// An access policy: this client workload, proven by this trust provider, may reach this server workload with a
 /// credential from this provider, for this long.
-struct AccessPolicy: Sendable {
-    let name: String
-    let clientWorkload: String
-    let serverWorkload: String
-    let trustProvider: String
-    let credentialProvider: String
-    let ttlSeconds: Int
-
-    static func validate(_ spec: JSONValue) throws -> JSONValue {
-        let reader = SpecReader(spec)
-        try reader.allowOnly(["clientWorkload", "serverWorkload", "trustProvider", "credentialProvider", "ttlSeconds"])
-        return .object([
-            "clientWorkload": .string(try reader.string("clientWorkload")),
-            "serverWorkload": .string(try reader.string("serverWorkload")),
-            "trustProvider": .string(try reader.string("trustProvider")),
-            "credentialProvider": .string(try reader.string("credentialProvider")),
-            "ttlSeconds": .number(Double(try reader.int("ttlSeconds", in: 10...86_400, default: 300))),
+struct AccessPolicySpec: ResourceSpec {
+    static let kind = ResourceKind.accessPolicy
+    static let summary =
+        "Lets one client workload, proven by one trust provider, reach one server workload with one credential."
+    static let schema = SpecSchema.object(
+        summary,
+        [
+            .init("clientWorkload", SpecSchema.reference, required: true, "The ClientWorkload allowed."),
+            .init("serverWorkload", SpecSchema.reference, required: true, "The ServerWorkload it may reach."),
+            .init(
+                "trustProvider", SpecSchema.reference, required: true,
+                "The TrustProvider whose evidence must have identified the client."),
+            .init(
+                "credentialProvider", SpecSchema.reference, required: true,
+                "The CredentialProvider whose credential the edge injects."),
+            .init(
+                "ttlSeconds", .integer(minimum: 10, maximum: 86_400), default: 300,
+                "How long an issued credential lives."),
         ])
+
+    var clientWorkload: String
+    var serverWorkload: String
+    var trustProvider: String
+    var credentialProvider: String
+    var ttlSeconds: Int
+
+    var references: [ResourceReference] {
+        [
+            ResourceReference(kind: .clientWorkload, name: clientWorkload, field: "spec.clientWorkload"),
+            ResourceReference(kind: .serverWorkload, name: serverWorkload, field: "spec.serverWorkload"),
+            ResourceReference(kind: .trustProvider, name: trustProvider, field: "spec.trustProvider"),
+            ResourceReference(kind: .credentialProvider, name: credentialProvider, field: "spec.credentialProvider"),
+        ]
     }
 
-    init?(_ resource: StoredResource) {
-        let spec = resource.spec
-        guard let clientWorkload = spec["clientWorkload"]?.stringValue,
-            let serverWorkload = spec["serverWorkload"]?.stringValue,
-            let trustProvider = spec["trustProvider"]?.stringValue,
-            let credentialProvider = spec["credentialProvider"]?.stringValue, case .number(let ttl) = spec["ttlSeconds"]
-        else { return nil }
-        self.name = resource.name
-        self.clientWorkload = clientWorkload
-        self.serverWorkload = serverWorkload
-        self.trustProvider = trustProvider
-        self.credentialProvider = credentialProvider
-        self.ttlSeconds = Int(ttl)
+    /// Two policies for the same client, trust provider and server would leave the decision to chance.
+    var uniqueness: String? {
+        "a policy for \(clientWorkload) (proven by \(trustProvider)) reaching \(serverWorkload)"
     }
 }

@@ -47,27 +47,53 @@ public struct TenantDeleted: EventPayload {
     public init() {}
 }
 
-/// A resource was created or replaced. `spec` was validated by the owning service before this was written;
-/// secret fields inside it are already encrypted.
+/// A resource was created or replaced. `spec` was admitted by the owning service before this was written (decoded
+/// into its kind's type, validated, references checked); secret fields inside it are already encrypted.
+///
+/// Every consumer applies the same rule (`ResourceCatalog.apply`): the event takes effect only if the resource's
+/// current version is `previousResourceVersion` (nil: it did not exist). A write that lost a race with another
+/// replica's write is thus ignored by everyone alike, and the writer answers 409.
 public struct ResourceDefined: EventPayload {
-    public static let eventType = EventType(area: "config", event: "resource.defined", version: 1)
+    public static let eventType = EventType(area: "config", event: "resource.defined", version: 2)
     public var kind: ResourceKind
-    public var name: String
+    public var metadata: ResourceMetadata
     public var spec: JSONValue
-    public init(kind: ResourceKind, name: String, spec: JSONValue) {
+    public var previousResourceVersion: String?
+    /// The resources this one names, so that every service can refuse deleting a resource still in use.
+    public var references: [ResourceReference]
+    /// SHA-256 of the stored spec's canonical JSON: what the audit shows of a change (never the spec's secrets).
+    public var specDigest: String
+    public var changedBy: ResourceActor
+
+    public init(
+        kind: ResourceKind, metadata: ResourceMetadata, spec: JSONValue, previousResourceVersion: String?,
+        references: [ResourceReference], specDigest: String, changedBy: ResourceActor
+    ) {
         self.kind = kind
-        self.name = name
+        self.metadata = metadata
         self.spec = spec
+        self.previousResourceVersion = previousResourceVersion
+        self.references = references
+        self.specDigest = specDigest
+        self.changedBy = changedBy
     }
+
+    public var name: String { metadata.name }
 }
 
+/// A resource was deleted; takes effect only if its current version is `resourceVersion`.
 public struct ResourceRemoved: EventPayload {
-    public static let eventType = EventType(area: "config", event: "resource.removed", version: 1)
+    public static let eventType = EventType(area: "config", event: "resource.removed", version: 2)
     public var kind: ResourceKind
     public var name: String
-    public init(kind: ResourceKind, name: String) {
+    public var resourceVersion: String
+    public var changedBy: ResourceActor
+
+    public init(kind: ResourceKind, name: String, resourceVersion: String, changedBy: ResourceActor) {
         self.kind = kind
         self.name = name
+        self.resourceVersion = resourceVersion
+        self.changedBy = changedBy
     }
 }
 

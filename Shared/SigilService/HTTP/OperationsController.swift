@@ -39,6 +39,9 @@ public struct OperationsController: Sendable {
                 body: .init(byteBuffer: ByteBuffer(string: openAPIDocument))
             )
         }
+        for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml"] {
+            router.refuseOtherMethods(RouterPath(stringLiteral: path), allowed: [.get])
+        }
     }
 
     /// A JSON response (sorted keys, RFC 3339 dates).

@@ -14,6 +14,8 @@ public struct ProblemDetails: HTTPResponseError, Sendable, Codable, CustomString
     /// For access refusals: the stage that refused (`attestation`, `policy`, `issuance`, `edge`) and its reason code.
     public var stage: String?
     public var reason: String?
+    /// For 405: the methods the path does allow (the `Allow` header; not in the body).
+    public var allow: String?
 
     public var status: HTTPResponse.Status { .init(code: statusCode) }
 
@@ -42,6 +44,7 @@ public struct ProblemDetails: HTTPResponseError, Sendable, Codable, CustomString
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var headers: HTTPFields = [.contentType: Self.mediaType]
         if statusCode == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"sigil\"" }
+        if let allow { headers[.allow] = allow }
         return Response(
             status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(self))))
     }
@@ -62,6 +65,19 @@ public struct ProblemDetails: HTTPResponseError, Sendable, Codable, CustomString
         ProblemDetails(
             status: .unprocessableContent, slug: "invalid-document", title: "Invalid document", detail: detail,
             field: field)
+    }
+
+    /// 409: the write conflicts with what exists (a stale version, a duplicate, a resource still in use).
+    public static func conflict(_ slug: String, _ detail: String, field: String? = nil) -> ProblemDetails {
+        ProblemDetails(status: .conflict, slug: slug, title: "Conflict", detail: detail, field: field)
+    }
+
+    public static func methodNotAllowed(_ method: String, path: String, allowed: [String]) -> ProblemDetails {
+        var problem = ProblemDetails(
+            status: .methodNotAllowed, slug: "method-not-allowed", title: "Method not allowed",
+            detail: "\(path) does not answer \(method); it answers \(allowed.joined(separator: ", "))")
+        problem.allow = allowed.joined(separator: ", ")
+        return problem
     }
 
     public static func internalError() -> ProblemDetails {

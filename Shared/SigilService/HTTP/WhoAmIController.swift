@@ -7,5 +7,6 @@ struct WhoAmIController {
             let principal = try context.requirePrincipal(Set(AdminRole.allCases))
             return OperationsController.json(.ok, principal)
         }
+        group.refuseOtherMethods("/whoami", allowed: [.get])
     }
 }

@@ -1,44 +1,106 @@
+import Foundation
 import SigilEvents
 
-/// How a service accepts one kind of configuration resource: its admin API path, its table in the service's
-/// schema, and how a submitted spec is validated (and its secrets encrypted) before it becomes an event.
+/// One kind a service owns, with its Swift type erased so the admin API, the projection and the OpenAPI document
+/// treat every kind alike. Built with `ResourceDefinition(Spec.self)`.
 public struct ResourceDefinition: Sendable {
     public let kind: ResourceKind
+    public let schema: SpecSchema
+    public let summary: String
     /// Path under `/v1`, e.g. `trust-providers`.
-    public let path: String
-    /// Table in the owning schema, e.g. `trust_providers`.
-    public let table: String
-    /// Returns what is stored and published: a normalized spec with secret fields already encrypted. Throws
-    /// `ProblemDetails.invalidField` naming the field at fault.
-    public let validate: @Sendable (_ spec: JSONValue, _ tenant: String, _ name: String) async throws -> JSONValue
+    public var path: String { kind.pathComponent }
 
-    public init(
-        kind: ResourceKind,
-        validate: @escaping @Sendable (_ spec: JSONValue, _ tenant: String, _ name: String) async throws -> JSONValue
-    ) {
-        self.kind = kind
-        self.path = kind.pathComponent
-        self.table = kind.tableName
-        self.validate = validate
+    let admit: @Sendable (_ spec: JSONValue, _ target: AdmissionTarget) async throws -> AdmittedSpec
+    let read: @Sendable (_ store: ResourceStore, _ tenant: String, _ name: String) throws -> JSONValue?
+    let list: @Sendable (_ store: ResourceStore, _ tenant: String) throws -> [JSONValue]
+    /// Fills the kind's index from stored rows; returns the names of rows that no longer decode.
+    let load: @Sendable (_ store: ResourceStore, _ rows: [StoredResource]) -> [String]
+
+    public init<Spec: ResourceSpec>(_ type: Spec.Type) {
+        kind = Spec.kind
+        schema = Spec.schema
+        summary = Spec.summary
+        admit = { json, target in
+            let spec: Spec
+            do {
+                spec = try json.decode(Spec.self)
+            } catch {
+                // The schema admitted it, so the type and the schema disagree: say which field.
+                throw ProblemDetails.invalidField("spec", "spec could not be read: \(Self.describe(error))")
+            }
+            let index = target.store.index(Spec.self)
+            let current = index.get(tenant: target.tenant, name: target.name)
+            let admitted = try await spec.admitted(
+                Admission(tenant: target.tenant, name: target.name, current: current, context: target.context))
+            let clash = admitted.uniqueness.flatMap { key in
+                index.all(tenant: target.tenant).first { $0.name != target.name && $0.spec.uniqueness == key }
+            }
+            return AdmittedSpec(
+                spec: try JSONValue(encoding: admitted), references: admitted.references,
+                uniqueness: admitted.uniqueness, clashesWith: clash?.name, unchanged: current?.spec == admitted)
+        }
+        read = { store, tenant, name in
+            try store.index(Spec.self).get(tenant: tenant, name: name).map(JSONValue.init(encoding:))
+        }
+        list = { store, tenant in try store.index(Spec.self).all(tenant: tenant).map(JSONValue.init(encoding:)) }
+        load = { store, rows in
+            var resources: [Resource<Spec>] = []
+            var unreadable: [String] = []
+            for row in rows where row.kind == Spec.kind {
+                if let spec = try? row.spec.decode(Spec.self) {
+                    resources.append(Resource(metadata: row.metadata, spec: spec))
+                } else {
+                    unreadable.append("\(row.metadata.tenant)/\(row.metadata.name)")
+                }
+            }
+            store.index(Spec.self).replace(with: resources)
+            return unreadable
+        }
     }
 
-    /// Resource names are DNS labels: lower-case letters, digits and dashes, 1 to 63 characters.
-    public static func isValidName(_ name: String) -> Bool {
-        let scalars = Array(name.unicodeScalars)
-        guard (1...63).contains(scalars.count), scalars.first != "-", scalars.last != "-" else { return false }
-        return scalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "invalid value" }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return (context.codingPath + [key]).map(\.stringValue).joined(separator: ".") + " is missing"
+        case .valueNotFound(_, let context), .typeMismatch(_, let context), .dataCorrupted(let context):
+            return context.codingPath.map(\.stringValue).joined(separator: ".") + " has an invalid value"
+        @unknown default:
+            return "invalid value"
+        }
     }
 }
 
-/// One stored resource as the admin API shows it.
-public struct StoredResource: Sendable, Codable, Equatable {
+/// Where an admission is going.
+struct AdmissionTarget: Sendable {
+    let tenant: String
+    let name: String
+    let store: ResourceStore
+    let context: ServiceContext
+}
+
+/// A spec after its kind's admission: what is stored, what it names, and how it relates to what exists.
+struct AdmittedSpec: Sendable {
+    let spec: JSONValue
+    let references: [ResourceReference]
+    let uniqueness: String?
+    /// Another resource of the kind with the same `uniqueness`.
+    let clashesWith: String?
+    /// The stored spec would not change.
+    let unchanged: Bool
+}
+
+/// A row of the projection: one resource of any kind (the spec only for kinds the service owns).
+public struct StoredResource: Sendable {
     public let kind: ResourceKind
-    public let name: String
+    public let metadata: ResourceMetadata
+    public let references: [ResourceReference]
     public let spec: JSONValue
 
-    public init(kind: ResourceKind, name: String, spec: JSONValue) {
+    public init(kind: ResourceKind, metadata: ResourceMetadata, references: [ResourceReference], spec: JSONValue) {
         self.kind = kind
-        self.name = name
+        self.metadata = metadata
+        self.references = references
         self.spec = spec
     }
 }

@@ -86,6 +86,7 @@ struct DevUp: AsyncParsableCommand {
         print("    bootstrap \(brokers)")
 
         let adminToken = DevSecret.generate()
+        let auditorToken = DevSecret.generate()
         let edgeRoleToken = DevSecret.generate()
         let tokenFile = "\(state.directory)/workload-token"
         try writePrivateFile(tokenFile)
@@ -99,6 +100,7 @@ struct DevUp: AsyncParsableCommand {
         environment["SIGIL_KAFKA_BROKERS"] = brokers
         environment["SIGIL_POSTGRES_URL"] = postgresURL
         environment["SIGIL_ADMIN_TOKEN"] = adminToken
+        environment["SIGIL_AUDITOR_TOKEN"] = auditorToken
         // The mock broker answers a fetch only when this wait ends (real Kafka answers as soon as data is there): 5 ms
         // keeps a hop short without the consumers spinning; a caller's value wins (`make bench` uses 1).
         environment["SIGIL_KAFKA_FETCH_WAIT_MAX_MS"] = baseEnvironment["SIGIL_KAFKA_FETCH_WAIT_MAX_MS"] ?? "5"
@@ -129,6 +131,7 @@ struct DevUp: AsyncParsableCommand {
             ("SIGIL_KAFKA_BROKERS", brokers),
             ("SIGIL_POSTGRES_URL", postgresURL),
             ("SIGIL_ADMIN_TOKEN", adminToken),
+            ("SIGIL_AUDITOR_TOKEN", auditorToken),
             ("SIGIL_EDGE_ROLE_TOKEN", edgeRoleToken),
         ]
         values += DevConstellation.services.map { ($0.urlVariable, "http://127.0.0.1:\($0.port)") }

@@ -25,7 +25,7 @@ struct AuditCommand: AsyncParsableCommand {
                 var query = "after=\(after)&limit=500"
                 if let outcome { query += "&outcome=\(outcome)" }
                 if let clientWorkload { query += "&clientWorkload=\(clientWorkload)" }
-                let (status, body) = try await admin.send(
+                let (status, body, _) = try await admin.send(
                     .GET, try admin.setting("SIGIL_AUDIT_URL") + "/v1/audit/events?\(query)")
                 guard status == 200, let page = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
                     throw AdminClient.Failure(
@@ -34,10 +34,21 @@ struct AuditCommand: AsyncParsableCommand {
                 for record in page["items"] as? [[String: Any]] ?? [] {
                     after = (record["sequence"] as? NSNumber)?.int64Value ?? after
                     let fields = ["time", "type", "outcome", "clientWorkload", "subject"].map { "\(record[$0] ?? "-")" }
-                    print("#\(after) " + fields.joined(separator: "  "))
+                    print("#\(after) " + fields.joined(separator: "  ") + Self.change(record["data"]))
                 }
                 if follow { try await Task.sleep(for: .seconds(1)) }
             } while follow
+        }
+
+        /// For a configuration change: who made it, and the versions before and after.
+        static func change(_ data: Any?) -> String {
+            guard let data = data as? [String: Any], let actor = data["changedBy"] as? [String: Any] else { return "" }
+            let by = "  by \(actor["tokenName"] ?? "?") (\(actor["role"] ?? "?"))"
+            let metadata = data["metadata"] as? [String: Any]
+            let before = data["previousResourceVersion"] as? String ?? data["resourceVersion"] as? String ?? "none"
+            let after = metadata?["resourceVersion"] as? String ?? "none"
+            let digest = (data["specDigest"] as? String).map { "  spec sha256:\($0.prefix(12))" } ?? ""
+            return by + "  version \(before) -> \(after)" + digest
         }
     }
 
@@ -47,7 +58,8 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let admin = AdminClient()
-            let (status, body) = try await admin.send(.GET, try admin.setting("SIGIL_AUDIT_URL") + "/v1/audit/verify")
+            let (status, body, _) = try await admin.send(
+                .GET, try admin.setting("SIGIL_AUDIT_URL") + "/v1/audit/verify")
             guard status == 200, let result = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
                 throw AdminClient.Failure(description: "verification failed (\(status)): \(AdminClient.describe(body))")
             }

@@ -1,0 +1,185 @@
+import Crypto
+import Foundation
+import SigilEvents
+import SigilKafka
+
+/// Admission of one kind's writes: the document is checked against the kind's schema (defaults filled), decoded
+/// into its type and checked by it, its references must exist, it must not clash with another resource of the kind,
+/// and a given `resourceVersion` must be current. Only then is it published to `sigil.config`; the answer waits
+/// until this replica's projection shows the outcome (read-your-writes).
+struct ResourceAdmission: Sendable {
+    enum Change: String, Sendable {
+        case created, updated, unchanged, deleted
+    }
+
+    struct Outcome: Sendable {
+        let change: Change
+        /// The resource document (absent after a delete).
+        let resource: JSONValue?
+        /// False if the event is in the log but this replica had not applied it within the wait.
+        var visible = true
+    }
+
+    let definition: ResourceDefinition
+    let store: ResourceStore
+    let context: ServiceContext
+    /// Where admitted changes go: `sigil.config`.
+    let log: any ConfigurationLog
+    /// How long a write waits for this replica's projection to show it.
+    var projectionWait: Duration = .seconds(10)
+
+    /// `assumed` (`Kind/name`, on a dry run only): resources to count as existing, because the same apply would
+    /// create them first.
+    func define(
+        _ document: JSONValue, name: String, principal: AdminPrincipal, ifMatch: String?, dryRun: Bool,
+        assumed: Set<String> = []
+    ) async throws -> Outcome {
+        let tenant = principal.tenant
+        let admitted = try ResourceDocumentSchema.document(definition).admit(document, at: "")
+        let metadata: SubmittedMetadata
+        do {
+            metadata = try admitted["metadata"]!.decode(SubmittedMetadata.self)
+        } catch {
+            throw ProblemDetails.invalidField("metadata", "metadata could not be read")
+        }
+        guard metadata.name == nil || metadata.name == name else {
+            throw ProblemDetails.invalidField("metadata.name", "metadata.name must be \(name), the name in the path")
+        }
+        if let submittedTenant = metadata.tenant, submittedTenant != tenant {
+            throw ProblemDetails.invalidField("metadata.tenant", "metadata.tenant must be the token's tenant")
+        }
+        let current = store.catalog.entry(definition.kind, name, tenant: tenant)
+        try Self.checkPrecondition(ifMatch ?? metadata.resourceVersion, current: current, name: name)
+
+        let spec = try await definition.admit(
+            admitted["spec"]!, AdmissionTarget(tenant: tenant, name: name, store: store, context: context))
+        for reference in spec.references
+        where store.catalog.entry(reference.kind, reference.name, tenant: tenant) == nil {
+            if dryRun, assumed.contains("\(reference.kind.rawValue)/\(reference.name)") { continue }
+            throw ProblemDetails(
+                status: .unprocessableContent, slug: "unknown-reference", title: "Unknown reference",
+                detail: "\(reference.field) names \(reference.kind.rawValue) \(reference.name), which does not exist",
+                field: reference.field)
+        }
+        if let other = spec.clashesWith, let uniqueness = spec.uniqueness {
+            throw ProblemDetails.conflict(
+                "duplicate", "\(definition.kind.rawValue) \(other) already has \(uniqueness)", field: "spec")
+        }
+        if let current, spec.unchanged, current.metadata.labels == metadata.labels {
+            return Outcome(change: .unchanged, resource: try definition.read(store, tenant, name))
+        }
+
+        let now = Date()
+        let version = UUIDv7.generate(at: now)
+        let resourceMetadata = ResourceMetadata(
+            name: name, tenant: tenant, labels: metadata.labels, uid: current?.metadata.uid ?? UUIDv7.generate(at: now),
+            resourceVersion: version,
+            generation: (current?.metadata.generation ?? 0) + (spec.unchanged ? 0 : 1),
+            createdAt: current?.metadata.createdAt ?? now, updatedAt: now,
+            createdBy: current?.metadata.createdBy ?? principal.tokenName)
+        let event = ResourceDefined(
+            kind: definition.kind, metadata: resourceMetadata, spec: spec.spec,
+            previousResourceVersion: current?.metadata.resourceVersion, references: spec.references,
+            specDigest: Self.digest(spec.spec), changedBy: principal.actor)
+        let document: JSONValue = [
+            "apiVersion": .string(SigilAPI.version), "kind": .string(definition.kind.rawValue),
+            "metadata": try JSONValue(encoding: resourceMetadata), "spec": spec.spec,
+        ]
+        let change: Change = current == nil ? .created : .updated
+        if dryRun { return Outcome(change: change, resource: document) }
+        try await publish(event, tenant: tenant, name: name)
+        let visible = try await awaitProjection(name: name, tenant: tenant, from: current, to: version)
+        return Outcome(change: change, resource: try definition.read(store, tenant, name) ?? document, visible: visible)
+    }
+
+    /// `assumed` (`Kind/name`, on a dry run only): resources to count as gone, because the same delete would remove
+    /// them too.
+    func remove(
+        name: String, principal: AdminPrincipal, ifMatch: String?, dryRun: Bool, assumed: Set<String> = []
+    ) async throws -> Outcome {
+        let tenant = principal.tenant
+        guard let current = store.catalog.entry(definition.kind, name, tenant: tenant),
+            try definition.read(store, tenant, name) != nil
+        else {
+            throw ProblemDetails.notFound("no \(definition.kind.rawValue) named \(name)")
+        }
+        try Self.checkPrecondition(ifMatch, current: current, name: name)
+        let referrers = store.catalog.referrers(of: definition.kind, name, tenant: tenant).filter {
+            !(dryRun && assumed.contains("\($0.kind.rawValue)/\($0.metadata.name)"))
+        }
+        if !referrers.isEmpty {
+            let names = referrers.map { "\($0.kind.rawValue)/\($0.metadata.name)" }.joined(separator: ", ")
+            throw ProblemDetails.conflict(
+                "in-use", "\(definition.kind.rawValue) \(name) is named by \(names); change or delete them first")
+        }
+        if dryRun { return Outcome(change: .deleted, resource: nil) }
+        let event = ResourceRemoved(
+            kind: definition.kind, name: name, resourceVersion: current.metadata.resourceVersion,
+            changedBy: principal.actor)
+        try await publish(event, tenant: tenant, name: name)
+        let visible = try await awaitProjection(name: name, tenant: tenant, from: current, to: nil)
+        return Outcome(change: .deleted, resource: nil, visible: visible)
+    }
+
+    /// A stale or impossible `resourceVersion` is a conflict; none means "whatever is there".
+    static func checkPrecondition(_ expected: String?, current: CatalogEntry?, name: String) throws {
+        guard let expected else { return }
+        let version = expected.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")).replacingOccurrences(
+            of: "W/", with: "")
+        guard let current else {
+            throw ProblemDetails.conflict(
+                "stale-resource-version", "\(name) does not exist, so resourceVersion \(version) cannot be current")
+        }
+        guard current.metadata.resourceVersion == version else {
+            throw ProblemDetails.conflict(
+                "stale-resource-version",
+                "\(name) has changed since resourceVersion \(version); read it again and reapply your change",
+                field: "metadata.resourceVersion")
+        }
+    }
+
+    private func publish(_ payload: some EventPayload, tenant: String, name: String) async throws {
+        let event = try payload.cloudEvent(
+            source: context.source, tenant: tenant, partitionKey: tenant,
+            subject: "\(definition.kind.rawValue)/\(name)")
+        do {
+            try await log.append(event)
+        } catch {
+            context.logger.error("configuration not published", metadata: ["error": "\(String(reflecting: error))"])
+            throw ProblemDetails(
+                status: .serviceUnavailable, slug: "config-log-unavailable", title: "Configuration log unavailable",
+                detail: "the change could not be written to the configuration log; nothing was changed, try again")
+        }
+    }
+
+    /// Waits until this replica shows `version` (nil: the resource gone). Another version appearing first means a
+    /// write from elsewhere won the race: ours will never take effect.
+    private func awaitProjection(
+        name: String, tenant: String, from previous: CatalogEntry?, to version: String?
+    ) async throws -> Bool {
+        let deadline = ContinuousClock.now + projectionWait
+        while ContinuousClock.now < deadline {
+            let now = store.catalog.entry(definition.kind, name, tenant: tenant)?.metadata.resourceVersion
+            if now == version { return true }
+            if now != previous?.metadata.resourceVersion {
+                throw ProblemDetails.conflict(
+                    "stale-resource-version",
+                    "\(name) was changed by another writer at the same moment; read it again and reapply your change")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        context.logger.warning(
+            "configuration published but not yet projected",
+            metadata: ["resource": "\(definition.kind.rawValue)/\(name)"])
+        return false
+    }
+
+    static func digest(_ spec: JSONValue) -> String {
+        let bytes = (try? EventJSON.encoder.encode(spec)) ?? Data()
+        return SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension AdminPrincipal {
+    var actor: ResourceActor { ResourceActor(tokenName: tokenName, role: role.rawValue) }
+}
