@@ -104,22 +104,26 @@ let package = Package(
                 "SigilCrypto",
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
-            path: "Services/IdentityAttestation"
+            path: "Services/IdentityAttestation",
+            exclude: ["openapi.yaml"]
         ),
         .executableTarget(
             name: "PolicyDecision",
             dependencies: ["SigilService", "SigilCrypto"],
-            path: "Services/PolicyDecision"
+            path: "Services/PolicyDecision",
+            exclude: ["openapi.yaml"]
         ),
         .executableTarget(
             name: "CredentialIssuance",
             dependencies: ["SigilService", "SigilCrypto"],
-            path: "Services/CredentialIssuance"
+            path: "Services/CredentialIssuance",
+            exclude: ["openapi.yaml"]
         ),
         .executableTarget(
             name: "AuditIngestion",
             dependencies: ["SigilService", "SigilCrypto"],
-            path: "Services/AuditIngestion"
+            path: "Services/AuditIngestion",
+            exclude: ["openapi.yaml"]
         ),
         .executableTarget(
             name: "EdgeProxy",
@@ -131,7 +135,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            path: "Services/EdgeProxy"
+            path: "Services/EdgeProxy",
+            exclude: ["openapi.yaml"]
         ),
 
         // MARK: Operator CLI
@@ -192,6 +197,7 @@ let package = Package(
                 "IdentityAttestation",
                 "PolicyDecision",
                 "CredentialIssuance",
+                "AuditIngestion",
                 "EdgeProxy",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -8,7 +8,7 @@
 # Every 422 is still checked against the document (status, content type and schema).
 set -euo pipefail
 state="${1:?usage: api-contract.sh STATE_DIRECTORY}"
-python3 -c "import schemathesis" 2>/dev/null || pip install -q schemathesis
+python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check schemathesis
 setting() { grep "^$1=" "$state/env" | cut -d= -f2-; }
 
 status=0

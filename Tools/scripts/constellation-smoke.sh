@@ -32,7 +32,7 @@ metadata=$(kcat -L -b "$brokers" 2>&1 || true)
 for topic in config access.requests access.attested access.decisions access.replies edge.activity posture deadletter; do
   check "kcat sees topic sigil.$topic" grep -q "topic \"sigil.$topic\"" <<<"$metadata"
 done
-for variable in SIGIL_KAFKA_BROKERS SIGIL_POSTGRES_URL SIGIL_ADMIN_TOKEN SIGIL_ATTEST_URL SIGIL_POLICY_URL \
+for variable in SIGIL_KAFKA_BROKERS SIGIL_POSTGRES_URL SIGIL_ADMIN_TOKEN SIGIL_AUDITOR_TOKEN SIGIL_ATTEST_URL SIGIL_POLICY_URL \
   SIGIL_ISSUE_URL SIGIL_AUDIT_URL SIGIL_EDGE_URL SIGIL_EDGE_PROXY SIGIL_EDGE_ROLE_TOKEN; do
   check "env file has $variable" grep -q "^$variable=." "$state/env"
 done
@@ -41,6 +41,11 @@ check "admin API accepts the dev admin token" \
   bash -c "curl -sf -H 'Authorization: Bearer $token' http://127.0.0.1:7101/v1/whoami | grep -q '\"role\":\"admin\"'"
 check "admin API refuses a request without a token" \
   bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:7102/v1/whoami)\" = 401 ]"
+auditor=$(grep '^SIGIL_AUDITOR_TOKEN=' "$state/env" | cut -d= -f2-)
+check "the auditor token reads resources" \
+  bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $auditor' http://127.0.0.1:7102/v1/server-workloads)\" = 200 ]"
+check "the auditor token changes nothing (403)" \
+  bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Authorization: Bearer $auditor' -H 'Content-Type: application/json' -d '{\"metadata\":{},\"spec\":{\"host\":\"a\",\"port\":1}}' http://127.0.0.1:7102/v1/server-workloads/a)\" = 403 ]"
 check "no service logged the admin token" bash -c "! grep -rqF -- '$token' $state/logs"
 edge_token=$(grep '^SIGIL_EDGE_ROLE_TOKEN=' "$state/env" | cut -d= -f2-)
 check "the edge's status answers its own edge token" \
@@ -75,12 +80,19 @@ metadata: {name: broken}
 spec: {scheme: gopher, host: smoke.internal, port: 8080}
 YAML
 check "sigil apply -f applies a multi-document file" "$sigil" apply -f "$state/resources.yaml"
-check "applying the same file again is accepted" "$sigil" apply -f "$state/resources.yaml"
+check "applying the same file again changes nothing" bash -c "'$sigil' apply -f '$state/resources.yaml' | grep -c ' unchanged$' | grep -qx 2"
 check "sigil get lists what was applied" bash -c "for i in \$(seq 50); do '$sigil' get ServerWorkload | grep -q smoke-api && exit 0; sleep 0.1; done; exit 1"
 check "the file log stream receives audit records as JSON lines" bash -c "for i in \$(seq 50); do grep -q '\"subject\":\"ServerWorkload/smoke-api\"' '$state/audit.jsonl' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
 check "sigil audit tail shows the applied resources" bash -c "'$sigil' audit tail | grep -q 'ServerWorkload/smoke-api'"
 check "sigil audit verify proves the chain intact" "$sigil" audit verify
+check "sigil get -o yaml output applies back unchanged" bash -c "'$sigil' get ServerWorkload smoke-api -o yaml >'$state/roundtrip.yaml' && '$sigil' apply -f '$state/roundtrip.yaml' | grep -qx 'ServerWorkload/smoke-api unchanged'"
+check "sigil audit tail names who changed a resource" bash -c "'$sigil' audit tail | grep 'ServerWorkload/smoke-api' | grep -q 'by bootstrap-admin (admin)'"
+check "sigil delete --dry-run deletes nothing" bash -c "'$sigil' delete ServerWorkload smoke-api --dry-run && '$sigil' get ServerWorkload smoke-api >/dev/null"
+check "sigil delete -f removes the file's resources" bash -c "'$sigil' delete -f '$state/resources.yaml' && ! '$sigil' get ServerWorkload smoke-api >/dev/null 2>&1"
 check "an invalid document is refused, naming the field" bash -c "! '$sigil' apply -f '$state/invalid.yaml' >'$state/invalid.out' 2>&1 && grep -q 'spec.scheme' '$state/invalid.out'"
+
+check "schemathesis finds no server error and no contract violation in any service's API" \
+  Tools/scripts/api-contract.sh "$state"
 
 pids=$(python3 -c "import json;print(' '.join(str(p['pid']) for p in json.load(open('$state/processes.json'))['processes']))")
 check "dev down stops everything" "$sigil" dev down --state-directory "$state"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Sigil needs to build, run and test, if any is missing.
+# Installs the Debian packages (and, for tests, the PyPI checkers) Sigil needs, if any is missing.
 # Uses sudo when not root. Usage: install-deps.sh [run|test]
 set -euo pipefail
 
@@ -8,6 +8,12 @@ case "${1:-run}" in
   test) packages+=(kcat) ;;
   bench) packages+=(nginx wrk) ;;
 esac
+
+# Test peers and checkers from PyPI: schemathesis drives the APIs from their OpenAPI documents.
+if [ "${1:-run}" = test ]; then
+  python3 -c "import schemathesis, openapi_spec_validator, yaml" 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check schemathesis openapi-spec-validator pyyaml
+fi
 
 missing=()
 for package in "${packages[@]}"; do

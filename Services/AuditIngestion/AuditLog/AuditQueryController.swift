@@ -25,8 +25,12 @@ struct AuditQueryController {
                     "outcome", "outcome must be one of \(AuditRecord.outcomes.joined(separator: ", "))")
             }
             for (name, maximum) in [("type", 200), ("clientWorkload", 63)] {
-                if let value = query[Substring(name)], value.count > maximum {
+                guard let value = query[Substring(name)] else { continue }
+                if value.count > maximum {
                     throw ProblemDetails.invalidField(name, "\(name) must be at most \(maximum) characters")
+                }
+                if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                    throw ProblemDetails.invalidField(name, "\(name) must not contain control characters")
                 }
             }
             var since: Date?

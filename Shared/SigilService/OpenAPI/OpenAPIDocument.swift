@@ -1,6 +1,5 @@
 import Foundation
 import SigilEvents
-import Yams
 
 /// The OpenAPI 3.1 document a service serves at `/openapi.yaml`, generated from the operations its controllers
 /// declare and the schemas of its resource kinds (`SpecSchema`), so the document cannot drift from the code.
@@ -29,10 +28,7 @@ public enum OpenAPIDocument {
                 "schemas": .object(sharedSchemas.merging(schemas) { shared, _ in shared }),
             ],
         ]
-        let encoder = YAMLEncoder()
-        encoder.options.sortKeys = true
-        encoder.options.width = -1
-        return (try? encoder.encode(document)) ?? ""
+        return document.yaml
     }
 
     static let operationsPaths: APIPaths = [

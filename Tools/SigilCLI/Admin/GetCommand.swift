@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SigilClient
 import SigilEvents
-import Yams
+import SigilService
 
 /// `sigil get KIND [NAME] [-o table|yaml|json]`: reads resources of the token's tenant. YAML and JSON output can be
 /// applied again as they are (and doing so changes nothing).
@@ -42,9 +42,7 @@ struct GetCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(value), as: UTF8.self))
         case .yaml:
-            let encoder = YAMLEncoder()
-            encoder.options.sortKeys = true
-            print(try items.map { try encoder.encode($0) }.joined(separator: "---\n"), terminator: "")
+            print(items.map(\.yaml).joined(separator: "---\n"), terminator: "")
         case .table:
             print(pad("NAME", 28) + pad("GENERATION", 12) + pad("UPDATED", 22) + "SPEC")
             for item in items {

@@ -1,0 +1,152 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import SigilCrypto
+import SigilEvents
+import Testing
+
+@testable import AuditIngestion
+@testable import CredentialIssuance
+@testable import IdentityAttestation
+@testable import SigilService
+
+/// The kinds of the other services: each refuses what would weaken it, naming the field, and keeps its secrets.
+@Suite("Kinds: trust providers, client workloads, credential providers, log streams")
+struct KindAdmissionTests {
+    typealias Bench = ResourceBench
+
+    func put(
+        _ client: some TestClientProtocol, _ kind: ResourceKind, _ name: String, _ spec: JSONValue,
+        token: String = Bench.adminToken
+    ) async throws -> Bench.Answer {
+        try await Bench.send(
+            client, .put, "/v1/\(kind.pathComponent)/\(name)", body: Bench.document(kind, name, spec), token: token)
+    }
+
+    static let jwks: JSONValue = [
+        "keys": [
+            [
+                "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256",
+                "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+            ]
+        ]
+    ]
+    static let cluster: JSONValue = [
+        "type": "kubernetes-service-account", "issuer": "https://k8s.example", "audiences": ["sigil"], "jwks": jwks,
+    ]
+
+    /// JSON nested `depth` arrays deep.
+    static func nested(_ depth: Int) -> JSONValue {
+        (0..<depth).reduce(JSONValue.number(1)) { inner, _ in [inner] }
+    }
+
+    @Test("trust providers and client workloads: types, algorithms, key sets, references, one workload per identity")
+    func attestationKinds() async throws {
+        let bench = try await Bench(.identityAttestation)
+        try await bench.application().test(.router) { client in
+            let refusals: [(JSONValue, String)] = [
+                (Self.cluster.merging(["type": "oidc"]), "spec.type"),
+                (Self.cluster.merging(["allowedAlgorithms": ["none"]]), "spec.allowedAlgorithms[0]"),
+                (Self.cluster.merging(["allowedAlgorithms": ["HS256"]]), "spec.allowedAlgorithms[0]"),
+                (Self.cluster.merging(["audiences": []]), "spec.audiences"),
+                (Self.cluster.merging(["jwks": ["keys": []]]), "spec.jwks"),
+                (Self.cluster.merging(["jwksFile": "/etc/jwks.json"]), "spec.jwks"),
+                (Self.cluster.merging(["jwksFile": "relative.json", "jwks": .null]), "spec.jwksFile"),
+                (Self.cluster.merging(["jwksFile": "/etc/../root/jwks.json", "jwks": .null]), "spec.jwksFile"),
+                (Self.cluster.merging(["clockSkewSeconds": 3600]), "spec.clockSkewSeconds"),
+                (Self.cluster.merging(["audience": "typo"]), "spec.audience"),
+                (Self.cluster.merging(["jwks": ["keys": [Self.nested(20)]]]), "spec.jwks"),
+            ]
+            for (spec, field) in refusals {
+                let answer = try await put(client, .trustProvider, "cluster", spec)
+                #expect(answer.status == .unprocessableContent, "\(field)")
+                #expect(answer.field == field, "\(answer.detail)")
+            }
+            let created = try await put(client, .trustProvider, "cluster", Self.cluster)
+            #expect(created.status == .created)
+            #expect(created.body["spec"]?["clockSkewSeconds"] == 30)
+            #expect(created.body["spec"]?["allowedAlgorithms"] == ["RS256", "ES256"])
+            let workload: JSONValue = ["trustProvider": "cluster", "namespace": "demo", "serviceAccount": "billing"]
+            let unknown = try await put(client, .clientWorkload, "billing", workload.merging(["trustProvider": "gone"]))
+            #expect(unknown.type == "urn:sigil:problem:unknown-reference")
+            #expect(unknown.field == "spec.trustProvider")
+            #expect(try await put(client, .clientWorkload, "billing", workload).status == .created)
+            let twin = try await put(client, .clientWorkload, "billing-2", workload)
+            #expect(twin.status == .conflict)
+            #expect(twin.detail.contains("ClientWorkload billing already has service account demo/billing of cluster"))
+            let inUse = try await Bench.send(client, .delete, "/v1/trust-providers/cluster")
+            #expect(inUse.status == .conflict)
+            #expect(inUse.detail.contains("ClientWorkload/billing"))
+            let badNamespace = try await put(client, .clientWorkload, "x", workload.merging(["namespace": "Demo_1"]))
+            #expect(badNamespace.field == "spec.namespace")
+        }
+    }
+
+    @Test("credential providers: the secret is encrypted at admission, never shown, and re-applying it changes nothing")
+    func credentialProviders() async throws {
+        let kek = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let bench = try await Bench(.credentialIssuance, environment: ["SIGIL_KEK": kek])
+        // The tenant's data key exists already (creating one publishes it to the bus, which this test has not).
+        let keyring = try IssuanceParts.keyring.get(bench.context)
+        keyring.remember(TenantDataKey(tenant: "acme"))
+        try await bench.application().test(.router) { client in
+            let secret = "sk_live_0123456789"
+            let spec: JSONValue = [
+                "type": "static", "inject": "header", "header": "X-API-Key", "value": .string(secret),
+            ]
+            let refusals: [(JSONValue, String)] = [
+                (spec.merging(["header": .null]), "spec.header"),
+                (spec.merging(["header": "X API Key"]), "spec.header"),
+                (spec.merging(["inject": "bearer"]), "spec.header"),
+                (spec.merging(["value": "line\r\nInjected: yes"]), "spec.value"),
+                (spec.merging(["value": .string(String(repeating: "a", count: 9000))]), "spec.value"),
+                (spec.merging(["value": .null]), "spec.value"),
+                (spec.merging(["type": "vault"]), "spec.type"),
+            ]
+            for (refused, field) in refusals {
+                let answer = try await put(client, .credentialProvider, "api-key", refused)
+                #expect(answer.status == .unprocessableContent, "\(field)")
+                #expect(answer.field == field, "\(answer.detail)")
+            }
+            let created = try await put(client, .credentialProvider, "api-key", spec)
+            #expect(created.status == .created)
+            #expect(created.body["spec"]?["value"] == nil)
+            let encrypted = try #require(created.body["spec"]?["valueEncrypted"]?.stringValue)
+            #expect(!encrypted.contains(secret))
+            // The plaintext again, or the document as read: unchanged, the same ciphertext.
+            #expect(try await put(client, .credentialProvider, "api-key", spec).change == "unchanged")
+            let read = try await Bench.send(client, .get, "/v1/credential-providers/api-key", token: Bench.auditorToken)
+            #expect(read.body["spec"]?["valueEncrypted"]?.stringValue == encrypted)
+            #expect(
+                try await Bench.send(client, .put, "/v1/credential-providers/api-key", body: read.body).change
+                    == "unchanged")
+            // A ciphertext cannot be moved to another provider (it is bound to its name).
+            var moved = Bench.document(.credentialProvider, "other", read.body["spec"]!)
+            moved = moved.merging(["metadata": ["name": "other"]])
+            let refused = try await Bench.send(client, .put, "/v1/credential-providers/other", body: moved)
+            #expect(refused.field == "spec.valueEncrypted")
+            // A new secret is a change.
+            #expect(
+                try await put(client, .credentialProvider, "api-key", spec.merging(["value": "rotated-1"])).change
+                    == "updated")
+            for event in bench.log.events {
+                #expect(!String(decoding: event.data, as: UTF8.self).contains(secret))
+            }
+        }
+    }
+
+    @Test("log streams: an absolute path without '..'")
+    func logStreams() async throws {
+        let bench = try await Bench(.auditIngestion)
+        try await bench.application().test(.router) { client in
+            for (path, expected) in [
+                ("relative.log", HTTPResponse.Status.unprocessableContent),
+                ("/var/../etc/passwd", .unprocessableContent), ("/var/log/sigil.jsonl", .created),
+            ] {
+                let answer = try await put(client, .logStream, "soc", ["type": "file", "path": .string(path)])
+                #expect(answer.status == expected, "\(path): \(answer.detail)")
+            }
+        }
+    }
+}
