@@ -3,31 +3,19 @@ import SigilService
 
 /// A log stream: where the tenant's audit records are delivered. One type today; each type is a case with its own
 /// spec and schema.
-enum LogStreamSpec: ResourceSpec {
+enum LogStreamSpec: VariantResourceSpec {
     case file(FileLogStream)
 
     static let kind = ResourceKind.logStream
     static let summary = "Where the tenant's audit records are delivered as they are written."
-    static let schema = SpecSchema.variants(discriminator: "type", [(FileLogStream.type, FileLogStream.schema)])
+    static let variants: [SpecVariant<Self>] = [.init(FileLogStream.type, FileLogStream.schema, Self.file)]
 
-    enum CodingKeys: String, CodingKey { case type }
+    init(from decoder: any Decoder) throws { self = try Self.decodeVariant(from: decoder) }
+    func encode(to encoder: any Encoder) throws { try encodeVariant(to: encoder) }
 
-    init(from decoder: any Decoder) throws {
-        let type = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .type)
-        switch type {
-        case FileLogStream.type: self = .file(try .init(from: decoder))
-        default:
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "unknown log stream type \(type)"))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
+    var variant: (type: String, spec: any Encodable) {
         switch self {
-        case .file(let spec):
-            try container.encode(FileLogStream.type, forKey: .type)
-            try spec.encode(to: encoder)
+        case .file(let spec): return (FileLogStream.type, spec)
         }
     }
 

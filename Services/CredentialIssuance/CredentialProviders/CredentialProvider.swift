@@ -5,32 +5,19 @@ import SigilService
 
 /// A credential provider: where the credential an edge injects comes from. One type today; each type is a case with
 /// its own spec and schema.
-enum CredentialProviderSpec: ResourceSpec {
+enum CredentialProviderSpec: VariantResourceSpec {
     case staticValue(StaticCredential)
 
     static let kind = ResourceKind.credentialProvider
     static let summary = "Where the credential an edge injects comes from, and how it is injected."
-    static let schema = SpecSchema.variants(
-        discriminator: "type", [(StaticCredential.type, StaticCredential.schema)])
+    static let variants: [SpecVariant<Self>] = [.init(StaticCredential.type, StaticCredential.schema, Self.staticValue)]
 
-    enum CodingKeys: String, CodingKey { case type }
+    init(from decoder: any Decoder) throws { self = try Self.decodeVariant(from: decoder) }
+    func encode(to encoder: any Encoder) throws { try encodeVariant(to: encoder) }
 
-    init(from decoder: any Decoder) throws {
-        let type = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .type)
-        switch type {
-        case StaticCredential.type: self = .staticValue(try .init(from: decoder))
-        default:
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "unknown credential provider type \(type)"))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
+    var variant: (type: String, spec: any Encodable) {
         switch self {
-        case .staticValue(let spec):
-            try container.encode(StaticCredential.type, forKey: .type)
-            try spec.encode(to: encoder)
+        case .staticValue(let spec): return (StaticCredential.type, spec)
         }
     }
 

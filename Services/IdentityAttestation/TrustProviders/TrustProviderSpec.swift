@@ -5,33 +5,21 @@ import SigilService
 
 /// A trust provider: where workload evidence comes from and how it is checked. One type today; each type is a case
 /// with its own spec and schema.
-enum TrustProviderSpec: ResourceSpec {
+enum TrustProviderSpec: VariantResourceSpec {
     case kubernetesServiceAccount(KubernetesServiceAccountTrust)
 
     static let kind = ResourceKind.trustProvider
     static let summary = "Where workload evidence comes from and how it is verified."
-    static let schema = SpecSchema.variants(
-        discriminator: "type",
-        [(KubernetesServiceAccountTrust.type, KubernetesServiceAccountTrust.schema)])
+    static let variants: [SpecVariant<Self>] = [
+        .init(KubernetesServiceAccountTrust.type, KubernetesServiceAccountTrust.schema, Self.kubernetesServiceAccount)
+    ]
 
-    enum CodingKeys: String, CodingKey { case type }
+    init(from decoder: any Decoder) throws { self = try Self.decodeVariant(from: decoder) }
+    func encode(to encoder: any Encoder) throws { try encodeVariant(to: encoder) }
 
-    init(from decoder: any Decoder) throws {
-        let type = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .type)
-        switch type {
-        case KubernetesServiceAccountTrust.type: self = .kubernetesServiceAccount(try .init(from: decoder))
-        default:
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "unknown trust provider type \(type)"))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
+    var variant: (type: String, spec: any Encodable) {
         switch self {
-        case .kubernetesServiceAccount(let spec):
-            try container.encode(KubernetesServiceAccountTrust.type, forKey: .type)
-            try spec.encode(to: encoder)
+        case .kubernetesServiceAccount(let spec): return (KubernetesServiceAccountTrust.type, spec)
         }
     }
 
