@@ -61,6 +61,7 @@ let package = Package(
             dependencies: [
                 "SigilEvents",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Shared/SigilCrypto"
         ),
@@ -163,6 +164,7 @@ let package = Package(
             dependencies: [
                 "SigilKafka",
                 "SigilEvents",
+                "SigilCrypto",
                 "SigilService",
                 "SigilClient",
                 "SigilProjection",
@@ -225,6 +227,7 @@ let package = Package(
             dependencies: [
                 "SigilKafka",
                 "SigilEvents",
+                "SigilCrypto",
                 "SigilClient",
                 "SigilProjection",
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -19,6 +19,11 @@ public final class ProjectionRunner: Service, Sendable {
         public var fetchWaitMaxMilliseconds: Int = 10
         /// Pause before retrying after a batch could not be applied.
         public var retryDelay: Duration = .seconds(1)
+        /// Checks who produced an event before it is applied; a `ProjectionRejection` dead-letters it. The services
+        /// always set it (signature and role, see `EventVerifier`).
+        public var authenticate: (@Sendable (CloudEvent, any EventPayload) throws(ProjectionRejection) -> Void)?
+        /// Signs the dead letters this runner writes.
+        public var sign: (@Sendable (CloudEvent) throws -> CloudEvent)?
 
         public init(topics: [String], kafka: KafkaClientConfiguration, deadLetterTopic: String) {
             self.topics = topics
@@ -175,6 +180,13 @@ public final class ProjectionRunner: Service, Sendable {
         } catch {
             return ProjectionRejection(code: error.code, detail: error.description)
         }
+        if let authenticate = configuration.authenticate {
+            do {
+                try authenticate(event.envelope, event.payload)
+            } catch {
+                return error
+            }
+        }
         try await connection.query("SAVEPOINT sigil_event", logger: logger)
         do {
             try await projection.apply(event, connection: connection, logger: logger)
@@ -191,7 +203,8 @@ public final class ProjectionRunner: Service, Sendable {
             producer: producer,
             topic: configuration.deadLetterTopic,
             source: source,
-            consumer: "\(source.service)/\(projection.name)"
+            consumer: "\(source.service)/\(projection.name)",
+            sign: configuration.sign
         ).write(message, code: code, detail: detail, logger: logger)
     }
 }

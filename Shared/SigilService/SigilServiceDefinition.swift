@@ -87,6 +87,9 @@ public struct ServiceContext: Sendable {
     public let readiness: Readiness
     /// The configuration this service knows: every resource's catalog entry, and typed indexes of its own kinds.
     public let resources: ResourceStore
+    /// Its signing key and the trust bundle. Always set when the service runs; nil only in tests that build a
+    /// context by hand (then nothing it publishes is signed, and its workers act on nothing).
+    public var authentication: EventAuthentication? = nil
     public let logger: Logger
 
     public var topics: SigilTopics { configuration.topics }

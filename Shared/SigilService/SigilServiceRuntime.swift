@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import SigilCrypto
 import SigilEvents
 import SigilKafka
 import SigilProjection
@@ -14,8 +15,13 @@ public enum SigilServiceRuntime {
     /// The `@main` entry of every service executable.
     public static func main(_ definition: SigilServiceDefinition) async {
         let configuration: ServiceConfiguration
+        let authentication: EventAuthentication
         do {
             configuration = try await ServiceConfiguration.load(service: definition)
+            guard let role = ServiceRole(rawValue: definition.component) else {
+                throw ConfigurationError(key: "component", expected: "a service role")
+            }
+            authentication = try EventAuthentication.load(configuration, role: role)
         } catch {
             FileHandle.standardError.write(Data("\(definition.executable): \(error)\n".utf8))
             exit(78)  // EX_CONFIG
@@ -26,7 +32,8 @@ public enum SigilServiceRuntime {
         var logger = Logger(label: definition.executable)
         logger[metadataKey: "instance"] = "\(configuration.instanceID)"
         do {
-            let application = try buildApplication(definition, configuration: configuration, logger: logger)
+            let application = try buildApplication(
+                definition, configuration: configuration, authentication: authentication, logger: logger)
             logger.info(
                 "starting", metadata: ["port": "\(configuration.httpPort)", "kafka": "\(configuration.kafkaBrokers)"])
             try await application.runService()
@@ -40,6 +47,7 @@ public enum SigilServiceRuntime {
     public static func buildApplication(
         _ definition: SigilServiceDefinition,
         configuration: ServiceConfiguration,
+        authentication: EventAuthentication,
         logger: Logger
     ) throws -> some ApplicationProtocol {
         let source = EventSource(service: definition.component, instance: configuration.instanceID)
@@ -87,6 +95,7 @@ public enum SigilServiceRuntime {
             tokens: tokens,
             readiness: readiness,
             resources: ResourceStore(),
+            authentication: authentication,
             logger: logger
         )
         let resourceDefinitions = definition.resources
@@ -123,6 +132,11 @@ public enum SigilServiceRuntime {
                     deadLetterTopic: configuration.topics.name(.deadletter)
                 )
                 runnerConfiguration.fetchWaitMaxMilliseconds = configuration.kafkaFetchWaitMaxMilliseconds
+                runnerConfiguration.authenticate = {
+                    (event: CloudEvent, payload: any EventPayload) throws(ProjectionRejection) in
+                    try authentication.authenticateForProjection(event, payload)
+                }
+                runnerConfiguration.sign = context.sign
                 let runner = ProjectionRunner(
                     projection: subscription.projection,
                     schema: schema,

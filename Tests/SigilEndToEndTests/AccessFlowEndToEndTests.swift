@@ -101,6 +101,7 @@ struct AccessFlowEndToEndTests {
         #expect(upstream.authorized == 2)
 
         try await checkDeadLetters(brokers: brokers, admin: admin)
+        try await checkForgeriesRefused(brokers: brokers, admin: admin)
         try await checkNothingInClear(
             constellation, brokers: brokers,
             secrets: [upstream.apiKey] + tokens + tokens.map { String($0.split(separator: ".").last!) })

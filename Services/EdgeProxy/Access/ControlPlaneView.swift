@@ -48,7 +48,8 @@ final class ControlPlaneView: Service, Sendable {
     }
 
     private func apply(_ message: KafkaConsumerMessage) {
-        guard let event = try? CloudEvent(kafkaMessage: message), let payload = try? EventCatalog.sigil.decode(event)
+        guard let event = try? CloudEvent(kafkaMessage: message), let payload = try? EventCatalog.sigil.decode(event),
+            context.isAuthentic(event, payload)
         else {
             return  // the services with projections dead-letter such records; the edge only skips them
         }

@@ -72,7 +72,7 @@ final class ReplyListener: Service, Sendable {
             while let batch = try await consumer.nextBatch() {
                 for message in batch {
                     guard let event = try? CloudEvent(kafkaMessage: message), event.tenant == edge.tenant,
-                        let payload = try? EventCatalog.sigil.decode(event)
+                        let payload = try? EventCatalog.sigil.decode(event), context.isAuthentic(event, payload)
                     else { continue }
                     context.logger.debug(
                         "reply received", metadata: ["kafka.offset": "\(message.offset)", "event": "\(event.type)"])

@@ -13,6 +13,7 @@ extension CloudEvent {
         public static let tenant = "ce_tenant"
         public static let partitionKey = "ce_partitionkey"
         public static let traceparent = "ce_traceparent"
+        public static let signature = "ce_sigilsignature"
         public static let contentType = "content-type"
     }
 
@@ -30,6 +31,7 @@ extension CloudEvent {
         ]
         if let subject { headers.append(KafkaHeader(key: Header.subject, string: subject)) }
         if let traceparent { headers.append(KafkaHeader(key: Header.traceparent, string: traceparent)) }
+        if let signature { headers.append(KafkaHeader(key: Header.signature, string: signature)) }
         return KafkaProducerMessage(
             topic: topic,
             partition: partition,
@@ -64,8 +66,8 @@ extension CloudEvent {
         guard contentType.hasPrefix("application/json") else {
             throw .invalidAttribute(Header.contentType, reason: "only application/json data is accepted")
         }
-        self.init(
-            id: try required(Header.id),
+        try self.init(
+            id: required(Header.id),
             source: try required(Header.source),
             type: type,
             time: time,
@@ -74,8 +76,10 @@ extension CloudEvent {
             partitionKey: try required(Header.partitionKey),
             traceparent: message.header(Header.traceparent)?.stringValue,
             dataContentType: contentType,
-            data: message.value
+            data: message.value,
+            signature: message.header(Header.signature)?.stringValue
         )
+        receivedTime = timeText
     }
 
     static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

@@ -2,7 +2,7 @@ import Foundation
 
 /// A CloudEvents 1.0 event as Sigil carries it on Kafka in binary mode: the attributes travel as `ce_` headers,
 /// the data (JSON) is the record value, and the record key is the partition key.
-public struct CloudEvent: Sendable, Equatable {
+public struct CloudEvent: Sendable {
     public static let specVersion = "1.0"
 
     /// UUIDv7, unique per event; consumers use it to recognise a redelivery.
@@ -23,6 +23,13 @@ public struct CloudEvent: Sendable, Equatable {
     public var dataContentType: String
     /// The JSON payload.
     public var data: [UInt8]
+    /// `<keyID>:<base64 Ed25519 signature>` over `signingInput`, by the producing service role's key (extension
+    /// attribute `sigilsignature`). Consumers act only on events whose signature verifies for a role allowed to
+    /// produce the event's type.
+    public var signature: String?
+    /// The `time` attribute exactly as it was read from the record (what the signature covers: formatting a parsed
+    /// time again need not give the same text).
+    var receivedTime: String?
 
     public init(
         id: String = UUIDv7.generate(),
@@ -34,7 +41,8 @@ public struct CloudEvent: Sendable, Equatable {
         partitionKey: String,
         traceparent: String? = nil,
         dataContentType: String = "application/json",
-        data: [UInt8]
+        data: [UInt8],
+        signature: String? = nil
     ) {
         self.id = id
         self.source = source
@@ -46,6 +54,34 @@ public struct CloudEvent: Sendable, Equatable {
         self.traceparent = traceparent
         self.dataContentType = dataContentType
         self.data = data
+        self.signature = signature
+    }
+
+    /// What a signature covers: every attribute and the data, each length-prefixed (so no field can bleed into the
+    /// next), under a version tag. The time is taken as it travels (RFC 3339 with milliseconds).
+    public var signingInput: [UInt8] {
+        var bytes = Array("sigil-event-signature-v1".utf8)
+        let fields: [[UInt8]] = [
+            Array(Self.specVersion.utf8), Array(id.utf8), Array(source.utf8), Array(type.description.utf8),
+            Array((receivedTime ?? time.formatted(Self.timeFormat)).utf8), Array((subject ?? "").utf8),
+            Array(tenant.utf8),
+            Array(partitionKey.utf8), Array((traceparent ?? "").utf8), Array(dataContentType.utf8), data,
+        ]
+        for field in fields {
+            withUnsafeBytes(of: UInt32(field.count).bigEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: field)
+        }
+        return bytes
+    }
+}
+
+extension CloudEvent: Equatable {
+    /// Equal attributes and data (how the time was received does not matter).
+    public static func == (lhs: CloudEvent, rhs: CloudEvent) -> Bool {
+        lhs.id == rhs.id && lhs.source == rhs.source && lhs.type == rhs.type && lhs.time == rhs.time
+            && lhs.subject == rhs.subject && lhs.tenant == rhs.tenant && lhs.partitionKey == rhs.partitionKey
+            && lhs.traceparent == rhs.traceparent && lhs.dataContentType == rhs.dataContentType && lhs.data == rhs.data
+            && lhs.signature == rhs.signature
     }
 }
 

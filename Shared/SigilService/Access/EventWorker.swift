@@ -53,7 +53,8 @@ public struct EventWorker: Service {
             producer: context.producer,
             topic: context.topics.name(.deadletter),
             source: context.source,
-            consumer: "\(context.source.service)/\(name)"
+            consumer: "\(context.source.service)/\(name)",
+            sign: context.sign
         )
         let readiness = context.readiness
         let condition = "worker:\(name)"
@@ -94,6 +95,18 @@ public struct EventWorker: Service {
             payload = try EventCatalog.sigil.decode(event)
         } catch {
             try await deadLetters.write(message, code: error.code, detail: error.description, logger: logger)
+            return
+        }
+        // Nothing acts on an event it cannot attribute to a role allowed to produce it.
+        guard let authentication = context.authentication else {
+            try await deadLetters.write(
+                message, code: "no-trust-bundle", detail: "this service cannot verify events", logger: logger)
+            return
+        }
+        do {
+            try authentication.authenticate(event, payload)
+        } catch {
+            try await deadLetters.write(message, code: error.code, detail: error.detail, logger: logger)
             return
         }
         do {
@@ -140,8 +153,15 @@ extension ServiceContext {
         _ payload: some EventPayload, to topic: SigilTopic, tenant: String, partitionKey: String,
         partition: Int32? = nil, subject: String?, traceparent: String? = nil
     ) throws -> KafkaProducerMessage {
-        try payload.cloudEvent(
-            source: source, tenant: tenant, partitionKey: partitionKey, subject: subject, traceparent: traceparent
+        try sign(
+            payload.cloudEvent(
+                source: source, tenant: tenant, partitionKey: partitionKey, subject: subject, traceparent: traceparent)
         ).kafkaMessage(topic: topics.name(topic), partition: partition)
+    }
+
+    /// The event signed with this service role's key (unsigned only in hand-built test contexts).
+    @Sendable public func sign(_ event: CloudEvent) throws -> CloudEvent {
+        guard let authentication else { return event }
+        return try authentication.signer.sign(event)
     }
 }

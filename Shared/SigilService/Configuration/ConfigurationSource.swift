@@ -9,7 +9,7 @@ public struct ConfigurationSource: Sendable {
 
     /// Values that are secrets and must never be printed by the configuration library's diagnostics.
     static let secretKeys: Set<String> = [
-        "SIGIL_ADMIN_TOKEN", "SIGIL_AUDITOR_TOKEN", "SIGIL_POSTGRES_URL", "SIGIL_KEK",
+        "SIGIL_ADMIN_TOKEN", "SIGIL_AUDITOR_TOKEN", "SIGIL_POSTGRES_URL", "SIGIL_KEK", "SIGIL_SIGNING_KEY",
     ]
 
     public init(environment: [String: String]) async throws {

@@ -139,9 +139,10 @@ struct ResourceAdmission: Sendable {
     }
 
     private func publish(_ payload: some EventPayload, tenant: String, name: String) async throws {
-        let event = try payload.cloudEvent(
-            source: context.source, tenant: tenant, partitionKey: tenant,
-            subject: "\(definition.kind.rawValue)/\(name)")
+        let event = try context.sign(
+            payload.cloudEvent(
+                source: context.source, tenant: tenant, partitionKey: tenant,
+                subject: "\(definition.kind.rawValue)/\(name)"))
         do {
             try await log.append(event)
         } catch {

@@ -92,11 +92,18 @@ struct DevUp: AsyncParsableCommand {
         try writePrivateFile(tokenFile)
         var environment = baseEnvironment
         environment["SIGIL_EDGE_TOKEN_FILE"] = tokenFile
-        // Each key only to the service that holds it.
-        let serviceSecrets = [
+        // Each key only to the service that holds it: its role's event-signing key, and the keys of its own.
+        var serviceSecrets = [
             "sigil-attest": ["SIGIL_ATTEST_PRIVATE_KEY": DevSecret.generateKey()],
             "sigil-issue": ["SIGIL_KEK": DevSecret.generateKey()],
         ]
+        let signing = SigningKeySet.generate(suffix: "dev-1")
+        for (role, key) in signing.keys {
+            serviceSecrets["sigil-\(role.rawValue)", default: [:]].merge(key) { _, new in new }
+        }
+        let trustBundle = "\(state.directory)/trust-bundle.json"
+        try signing.bundle.write(to: URL(fileURLWithPath: trustBundle))
+        environment["SIGIL_TRUST_BUNDLE"] = trustBundle
         environment["SIGIL_KAFKA_BROKERS"] = brokers
         environment["SIGIL_POSTGRES_URL"] = postgresURL
         environment["SIGIL_ADMIN_TOKEN"] = adminToken
@@ -133,6 +140,7 @@ struct DevUp: AsyncParsableCommand {
             ("SIGIL_ADMIN_TOKEN", adminToken),
             ("SIGIL_AUDITOR_TOKEN", auditorToken),
             ("SIGIL_EDGE_ROLE_TOKEN", edgeRoleToken),
+            ("SIGIL_TRUST_BUNDLE", trustBundle),
         ]
         values += DevConstellation.services.map { ($0.urlVariable, "http://127.0.0.1:\($0.port)") }
         values.append(("SIGIL_EDGE_PROXY", "http://127.0.0.1:\(DevConstellation.edgeProxyPort)"))

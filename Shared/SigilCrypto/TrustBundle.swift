@@ -1,0 +1,109 @@
+import Crypto
+import Foundation
+import Metrics
+import SigilEvents
+
+/// The public keys of every service role, which every process loads at start (`SIGIL_TRUST_BUNDLE`): an event is
+/// acted on only if one of them verifies its signature and the key's role may produce the event's type. A role may
+/// have several keys at once, so a key is rotated by adding the new one to the bundle, moving the service to it, then
+/// removing the old one.
+public struct TrustBundle: Codable, Sendable {
+    public struct Key: Codable, Sendable, Hashable {
+        public var role: ServiceRole
+        public var keyID: String
+        public var publicKey: Base64Bytes
+
+        public init(role: ServiceRole, keyID: String, publicKey: Base64Bytes) {
+            self.role = role
+            self.keyID = keyID
+            self.publicKey = publicKey
+        }
+    }
+
+    public var keys: [Key]
+
+    public init(keys: [Key]) { self.keys = keys }
+
+    /// Reads a bundle file (JSON `{"keys": [{"role", "keyID", "publicKey"}]}`), refusing one that cannot verify.
+    public static func load(path: String) throws -> TrustBundle {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 1024 * 1024 else {
+            throw SigilCryptoError(.malformed, "the trust bundle \(path) cannot be read (or is over 1 MiB)")
+        }
+        let bundle: TrustBundle
+        do {
+            bundle = try JSONDecoder().decode(TrustBundle.self, from: data)
+        } catch {
+            throw SigilCryptoError(.malformed, "the trust bundle \(path) is not a JSON {\"keys\": [...]} document")
+        }
+        _ = try EventVerifier(bundle)
+        return bundle
+    }
+}
+
+/// Why an event was not acted on; the code names the dead letter and the metric.
+public struct EventAuthenticationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let code: String
+    public let detail: String
+
+    public var description: String { "\(code): \(detail)" }
+}
+
+/// Verifies events against a trust bundle.
+public struct EventVerifier: Sendable {
+    private let keys: [String: (role: ServiceRole, key: Curve25519.Signing.PublicKey)]
+
+    public init(_ bundle: TrustBundle) throws(SigilCryptoError) {
+        var keys: [String: (role: ServiceRole, key: Curve25519.Signing.PublicKey)] = [:]
+        for entry in bundle.keys {
+            guard keys[entry.keyID] == nil else {
+                throw SigilCryptoError(.malformed, "the trust bundle lists key \(entry.keyID) twice")
+            }
+            guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: entry.publicKey.bytes) else {
+                throw SigilCryptoError(.malformed, "the trust bundle's key \(entry.keyID) is not an Ed25519 public key")
+            }
+            keys[entry.keyID] = (entry.role, key)
+        }
+        self.keys = keys
+    }
+
+    /// The role that signed the event, if the signature verifies, that role may produce this payload, and the event's
+    /// source names that role; otherwise the reason (and `sigil.events.unauthenticated{reason}` counts it).
+    @discardableResult
+    public func verify(_ event: CloudEvent, _ payload: any EventPayload) throws(EventAuthenticationError) -> ServiceRole
+    {
+        do {
+            return try check(event, payload)
+        } catch {
+            Counter(label: "sigil.events.unauthenticated", dimensions: [("reason", error.code)]).increment()
+            throw error
+        }
+    }
+
+    private func check(_ event: CloudEvent, _ payload: any EventPayload) throws(EventAuthenticationError) -> ServiceRole
+    {
+        guard let signature = event.signature else {
+            throw EventAuthenticationError(code: "unsigned-event", detail: "\(event.type) carries no signature")
+        }
+        let parts = signature.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let bytes = Data(base64Encoded: String(parts[1])) else {
+            throw EventAuthenticationError(code: "malformed-signature", detail: "the signature is not <keyID>:<base64>")
+        }
+        guard let signer = keys[String(parts[0])] else {
+            throw EventAuthenticationError(
+                code: "unknown-signing-key", detail: "key \(parts[0].prefix(64)) is not in the trust bundle")
+        }
+        guard signer.key.isValidSignature(bytes, for: event.signingInput) else {
+            throw EventAuthenticationError(
+                code: "signature-invalid", detail: "the signature of \(event.type) does not verify")
+        }
+        guard EventAuthority.allowedRoles(for: payload).contains(signer.role) else {
+            throw EventAuthenticationError(
+                code: "role-not-allowed", detail: "role \(signer.role.rawValue) may not produce \(event.type)")
+        }
+        guard event.source.hasPrefix("/sigil/\(signer.role.rawValue)/") else {
+            throw EventAuthenticationError(
+                code: "source-mismatch", detail: "an event signed by \(signer.role.rawValue) names another source")
+        }
+        return signer.role
+    }
+}

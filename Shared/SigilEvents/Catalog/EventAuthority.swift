@@ -1,0 +1,33 @@
+/// The service roles that produce events; each holds its own signing key.
+public enum ServiceRole: String, Codable, Sendable, CaseIterable {
+    case attest, policy, issue, audit, edge
+}
+
+extension ResourceKind {
+    /// The service that owns (admits and publishes) this kind.
+    public var owner: ServiceRole {
+        switch self {
+        case .trustProvider, .clientWorkload: .attest
+        case .serverWorkload, .accessPolicy: .policy
+        case .credentialProvider, .adminToken: .issue
+        case .logStream: .audit
+        }
+    }
+}
+
+/// Which roles may produce which events: a consumer acts on an event only if it was signed by one of them.
+public enum EventAuthority {
+    public static func allowedRoles(for payload: any EventPayload) -> Set<ServiceRole> {
+        switch payload {
+        case let defined as ResourceDefined: [defined.kind.owner]
+        case let removed as ResourceRemoved: [removed.kind.owner]
+        case is AttestationKeyPublished, is IdentityAttested, is AttestationFailed: [.attest]
+        case is AccessGranted, is AccessDenied: [.policy]
+        case is CredentialIssued, is TenantKeyRotated, is TenantCreated, is TenantDeleted: [.issue]
+        case is AccessRefused: [.attest, .policy, .issue]
+        case is AccessRequested, is EdgeStarted, is EdgeStopped, is RequestProxied, is RequestsSummarized: [.edge]
+        case is EventDeadLettered: Set(ServiceRole.allCases)
+        default: []  // e.g. posture reports: no integration holds a key yet
+        }
+    }
+}

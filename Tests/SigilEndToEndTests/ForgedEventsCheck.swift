@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import SigilClient
+import SigilCrypto
+import SigilEvents
+import SigilKafka
+import Testing
+
+extension AccessFlowEndToEndTests {
+    /// Someone who can produce to Kafka but holds no service role's key: a forged grant gets no credential, a
+    /// forged attestation key and a forged configuration change are adopted by nobody. Each is dead-lettered with
+    /// its reason.
+    func checkForgeriesRefused(brokers: String, admin: AdminClient) async throws {
+        let topics = SigilTopics()
+        let producer = try KafkaProducer(
+            configuration: .init(client: .init(bootstrapServers: brokers, clientID: "e2e-forger")),
+            logger: Logger(label: "e2e"))
+        // The attacker's own key, under the policy service's key id.
+        let forger = EventSigner.generate(role: .policy, keyID: "policy-dev-1").signer
+        let source = EventSource(service: "policy", instance: "dev-1")
+        var written: [(topic: String, offset: Int64, reason: String)] = []
+        func write(_ event: CloudEvent, to topic: SigilTopic, expecting reason: String) async throws {
+            let report = try await producer.sendAndAwait(event.kafkaMessage(topic: topics.name(topic)))
+            written.append((report.topic, report.offset, reason))
+        }
+
+        // A grant for a request nobody made, its credential to be sealed to the attacker's key.
+        var forgedRequests: [String] = []
+        for signed in [false, true] {
+            let requestID = "forged-" + UUIDv7.generate()
+            forgedRequests.append(requestID)
+            let grant = try AccessGranted(
+                requestID: requestID, target: AccessTarget(scheme: "http", host: "127.0.0.1", port: 1),
+                reply: ReplyAddress(edgeID: "attacker", partition: 0, publicKey: Array(repeating: 7, count: 32)),
+                clientWorkload: "billing", serverWorkload: DemoConfiguration.serverWorkload,
+                accessPolicy: "billing-reads-reports", credentialProvider: "demo-reports-key", ttlSeconds: 3600
+            ).cloudEvent(source: source, tenant: "default", partitionKey: requestID)
+            try await write(
+                signed ? try forger.sign(grant) : grant, to: .accessDecisions,
+                expecting: signed ? "signature-invalid" : "unsigned-event")
+        }
+        // An attestation key of the attacker's, which edges would seal workload tokens to.
+        let key = try AttestationKeyPublished(
+            keyID: "ak-forged", publicKey: Array(repeating: 9, count: 32), ciphersuite: "x", notAfter: .distantFuture
+        ).cloudEvent(
+            source: EventSource(service: "attest", instance: "dev-1"), tenant: "_system", partitionKey: "_system")
+        try await write(key, to: .config, expecting: "unsigned-event")
+        // A server workload no admin defined, signed by a key the policy service does not have.
+        let now = Date()
+        let resource = try ResourceDefined(
+            kind: .serverWorkload,
+            metadata: ResourceMetadata(
+                name: "forged-api", tenant: "default", labels: [:], uid: "u", resourceVersion: UUIDv7.generate(),
+                generation: 1, createdAt: now, updatedAt: now, createdBy: "attacker"),
+            spec: ["scheme": "http", "host": "evil.example", "port": 80, "reportEachRequest": false],
+            previousResourceVersion: nil, references: [], specDigest: "",
+            changedBy: ResourceActor(tokenName: "attacker", role: "admin")
+        ).cloudEvent(source: source, tenant: "default", partitionKey: "default")
+        try await write(try forger.sign(resource), to: .config, expecting: "signature-invalid")
+
+        try await AdminClient.waitFor("every forged event to be dead-lettered with its reason") { () -> Bool? in
+            let letters = try await TopicScan.all(brokers: brokers).filter { $0.topic == topics.name(.deadletter) }
+                .compactMap { message -> EventDeadLettered? in
+                    guard let event = try? CloudEvent(kafkaMessage: message) else { return nil }
+                    return try? EventCatalog.sigil.decode(EventDeadLettered.self, from: event)
+                }
+            let seen = Set(letters.map { "\($0.topic)@\($0.offset):\($0.errorCode)" })
+            return written.allSatisfy { seen.contains("\($0.topic)@\($0.offset):\($0.reason)") } ? true : nil
+        }
+        // Nothing acted on them.
+        let replies = try await TopicScan.all(brokers: brokers).filter { $0.topic == topics.name(.accessReplies) }
+            .compactMap { try? CloudEvent(kafkaMessage: $0) }
+        #expect(!replies.contains { forgedRequests.contains($0.subject ?? "") })
+        let (status, _, _) = try await admin.send(
+            .GET, try admin.setting("SIGIL_POLICY_URL") + "/v1/server-workloads/forged-api")
+        #expect(status == 404)
+        let (_, edgeBody, _) = try await admin.send(
+            .GET, try admin.setting("SIGIL_EDGE_URL") + "/v1/edge/status", tokenSetting: "SIGIL_EDGE_ROLE_TOKEN")
+        let edgeStatus = String(decoding: edgeBody, as: UTF8.self)
+        #expect(!edgeStatus.contains("ak-forged") && !edgeStatus.contains("forged-api"))
+    }
+}
