@@ -217,6 +217,7 @@ let package = Package(
                 "SigilEvents",
                 "SigilProjection",
                 "SigilService",
+                "IdentityAttestation",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/SigilIntegrationTests"

@@ -19,6 +19,7 @@ extension SigilServiceDefinition {
                     ]
                 },
                 .resources(version: 2, replacing: [.trustProvider, .clientWorkload]),
+                RequestLedger.migration,
             ],
             topics: [.config, .accessRequests, .accessAttested, .accessReplies, .deadletter]
         )
@@ -27,7 +28,9 @@ extension SigilServiceDefinition {
         ]
         definition.workers = { context in
             let key = try AttestationKey.load(context.configuration)
-            let handler = AccessRequestHandler(key: key, context: context)
+            let handler = AccessRequestHandler(
+                key: key, context: context,
+                ledger: context.postgres.map { RequestLedger(schema: SchemaName("attest"), postgres: $0) })
             return [
                 AttestationKeyPublisher(key: key, context: context),
                 EventWorker(name: "access-requests", topics: [.accessRequests], context: context) {

@@ -13,9 +13,35 @@ public struct SealingContext: Sendable, Hashable {
         self.associatedData = associatedData
     }
 
-    /// Evidence from an edge to the attestation service, bound to tenant and request.
-    public static func evidence(tenant: String, requestID: String) -> SealingContext {
-        SealingContext(purpose: "sigil/evidence/v1", associatedData: Array("\(tenant)\u{0}\(requestID)".utf8))
+    /// Evidence from an edge to the attestation service, bound to everything the request says about itself: tenant,
+    /// request id, the edge and its one-time reply key, the target and the deadline. Evidence copied into another
+    /// request, or a request re-sent with another reply address, target or deadline, does not open.
+    public static func evidence(
+        tenant: String, requestID: String, edgeID: String, replyKey: [UInt8], target: AccessTarget, deadline: Deadline
+    ) -> SealingContext {
+        SealingContext(
+            purpose: "sigil/evidence/v2",
+            associatedData: lengthPrefixed([
+                Array(tenant.utf8), Array(requestID.utf8), Array(edgeID.utf8), replyKey,
+                Array("\(target.scheme)://\(target.host):\(target.port)".utf8),
+                Array(String(deadline.milliseconds).utf8),
+            ]))
+    }
+
+    /// The evidence context of a request, from the request itself.
+    public static func evidence(tenant: String, of request: AccessRequested) -> SealingContext {
+        evidence(
+            tenant: tenant, requestID: request.requestID, edgeID: request.reply.edgeID,
+            replyKey: request.reply.publicKey.bytes, target: request.target, deadline: request.deadline)
+    }
+
+    static func lengthPrefixed(_ fields: [[UInt8]]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for field in fields {
+            withUnsafeBytes(of: UInt32(field.count).bigEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: field)
+        }
+        return bytes
     }
 
     /// A credential from the issuance service to one edge, bound to tenant and request.

@@ -102,6 +102,12 @@ struct AccessFlowEndToEndTests {
 
         try await checkDeadLetters(brokers: brokers, admin: admin)
         try await checkForgeriesRefused(brokers: brokers, admin: admin)
+        let edgeVariables = try String(
+            contentsOfFile: "/proc/\(try constellation.pid(of: "sigil-edge"))/environ", encoding: .utf8
+        ).split(separator: "\0")
+        let edgeSigningKey = try #require(
+            edgeVariables.first { $0.hasPrefix("SIGIL_SIGNING_KEY=") }?.dropFirst("SIGIL_SIGNING_KEY=".count))
+        try await checkReplaysRefused(brokers: brokers, edgeSigningKey: String(edgeSigningKey))
         try await checkNothingInClear(
             constellation, brokers: brokers,
             secrets: [upstream.apiKey] + tokens + tokens.map { String($0.split(separator: ".").last!) })
@@ -256,6 +262,6 @@ struct AccessFlowEndToEndTests {
             "/usr/bin/kcat", ["-C", "-b", brokers, "-t", SigilTopics().name(.accessRequests), "-e", "-q", "-f", "%h\n"]
         )
         #expect(status == 0)
-        #expect(output.contains("ce_type=dev.sigil.access.requested.v1") && output.contains("ce_specversion=1.0"))
+        #expect(output.contains("ce_type=dev.sigil.access.requested.v2") && output.contains("ce_specversion=1.0"))
     }
 }

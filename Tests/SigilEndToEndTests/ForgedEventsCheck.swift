@@ -33,7 +33,8 @@ extension AccessFlowEndToEndTests {
                 requestID: requestID, target: AccessTarget(scheme: "http", host: "127.0.0.1", port: 1),
                 reply: ReplyAddress(edgeID: "attacker", partition: 0, publicKey: Array(repeating: 7, count: 32)),
                 clientWorkload: "billing", serverWorkload: DemoConfiguration.serverWorkload,
-                accessPolicy: "billing-reads-reports", credentialProvider: "demo-reports-key", ttlSeconds: 3600
+                accessPolicy: "billing-reads-reports", credentialProvider: "demo-reports-key", ttlSeconds: 3600,
+                deadline: Deadline(Date().addingTimeInterval(60))
             ).cloudEvent(source: source, tenant: "default", partitionKey: requestID)
             try await write(
                 signed ? try forger.sign(grant) : grant, to: .accessDecisions,
@@ -78,5 +79,60 @@ extension AccessFlowEndToEndTests {
             .GET, try admin.setting("SIGIL_EDGE_URL") + "/v1/edge/status", tokenSetting: "SIGIL_EDGE_ROLE_TOKEN")
         let edgeStatus = String(decoding: edgeBody, as: UTF8.self)
         #expect(!edgeStatus.contains("ak-forged") && !edgeStatus.contains("forged-api"))
+    }
+}
+
+extension AccessFlowEndToEndTests {
+    /// Even with the edge role's own signing key (a compromised edge), a captured access request cannot be turned
+    /// into another: its evidence copied under a new request id, or sent with another reply key, does not open.
+    func checkReplaysRefused(brokers: String, edgeSigningKey: String) async throws {
+        let topics = SigilTopics()
+        let captured = try #require(
+            try await TopicScan.all(brokers: brokers).filter { $0.topic == topics.name(.accessRequests) }
+                .compactMap { message -> (CloudEvent, AccessRequested)? in
+                    guard let event = try? CloudEvent(kafkaMessage: message),
+                        let request = try? EventCatalog.sigil.decode(AccessRequested.self, from: event)
+                    else { return nil }
+                    return (event, request)
+                }.first)
+        let signer = try EventSigner(
+            role: .edge, keyID: "edge-dev-1", material: Array(try #require(Data(base64Encoded: edgeSigningKey))))
+        let producer = try KafkaProducer(
+            configuration: .init(client: .init(bootstrapServers: brokers, clientID: "e2e-replayer")),
+            logger: Logger(label: "e2e"))
+        var replayed: [String] = []
+        for variant in ["new-request-id", "other-reply-key"] {
+            var request = captured.1
+            request.deadline = Deadline(Date().addingTimeInterval(30))
+            if variant == "new-request-id" { request.requestID = "replay-" + UUIDv7.generate() }
+            if variant == "other-reply-key" {
+                request.reply = ReplyAddress(
+                    edgeID: request.reply.edgeID, partition: request.reply.partition,
+                    publicKey: Array(repeating: 5, count: 32))
+            }
+            replayed.append(request.requestID)
+            let event = try request.cloudEvent(
+                source: EventSource(service: "edge", instance: "replayer"), tenant: captured.0.tenant,
+                partitionKey: request.requestID, subject: request.requestID)
+            _ = try await producer.sendAndAwait(
+                try signer.sign(event).kafkaMessage(topic: topics.name(.accessRequests)))
+        }
+        try await AdminClient.waitFor("both replays to be refused as unsealable evidence") { () -> Bool? in
+            let failures = try await TopicScan.all(brokers: brokers).filter { $0.topic == topics.name(.accessAttested) }
+                .compactMap { message -> AttestationFailed? in
+                    guard let event = try? CloudEvent(kafkaMessage: message) else { return nil }
+                    return try? EventCatalog.sigil.decode(AttestationFailed.self, from: event)
+                }
+                .filter { replayed.contains($0.requestID) && $0.reason.code == "evidence-unsealable" }
+            return failures.count == 2 ? true : nil
+        }
+        let attested = try await TopicScan.all(brokers: brokers).filter { $0.topic == topics.name(.accessAttested) }
+            .compactMap { try? CloudEvent(kafkaMessage: $0) }
+            .compactMap { try? EventCatalog.sigil.decode(IdentityAttested.self, from: $0) }
+        #expect(
+            !attested.contains {
+                replayed.contains($0.requestID) && $0.reply.publicKey.bytes == Array(repeating: 5, count: 32)
+            })
+        #expect(!attested.contains { $0.requestID.hasPrefix("replay-") })
     }
 }

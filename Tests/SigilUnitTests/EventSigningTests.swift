@@ -21,7 +21,8 @@ struct EventSigningTests {
         let payload = AccessGranted(
             requestID: "req-1", target: AccessTarget(scheme: "https", host: "api.internal", port: 443),
             reply: ReplyAddress(edgeID: "e", partition: 0, publicKey: [1, 2, 3]), clientWorkload: "billing",
-            serverWorkload: "api", accessPolicy: "p", credentialProvider: "key", ttlSeconds: 300)
+            serverWorkload: "api", accessPolicy: "p", credentialProvider: "key", ttlSeconds: 300,
+            deadline: Deadline(milliseconds: 1_800_000_000_000))
         let event = try payload.cloudEvent(
             source: EventSource(service: "policy", instance: "1"), tenant: "acme", partitionKey: "req-1")
         var sourced = event

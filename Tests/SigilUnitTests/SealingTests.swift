@@ -7,10 +7,22 @@ import Testing
 struct SealingTests {
     let attestKey = HPKERecipientKey()
     let token = Array("eyJhbGciOiJSUzI1NiJ9.service-account-token.sig".utf8)
+    static let target = AccessTarget(scheme: "https", host: "api.internal", port: 443)
+    static let deadline = Deadline(milliseconds: 1_800_000_000_123)
+
+    /// The evidence context of a request; each argument replaces one of its bound fields.
+    static func evidence(
+        tenant: String = "acme", requestID: String = "req-1", edgeID: String = "edge-1", replyKey: [UInt8] = [1, 2, 3],
+        target: AccessTarget = target, deadline: Deadline = deadline
+    ) -> SealingContext {
+        .evidence(
+            tenant: tenant, requestID: requestID, edgeID: edgeID, replyKey: replyKey, target: target,
+            deadline: deadline)
+    }
 
     @Test("evidence sealed to the attestation key opens only there, with the same context")
     func roundTrip() throws {
-        let context = SealingContext.evidence(tenant: "acme", requestID: "req-1")
+        let context = Self.evidence()
         let sealed = try HPKESealing.seal(
             token, to: attestKey.publicKey, recipientKeyID: attestKey.keyID, context: context)
         #expect(sealed.recipientKeyID == attestKey.keyID)
@@ -20,7 +32,7 @@ struct SealingTests {
 
     @Test("a tampered ciphertext or encapsulated key is refused")
     func tamper() throws {
-        let context = SealingContext.evidence(tenant: "acme", requestID: "req-1")
+        let context = Self.evidence()
         let sealed = try HPKESealing.seal(
             token, to: attestKey.publicKey, recipientKeyID: attestKey.keyID, context: context)
         var flipped = sealed
@@ -31,14 +43,16 @@ struct SealingTests {
         #expect(throws: SigilCryptoError.self) { try attestKey.open(otherKey, context: context) }
     }
 
-    @Test("a sealed message replayed into another request or tenant does not open")
+    @Test(
+        "evidence copied into another request, or sent with another edge, reply key, target or deadline, does not open")
     func replayElsewhere() throws {
         let sealed = try HPKESealing.seal(
-            token, to: attestKey.publicKey, recipientKeyID: attestKey.keyID,
-            context: .evidence(tenant: "acme", requestID: "req-1")
-        )
+            token, to: attestKey.publicKey, recipientKeyID: attestKey.keyID, context: Self.evidence())
         for context in [
-            SealingContext.evidence(tenant: "acme", requestID: "req-2"), .evidence(tenant: "other", requestID: "req-1"),
+            Self.evidence(requestID: "req-2"), Self.evidence(tenant: "other"), Self.evidence(edgeID: "edge-2"),
+            Self.evidence(replyKey: [1, 2, 4]),
+            Self.evidence(target: AccessTarget(scheme: "https", host: "api.internal", port: 8443)),
+            Self.evidence(deadline: Deadline(milliseconds: 1_800_000_000_124)),
             .credential(tenant: "acme", requestID: "req-1"),
         ] {
             do {

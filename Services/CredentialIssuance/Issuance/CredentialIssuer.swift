@@ -14,6 +14,11 @@ struct CredentialIssuer: Sendable {
     func handle(_ event: CloudEvent, _ payload: any EventPayload, logger: Logger) async throws {
         guard let granted = payload as? AccessGranted else { return }
         let tenant = event.tenant
+        guard !granted.deadline.hasPassed() else {
+            Counter(label: "sigil.access.expired", dimensions: [("stage", "issuance")]).increment()
+            logger.info("request past its deadline dropped", metadata: ["request": "\(granted.requestID)"])
+            return
+        }
         do {
             let sealed = try issue(granted, tenant: tenant)
             let issued = CredentialIssued(

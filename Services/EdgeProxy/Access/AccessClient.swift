@@ -27,17 +27,22 @@ struct AccessClient: AccessRequester {
         }
         let requestID = UUIDv7.generate()
         let replyKey = HPKERecipientKey(keyID: requestID)
+        let replyAddress = ReplyAddress(edgeID: edge.edgeID, partition: partition, publicKey: replyKey.publicKeyBytes)
+        let remaining = ContinuousClock.now.duration(to: deadline).components
+        let wallDeadline = Deadline(
+            Date().addingTimeInterval(Double(remaining.seconds) + Double(remaining.attoseconds) / 1e18))
         let reply: AccessReply?
         do {
             let sealed = try HPKESealing.seal(
                 Array(token.value.utf8), to: try HPKERecipientKey.publicKey(attestationKey.publicKey),
                 recipientKeyID: attestationKey.keyID,
-                context: .evidence(tenant: edge.tenant, requestID: requestID)
+                context: .evidence(
+                    tenant: edge.tenant, requestID: requestID, edgeID: edge.edgeID,
+                    replyKey: replyKey.publicKeyBytes, target: workload.target, deadline: wallDeadline)
             )
             let requested = AccessRequested(
-                requestID: requestID, target: workload.target, evidence: sealed,
-                reply: ReplyAddress(edgeID: edge.edgeID, partition: partition, publicKey: replyKey.publicKeyBytes)
-            )
+                requestID: requestID, target: workload.target, evidence: sealed, reply: replyAddress,
+                deadline: wallDeadline)
             reply = try await replies.reply(to: requestID, by: deadline) {
                 try context.enqueue(
                     requested, to: .accessRequests, tenant: edge.tenant, partitionKey: requestID, subject: requestID)

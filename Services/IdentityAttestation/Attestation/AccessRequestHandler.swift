@@ -12,12 +12,22 @@ struct AccessRequestHandler: Sendable {
     let key: HPKERecipientKey
     let context: ServiceContext
     let verifier = ServiceAccountTokenVerifier()
+    /// Where request ids already taken are kept (nil only in tests without a database: then nothing is recorded).
+    let ledger: RequestLedger?
+    /// No edge waits longer than this for an answer; a request claiming a later deadline is refused.
+    static let maximumDeadlineAhead: TimeInterval = 60
 
     func handle(_ event: CloudEvent, _ payload: any EventPayload, logger: Logger) async throws {
         guard let request = payload as? AccessRequested else { return }
         let tenant = event.tenant
+        // The edge has stopped waiting: nobody would collect the answer.
+        guard !request.deadline.hasPassed() else {
+            Counter(label: "sigil.access.expired", dimensions: [("stage", "attestation")]).increment()
+            logger.info("request past its deadline dropped", metadata: ["request": "\(request.requestID)"])
+            return
+        }
         do {
-            let identity = try await attest(request, tenant: tenant)
+            let identity = try await attest(request, eventID: event.id, tenant: tenant, logger: logger)
             let workload = context.resources.index(ClientWorkloadSpec.self).all(tenant: tenant)
                 .first { $0.spec.matches(identity) }
             guard let workload else { throw AttestationRefusal.noClientWorkload }
@@ -30,7 +40,8 @@ struct AccessRequestHandler: Sendable {
                 claims: [
                     "iss": identity.issuer, "sub": identity.subject, "namespace": identity.namespace,
                     "serviceAccount": identity.serviceAccount,
-                ]
+                ],
+                deadline: request.deadline
             )
             try await context.publish(
                 attested, to: .accessAttested, tenant: tenant, partitionKey: request.requestID,
@@ -58,15 +69,26 @@ struct AccessRequestHandler: Sendable {
     }
 
     private func attest(
-        _ request: AccessRequested, tenant: String
-    ) async throws(AttestationRefusal) -> VerifiedServiceAccount {
+        _ request: AccessRequested, eventID: String, tenant: String, logger: Logger
+    ) async throws -> VerifiedServiceAccount {
         let evidence: [UInt8]
         do {
-            evidence = try key.open(request.evidence, context: .evidence(tenant: tenant, requestID: request.requestID))
+            // Bound to tenant, request id, edge, reply key, target and deadline: a copy in any other request fails.
+            evidence = try key.open(request.evidence, context: .evidence(tenant: tenant, of: request))
         } catch {
-            throw .evidenceUnsealable
+            throw AttestationRefusal.evidenceUnsealable
         }
-        guard let token = String(validating: evidence, as: UTF8.self) else { throw .tokenMalformed }
+        guard request.deadline.date.timeIntervalSinceNow <= Self.maximumDeadlineAhead else {
+            throw AttestationRefusal.deadlineTooFar
+        }
+        if let ledger,
+            try await ledger.record(
+                tenant: tenant, requestID: request.requestID, eventID: eventID, deadline: request.deadline,
+                logger: logger) == .replayed
+        {
+            throw AttestationRefusal.replayedRequest
+        }
+        guard let token = String(validating: evidence, as: UTF8.self) else { throw AttestationRefusal.tokenMalformed }
         let providers = context.resources.index(TrustProviderSpec.self).all(tenant: tenant).map(TrustProvider.init)
         return try await verifier.verify(token.trimmingCharacters(in: .whitespacesAndNewlines), providers: providers)
     }

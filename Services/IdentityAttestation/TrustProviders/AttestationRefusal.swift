@@ -23,6 +23,10 @@ struct AttestationRefusal: Error, Sendable, Equatable {
         code: "missing-claim", detail: "the token lacks a required claim (iss, aud, exp, or the service account)")
     static let audienceMismatch = AttestationRefusal(
         code: "audience-mismatch", detail: "the token's audience is not one the trust provider accepts")
+    static let replayedRequest = AttestationRefusal(
+        code: "replayed-request", detail: "this request id was already taken by another access request")
+    static let deadlineTooFar = AttestationRefusal(
+        code: "deadline-too-far", detail: "the request's deadline is further ahead than any edge waits")
     static let noClientWorkload = AttestationRefusal(
         code: "no-client-workload", detail: "no client workload matches the verified namespace and service account")
 }

@@ -42,12 +42,19 @@ struct AccessDecider: Sendable {
     func handle(_ event: CloudEvent, _ payload: any EventPayload, logger: Logger) async throws {
         guard let attested = payload as? IdentityAttested else { return }
         let tenant = event.tenant
+        // The edge has stopped waiting: deciding now would only issue a credential nobody collects.
+        guard !attested.deadline.hasPassed() else {
+            Counter(label: "sigil.access.expired", dimensions: [("stage", "policy")]).increment()
+            logger.info("request past its deadline dropped", metadata: ["request": "\(attested.requestID)"])
+            return
+        }
         let decision = decide(attested, tenant: tenant)
         if let policy = decision.policy, let server = decision.serverWorkload {
             let granted = AccessGranted(
                 requestID: attested.requestID, target: attested.target, reply: attested.reply,
                 clientWorkload: attested.clientWorkload, serverWorkload: server, accessPolicy: policy.name,
-                credentialProvider: policy.spec.credentialProvider, ttlSeconds: policy.spec.ttlSeconds
+                credentialProvider: policy.spec.credentialProvider, ttlSeconds: policy.spec.ttlSeconds,
+                deadline: attested.deadline
             )
             try await context.publish(
                 granted, to: .accessDecisions, tenant: tenant, partitionKey: attested.requestID,

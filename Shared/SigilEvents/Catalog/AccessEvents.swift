@@ -26,25 +26,32 @@ public struct ReplyAddress: Codable, Sendable, Hashable {
 }
 
 public struct AccessRequested: EventPayload {
-    public static let eventType = EventType(area: "access", event: "requested", version: 1)
+    public static let eventType = EventType(area: "access", event: "requested", version: 2)
     public var requestID: String
     public var target: AccessTarget
-    /// The workload's evidence, sealed to the attestation key.
+    /// The workload's evidence, sealed to the attestation key and bound (associated data) to tenant, request id,
+    /// edge, reply key, target and deadline: changing any of them makes it unopenable.
     public var evidence: SealedData
     public var reply: ReplyAddress
-    public init(requestID: String, target: AccessTarget, evidence: SealedData, reply: ReplyAddress) {
+    /// When the edge stops waiting; every stage drops the request after it.
+    public var deadline: Deadline
+    public init(
+        requestID: String, target: AccessTarget, evidence: SealedData, reply: ReplyAddress, deadline: Deadline
+    ) {
         self.requestID = requestID
         self.target = target
         self.evidence = evidence
         self.reply = reply
+        self.deadline = deadline
     }
 }
 
 public struct IdentityAttested: EventPayload {
-    public static let eventType = EventType(area: "access", event: "identity-attested", version: 1)
+    public static let eventType = EventType(area: "access", event: "identity-attested", version: 2)
     public var requestID: String
     public var target: AccessTarget
     public var reply: ReplyAddress
+    public var deadline: Deadline
     public var clientWorkload: String
     public var trustProvider: String
     /// Verified, non-secret claims (issuer, subject, namespace, ...).
@@ -55,11 +62,13 @@ public struct IdentityAttested: EventPayload {
         reply: ReplyAddress,
         clientWorkload: String,
         trustProvider: String,
-        claims: [String: String]
+        claims: [String: String],
+        deadline: Deadline
     ) {
         self.requestID = requestID
         self.target = target
         self.reply = reply
+        self.deadline = deadline
         self.clientWorkload = clientWorkload
         self.trustProvider = trustProvider
         self.claims = claims
@@ -89,10 +98,11 @@ public struct AttestationFailed: EventPayload {
 }
 
 public struct AccessGranted: EventPayload {
-    public static let eventType = EventType(area: "access", event: "granted", version: 1)
+    public static let eventType = EventType(area: "access", event: "granted", version: 2)
     public var requestID: String
     public var target: AccessTarget
     public var reply: ReplyAddress
+    public var deadline: Deadline
     public var clientWorkload: String
     public var serverWorkload: String
     public var accessPolicy: String
@@ -106,11 +116,13 @@ public struct AccessGranted: EventPayload {
         serverWorkload: String,
         accessPolicy: String,
         credentialProvider: String,
-        ttlSeconds: Int
+        ttlSeconds: Int,
+        deadline: Deadline
     ) {
         self.requestID = requestID
         self.target = target
         self.reply = reply
+        self.deadline = deadline
         self.clientWorkload = clientWorkload
         self.serverWorkload = serverWorkload
         self.accessPolicy = accessPolicy
