@@ -17,8 +17,10 @@ public final class ProjectionRunner: Service, Sendable {
         public var deadLetterTopic: String
         /// See `KafkaConsumerConfiguration.fetchWaitMaxMilliseconds`.
         public var fetchWaitMaxMilliseconds: Int = 10
-        /// Pause before retrying after a batch could not be applied.
+        /// Pause before retrying after a batch could not be applied; doubled on each failure in a row, up to
+        /// `maximumRetryDelay`.
         public var retryDelay: Duration = .seconds(1)
+        public var maximumRetryDelay: Duration = .seconds(30)
         /// Checks who produced an event before it is applied; a `ProjectionRejection` dead-letters it. The services
         /// always set it (signature and role, see `EventVerifier`).
         public var authenticate: (@Sendable (CloudEvent, any EventPayload) throws(ProjectionRejection) -> Void)?
@@ -79,7 +81,9 @@ public final class ProjectionRunner: Service, Sendable {
 
     public func run() async throws {
         var started = false
+        var backoff = Backoff(first: configuration.retryDelay, maximum: configuration.maximumRetryDelay)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let attempt = ContinuousClock.now
             do {
                 if !started {
                     try await projection.start(logger: logger)
@@ -88,11 +92,15 @@ public final class ProjectionRunner: Service, Sendable {
                 try await consumeUntilStopped()
                 return
             } catch {
+                // A transient failure (database or broker unreachable): nothing was skipped; retry, waiting longer
+                // each time it fails again at once.
                 failedBatches.increment()
+                if ContinuousClock.now - attempt > configuration.maximumRetryDelay { backoff.reset() }
+                let delay = backoff.next()
                 logger.error(
                     "projection batch failed; retrying from stored offsets",
-                    metadata: ["error": "\(String(reflecting: error))"])
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.retryDelay) }
+                    metadata: ["error": "\(String(reflecting: error))", "retry.in": "\(delay)"])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
             }
         }
     }
@@ -195,7 +203,21 @@ public final class ProjectionRunner: Service, Sendable {
         } catch let rejection as ProjectionRejection {
             try await connection.query("ROLLBACK TO SAVEPOINT sigil_event", logger: logger)
             return rejection
+        } catch let error as PSQLError where Self.isPermanent(error) {
+            // The database refuses this event's values (a data exception or a constraint): retrying cannot help,
+            // and must not stop every later event. It is dead-lettered with the SQLSTATE; the batch goes on.
+            try await connection.query("ROLLBACK TO SAVEPOINT sigil_event", logger: logger)
+            let state = error.serverInfo?[.sqlState] ?? "?"
+            return ProjectionRejection(
+                code: "unstorable-event", detail: "PostgreSQL refused the event's values (SQLSTATE \(state))")
         }
+    }
+
+    /// SQLSTATE classes 22 (data exception: NUL in text, invalid text representation, out-of-range value) and 23
+    /// (integrity constraint violation) are about the event, not the database's health.
+    static func isPermanent(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
     }
 
     private func deadLetter(_ message: KafkaConsumerMessage, code: String, detail: String) async throws {

@@ -32,6 +32,11 @@ struct RecordingProjection: Projection {
             logger: logger
         )
         if failOn.withLock({ $0 }) == subject { throw SimulatedOutage() }
+        // A value the database refuses (SQLSTATE 22P02, invalid text representation), as a NUL or an
+        // out-of-range value would be: about the event, not the database.
+        if subject.hasPrefix("unstorable") {
+            try await connection.query("SELECT \(subject)::integer", logger: logger)
+        }
         if rejectSubject == subject {
             throw ProjectionRejection(code: "unappliable", detail: "test rejects \(subject)")
         }
@@ -233,6 +238,41 @@ struct ProjectionTests {
             #expect(letters.allSatisfy { $0.consumer == "test/recording" && $0.topic == topic })
             #expect(letters[1].headers["ce_type"] == "dev.sigil.config.teleported.v1")
             #expect(letters[0].value.bytes == Array("{not an event".utf8))
+            try await MigrationRunner(schema: fixture.schema, migrations: []).drop(on: postgres, logger: logger)
+        }
+    }
+
+    @Test("an event the database refuses (a data exception) is dead-lettered, never retried forever; the rest applies")
+    func unstorable() async throws {
+        let fixture = try fixture()
+        try await TestPostgres.withClient { postgres in
+            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(
+                on: postgres, logger: logger)
+            try await produce(fixture, ["good-1", "unstorable-1", "good-2"])
+            try await run(runner(fixture, postgres)) {
+                try await storedOffset(postgres, fixture.schema) == 3
+            }
+            #expect(try await appliedSubjects(postgres, fixture.schema) == ["good-1", "good-2"])
+            let consumer = try KafkaConsumer(
+                configuration: .init(
+                    client: .init(bootstrapServers: fixture.cluster.bootstrapServers, clientID: "dlq-reader"),
+                    mode: .assign([.init(topic: "deadletter", partition: 0, offset: .beginning)])
+                ),
+                logger: logger
+            )
+            var letters: [EventDeadLettered] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while letters.isEmpty, ContinuousClock.now < deadline, let batch = try await consumer.nextBatch() {
+                for message in batch {
+                    letters.append(
+                        try EventCatalog.sigil.decode(
+                            EventDeadLettered.self, from: try CloudEvent(kafkaMessage: message)))
+                }
+            }
+            await consumer.close()
+            #expect(letters.map(\.errorCode) == ["unstorable-event"])
+            #expect(letters.first?.errorDetail.contains("22P02") == true)
+            #expect(letters.first?.offset == 1)
             try await MigrationRunner(schema: fixture.schema, migrations: []).drop(on: postgres, logger: logger)
         }
     }

@@ -26,12 +26,19 @@ public struct EventDeadLettered: EventPayload {
         self.errorCode = errorCode
         self.errorDetail = errorDetail
         var headers: [String: String] = [:]
-        for header in message.headers where headers[header.key] == nil {
-            headers[header.key] = header.stringValue ?? "(binary)"
+        // Header text as it was, but never a control character (a NUL would make this dead letter a poison event
+        // in turn): each becomes U+FFFD.
+        for header in message.headers where headers[Self.printable(header.key)] == nil {
+            headers[Self.printable(header.key)] = header.stringValue.map(Self.printable) ?? "(binary)"
         }
         self.headers = headers
         self.key = message.key.map(Base64Bytes.init)
         self.value = Base64Bytes(Array(message.value.prefix(Self.maximumValueBytes)))
         self.valueTruncated = message.value.count > Self.maximumValueBytes
+    }
+
+    static func printable(_ text: String) -> String {
+        String(
+            String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\u{FFFD}" : $0 }))
     }
 }

@@ -54,6 +54,10 @@ public struct EventCatalog: Sendable {
         _ type: Payload.Type,
         from event: CloudEvent
     ) throws(EventDecodingError) -> Payload {
+        // PostgreSQL cannot store a NUL in text or jsonb: refused here, so no consumer ever meets one.
+        if Self.containsNUL(event.data) {
+            throw .invalidData(event.type.description, reason: "a string holds a NUL character")
+        }
         do {
             return try EventJSON.decoder.decode(type, from: .init(event.data))
         } catch let error as DecodingError {
@@ -61,6 +65,29 @@ public struct EventCatalog: Sendable {
         } catch {
             throw .invalidData(event.type.description, reason: "not JSON")
         }
+    }
+
+    /// A raw NUL byte, or the JSON escape `\u0000` (not itself escaped: an even run of backslashes before it).
+    static func containsNUL(_ data: [UInt8]) -> Bool {
+        let escape: [UInt8] = Array("u0000".utf8)
+        var index = data.startIndex
+        while index < data.endIndex {
+            let byte = data[index]
+            if byte == 0 { return true }
+            if byte == UInt8(ascii: "\\") {
+                // An escape: skip it whole; a NUL escape is refused.
+                guard index + 1 < data.endIndex else { return false }
+                if data[index + 1] == UInt8(ascii: "u"), index + 5 < data.endIndex,
+                    Array(data[(index + 1)...(index + 5)]) == escape
+                {
+                    return true
+                }
+                index += 2
+                continue
+            }
+            index += 1
+        }
+        return false
     }
 
     /// Names the failing field without quoting the data (which may be anything).

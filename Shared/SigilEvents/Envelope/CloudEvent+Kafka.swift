@@ -48,7 +48,14 @@ extension CloudEvent {
             guard let text = header.stringValue, !text.isEmpty else {
                 throw .invalidAttribute(name, reason: "empty or not UTF-8")
             }
+            guard !text.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+                throw .invalidAttribute(name, reason: "holds a control character")
+            }
             return text
+        }
+        func optional(_ name: String) throws(EventDecodingError) -> String? {
+            guard message.header(name) != nil else { return nil }
+            return try required(name)
         }
         let specVersion = try required(Header.specVersion)
         guard specVersion == Self.specVersion else {
@@ -71,10 +78,10 @@ extension CloudEvent {
             source: try required(Header.source),
             type: type,
             time: time,
-            subject: message.header(Header.subject)?.stringValue,
+            subject: try optional(Header.subject),
             tenant: try required(Header.tenant),
             partitionKey: try required(Header.partitionKey),
-            traceparent: message.header(Header.traceparent)?.stringValue,
+            traceparent: try optional(Header.traceparent),
             dataContentType: contentType,
             data: message.value,
             signature: message.header(Header.signature)?.stringValue

@@ -1,4 +1,6 @@
 import Logging
+import Metrics
+import PostgresNIO
 import ServiceLifecycle
 import SigilEvents
 import SigilKafka
@@ -24,20 +26,42 @@ public struct EventWorker: Service {
         context.readiness.addCondition("worker:\(name)")
     }
 
-    /// Pause before consuming again after a record could not be handled nor dead-lettered (broker trouble).
-    static let retryDelay: Duration = .seconds(1)
+    /// Pause before consuming again after a record could not be handled for a transient reason, doubled while it
+    /// keeps failing at once.
+    static let retryDelay: Duration = .milliseconds(200)
+    static let maximumRetryDelay: Duration = .seconds(10)
+
+    /// Failures of what the handler depends on, not of the event: worth trying again, never a dead letter.
+    static func isTransient(_ error: any Error) -> Bool {
+        switch error {
+        case is KafkaError: return true
+        case let error as PSQLError:
+            guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return true }
+            // Connection exceptions, transaction rollbacks (serialization), insufficient resources, operator
+            // intervention (shutdown, restart).
+            return ["08", "40", "53", "57"].contains(String(state.prefix(2)))
+        default: return false
+        }
+    }
 
     public func run() async throws {
         var logger = context.logger
         logger[metadataKey: "worker"] = "\(name)"
+        var backoff = Backoff(first: Self.retryDelay, maximum: Self.maximumRetryDelay)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let attempt = ContinuousClock.now
             do {
                 try await consume(logger: logger)
                 return
             } catch {
                 // The record was not marked processed: the group redelivers it after the consumer rejoins.
-                logger.error("worker stopped; consuming again", metadata: ["error": "\(String(reflecting: error))"])
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.retryDelay) }
+                if ContinuousClock.now - attempt > Self.maximumRetryDelay { backoff.reset() }
+                let delay = backoff.next()
+                Counter(label: "sigil.worker.retries", dimensions: [("worker", name)]).increment()
+                logger.error(
+                    "worker stopped; consuming again",
+                    metadata: ["error": "\(String(reflecting: error))", "retry.in": "\(delay)"])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
             }
         }
     }
@@ -111,6 +135,10 @@ public struct EventWorker: Service {
         }
         do {
             try await handle(event, payload, logger)
+        } catch  where Self.isTransient(error) {
+            // Broker or database unreachable: not the event's fault. Not marked processed, so it is handled again
+            // (its deadline, if any, decides whether that still matters).
+            throw error
         } catch {
             logger.error(
                 "handler failed", metadata: ["event": "\(event.type)", "error": "\(String(reflecting: error))"])
