@@ -22,18 +22,61 @@ struct ProjectionOffsets: Sendable {
         return offsets
     }
 
+    /// Fencing, at the start of a batch's transaction: no partition's stored next offset may be past where this batch
+    /// starts (it may be before it: records in between can have been compacted or deleted; a partition never stored
+    /// is claimed at the batch's start). The rows stay locked until the
+    /// transaction ends, so of two replicas applying the same records one waits, then finds the offset moved and
+    /// fails with `StaleProjectionWriter` instead of applying them twice or moving the offset back.
+    func claim(_ starts: [TopicPartition: Int64], on connection: PostgresConnection, logger: Logger) async throws {
+        for (position, start) in starts.sorted(by: { $0.key < $1.key }) {
+            try await connection.query(
+                """
+                INSERT INTO \(unescaped: schema.rawValue).projection_offsets (projection, topic, partition, next_offset)
+                VALUES (\(projection), \(position.topic), \(position.partition), \(start))
+                ON CONFLICT (projection, topic, partition) DO NOTHING
+                """,
+                logger: logger
+            )
+            let rows = try await connection.query(
+                """
+                SELECT next_offset FROM \(unescaped: schema.rawValue).projection_offsets
+                WHERE projection = \(projection) AND topic = \(position.topic) AND partition = \(position.partition)
+                FOR UPDATE
+                """,
+                logger: logger
+            )
+            var stored: Int64?
+            for try await offset in rows.decode(Int64.self) { stored = offset }
+            guard let stored, stored <= start else {
+                throw StaleProjectionWriter(
+                    projection: projection, position: position, expected: start, stored: stored ?? -1)
+            }
+        }
+    }
+
     func store(_ offsets: [TopicPartition: Int64], on connection: PostgresConnection, logger: Logger) async throws {
         for (position, offset) in offsets.sorted(by: { $0.key < $1.key }) {
             try await connection.query(
                 """
-                INSERT INTO \(unescaped: schema.rawValue).projection_offsets (projection, topic, partition, next_offset)
-                VALUES (\(projection), \(position.topic), \(position.partition), \(offset))
-                ON CONFLICT (projection, topic, partition)
-                DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()
+                UPDATE \(unescaped: schema.rawValue).projection_offsets SET next_offset = \(offset), updated_at = now()
+                WHERE projection = \(projection) AND topic = \(position.topic) AND partition = \(position.partition)
                 """,
                 logger: logger
             )
         }
+    }
+}
+
+/// Another writer applied these records first: this replica's view is stale. Its transaction rolls back and it
+/// resumes from the stored offsets.
+public struct StaleProjectionWriter: Error, Sendable, CustomStringConvertible {
+    public let projection: String
+    public let position: TopicPartition
+    public let expected: Int64
+    public let stored: Int64
+
+    public var description: String {
+        "\(projection): \(position.topic)/\(position.partition) is at \(stored), not \(expected): another writer applied it"
     }
 }
 

@@ -91,6 +91,13 @@ public final class ProjectionRunner: Service, Sendable {
                 }
                 try await consumeUntilStopped()
                 return
+            } catch let stale as StaleProjectionWriter {
+                // Another replica applied these records: take up its rows (the in-memory views follow the table)
+                // and resume from the stored offsets.
+                logger.info(
+                    "another replica applied these records; resuming from the stored offsets",
+                    metadata: ["detail": "\(stale)"])
+                try? await projection.start(logger: logger)
             } catch {
                 // A transient failure (database or broker unreachable): nothing was skipped; retry, waiting longer
                 // each time it fails again at once.
@@ -151,20 +158,33 @@ public final class ProjectionRunner: Service, Sendable {
     @discardableResult
     public func applyBatch(_ messages: [KafkaConsumerMessage]) async throws -> BatchOutcome {
         guard !messages.isEmpty else { return BatchOutcome() }
-        let outcome = try await postgres.withTransaction(logger: logger) { connection in
-            var outcome = BatchOutcome()
-            var next: [TopicPartition: Int64] = [:]
-            for message in messages {
-                next[TopicPartition(topic: message.topic, partition: message.partition)] = message.offset + 1
-                if let rejection = try await self.apply(message, connection: connection) {
-                    try await self.deadLetter(message, code: rejection.code, detail: rejection.detail)
-                    outcome.deadLettered += 1
-                } else {
-                    outcome.applied += 1
+        var starts: [TopicPartition: Int64] = [:]
+        for message in messages {
+            let position = TopicPartition(topic: message.topic, partition: message.partition)
+            if starts[position] == nil { starts[position] = message.offset }
+        }
+        let outcome: BatchOutcome
+        do {
+            outcome = try await postgres.withTransaction(logger: logger) { connection in
+                try await self.offsets.claim(starts, on: connection, logger: self.logger)
+                var outcome = BatchOutcome()
+                var next: [TopicPartition: Int64] = [:]
+                for message in messages {
+                    next[TopicPartition(topic: message.topic, partition: message.partition)] = message.offset + 1
+                    if let rejection = try await self.apply(message, connection: connection) {
+                        try await self.deadLetter(message, code: rejection.code, detail: rejection.detail)
+                        outcome.deadLettered += 1
+                    } else {
+                        outcome.applied += 1
+                    }
                 }
+                try await self.offsets.store(next, on: connection, logger: self.logger)
+                return outcome
             }
-            try await self.offsets.store(next, on: connection, logger: self.logger)
-            return outcome
+        } catch let error as PostgresTransactionError {
+            // A stale writer is not a database failure: say so plainly.
+            if let stale = error.closureError as? StaleProjectionWriter { throw stale }
+            throw error
         }
         appliedCounter.increment(by: outcome.applied)
         try await projection.batchCommitted(logger: logger)

@@ -277,3 +277,36 @@ struct ProjectionTests {
         }
     }
 }
+
+extension ProjectionTests {
+    @Test(
+        "two replicas applying the same records: one applies them, the other fails as a stale writer; offsets never go back"
+    )
+    func staleWriter() async throws {
+        let fixture = try fixture()
+        try await TestPostgres.withClient { postgres in
+            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(
+                on: postgres, logger: logger)
+            let first = try await produce(fixture, ["a", "b", "c"])
+            let replicaA = runner(fixture, postgres)
+            let replicaB = runner(fixture, postgres)
+            try await replicaA.applyBatch(first)
+            await #expect(throws: StaleProjectionWriter.self) { try await replicaB.applyBatch(first) }
+            await #expect(throws: StaleProjectionWriter.self) { try await replicaB.applyBatch(Array(first.suffix(1))) }
+            #expect(try await appliedSubjects(postgres, fixture.schema) == ["a", "b", "c"])
+            #expect(try await storedOffset(postgres, fixture.schema) == 3)
+            // Concurrently, from scratch: exactly one of them applies the next records.
+            let next = try await produce(fixture, ["d", "e"])
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for replica in [replicaA, replicaB] {
+                    group.addTask { (try? await replica.applyBatch(next)) != nil }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 }.count == 1)
+            #expect(try await appliedSubjects(postgres, fixture.schema) == ["a", "b", "c", "d", "e"])
+            #expect(try await storedOffset(postgres, fixture.schema) == 5)
+            try await MigrationRunner(schema: fixture.schema, migrations: []).drop(on: postgres, logger: logger)
+        }
+    }
+}
