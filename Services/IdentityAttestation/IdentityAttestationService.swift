@@ -27,12 +27,12 @@ extension SigilServiceDefinition {
             ResourceDefinition(TrustProviderSpec.self), ResourceDefinition(ClientWorkloadSpec.self),
         ]
         definition.workers = { context in
-            let key = try AttestationKey.load(context.configuration)
+            let schedule = try AttestationKeySchedule.load(context.configuration)
             let handler = AccessRequestHandler(
-                key: key, context: context,
+                keys: schedule, context: context,
                 ledger: context.postgres.map { RequestLedger(schema: SchemaName("attest"), postgres: $0) })
             return [
-                AttestationKeyPublisher(key: key, context: context),
+                AttestationKeyPublisher(schedule: schedule, context: context),
                 EventWorker(name: "access-requests", topics: [.accessRequests], context: context) {
                     event, payload, logger in
                     try await handler.handle(event, payload, logger: logger)

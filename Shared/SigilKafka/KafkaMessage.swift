@@ -114,11 +114,14 @@ public struct KafkaTopicSpecification: Sendable, Hashable {
     public var name: String
     public var partitions: Int32
     public var replicationFactor: Int32
+    /// Topic-level settings given at creation (`cleanup.policy`, `retention.ms`, `min.insync.replicas`, ...).
+    public var configs: [String: String]
 
-    public init(name: String, partitions: Int32, replicationFactor: Int32 = 1) {
+    public init(name: String, partitions: Int32, replicationFactor: Int32 = 1, configs: [String: String] = [:]) {
         self.name = name
         self.partitions = partitions
         self.replicationFactor = replicationFactor
+        self.configs = configs
     }
 }
 

@@ -48,6 +48,12 @@ extension RdKafkaClient {
                 )
             }
             newTopics.append(newTopic)
+            for (name, value) in specification.configs.sorted(by: { $0.key < $1.key }) {
+                let err = rd_kafka_NewTopic_set_config(newTopic, name, value)
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError(err, operation: "set \(name) of new topic \(specification.name)")
+                }
+            }
         }
         let queue = rd_kafka_queue_new(handle)
         defer { rd_kafka_queue_destroy(queue) }

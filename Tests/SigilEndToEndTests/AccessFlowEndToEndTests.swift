@@ -14,6 +14,8 @@ import Testing
 struct AccessFlowEndToEndTests {
     @Test("granted, cached, denied and unreachable flows; nothing secret in clear; CloudEvents headers; dead letters")
     func accessFlow() async throws {
+        // Attestation keys rotate every 8 s here, so the flows below run across rotations.
+        setenv("SIGIL_ATTEST_KEY_ROTATION_SECONDS", String(Self.keyRotationSeconds), 1)
         let constellation = try await LocalConstellation.start()
         let upstream = DemoUpstream(apiKey: "e2e_api_key_" + UUID().uuidString.replacingOccurrences(of: "-", with: ""))
         let group = ServiceGroup(
@@ -100,6 +102,16 @@ struct AccessFlowEndToEndTests {
         #expect(unknown.body.contains(#""stage":"attestation""#) && unknown.body.contains("no-client-workload"))
         #expect(upstream.authorized == 2)
 
+        // After an attestation-key rotation the edge seals to the new key, and a new workload token is granted.
+        let firstKey = try await edgeAttestationKey(admin)
+        try await AdminClient.waitFor("the attestation key to rotate", within: .seconds(Self.keyRotationSeconds * 3)) {
+            try await edgeAttestationKey(admin) != firstKey ? true : nil
+        }
+        try await useToken("billing")
+        let afterRotation = try await request()
+        #expect(afterRotation.status == 200, "after rotation: \(afterRotation.body)")
+        #expect(upstream.authorized == 3)
+
         try await checkDeadLetters(brokers: brokers, admin: admin)
         try await checkForgeriesRefused(brokers: brokers, admin: admin)
         let edgeVariables = try String(
@@ -163,6 +175,15 @@ struct AccessFlowEndToEndTests {
             total += try await admin.highWatermark(topic: topic, partition: partition)
         }
         return total
+    }
+
+    static let keyRotationSeconds = 8
+
+    /// The attestation key the edge seals to now.
+    func edgeAttestationKey(_ admin: AdminClient) async throws -> String? {
+        let (_, body, _) = try await admin.send(
+            .GET, try admin.setting("SIGIL_EDGE_URL") + "/v1/edge/status", tokenSetting: "SIGIL_EDGE_ROLE_TOKEN")
+        return (try JSONSerialization.jsonObject(with: body) as? [String: Any])?["attestationKey"] as? String
     }
 
     /// A malformed record and an unknown event written by hand to every topic land in `sigil.deadletter`, and

@@ -47,7 +47,7 @@ final class TenantKeyring: Sendable {
         let wrapped = try kek.wrap(key)
         try await context.publish(
             TenantKeyRotated(keyID: key.keyID, wrappedDataKey: Array(try EventJSON.encoder.encode(wrapped))),
-            to: .config, tenant: tenant, partitionKey: tenant, subject: key.keyID
+            to: .config, tenant: tenant, partitionKey: "\(tenant)/data-key/\(key.keyID)", subject: key.keyID
         )
         remember(key)
         return key

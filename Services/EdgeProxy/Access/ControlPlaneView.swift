@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import SigilCrypto
@@ -12,11 +13,14 @@ final class ControlPlaneView: Service, Sendable {
     struct AttestationKey: Sendable {
         let keyID: String
         let publicKey: [UInt8]
+        let notBefore: Date
+        let notAfter: Date
     }
 
     private let context: ServiceContext
     private let tenant: String
-    private let attestationKey = Mutex<AttestationKey?>(nil)
+    /// Every attestation key published and not expired, by id.
+    private let attestationKeys = Mutex<[String: AttestationKey]>([:])
     /// The tenant's server workloads, typed, for the request path.
     let serverWorkloads = ServerWorkloadIndex()
 
@@ -25,7 +29,13 @@ final class ControlPlaneView: Service, Sendable {
         self.tenant = tenant
     }
 
-    var currentAttestationKey: AttestationKey? { attestationKey.withLock { $0 } }
+    /// The key to seal to now: of the keys valid now, the one whose validity began last (keys rotate with overlap).
+    var currentAttestationKey: AttestationKey? {
+        let now = Date()
+        return attestationKeys.withLock { keys in
+            keys.values.filter { $0.notBefore <= now && now < $0.notAfter }.max { $0.notBefore < $1.notBefore }
+        }
+    }
 
     func run() async throws {
         let configTopic = context.topics.name(.config)
@@ -55,8 +65,12 @@ final class ControlPlaneView: Service, Sendable {
         }
         switch payload {
         case let published as AttestationKeyPublished:
-            attestationKey.withLock {
-                $0 = AttestationKey(keyID: published.keyID, publicKey: published.publicKey.bytes)
+            let now = Date()
+            attestationKeys.withLock { keys in
+                keys[published.keyID] = AttestationKey(
+                    keyID: published.keyID, publicKey: published.publicKey.bytes,
+                    notBefore: published.notBefore ?? .distantPast, notAfter: published.notAfter)
+                keys = keys.filter { $0.value.notAfter > now }
             }
             context.logger.info("attestation key known", metadata: ["key": "\(published.keyID)"])
         case let defined as ResourceDefined where defined.kind == .serverWorkload && event.tenant == tenant:

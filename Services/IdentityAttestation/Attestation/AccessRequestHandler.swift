@@ -9,7 +9,7 @@ import SigilService
 /// finds the client workload. A refusal is written both to `access.attested` (for the audit) and to the edge's
 /// reply partition (the request ends here).
 struct AccessRequestHandler: Sendable {
-    let key: HPKERecipientKey
+    let keys: AttestationKeySchedule
     let context: ServiceContext
     let verifier = ServiceAccountTokenVerifier()
     /// Where request ids already taken are kept (nil only in tests without a database: then nothing is recorded).
@@ -74,6 +74,9 @@ struct AccessRequestHandler: Sendable {
         let evidence: [UInt8]
         do {
             // Bound to tenant, request id, edge, reply key, target and deadline: a copy in any other request fails.
+            guard let key = keys.acceptedKeys()[request.evidence.recipientKeyID] else {
+                throw AttestationRefusal.evidenceUnsealable
+            }
             evidence = try key.open(request.evidence, context: .evidence(tenant: tenant, of: request))
         } catch {
             throw AttestationRefusal.evidenceUnsealable

@@ -97,17 +97,21 @@ public struct ResourceRemoved: EventPayload {
     }
 }
 
-/// The attestation service's HPKE public key: edges seal evidence to it.
+/// An attestation service's HPKE public key: edges seal evidence to it between `notBefore` and `notAfter` (keys
+/// rotate; validity windows overlap).
 public struct AttestationKeyPublished: EventPayload {
     public static let eventType = EventType(area: "config", event: "attestation-key.published", version: 1)
     public var keyID: String
     public var publicKey: Base64Bytes
     public var ciphersuite: String
     public var notAfter: Date
-    public init(keyID: String, publicKey: [UInt8], ciphersuite: String, notAfter: Date) {
+    /// Absent: valid from when it was published.
+    public var notBefore: Date?
+    public init(keyID: String, publicKey: [UInt8], ciphersuite: String, notAfter: Date, notBefore: Date? = nil) {
         self.keyID = keyID
         self.publicKey = Base64Bytes(publicKey)
         self.ciphersuite = ciphersuite
         self.notAfter = notAfter
+        self.notBefore = notBefore
     }
 }

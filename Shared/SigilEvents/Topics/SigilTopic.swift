@@ -28,11 +28,17 @@ public struct SigilTopics: Sendable, Hashable {
     public var prefix: String
     public var partitions: [SigilTopic: Int32]
     public var replicationFactor: Int32
+    /// `min.insync.replicas`: with `acks=all`, a write needs this many replicas (so losing one broker loses nothing).
+    public var minInSyncReplicas: Int32
 
-    public init(prefix: String = "sigil.", partitions: [SigilTopic: Int32] = [:], replicationFactor: Int32 = 1) {
+    public init(
+        prefix: String = "sigil.", partitions: [SigilTopic: Int32] = [:], replicationFactor: Int32 = 1,
+        minInSyncReplicas: Int32 = 1
+    ) {
         self.prefix = prefix
         self.partitions = partitions
         self.replicationFactor = replicationFactor
+        self.minInSyncReplicas = minInSyncReplicas
     }
 
     public func name(_ topic: SigilTopic) -> String { prefix + topic.rawValue }
@@ -42,11 +48,19 @@ public struct SigilTopics: Sendable, Hashable {
         return SigilTopic(rawValue: String(name.dropFirst(prefix.count)))
     }
 
+    /// How the topic is created. `sigil.config` is compacted and kept forever: it is the configuration's source of
+    /// truth, and a service or edge started at any time must find every resource and the attestation keys there.
     public func specification(_ topic: SigilTopic) -> KafkaTopicSpecification {
-        KafkaTopicSpecification(
+        var configs = ["min.insync.replicas": String(minInSyncReplicas)]
+        if topic == .config {
+            configs["cleanup.policy"] = "compact"
+            configs["retention.ms"] = "-1"
+        }
+        return KafkaTopicSpecification(
             name: name(topic),
             partitions: partitions[topic] ?? topic.defaultPartitions,
-            replicationFactor: replicationFactor
+            replicationFactor: replicationFactor,
+            configs: configs
         )
     }
 

@@ -12,7 +12,8 @@ public struct ServiceConfiguration: Sendable {
     public var kafkaFetchWaitMaxMilliseconds: Int
     /// `SIGIL_KAFKA_PROPERTIES`: extra librdkafka properties, `key=value` separated by `;`.
     public var kafkaProperties: [String: String]
-    /// `SIGIL_TOPIC_PREFIX`, `SIGIL_TOPIC_PARTITIONS` (access topics), `SIGIL_TOPIC_REPLICATION`.
+    /// `SIGIL_TOPIC_PREFIX`, `SIGIL_TOPIC_PARTITIONS` (access topics), `SIGIL_TOPIC_REPLICATION` (3),
+    /// `SIGIL_TOPIC_MIN_INSYNC_REPLICAS` (2, at most the replication).
     public var topics: SigilTopics
     /// `SIGIL_POSTGRES_URL`: `postgres://user:password@host:port/database?sslmode=...`.
     public var postgresURL: String?
@@ -40,6 +41,12 @@ public struct ServiceConfiguration: Sendable {
         for topic in [SigilTopic.accessRequests, .accessAttested, .accessDecisions, .accessReplies] {
             partitions[topic] = Int32(accessPartitions)
         }
+        let replication = try source.int("SIGIL_TOPIC_REPLICATION", default: 3, in: 1...16)
+        let minInSync = try source.int("SIGIL_TOPIC_MIN_INSYNC_REPLICAS", default: min(2, replication), in: 1...16)
+        guard minInSync <= replication else {
+            throw ConfigurationError(
+                key: "SIGIL_TOPIC_MIN_INSYNC_REPLICAS", expected: "at most SIGIL_TOPIC_REPLICATION (\(replication))")
+        }
         let adminToken = source.string("SIGIL_ADMIN_TOKEN")
         if let adminToken, adminToken.utf8.count < 24 {
             throw ConfigurationError(key: "SIGIL_ADMIN_TOKEN", expected: "at least 24 characters")
@@ -56,7 +63,8 @@ public struct ServiceConfiguration: Sendable {
             topics: SigilTopics(
                 prefix: source.string("SIGIL_TOPIC_PREFIX", default: "sigil."),
                 partitions: partitions,
-                replicationFactor: Int32(try source.int("SIGIL_TOPIC_REPLICATION", default: 1, in: 1...16))
+                replicationFactor: Int32(replication),
+                minInSyncReplicas: Int32(minInSync)
             ),
             postgresURL: source.string("SIGIL_POSTGRES_URL"),
             httpHost: source.string("SIGIL_HTTP_HOST", default: "127.0.0.1"),

@@ -141,7 +141,8 @@ struct ResourceAdmission: Sendable {
     private func publish(_ payload: some EventPayload, tenant: String, name: String) async throws {
         let event = try context.sign(
             payload.cloudEvent(
-                source: context.source, tenant: tenant, partitionKey: tenant,
+                // Keyed per resource: the compacted config topic keeps each resource's latest event.
+                source: context.source, tenant: tenant, partitionKey: "\(tenant)/\(definition.kind.rawValue)/\(name)",
                 subject: "\(definition.kind.rawValue)/\(name)"))
         do {
             try await log.append(event)

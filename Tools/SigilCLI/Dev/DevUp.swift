@@ -111,6 +111,9 @@ struct DevUp: AsyncParsableCommand {
         // The mock broker answers a fetch only when this wait ends (real Kafka answers as soon as data is there): 5 ms
         // keeps a hop short without the consumers spinning; a caller's value wins (`make bench` uses 1).
         environment["SIGIL_KAFKA_FETCH_WAIT_MAX_MS"] = baseEnvironment["SIGIL_KAFKA_FETCH_WAIT_MAX_MS"] ?? "5"
+        // One in-process broker: one replica of everything.
+        environment["SIGIL_TOPIC_REPLICATION"] = "1"
+        environment["SIGIL_TOPIC_MIN_INSYNC_REPLICAS"] = "1"
         for member in DevConstellation.services {
             step("\(member.name) on 127.0.0.1:\(member.port)")
             var serviceEnvironment = environment
