@@ -218,6 +218,7 @@ let package = Package(
                 "SigilProjection",
                 "SigilService",
                 "IdentityAttestation",
+                "AuditIngestion",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/SigilIntegrationTests"

@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SigilEvents
+import SigilKafka
+import SigilProjection
+import SigilService
+import Testing
+
+@testable import AuditIngestion
+
+@Suite("Audit replicas: three projections of one audit log, one killed mid-stream")
+struct AuditReplicasTests {
+    let logger = Logger(label: "test.audit-replicas")
+    let topic = "events"
+
+    @Test("every event is in audit.events exactly once and every tenant's chain verifies")
+    func threeReplicas() async throws {
+        let cluster = try KafkaMockCluster(logger: logger)
+        try cluster.createTopic(.init(name: topic, partitions: 3))
+        try cluster.createTopic(.init(name: "deadletter", partitions: 1))
+        let client = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, clientID: "test")
+        let producer = try KafkaProducer(configuration: .init(client: client), logger: logger)
+        let schema = TestPostgres.uniqueSchema("audit")
+        try await TestPostgres.withClient { postgres in
+            try await MigrationRunner(schema: schema, migrations: SigilServiceDefinition.auditIngestion.migrations)
+                .apply(on: postgres, logger: logger)
+            let admin = try KafkaAdmin(configuration: client, logger: logger)
+            func replica(_ index: Int) -> ProjectionRunner {
+                var configuration = ProjectionRunner.Configuration(
+                    topics: [topic],
+                    kafka: .init(bootstrapServers: cluster.bootstrapServers, clientID: "audit-\(index)"),
+                    deadLetterTopic: "deadletter")
+                configuration.fetchWaitMaxMilliseconds = 5
+                configuration.retryDelay = .milliseconds(20)
+                return ProjectionRunner(
+                    projection: AuditProjection(
+                        schema: schema, streams: LogStreamWriter(streams: ResourceIndex<LogStreamSpec>())),
+                    schema: schema, configuration: configuration, postgres: postgres, producer: producer, admin: admin,
+                    source: EventSource(service: "audit", instance: "\(index)"), logger: logger)
+            }
+            func produce(_ range: Range<Int>) async throws {
+                for index in range {
+                    let tenant = index.isMultiple(of: 2) ? "acme" : "globex"
+                    let event = try TenantCreated(displayName: "t\(index)").cloudEvent(
+                        source: EventSource(service: "issue", instance: "1"), tenant: tenant,
+                        partitionKey: "key-\(index)", subject: "s\(index)")
+                    _ = try await producer.sendAndAwait(event.kafkaMessage(topic: topic))
+                }
+            }
+            func count(_ expression: String) async throws -> Int {
+                try await TestPostgres.count(postgres, "\(schema.rawValue).events", where: expression)
+            }
+            func rows() async throws -> Int {
+                let result = try await postgres.query(
+                    PostgresQuery(unsafeSQL: "SELECT count(DISTINCT event_id)::int FROM \(schema.rawValue).events"))
+                for try await distinct in result.decode(Int.self) { return distinct }
+                return 0
+            }
+
+            try await produce(0..<300)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let doomed = Task { try await replica(2).run() }
+                for index in 0..<2 { group.addTask { try await replica(index).run() } }
+                // Killed once it is working: its transaction in flight rolls back, the others carry on.
+                let deadline = ContinuousClock.now + .seconds(60)
+                while try await count("true") < 100, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                doomed.cancel()
+                try await produce(300..<600)
+                while try await count("true") < 600, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                group.cancelAll()
+            }
+            #expect(try await count("true") == 600)
+            #expect(try await rows() == 600)
+            // No replica applied what another had (a duplicate would have been refused and dead-lettered), and the
+            // stored offsets are where the partitions end.
+            #expect(try await admin.highWatermark(topic: "deadletter", partition: 0) == 0)
+            for partition in Int32(0)..<3 {
+                let stored = try await postgres.query(
+                    """
+                    SELECT next_offset FROM \(unescaped: schema.rawValue).projection_offsets
+                    WHERE projection = 'audit-log' AND topic = \(topic) AND partition = \(partition)
+                    """)
+                var offset: Int64?
+                for try await value in stored.decode(Int64.self) { offset = value }
+                #expect(offset == (try await admin.highWatermark(topic: topic, partition: partition)))
+            }
+            for tenant in ["acme", "globex"] {
+                let result = try await postgres.query(
+                    """
+                    SELECT sequence, event_id, event_type, source, subject, occurred_at, data::text,
+                        encode(previous_hash, 'hex'), encode(hash, 'hex')
+                    FROM \(unescaped: schema.rawValue).events WHERE tenant = \(tenant) ORDER BY sequence
+                    """)
+                var previous = AuditRecord.genesis
+                var expectedSequence: Int64 = 1
+                for try await row in result.decode(
+                    (Int64, String, String, String, String?, Date, String, String, String).self)
+                {
+                    #expect(row.0 == expectedSequence)
+                    let data = try EventJSON.decoder.decode(JSONValue.self, from: Data(row.6.utf8))
+                    let hash = AuditRecord.chainHash(
+                        previous: previous, sequence: row.0, id: row.1, type: row.2, source: row.3, subject: row.4,
+                        time: row.5, data: data)
+                    #expect(row.7 == previous && row.8 == hash, "\(tenant) chain breaks at \(row.0)")
+                    previous = row.8
+                    expectedSequence += 1
+                }
+                #expect(expectedSequence == 301)
+            }
+            try await postgres.query("DROP SCHEMA \(unescaped: schema.rawValue) CASCADE", logger: logger)
+        }
+    }
+}
