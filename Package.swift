@@ -182,8 +182,10 @@ let package = Package(
             dependencies: [
                 "SigilKafka",
                 "SigilEvents",
+                "SigilCrypto",
                 "SigilClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tools/SigilBench"

@@ -162,6 +162,8 @@ echo "==> cold flow"
   --cold-ports $COLD_COUNT > "$DIR/cold.json"
 echo "==> single flight"
 "$BIN/sigil-bench" single-flight --state-directory "$STATE" --upstream-port $UPSTREAM > "$DIR/flight.json"
+echo "==> a new edge in a tenant with 10,000 server workloads"
+"$BIN/sigil-bench" edge-start --state-directory "$STATE" --upstream-port $UPSTREAM --resources 10000 > "$DIR/edge-start.json"
 
 # --- the table -------------------------------------------------------------------------------------------------------
 python3 bench/table.py "$DIR" "$EDGE_IDLE_RSS" "$EDGE_THREADS" "$ANCHOR_RSS" "$DURATION" | tee "$DIR/table.md"

@@ -28,6 +28,10 @@ final class AuditProjection: Projection {
         )
         for try await _ in existing { return }
 
+        // One appender per tenant chain at a time, across replicas (which may hold other partitions of the same
+        // tenant): the lock lasts until the batch commits, so the next appender reads this row as the chain's head.
+        try await connection.query(
+            "SELECT pg_advisory_xact_lock(hashtext(\(table + "/" + envelope.tenant)))", logger: logger)
         var previousSequence: Int64 = 0
         var previousHash = AuditRecord.genesis
         let last = try await connection.query(

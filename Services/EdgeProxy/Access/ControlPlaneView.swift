@@ -27,6 +27,9 @@ final class ControlPlaneView: Service, Sendable {
     init(context: ServiceContext, tenant: String) {
         self.context = context
         self.tenant = tenant
+        // Not ready until the configuration written before start has been read: until then a server workload
+        // would look unmanaged.
+        context.readiness.addCondition("configuration")
     }
 
     /// The key to seal to now: of the keys valid now, the one whose validity began last (keys rotate with overlap).
@@ -47,9 +50,26 @@ final class ControlPlaneView: Service, Sendable {
             client: context.configuration.kafkaClient("sigil-edge-config"), mode: .assign(partitions))
         configuration.fetchWaitMaxMilliseconds = context.configuration.kafkaFetchWaitMaxMilliseconds
         let consumer = try KafkaConsumer(configuration: configuration, logger: context.logger)
+        // Where the topic ended when this edge started: read up to there, it is ready.
+        var behind: [Int32: Int64] = [:]
+        for position in partitions {
+            let end = try await context.admin.highWatermark(topic: configTopic, partition: position.partition)
+            if end > 0 { behind[position.partition] = end }
+        }
+        if behind.isEmpty { context.readiness.satisfy("configuration") }
         try await withGracefulShutdownHandler {
             while let batch = try await consumer.nextBatch() {
-                for message in batch { apply(message) }
+                for message in batch {
+                    apply(message)
+                    if let end = behind[message.partition], message.offset + 1 >= end {
+                        behind[message.partition] = nil
+                        if behind.isEmpty {
+                            context.readiness.satisfy("configuration")
+                            context.logger.info(
+                                "configuration read", metadata: ["serverWorkloads": "\(serverWorkloads.names.count)"])
+                        }
+                    }
+                }
             }
         } onGracefulShutdown: {
             consumer.stop()

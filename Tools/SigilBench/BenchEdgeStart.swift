@@ -1,0 +1,141 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import SigilClient
+import SigilCrypto
+import SigilEvents
+import SigilKafka
+
+/// A new edge in a tenant with many resources: how long from its start until it is ready and knows every server
+/// workload of its tenant (it reads the compacted config topic from the start). The resources are written as the
+/// policy service would (signed with its key, read from its process), so the measure is the edge's, not admission's.
+struct BenchEdgeStart: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edge-start", abstract: "Start a second edge in a tenant with many resources; time to ready.")
+
+    @OptionGroup var options: BenchOptions
+    @Option(help: "Server workloads written to the tenant first.") var resources = 10_000
+    @Option(help: "Admin port of the second edge.") var httpPort = 7_115
+    @Option(help: "Proxy port of the second edge.") var proxyPort = 7_490
+
+    func run() async throws {
+        let processes =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: "\(options.stateDirectory)/processes.json")))
+            as? [String: Any]
+        let list = processes?["processes"] as? [[String: Any]] ?? []
+        func environment(of name: String) throws -> [String: String] {
+            guard let pid = list.first(where: { $0["name"] as? String == name })?["pid"] as? Int else {
+                throw ValidationError("\(name) is not running")
+            }
+            let text = try String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)
+            var values: [String: String] = [:]
+            for entry in text.split(separator: "\0") {
+                let parts = entry.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+            }
+            return values
+        }
+        let policy = try environment(of: "sigil-policy")
+        let edge = try environment(of: "sigil-edge")
+        guard let key = policy["SIGIL_SIGNING_KEY"].flatMap({ Data(base64Encoded: $0) }),
+            let keyID = policy["SIGIL_SIGNING_KEY_ID"], let brokers = edge["SIGIL_KAFKA_BROKERS"]
+        else { throw ValidationError("the policy service's signing key or the broker is not known") }
+        let signer = try EventSigner(role: .policy, keyID: keyID, material: Array(key))
+        let tenant = edge["SIGIL_TENANT"] ?? edge["SIGIL_ADMIN_TENANT"] ?? "default"
+        try await write(resources, tenant: tenant, signer: signer, brokers: brokers)
+
+        var environment = edge
+        environment["SIGIL_HTTP_PORT"] = String(httpPort)
+        environment["SIGIL_EDGE_PROXY_PORT"] = String(proxyPort)
+        environment["SIGIL_EDGE_ID"] = "bench-edge-2"
+        environment["SIGIL_INSTANCE_ID"] = "bench-2"
+        environment["SIGIL_EDGE_REPLY_PARTITION"] = nil
+        let started = ContinuousClock.now
+        let pid = try ProcessLauncher.launch(
+            executable: "\(Self.binaries)/sigil-edge", arguments: [], environment: environment,
+            logFile: "\(options.stateDirectory)/logs/sigil-edge-2.log")
+        defer { kill(pid, SIGTERM) }
+        let base = "http://127.0.0.1:\(httpPort)"
+        var ready: Duration?
+        var knowsAll: Duration?
+        let token = environment["SIGIL_EDGE_ROLE_TOKEN"] ?? ""
+        while ContinuousClock.now - started < .seconds(60), knowsAll == nil || ready == nil {
+            if ready == nil, (try? await Self.status(of: "\(base)/readyz", token: nil)) == 200 {
+                ready = ContinuousClock.now - started
+            }
+            if knowsAll == nil, let count = try? await Self.workloads(of: "\(base)/v1/edge/status", token: token),
+                count >= resources
+            {
+                knowsAll = ContinuousClock.now - started
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        struct Result: Encodable {
+            let measurement = "edge-start"
+            let resources: Int
+            let readyMilliseconds: Double?
+            let knowsAllMilliseconds: Double?
+        }
+        func milliseconds(_ duration: Duration?) -> Double? {
+            duration.map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 }
+        }
+        try printJSON(
+            Result(
+                resources: resources, readyMilliseconds: milliseconds(ready),
+                knowsAllMilliseconds: milliseconds(knowsAll)))
+    }
+
+    static var binaries: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+    }
+
+    /// Server workloads `bench-edge-N`, each as its own configuration event signed by the policy role.
+    func write(_ count: Int, tenant: String, signer: EventSigner, brokers: String) async throws {
+        let producer = try KafkaProducer(
+            configuration: .init(client: .init(bootstrapServers: brokers, clientID: "sigil-bench-resources")),
+            logger: Logger(label: "sigil-bench"))
+        let topic = SigilTopics().name(.config)
+        let source = EventSource(service: "policy", instance: "bench")
+        let now = Date()
+        for index in 0..<count {
+            let name = "bench-edge-\(index)"
+            let defined = ResourceDefined(
+                kind: .serverWorkload,
+                metadata: ResourceMetadata(
+                    name: name, tenant: tenant, labels: [:], uid: UUIDv7.generate(), resourceVersion: UUIDv7.generate(),
+                    generation: 1, createdAt: now, updatedAt: now, createdBy: "sigil-bench"),
+                spec: [
+                    "scheme": "https", "host": .string("\(name).bench.internal"), "port": 443,
+                    "reportEachRequest": false,
+                ],
+                previousResourceVersion: nil, references: [], specDigest: "",
+                changedBy: .init(tokenName: "sigil-bench", role: "admin"))
+            let event = try defined.cloudEvent(
+                source: source, tenant: tenant, partitionKey: "\(tenant)/ServerWorkload/\(name)")
+            try producer.send(try signer.sign(event).kafkaMessage(topic: topic))
+        }
+        // The last one acknowledged: everything before it was sent.
+        _ = try await producer.sendAndAwait(
+            try signer.sign(
+                try TenantCreated(displayName: "bench").cloudEvent(source: source, tenant: tenant, partitionKey: tenant)
+            )
+            .kafkaMessage(topic: topic))
+    }
+
+    static func status(of url: String, token: String?) async throws -> Int {
+        var request = HTTPClientRequest(url: url)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return Int(try await HTTPClient.shared.execute(request, timeout: .seconds(1)).status.code)
+    }
+
+    static func workloads(of url: String, token: String) async throws -> Int {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(1))
+        let body = try await response.body.collect(upTo: 4 * 1024 * 1024)
+        let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
+        return (object?["serverWorkloads"] as? [Any])?.count ?? 0
+    }
+}
