@@ -59,11 +59,17 @@ final class ControlPlaneView: Service, Sendable {
         if behind.isEmpty { context.readiness.satisfy("configuration") }
         try await withGracefulShutdownHandler {
             while let batch = try await consumer.nextBatch() {
+                // One index update per batch: a new edge in a tenant with thousands of server workloads copies the
+                // index a few times, not once per workload.
+                var changes: [ServerWorkloadIndex.Change] = []
+                defer { serverWorkloads.apply(changes) }
                 for message in batch {
-                    apply(message)
+                    if let change = apply(message) { changes.append(change) }
                     if let end = behind[message.partition], message.offset + 1 >= end {
                         behind[message.partition] = nil
                         if behind.isEmpty {
+                            serverWorkloads.apply(changes)
+                            changes = []
                             context.readiness.satisfy("configuration")
                             context.logger.info(
                                 "configuration read", metadata: ["serverWorkloads": "\(serverWorkloads.names.count)"])
@@ -77,11 +83,14 @@ final class ControlPlaneView: Service, Sendable {
         await consumer.close()
     }
 
-    private func apply(_ message: KafkaConsumerMessage) {
-        guard let event = try? CloudEvent(kafkaMessage: message), let payload = try? EventCatalog.sigil.decode(event),
-            context.isAuthentic(event, payload)
+    /// Takes in one configuration event; returns the change to the server workloads it makes, if any.
+    private func apply(_ message: KafkaConsumerMessage) -> ServerWorkloadIndex.Change? {
+        // Other tenants' configuration is none of this edge's business: skipped before it is even decoded.
+        guard let event = try? CloudEvent(kafkaMessage: message),
+            event.tenant == tenant || event.tenant == AttestationKeyPublished.tenant,
+            let payload = try? EventCatalog.sigil.decode(event), context.isAuthentic(event, payload)
         else {
-            return  // the services with projections dead-letter such records; the edge only skips them
+            return nil  // the services with projections dead-letter such records; the edge only skips them
         }
         switch payload {
         case let published as AttestationKeyPublished:
@@ -93,20 +102,18 @@ final class ControlPlaneView: Service, Sendable {
                 keys = keys.filter { $0.value.notAfter > now }
             }
             context.logger.info("attestation key known", metadata: ["key": "\(published.keyID)"])
+            return nil
         case let defined as ResourceDefined where defined.kind == .serverWorkload && event.tenant == tenant:
             // The rule every consumer shares: a write that lost a race is ignored everywhere.
-            guard context.resources.catalog.apply(defined, tenant: tenant) else { return }
-            if let workload = ServerWorkloadIndex.serverWorkload(defined) {
-                serverWorkloads.define(workload)
-            } else {
-                serverWorkloads.remove(name: defined.name)
-                context.logger.warning("server workload not understood", metadata: ["name": "\(defined.name)"])
-            }
+            guard context.resources.catalog.apply(defined, tenant: tenant) else { return nil }
+            if let workload = ServerWorkloadIndex.serverWorkload(defined) { return .define(workload) }
+            context.logger.warning("server workload not understood", metadata: ["name": "\(defined.name)"])
+            return .remove(name: defined.name)
         case let removed as ResourceRemoved where removed.kind == .serverWorkload && event.tenant == tenant:
-            guard context.resources.catalog.apply(removed, tenant: tenant) else { return }
-            serverWorkloads.remove(name: removed.name)
+            guard context.resources.catalog.apply(removed, tenant: tenant) else { return nil }
+            return .remove(name: removed.name)
         default:
-            return
+            return nil
         }
     }
 }

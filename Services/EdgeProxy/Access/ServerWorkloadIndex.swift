@@ -10,27 +10,50 @@ struct EdgeServerWorkload: Sendable, Hashable {
 
 /// The tenant's server workloads by exact scheme, host and port, read without a lock on every request.
 final class ServerWorkloadIndex: Sendable {
-    private let byTarget = Snapshot<[AccessTarget: EdgeServerWorkload]>([:])
-
-    init(_ workloads: [EdgeServerWorkload] = []) {
-        for workload in workloads { define(workload) }
+    struct State: Sendable {
+        var byTarget: [AccessTarget: EdgeServerWorkload] = [:]
+        var targetOf: [String: AccessTarget] = [:]
     }
 
-    func serverWorkload(at target: AccessTarget) -> EdgeServerWorkload? { byTarget.value[target] }
+    enum Change: Sendable {
+        case define(EdgeServerWorkload)
+        case remove(name: String)
+    }
 
-    var names: [String] { byTarget.value.values.map(\.name).sorted() }
+    private let state = Snapshot(State())
 
-    /// Adds or replaces a server workload (a redefinition may move it to another target).
-    func define(_ workload: EdgeServerWorkload) {
-        byTarget.update { index in
-            index = index.filter { $0.value.name != workload.name }
-            index[workload.target] = workload
+    init(_ workloads: [EdgeServerWorkload] = []) {
+        apply(workloads.map(Change.define))
+    }
+
+    func serverWorkload(at target: AccessTarget) -> EdgeServerWorkload? { state.value.byTarget[target] }
+
+    var names: [String] { state.value.targetOf.keys.sorted() }
+
+    /// Applies changes in order, as one update of the index (a redefinition may move a workload to another target).
+    func apply(_ changes: [Change]) {
+        guard !changes.isEmpty else { return }
+        state.update { state in
+            for change in changes {
+                switch change {
+                case .define(let workload):
+                    if let previous = state.targetOf[workload.name], state.byTarget[previous]?.name == workload.name {
+                        state.byTarget[previous] = nil
+                    }
+                    state.byTarget[workload.target] = workload
+                    state.targetOf[workload.name] = workload.target
+                case .remove(let name):
+                    if let previous = state.targetOf.removeValue(forKey: name), state.byTarget[previous]?.name == name {
+                        state.byTarget[previous] = nil
+                    }
+                }
+            }
         }
     }
 
-    func remove(name: String) {
-        byTarget.update { index in index = index.filter { $0.value.name != name } }
-    }
+    func define(_ workload: EdgeServerWorkload) { apply([.define(workload)]) }
+
+    func remove(name: String) { apply([.remove(name: name)]) }
 
     /// The server workload a configuration event defines, typed, or nil if it is not one the edge can serve.
     static func serverWorkload(_ defined: ResourceDefined) -> EdgeServerWorkload? {

@@ -9,8 +9,6 @@ import SigilService
 /// overlap). Edges seal to the key whose validity began last; a new edge finds them on the compacted topic. Every
 /// replica publishes the same keys (they derive them alike); consumers take a key once.
 struct AttestationKeyPublisher: Service {
-    /// Keys are not tenant-scoped; their events carry this tenant.
-    static let systemTenant = "_system"
     let schedule: AttestationKeySchedule
     let context: ServiceContext
 
@@ -37,8 +35,8 @@ struct AttestationKeyPublisher: Service {
             notBefore: schedule.start(of: epoch)
         )
         try await context.publish(
-            published, to: .config, tenant: Self.systemTenant,
-            partitionKey: "\(Self.systemTenant)/attestation-key/\(key.keyID)", subject: key.keyID)
+            published, to: .config, tenant: AttestationKeyPublished.tenant,
+            partitionKey: "\(AttestationKeyPublished.tenant)/attestation-key/\(key.keyID)", subject: key.keyID)
         context.logger.info(
             "published attestation key", metadata: ["key": "\(key.keyID)", "validFrom": "\(schedule.start(of: epoch))"])
     }

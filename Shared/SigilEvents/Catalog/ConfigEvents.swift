@@ -101,6 +101,8 @@ public struct ResourceRemoved: EventPayload {
 /// rotate; validity windows overlap).
 public struct AttestationKeyPublished: EventPayload {
     public static let eventType = EventType(area: "config", event: "attestation-key.published", version: 1)
+    /// Keys are not tenant-scoped; their events carry this tenant.
+    public static let tenant = "_system"
     public var keyID: String
     public var publicKey: Base64Bytes
     public var ciphersuite: String
