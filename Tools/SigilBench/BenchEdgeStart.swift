@@ -49,7 +49,8 @@ struct BenchEdgeStart: AsyncParsableCommand {
         let admin = options.admin
         try await AdminClient.waitFor("the policy service to hold the server workloads", within: .seconds(300)) {
             () -> Bool? in
-            let (status, body, _) = try await admin.send(.GET, try admin.setting("SIGIL_POLICY_URL") + "/v1/server-workloads")
+            let (status, body, _) = try await admin.send(
+                .GET, try admin.setting("SIGIL_POLICY_URL") + "/v1/server-workloads")
             guard status == 200, let object = try JSONSerialization.jsonObject(with: body) as? [String: Any],
                 let items = object["items"] as? [Any], items.count >= resources
             else { return nil }
@@ -73,7 +74,9 @@ struct BenchEdgeStart: AsyncParsableCommand {
         var knowsAll: Duration?
         let token = environment["SIGIL_EDGE_ROLE_TOKEN"] ?? ""
         while ContinuousClock.now - started < .seconds(60), ready == nil {
-            if (try? await Self.status(of: "\(base)/readyz", token: nil)) == 200 { ready = ContinuousClock.now - started }
+            if (try? await Self.status(of: "\(base)/readyz", token: nil)) == 200 {
+                ready = ContinuousClock.now - started
+            }
             try await Task.sleep(for: .milliseconds(2))
         }
         if ready != nil, let count = try? await Self.workloads(of: "\(base)/v1/edge/status", token: token),
