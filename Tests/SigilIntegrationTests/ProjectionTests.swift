@@ -126,6 +126,27 @@ struct ProjectionTests {
         return nil
     }
 
+    /// The first `count` dead letters written (waiting up to 10 s for them).
+    func readDeadLetters(_ fixture: Fixture, count: Int) async throws -> [EventDeadLettered] {
+        let consumer = try KafkaConsumer(
+            configuration: .init(
+                client: .init(bootstrapServers: fixture.cluster.bootstrapServers, clientID: "dlq-reader"),
+                mode: .assign([.init(topic: "deadletter", partition: 0, offset: .beginning)])
+            ),
+            logger: logger
+        )
+        var letters: [EventDeadLettered] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        while letters.count < count, ContinuousClock.now < deadline, let batch = try await consumer.nextBatch() {
+            for message in batch {
+                letters.append(
+                    try EventCatalog.sigil.decode(EventDeadLettered.self, from: try CloudEvent(kafkaMessage: message)))
+            }
+        }
+        await consumer.close()
+        return letters
+    }
+
     /// Runs the runner until `done` holds, then stops it as a shutdown would.
     func run(_ runner: ProjectionRunner, until done: @escaping @Sendable () async throws -> Bool) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -216,23 +237,7 @@ struct ProjectionTests {
             }
             #expect(try await appliedSubjects(postgres, fixture.schema) == ["good-1", "good-2"])
 
-            let consumer = try KafkaConsumer(
-                configuration: .init(
-                    client: .init(bootstrapServers: fixture.cluster.bootstrapServers, clientID: "dlq-reader"),
-                    mode: .assign([.init(topic: "deadletter", partition: 0, offset: .beginning)])
-                ),
-                logger: logger
-            )
-            var letters: [EventDeadLettered] = []
-            let deadline = ContinuousClock.now + .seconds(10)
-            while letters.count < 3, ContinuousClock.now < deadline, let batch = try await consumer.nextBatch() {
-                for message in batch {
-                    letters.append(
-                        try EventCatalog.sigil.decode(
-                            EventDeadLettered.self, from: try CloudEvent(kafkaMessage: message)))
-                }
-            }
-            await consumer.close()
+            let letters = try await readDeadLetters(fixture, count: 3)
             #expect(letters.map(\.errorCode) == ["missing-attribute", "unknown-type", "unappliable"])
             #expect(letters.map(\.offset) == [1, 2, 3])
             #expect(letters.allSatisfy { $0.consumer == "test/recording" && $0.topic == topic })
@@ -253,23 +258,7 @@ struct ProjectionTests {
                 try await storedOffset(postgres, fixture.schema) == 3
             }
             #expect(try await appliedSubjects(postgres, fixture.schema) == ["good-1", "good-2"])
-            let consumer = try KafkaConsumer(
-                configuration: .init(
-                    client: .init(bootstrapServers: fixture.cluster.bootstrapServers, clientID: "dlq-reader"),
-                    mode: .assign([.init(topic: "deadletter", partition: 0, offset: .beginning)])
-                ),
-                logger: logger
-            )
-            var letters: [EventDeadLettered] = []
-            let deadline = ContinuousClock.now + .seconds(10)
-            while letters.isEmpty, ContinuousClock.now < deadline, let batch = try await consumer.nextBatch() {
-                for message in batch {
-                    letters.append(
-                        try EventCatalog.sigil.decode(
-                            EventDeadLettered.self, from: try CloudEvent(kafkaMessage: message)))
-                }
-            }
-            await consumer.close()
+            let letters = try await readDeadLetters(fixture, count: 1)
             #expect(letters.map(\.errorCode) == ["unstorable-event"])
             #expect(letters.first?.errorDetail.contains("22P02") == true)
             #expect(letters.first?.offset == 1)
