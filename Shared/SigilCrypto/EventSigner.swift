@@ -37,8 +37,7 @@ public struct EventSigner: Sendable {
     /// The event with its signature attribute set.
     public func sign(_ event: CloudEvent) throws -> CloudEvent {
         var signed = event
-        signed.signature = nil
-        let signature = try key.signature(for: event.signingInput)
+        let signature = try key.signature(for: event.signingInput)  // the input never includes the signature
         signed.signature = "\(keyID):\(Data(signature).base64EncodedString())"
         return signed
     }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import SigilCrypto
 import SigilService
+import Synchronization
 
 /// The attestation service's HPKE keys, one per rotation period, derived from one master secret every replica holds
 /// (`SIGIL_ATTEST_PRIVATE_KEY`, 32 bytes base64): each replica computes the same key for a period, so evidence
@@ -12,6 +13,17 @@ struct AttestationKeySchedule: Sendable {
     let master: SymmetricKey
     /// `SIGIL_ATTEST_KEY_ROTATION_SECONDS` (default one day).
     let period: TimeInterval
+    /// Keys already derived, by period: an access request looks its key up instead of deriving three.
+    private let derived = DerivedKeys()
+
+    private final class DerivedKeys: Sendable {
+        let keys = Mutex<[Int64: HPKERecipientKey]>([:])
+    }
+
+    init(master: SymmetricKey, period: TimeInterval) {
+        self.master = master
+        self.period = period
+    }
 
     static func load(_ configuration: ServiceConfiguration) throws -> AttestationKeySchedule {
         guard let material = try configuration.source.key("SIGIL_ATTEST_PRIVATE_KEY", bytes: 32) else {
@@ -28,8 +40,18 @@ struct AttestationKeySchedule: Sendable {
 
     func start(of epoch: Int64) -> Date { Date(timeIntervalSince1970: Double(epoch) * period) }
 
-    /// The key of one period: HKDF-SHA256 of the master secret, bound to the period's number.
+    /// The key of one period: HKDF-SHA256 of the master secret, bound to the period's number (derived once).
     func key(for epoch: Int64) -> HPKERecipientKey {
+        if let key = derived.keys.withLock({ $0[epoch] }) { return key }
+        let key = derive(epoch)
+        derived.keys.withLock { keys in
+            keys[epoch] = key
+            keys = keys.filter { $0.key >= epoch - 2 }  // older periods are never accepted again
+        }
+        return key
+    }
+
+    private func derive(_ epoch: Int64) -> HPKERecipientKey {
         let derived = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: master, salt: Array("sigil/attestation-key/v1".utf8), info: Array("epoch \(epoch)".utf8),
             outputByteCount: 32)
