@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -124,7 +125,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "AuditIngestion",
-            dependencies: ["SigilService", "SigilCrypto"],
+            dependencies: [
+                "SigilService",
+                "SigilCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             path: "Services/AuditIngestion",
             exclude: ["openapi.yaml"]
         ),
@@ -211,7 +218,7 @@ let package = Package(
             ],
             path: "Tests/SigilUnitTests"
         ),
-        // Integration tests: the librdkafka mock broker and a real PostgreSQL.
+        // Integration tests: the librdkafka mock broker, a real PostgreSQL, real receivers (rsyslog).
         .testTarget(
             name: "SigilIntegrationTests",
             dependencies: [
@@ -223,7 +230,8 @@ let package = Package(
                 "AuditIngestion",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
-            path: "Tests/SigilIntegrationTests"
+            path: "Tests/SigilIntegrationTests",
+            exclude: ["Receivers/ocsf_validate.py"]
         ),
         // End to end: the five executables as processes (`sigil dev up`), the mock broker, a real PostgreSQL.
         .testTarget(

@@ -39,26 +39,134 @@ extension SigilServiceDefinition {
                     ]
                 },
                 .resources(version: 2, replacing: [.logStream]),
+                Migration(version: 3, name: "audit chains per tenant and partition, batched") { schema in
+                    let events = "\(schema.rawValue).events"
+                    return [
+                        // Rows chained per tenant alone stay, read-only, for the history the bus no longer holds; the
+                        // log is rebuilt from what the bus retains, in the new chains.
+                        "ALTER TABLE \(unescaped: events) RENAME TO events_v1",
+                        """
+                        CREATE TABLE \(unescaped: events) (
+                            tenant text NOT NULL,
+                            topic text NOT NULL,
+                            partition integer NOT NULL,
+                            sequence bigint NOT NULL,
+                            kafka_offset bigint NOT NULL,
+                            event_id text NOT NULL,
+                            event_type text NOT NULL,
+                            source text NOT NULL,
+                            subject text,
+                            partition_key text NOT NULL,
+                            traceparent text,
+                            content_type text NOT NULL,
+                            time_attribute text NOT NULL,
+                            occurred_at timestamptz NOT NULL,
+                            data text NOT NULL,
+                            signature text,
+                            outcome text,
+                            client_workload text,
+                            server_workload text,
+                            previous_hash bytea NOT NULL,
+                            hash bytea NOT NULL,
+                            recorded_at timestamptz NOT NULL DEFAULT now(),
+                            PRIMARY KEY (tenant, topic, partition, sequence))
+                        """,
+                        """
+                        CREATE INDEX audit_events_time ON \(unescaped: events)
+                            (tenant, occurred_at, topic, partition, sequence)
+                        """,
+                        "CREATE INDEX audit_events_id ON \(unescaped: events) (tenant, event_id)",
+                        // Every chain's last record, written with the batch: where log streams and checkpoints
+                        // start from, without scanning the log.
+                        """
+                        CREATE TABLE \(unescaped: schema.rawValue).chain_heads (
+                            tenant text NOT NULL,
+                            topic text NOT NULL,
+                            partition integer NOT NULL,
+                            sequence bigint NOT NULL,
+                            hash bytea NOT NULL,
+                            PRIMARY KEY (tenant, topic, partition))
+                        """,
+                        // Each log stream's delivery: who delivers it (a lease, so one replica at a time), how it
+                        // went, and how far it got in every chain. Keyed by the stream's uid: a stream deleted and
+                        // created again starts afresh.
+                        """
+                        CREATE TABLE \(unescaped: schema.rawValue).log_stream_state (
+                            tenant text NOT NULL,
+                            stream_uid text NOT NULL,
+                            name text NOT NULL,
+                            owner text NOT NULL,
+                            lease_until timestamptz NOT NULL,
+                            delivered bigint NOT NULL DEFAULT 0,
+                            last_delivery_at timestamptz,
+                            last_error text,
+                            last_error_at timestamptz,
+                            failures integer NOT NULL DEFAULT 0,
+                            PRIMARY KEY (tenant, stream_uid))
+                        """,
+                        """
+                        CREATE TABLE \(unescaped: schema.rawValue).log_stream_positions (
+                            tenant text NOT NULL,
+                            stream_uid text NOT NULL,
+                            topic text NOT NULL,
+                            partition integer NOT NULL,
+                            delivered_sequence bigint NOT NULL,
+                            PRIMARY KEY (tenant, stream_uid, topic, partition))
+                        """,
+                        "DELETE FROM \(unescaped: schema.rawValue).projection_offsets WHERE projection = 'audit-log'",
+                    ]
+                },
             ],
             topics: SigilTopic.allCases
         )
         definition.resources = [ResourceDefinition(LogStreamSpec.self)]
         definition.projections = { context in
-            [
-                ProjectionSubscription(
-                    projection: AuditProjection(
-                        schema: SchemaName("audit"),
-                        streams: LogStreamWriter(streams: context.resources.index(LogStreamSpec.self))),
-                    topics: SigilTopic.allCases
-                )
+            guard let projection = try? AuditParts.projection.get(context) else { return [] }
+            return [ProjectionSubscription(projection: projection, topics: AuditParts.topics)]
+        }
+        definition.workers = { context in
+            guard let postgres = context.postgres else { return [] }
+            let projection = try AuditParts.projection.get(context)
+            let source = context.configuration.source
+            return [
+                try LogStreamDelivery(context: context, postgres: postgres, schema: AuditParts.schema),
+                AuditCheckpointer(
+                    context: context,
+                    interval: .seconds(try source.int("SIGIL_AUDIT_CHECKPOINT_SECONDS", default: 60, in: 1...86_400)),
+                    eventInterval: try source.int(
+                        "SIGIL_AUDIT_CHECKPOINT_EVENTS", default: 10_000, in: 1...100_000_000),
+                    heads: {
+                        try await AuditProjection.heads(
+                            schema: AuditParts.schema, postgres: postgres, logger: context.logger)
+                    },
+                    recorded: { projection.recorded }),
             ]
         }
         definition.routes = { group, context in
             guard let postgres = context.postgres else { return }
-            AuditQueryController(schema: SchemaName("audit"), postgres: postgres).add(to: group)
+            AuditQueryController(schema: AuditParts.schema, postgres: postgres, context: context).add(to: group)
+            LogStreamStatusController(schema: AuditParts.schema, postgres: postgres, context: context).add(to: group)
         }
-        definition.openAPIPaths = AuditQueryController.openAPIPaths
-        definition.openAPISchemas = AuditQueryController.openAPISchemas
+        definition.openAPIPaths = AuditQueryController.openAPIPaths.merging(LogStreamStatusController.openAPIPaths) {
+            first, _ in first
+        }
+        definition.openAPISchemas = AuditQueryController.openAPISchemas.merging(
+            LogStreamStatusController.openAPISchemas
+        ) { first, _ in first }
         return definition
+    }
+}
+
+/// The audit service's long-lived parts.
+enum AuditParts {
+    static let schema = SchemaName("audit")
+    /// Every topic is recorded, the checkpoints too (so log streams ship them), in chains the checkpointer leaves
+    /// out of its checkpoints.
+    static let topics = SigilTopic.allCases
+    static let projection = ServicePart { context in
+        guard let postgres = context.postgres else {
+            throw ConfigurationError(key: "SIGIL_POSTGRES_URL", expected: "set: the audit log lives in PostgreSQL")
+        }
+        return AuditProjection(schema: schema, postgres: postgres)
     }
 }

@@ -34,6 +34,11 @@ public struct EventSigner: Sendable {
         TrustBundle.Key(role: role, keyID: keyID, publicKey: Base64Bytes(Array(key.publicKey.rawRepresentation)))
     }
 
+    /// `<keyID>:<base64 signature>` over any bytes (a payload that carries its own signature).
+    public func signature(over bytes: [UInt8]) throws -> String {
+        "\(keyID):\(Data(try key.signature(for: bytes)).base64EncodedString())"
+    }
+
     /// The event with its signature attribute set.
     public func sign(_ event: CloudEvent) throws -> CloudEvent {
         var signed = event

@@ -79,6 +79,16 @@ public struct EventVerifier: Sendable {
         }
     }
 
+    /// Whether `signature` (`<keyID>:<base64>`, as `EventSigner.signature(over:)` gives) verifies over `bytes` with
+    /// a key of `role`.
+    public func isValid(signature: String, over bytes: [UInt8], role: ServiceRole) -> Bool {
+        let parts = signature.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let raw = Data(base64Encoded: String(parts[1])), let signer = keys[String(parts[0])],
+            signer.role == role
+        else { return false }
+        return signer.key.isValidSignature(raw, for: bytes)
+    }
+
     private func check(_ event: CloudEvent, _ payload: any EventPayload) throws(EventAuthenticationError) -> ServiceRole
     {
         guard let signature = event.signature else {

@@ -13,6 +13,13 @@ public protocol Projection: Sendable {
     var name: String { get }
     /// What `apply` is given: the envelope, the decoded payload, and where the record was read.
     func apply(_ event: ProjectedEvent, connection: PostgresConnection, logger: Logger) async throws
+    /// Applies a batch's events at once (e.g. one multi-row insert). If it throws a `ProjectionRejection` or a
+    /// database error about an event's values, the runner rolls its writes back, calls `beginBatch` again and applies
+    /// the events one at a time with `apply`, to dead-letter just the culprits. Default: `apply` for each event.
+    func apply(batch events: [ProjectedEvent], connection: PostgresConnection, logger: Logger) async throws
+    /// Called at the start of each batch's transaction (and before the one-at-a-time retry of a batch): forget any
+    /// state kept for a batch that did not commit.
+    func beginBatch()
     /// Called once before the first batch (after migrations): the place to load in-memory views.
     func start(logger: Logger) async throws
     /// Called after a batch committed (rows and offsets durable): the place to refresh in-memory views.
@@ -20,6 +27,10 @@ public protocol Projection: Sendable {
 }
 
 extension Projection {
+    public func apply(batch events: [ProjectedEvent], connection: PostgresConnection, logger: Logger) async throws {
+        for event in events { try await apply(event, connection: connection, logger: logger) }
+    }
+    public func beginBatch() {}
     public func start(logger: Logger) async throws {}
     public func batchCommitted(logger: Logger) async throws {}
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Metrics
 import PostgresNIO
@@ -159,25 +160,37 @@ public final class ProjectionRunner: Service, Sendable {
     public func applyBatch(_ messages: [KafkaConsumerMessage]) async throws -> BatchOutcome {
         guard !messages.isEmpty else { return BatchOutcome() }
         var starts: [TopicPartition: Int64] = [:]
+        var next: [TopicPartition: Int64] = [:]
         for message in messages {
             let position = TopicPartition(topic: message.topic, partition: message.partition)
             if starts[position] == nil { starts[position] = message.offset }
+            next[position] = message.offset + 1
         }
+        let read = await read(messages)
         let outcome: BatchOutcome
         do {
             outcome = try await postgres.withTransaction(logger: logger) { connection in
                 try await self.offsets.claim(starts, on: connection, logger: self.logger)
+                self.projection.beginBatch()
                 var outcome = BatchOutcome()
-                var next: [TopicPartition: Int64] = [:]
-                for message in messages {
-                    next[TopicPartition(topic: message.topic, partition: message.partition)] = message.offset + 1
-                    if let rejection = try await self.apply(message, connection: connection) {
+                var events: [ProjectedEvent] = []
+                var accepted: [KafkaConsumerMessage] = []
+                for (message, result) in zip(messages, read) {
+                    switch result {
+                    case .success(let event):
+                        events.append(event)
+                        accepted.append(message)
+                    case .failure(let rejection):
                         try await self.deadLetter(message, code: rejection.code, detail: rejection.detail)
                         outcome.deadLettered += 1
-                    } else {
-                        outcome.applied += 1
                     }
                 }
+                let rejected = try await self.apply(events, connection: connection)
+                for (index, rejection) in rejected {
+                    try await self.deadLetter(accepted[index], code: rejection.code, detail: rejection.detail)
+                }
+                outcome.deadLettered += rejected.count
+                outcome.applied += events.count - rejected.count
                 try await self.offsets.store(next, on: connection, logger: self.logger)
                 return outcome
             }
@@ -191,10 +204,24 @@ public final class ProjectionRunner: Service, Sendable {
         return outcome
     }
 
-    /// Applies one record inside a savepoint; returns why it was rejected, or nil when applied.
-    private func apply(
-        _ message: KafkaConsumerMessage, connection: PostgresConnection
-    ) async throws -> ProjectionRejection? {
+    /// Decodes and authenticates each record; large batches on every core (a signature check costs far more than
+    /// the rest of a record's way into the database).
+    private func read(_ messages: [KafkaConsumerMessage]) async -> [Result<ProjectedEvent, ProjectionRejection>] {
+        let chunks = messages.count < 256 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 8)
+        guard chunks > 1 else { return messages.map(read) }
+        let size = (messages.count + chunks - 1) / chunks
+        return await withTaskGroup(of: (Int, [Result<ProjectedEvent, ProjectionRejection>]).self) { group in
+            for start in stride(from: 0, to: messages.count, by: size) {
+                let slice = messages[start..<min(start + size, messages.count)]
+                group.addTask { (start, slice.map(self.read)) }
+            }
+            var parts: [(Int, [Result<ProjectedEvent, ProjectionRejection>])] = []
+            for await part in group { parts.append(part) }
+            return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
+        }
+    }
+
+    private func read(_ message: KafkaConsumerMessage) -> Result<ProjectedEvent, ProjectionRejection> {
         let event: ProjectedEvent
         do {
             let envelope = try CloudEvent(kafkaMessage: message)
@@ -206,31 +233,58 @@ public final class ProjectionRunner: Service, Sendable {
                 offset: message.offset
             )
         } catch {
-            return ProjectionRejection(code: error.code, detail: error.description)
+            return .failure(ProjectionRejection(code: error.code, detail: error.description))
         }
         if let authenticate = configuration.authenticate {
             do {
                 try authenticate(event.envelope, event.payload)
             } catch {
-                return error
+                return .failure(error)
             }
         }
-        try await connection.query("SAVEPOINT sigil_event", logger: logger)
+        return .success(event)
+    }
+
+    /// Applies the events as one batch; if the projection refuses one of them, or the database refuses a value,
+    /// rolls the batch back and applies them one at a time, each in a savepoint. Returns the indexes of the events
+    /// rejected, with why.
+    private func apply(
+        _ events: [ProjectedEvent], connection: PostgresConnection
+    ) async throws -> [(Int, ProjectionRejection)] {
+        guard !events.isEmpty else { return [] }
+        try await connection.query("SAVEPOINT sigil_batch", logger: logger)
         do {
-            try await projection.apply(event, connection: connection, logger: logger)
-            try await connection.query("RELEASE SAVEPOINT sigil_event", logger: logger)
-            return nil
-        } catch let rejection as ProjectionRejection {
-            try await connection.query("ROLLBACK TO SAVEPOINT sigil_event", logger: logger)
-            return rejection
-        } catch let error as PSQLError where Self.isPermanent(error) {
-            // The database refuses this event's values (a data exception or a constraint): retrying cannot help,
-            // and must not stop every later event. It is dead-lettered with the SQLSTATE; the batch goes on.
-            try await connection.query("ROLLBACK TO SAVEPOINT sigil_event", logger: logger)
-            let state = error.serverInfo?[.sqlState] ?? "?"
-            return ProjectionRejection(
-                code: "unstorable-event", detail: "PostgreSQL refused the event's values (SQLSTATE \(state))")
+            try await projection.apply(batch: events, connection: connection, logger: logger)
+            try await connection.query("RELEASE SAVEPOINT sigil_batch", logger: logger)
+            return []
+        } catch let error where Self.rejection(error) != nil {
+            try await connection.query("ROLLBACK TO SAVEPOINT sigil_batch", logger: logger)
         }
+        projection.beginBatch()
+        var rejected: [(Int, ProjectionRejection)] = []
+        for (index, event) in events.enumerated() {
+            try await connection.query("SAVEPOINT sigil_event", logger: logger)
+            do {
+                try await projection.apply(event, connection: connection, logger: logger)
+                try await connection.query("RELEASE SAVEPOINT sigil_event", logger: logger)
+            } catch let error {
+                // The database refuses this event's values (a data exception or a constraint): retrying cannot
+                // help, and must not stop every later event. It is dead-lettered; the batch goes on.
+                guard let rejection = Self.rejection(error) else { throw error }
+                try await connection.query("ROLLBACK TO SAVEPOINT sigil_event", logger: logger)
+                rejected.append((index, rejection))
+            }
+        }
+        return rejected
+    }
+
+    /// The rejection an error stands for, if it is about the event rather than the database's health.
+    static func rejection(_ error: any Error) -> ProjectionRejection? {
+        if let rejection = error as? ProjectionRejection { return rejection }
+        guard let error = error as? PSQLError, isPermanent(error) else { return nil }
+        let state = error.serverInfo?[.sqlState] ?? "?"
+        return ProjectionRejection(
+            code: "unstorable-event", detail: "PostgreSQL refused the event's values (SQLSTATE \(state))")
     }
 
     /// SQLSTATE classes 22 (data exception: NUL in text, invalid text representation, out-of-range value) and 23

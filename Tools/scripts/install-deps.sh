@@ -5,14 +5,16 @@ set -euo pipefail
 
 packages=(pkg-config librdkafka-dev postgresql curl)
 case "${1:-run}" in
-  test) packages+=(kcat) ;;
+  test) packages+=(kcat rsyslog rsyslog-gnutls openssl) ;;
   bench) packages+=(nginx wrk) ;;
 esac
 
-# Test peers and checkers from PyPI: schemathesis drives the APIs from their OpenAPI documents.
+# Test peers and checkers from PyPI: schemathesis drives the APIs from their OpenAPI documents; ocsf-json-schema
+# (the official OCSF schemas as JSON Schema) checks the OCSF log-stream format.
 if [ "${1:-run}" = test ]; then
-  python3 -c "import schemathesis, openapi_spec_validator, yaml" 2>/dev/null ||
-    python3 -m pip install -q --disable-pip-version-check schemathesis openapi-spec-validator pyyaml
+  python3 -c "import schemathesis, openapi_spec_validator, yaml, jsonschema, ocsf_json_schema" 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check schemathesis openapi-spec-validator pyyaml jsonschema \
+      ocsf-json-schema
 fi
 
 missing=()

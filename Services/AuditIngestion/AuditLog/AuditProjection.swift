@@ -1,81 +1,162 @@
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 import SigilEvents
 import SigilProjection
 import Synchronization
 
-/// Projects every event of every topic into `audit.events`, chained per tenant: each row's hash covers the
-/// previous row's hash, so any edit or deletion breaks the chain from there on. Redelivered events (same id) are
-/// recorded once.
+/// Projects every event of every topic into `audit.events`: a batch is one multi-row insert (arrays bound as
+/// parameters and unnested), in the runner's transaction with the offsets. Records are chained per tenant and
+/// partition (`AuditChainID`); the chains' heads stay in memory, loaded at start and again whenever another replica
+/// took over a partition, and advance only once the batch has committed. Every record read is recorded once, at its
+/// offset: an event published twice (a replay, a producer retry) appears twice, which is what happened on the bus.
 final class AuditProjection: Projection {
     let name = "audit-log"
     let schema: SchemaName
-    let streams: LogStreamWriter
-    private let appended = Mutex<[(tenant: String, record: AuditRecord)]>([])
+    private let postgres: PostgresClient
+    private let heads = Mutex<[AuditChainID: AuditChainHead]>([:])
+    /// Heads this batch moved, applied to `heads` when it commits.
+    private let pending = Mutex<[AuditChainID: AuditChainHead]>([:])
+    private let committed: @Sendable ([AuditRecord]) -> Void
+    private let appended = Mutex<[AuditRecord]>([])
+    private let recordedCount = Atomic<Int>(0)
 
-    init(schema: SchemaName, streams: LogStreamWriter) {
+    /// `committed` is told each batch's records once they are durable (for the in-process log-stream wake-up).
+    init(
+        schema: SchemaName, postgres: PostgresClient, committed: @escaping @Sendable ([AuditRecord]) -> Void = { _ in }
+    ) {
         self.schema = schema
-        self.streams = streams
+        self.postgres = postgres
+        self.committed = committed
+    }
+
+    func start(logger: Logger) async throws {
+        let loaded = try await Self.heads(schema: schema, postgres: postgres, logger: logger)
+        heads.withLock { $0 = loaded }
+        beginBatch()
+    }
+
+    /// Every chain's head as committed.
+    static func heads(
+        schema: SchemaName, postgres: PostgresClient, logger: Logger
+    ) async throws -> [AuditChainID: AuditChainHead] {
+        let rows = try await postgres.query(
+            "SELECT tenant, topic, partition, sequence, hash FROM \(unescaped: schema.rawValue).chain_heads",
+            logger: logger
+        )
+        var loaded: [AuditChainID: AuditChainHead] = [:]
+        for try await (tenant, topic, partition, sequence, hash) in rows.decode(
+            (String, String, Int32, Int64, ByteBuffer).self)
+        {
+            loaded[AuditChainID(tenant: tenant, topic: topic, partition: partition)] = AuditChainHead(
+                sequence: sequence, hash: Array(buffer: hash))
+        }
+        return loaded
+    }
+
+    func beginBatch() {
+        pending.withLock { $0.removeAll() }
+        appended.withLock { $0.removeAll() }
     }
 
     func apply(_ event: ProjectedEvent, connection: PostgresConnection, logger: Logger) async throws {
-        let envelope = event.envelope
-        let table = "\(schema.rawValue).events"
-        let existing = try await connection.query(
-            "SELECT 1 FROM \(unescaped: table) WHERE tenant = \(envelope.tenant) AND event_id = \(envelope.id)",
-            logger: logger
-        )
-        for try await _ in existing { return }
+        try await apply(batch: [event], connection: connection, logger: logger)
+    }
 
-        // One appender per tenant chain at a time, across replicas (which may hold other partitions of the same
-        // tenant): the lock lasts until the batch commits, so the next appender reads this row as the chain's head.
-        try await connection.query(
-            "SELECT pg_advisory_xact_lock(hashtext(\(table + "/" + envelope.tenant)))", logger: logger)
-        var previousSequence: Int64 = 0
-        var previousHash = AuditRecord.genesis
-        let last = try await connection.query(
-            "SELECT sequence, encode(hash, 'hex') FROM \(unescaped: table) WHERE tenant = \(envelope.tenant) ORDER BY sequence DESC LIMIT 1",
-            logger: logger
-        )
-        for try await (sequence, hash) in last.decode((Int64, String).self) {
-            previousSequence = sequence
-            previousHash = hash
+    func apply(batch events: [ProjectedEvent], connection: PostgresConnection, logger: Logger) async throws {
+        let current = heads.withLock { $0 }
+        var moved = pending.withLock { $0 }
+        var records: [AuditRecord] = []
+        records.reserveCapacity(events.count)
+        for event in events {
+            let envelope = event.envelope
+            // Stored as text, as received: bytes that are not UTF-8 could not be kept exactly (nor their signature
+            // checked again), and PostgreSQL text holds no NUL.
+            guard let text = String(validating: envelope.data, as: UTF8.self), !text.utf8.contains(0) else {
+                throw ProjectionRejection(code: "unstorable-event", detail: "the event's data is not UTF-8 text")
+            }
+            let chain = AuditChainID(tenant: envelope.tenant, topic: event.topic, partition: event.partition)
+            let head = moved[chain] ?? current[chain] ?? .genesis
+            let sequence = head.sequence + 1
+            let (outcome, clientWorkload, serverWorkload) = AuditRecord.classify(event.payload)
+            let hash = AuditChain.hash(
+                previous: head.hash, chain: chain, sequence: sequence, offset: event.offset, event: envelope)
+            records.append(
+                AuditRecord(
+                    chain: chain, sequence: sequence, offset: event.offset, event: envelope, outcome: outcome,
+                    clientWorkload: clientWorkload, serverWorkload: serverWorkload, previousHash: head.hash,
+                    hash: hash))
+            moved[chain] = AuditChainHead(sequence: sequence, hash: hash)
         }
-        guard let data = try? EventJSON.decoder.decode(JSONValue.self, from: Data(envelope.data)) else {
-            throw ProjectionRejection(code: "invalid-data", detail: "event data is not JSON")
-        }
-        let (outcome, clientWorkload) = AuditRecord.classify(event.payload)
-        let sequence = previousSequence + 1
-        let hash = AuditRecord.chainHash(
-            previous: previousHash, sequence: sequence, id: envelope.id, type: envelope.type.description,
-            source: envelope.source, subject: envelope.subject, time: envelope.time, data: data
-        )
-        let dataText = String(decoding: try EventJSON.encoder.encode(data), as: UTF8.self)
-        try await connection.query(
-            """
-            INSERT INTO \(unescaped: table) (tenant, sequence, event_id, event_type, source, subject, occurred_at, topic,
-                partition, kafka_offset, data, outcome, client_workload, previous_hash, hash)
-            VALUES (\(envelope.tenant), \(sequence), \(envelope.id), \(envelope.type.description), \(envelope.source),
-                \(envelope.subject), \(envelope.time), \(event.topic), \(event.partition), \(event.offset), \(dataText)::jsonb,
-                \(outcome), \(clientWorkload), decode(\(previousHash), 'hex'), decode(\(hash), 'hex'))
-            """,
-            logger: logger
-        )
-        let record = AuditRecord(
-            sequence: sequence, id: envelope.id, type: envelope.type.description, source: envelope.source,
-            subject: envelope.subject, time: envelope.time, outcome: outcome, clientWorkload: clientWorkload,
-            data: data,
-            previousHash: previousHash, hash: hash
-        )
-        appended.withLock { $0.append((envelope.tenant, record)) }
+        try await insert(records, connection: connection, logger: logger)
+        try await store(moved, connection: connection, logger: logger)
+        pending.withLock { $0 = moved }
+        appended.withLock { $0.append(contentsOf: records) }
     }
 
     func batchCommitted(logger: Logger) async throws {
+        let moved = pending.withLock { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+        heads.withLock { heads in heads.merge(moved) { _, new in new } }
         let records = appended.withLock { records in
             defer { records.removeAll() }
             return records
         }
-        streams.write(records, logger: logger)
+        recordedCount.add(records.count, ordering: .relaxed)
+        if !records.isEmpty { committed(records) }
+    }
+
+    /// Records committed since start.
+    var recorded: Int { recordedCount.load(ordering: .relaxed) }
+
+    private func store(
+        _ moved: [AuditChainID: AuditChainHead], connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard !moved.isEmpty else { return }
+        let entries = Array(moved)
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: schema.rawValue).chain_heads (tenant, topic, partition, sequence, hash)
+            SELECT * FROM unnest(\(entries.map(\.key.tenant)), \(entries.map(\.key.topic)),
+                \(entries.map(\.key.partition)), \(entries.map(\.value.sequence)),
+                \(entries.map { ByteBuffer(bytes: $0.value.hash) }))
+            ON CONFLICT (tenant, topic, partition) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash
+            """,
+            logger: logger
+        )
+    }
+
+    private func insert(_ records: [AuditRecord], connection: PostgresConnection, logger: Logger) async throws {
+        guard !records.isEmpty else { return }
+        func column<T>(_ value: (AuditRecord) -> T) -> [T] { records.map(value) }
+        // Arrays cannot hold NULL through this binding: absent optional text is bound as '' and stored as NULL
+        // (what the signature covers treats an absent subject or traceparent as empty, so nothing is lost).
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: schema.rawValue).events (tenant, topic, partition, sequence, kafka_offset,
+                event_id, event_type, source, subject, partition_key, traceparent, content_type, time_attribute,
+                occurred_at, data, signature, outcome, client_workload, server_workload, previous_hash, hash)
+            SELECT tenant, topic, partition, sequence, kafka_offset, event_id, event_type, source, NULLIF(subject, ''),
+                partition_key, NULLIF(traceparent, ''), content_type, time_attribute, occurred_at, data,
+                NULLIF(signature, ''), NULLIF(outcome, ''), NULLIF(client_workload, ''), NULLIF(server_workload, ''),
+                previous_hash, hash
+            FROM unnest(\(column(\.chain.tenant)), \(column(\.chain.topic)), \(column(\.chain.partition)),
+                \(column(\.sequence)), \(column(\.offset)), \(column(\.event.id)), \(column(\.event.type.description)),
+                \(column(\.event.source)), \(column { $0.event.subject ?? "" }), \(column(\.event.partitionKey)),
+                \(column { $0.event.traceparent ?? "" }), \(column(\.event.dataContentType)),
+                \(column(\.event.timeAttribute)), \(column(\.event.time)),
+                \(column { String(decoding: $0.event.data, as: UTF8.self) }), \(column { $0.event.signature ?? "" }),
+                \(column { $0.outcome ?? "" }), \(column { $0.clientWorkload ?? "" }),
+                \(column { $0.serverWorkload ?? "" }), \(column { ByteBuffer(bytes: $0.previousHash) }),
+                \(column { ByteBuffer(bytes: $0.hash) }))
+                AS t(tenant, topic, partition, sequence, kafka_offset, event_id, event_type, source, subject,
+                    partition_key, traceparent, content_type, time_attribute, occurred_at, data, signature, outcome,
+                    client_workload, server_workload, previous_hash, hash)
+            """,
+            logger: logger
+        )
     }
 }

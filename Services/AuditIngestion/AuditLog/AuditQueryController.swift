@@ -1,99 +1,121 @@
 import Foundation
 import Hummingbird
 import PostgresNIO
+import SigilCrypto
 import SigilEvents
 import SigilProjection
 import SigilService
 
-/// `GET /v1/audit/events`: the tenant's audit log, oldest first, filtered by `since` (RFC 3339), `type`,
-/// `clientWorkload`, `outcome`; paginated with `after` (a sequence) and `limit` (1-500, default 100).
-/// `GET /v1/audit/verify`: recomputes the tenant's hash chain and says where it breaks, if anywhere.
+/// `GET /v1/audit/events`: the tenant's audit log by time, filtered and paginated with an opaque cursor.
+/// `GET /v1/audit/verify`: proves every chain of the tenant intact (optionally `against=checkpoints`: also against
+/// the signed heads on `sigil.audit.checkpoints`); `POST /v1/audit/verify`: against checkpoints given in the body.
 struct AuditQueryController {
     let schema: SchemaName
     let postgres: PostgresClient
+    let context: ServiceContext
+
+    static let maximumCheckpointBytes = 8 * 1024 * 1024
+
+    var verifier: AuditVerifier {
+        AuditVerifier(schema: schema, postgres: postgres, events: context.authentication?.verifier)
+    }
 
     func add(to group: RouterGroup<AdminRequestContext>) {
         group.get("/audit/events") { request, context in
             let principal = try context.requirePrincipal()
-            let query = request.uri.queryParameters
-            let limit = try Self.int(query["limit"].map(String.init), name: "limit", in: 1...500) ?? 100
-            let after =
-                try Self.int(query["after"].map(String.init), name: "after", in: 0...9_000_000_000_000_000) ?? 0
-            let outcome = query["outcome"].map(String.init)
-            if let outcome, !AuditRecord.outcomes.contains(outcome) {
-                throw ProblemDetails.invalidField(
-                    "outcome", "outcome must be one of \(AuditRecord.outcomes.joined(separator: ", "))")
-            }
-            for (name, maximum) in [("type", 200), ("clientWorkload", 63)] {
-                guard let value = query[Substring(name)] else { continue }
-                if value.count > maximum {
-                    throw ProblemDetails.invalidField(name, "\(name) must be at most \(maximum) characters")
-                }
-                if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-                    throw ProblemDetails.invalidField(name, "\(name) must not contain control characters")
-                }
-            }
-            var since: Date?
-            if let text = query["since"].map(String.init) {
-                guard let date = try? Date(text, strategy: .iso8601) else {
-                    throw ProblemDetails.invalidField("since", "since must be an RFC 3339 timestamp")
-                }
-                since = date
-            }
-            let records = try await fetch(
-                tenant: principal.tenant, after: Int64(after), limit: limit, since: since,
-                type: query["type"].map(String.init), clientWorkload: query["clientWorkload"].map(String.init),
-                outcome: outcome, logger: context.logger
-            )
+            let filter = try AuditFilter(request.uri.queryParameters)
+            let records = try await AuditQuery(schema: schema, postgres: postgres)
+                .records(tenant: principal.tenant, filter: filter, logger: context.logger)
             struct Page: Encodable {
-                let items: [AuditRecord]
+                let items: [AuditRecordDocument]
                 let next: String?
             }
-            let next = records.count == limit ? records.last.map { "after=\($0.sequence)" } : nil
-            return OperationsController.json(.ok, Page(items: records, next: next))
+            let items = records.map(AuditRecordDocument.init)
+            let next = records.count == filter.limit ? items.last?.cursor : nil
+            return OperationsController.json(.ok, Page(items: items, next: next))
         }
-        group.get("/audit/verify") { _, context in
+        group.get("/audit/verify") { request, context in
             let principal = try context.requirePrincipal()
-            return OperationsController.json(.ok, try await verify(tenant: principal.tenant, logger: context.logger))
+            var checkpoints: [AuditCheckpointed] = []
+            switch request.uri.queryParameters["against"].map(String.init) {
+            case nil: break
+            case "checkpoints":
+                checkpoints = try await AuditCheckpoints.read(tenant: principal.tenant, context: self.context)
+            default:
+                throw ProblemDetails.invalidField(
+                    "against", "against must be 'checkpoints' (or POST the checkpoints to compare with)")
+            }
+            let report = try await verifier.verify(
+                tenant: principal.tenant, checkpoints: checkpoints, logger: context.logger)
+            return OperationsController.json(.ok, report)
+        }
+        group.post("/audit/verify") { request, context in
+            let principal = try context.requirePrincipal()
+            struct Body: Decodable { let checkpoints: [AuditCheckpointed] }
+            let bytes: ByteBuffer
+            do {
+                bytes = try await request.body.collect(upTo: Self.maximumCheckpointBytes)
+            } catch {
+                throw ProblemDetails(
+                    status: .contentTooLarge, slug: "document-too-large", title: "Document too large",
+                    detail: "checkpoints to verify against are at most \(Self.maximumCheckpointBytes / 1024 / 1024) MiB"
+                )
+            }
+            guard let body = try? EventJSON.decoder.decode(Body.self, from: Data(buffer: bytes)) else {
+                throw ProblemDetails(
+                    status: .badRequest, slug: "malformed-body", title: "Malformed body",
+                    detail: "the body is not {\"checkpoints\": [AuditCheckpointed payloads]}")
+            }
+            let checkpoints = try AuditCheckpoints.verified(
+                body.checkpoints, tenant: principal.tenant, verifier: self.context.authentication?.verifier)
+            let report = try await verifier.verify(
+                tenant: principal.tenant, checkpoints: checkpoints, logger: context.logger)
+            return OperationsController.json(.ok, report)
         }
         group.refuseOtherMethods("/audit/events", allowed: [.get])
-        group.refuseOtherMethods("/audit/verify", allowed: [.get])
+        group.refuseOtherMethods("/audit/verify", allowed: [.get, .post])
     }
 
     static let openAPIPaths: APIPaths = [
         "/v1/audit/events": [
             "get": APIOperation(
-                "The tenant's audit log, oldest first",
-                parameters: [
-                    APIOperation.query(
-                        "since", ["type": "string", "format": "date-time"], "RFC 3339: records from then."),
-                    APIOperation.query(
-                        "type", ["type": "string", "maxLength": 200],
-                        "CloudEvents type, e.g. dev.sigil.access.granted.v1"),
-                    APIOperation.query(
-                        "clientWorkload", ["type": "string", "maxLength": 63], "Records of one client workload."),
-                    APIOperation.query(
-                        "outcome", ["type": "string", "enum": .array(AuditRecord.outcomes.map(JSONValue.string))],
-                        "Records of one outcome."),
-                    APIOperation.query(
-                        "after", ["type": "integer", "minimum": 0, "maximum": 9_000_000_000_000_000],
-                        "Sequence to continue after (pagination)."),
-                    APIOperation.query(
-                        "limit", ["type": "integer", "minimum": 1, "maximum": 500, "default": 100], "Page size."),
-                ],
+                "The tenant's audit log, by time (then chain and sequence)",
+                parameters: AuditFilter.openAPIParameters,
                 responses: APIResponse.authenticated.merging([
                     200: APIResponse.json(
-                        "A page of records; `next` holds the query for the next page.", APIResponse.ref("AuditPage")),
+                        "A page of records; `next` is the cursor of the next page.", APIResponse.ref("AuditPage")),
                     422: APIResponse.shared("Invalid"),
                 ]) { first, _ in first })
         ],
         "/v1/audit/verify": [
             "get": APIOperation(
-                "Recompute the tenant's hash chain",
+                "Prove every chain of the tenant intact",
+                parameters: [
+                    APIOperation.query(
+                        "against", ["type": "string", "enum": ["checkpoints"]],
+                        "Also compare with the signed heads on sigil.audit.checkpoints.")
+                ],
                 responses: APIResponse.authenticated.merging([
                     200: APIResponse.json(
-                        "Whether the chain holds, and where it breaks if not.", APIResponse.ref("AuditVerification"))
-                ]) { first, _ in first })
+                        "Whether every chain holds, and where each broken one breaks.",
+                        APIResponse.ref("AuditVerification")),
+                    422: APIResponse.shared("Invalid"),
+                ]) { first, _ in first }),
+            "post": APIOperation(
+                "Prove every chain of the tenant intact and consistent with the given signed checkpoints",
+                requestBody: [
+                    "type": "object", "required": ["checkpoints"], "additionalProperties": false,
+                    "properties": ["checkpoints": ["type": "array", "items": APIResponse.ref("AuditCheckpoint")]],
+                ],
+                responses: APIResponse.authenticated.merging([
+                    200: APIResponse.json(
+                        "Whether every chain holds, and where each broken one breaks.",
+                        APIResponse.ref("AuditVerification")),
+                    400: APIResponse.shared("Malformed"),
+                    413: APIResponse.problem("More than 8 MiB of checkpoints."),
+                    422: APIResponse.shared("Invalid"),
+                    503: APIResponse.problem("No trust bundle to check the checkpoints' signatures with."),
+                ]) { first, _ in first }),
         ],
     ]
 
@@ -106,96 +128,54 @@ struct AuditQueryController {
             ],
         ],
         "AuditRecord": [
-            "type": "object", "required": ["sequence", "id", "type", "source", "time", "data", "previousHash", "hash"],
+            "type": "object",
+            "required": [
+                "tenant", "topic", "partition", "sequence", "offset", "id", "type", "source", "time", "data",
+                "previousHash", "hash", "cursor",
+            ],
             "properties": [
-                "sequence": ["type": "integer"], "id": ["type": "string"], "type": ["type": "string"],
-                "source": ["type": "string"], "subject": ["type": ["string", "null"]],
-                "time": ["type": "string", "format": "date-time"], "outcome": ["type": ["string", "null"]],
-                "clientWorkload": ["type": ["string", "null"]], "data": ["type": "object"],
-                "previousHash": ["type": "string"], "hash": ["type": "string"],
+                "tenant": ["type": "string"], "topic": ["type": "string"], "partition": ["type": "integer"],
+                "sequence": ["type": "integer"], "offset": ["type": "integer"], "id": ["type": "string"],
+                "type": ["type": "string"], "source": ["type": "string"],
+                "time": ["type": "string", "format": "date-time"], "subject": ["type": ["string", "null"]],
+                "outcome": ["type": ["string", "null"]], "clientWorkload": ["type": ["string", "null"]],
+                "serverWorkload": ["type": ["string", "null"]], "traceparent": ["type": ["string", "null"]],
+                "data": ["type": "object"], "signedBy": ["type": ["string", "null"]],
+                "previousHash": ["type": "string"], "hash": ["type": "string"], "cursor": ["type": "string"],
+            ],
+        ],
+        "AuditCheckpoint": [
+            "type": "object", "required": ["tenant", "heads", "signature"],
+            "properties": [
+                "tenant": ["type": "string"], "signature": ["type": "string"],
+                "heads": [
+                    "type": "array",
+                    "items": [
+                        "type": "object", "required": ["topic", "partition", "sequence", "hash"],
+                        "properties": [
+                            "topic": ["type": "string"], "partition": ["type": "integer"],
+                            "sequence": ["type": "integer"], "hash": ["type": "string"],
+                        ],
+                    ],
+                ],
             ],
         ],
         "AuditVerification": [
-            "type": "object", "required": ["verified", "records"],
+            "type": "object", "required": ["verified", "records", "chains", "checkpointsMatched", "breaks"],
             "properties": [
-                "verified": ["type": "boolean"], "records": ["type": "integer"],
-                "brokenAt": ["type": ["integer", "null"]],
+                "verified": ["type": "boolean"], "records": ["type": "integer"], "chains": ["type": "integer"],
+                "checkpointsMatched": ["type": "integer"],
+                "breaks": [
+                    "type": "array",
+                    "items": [
+                        "type": "object", "required": ["chain", "sequence", "reason"],
+                        "properties": [
+                            "chain": ["type": "string"], "sequence": ["type": "integer"],
+                            "eventID": ["type": ["string", "null"]], "reason": ["type": "string"],
+                        ],
+                    ],
+                ],
             ],
         ],
     ]
-
-    private func fetch(
-        tenant: String, after: Int64, limit: Int, since: Date?, type: String?, clientWorkload: String?,
-        outcome: String?,
-        logger: Logger
-    ) async throws -> [AuditRecord] {
-        let rows = try await postgres.query(
-            """
-            SELECT sequence, event_id, event_type, source, subject, occurred_at, outcome, client_workload, data::text,
-                encode(previous_hash, 'hex'), encode(hash, 'hex')
-            FROM \(unescaped: schema.rawValue).events
-            WHERE tenant = \(tenant) AND sequence > \(after)
-              AND (\(since)::timestamptz IS NULL OR occurred_at >= \(since))
-              AND (\(type)::text IS NULL OR event_type = \(type))
-              AND (\(clientWorkload)::text IS NULL OR client_workload = \(clientWorkload))
-              AND (\(outcome)::text IS NULL OR outcome = \(outcome))
-            ORDER BY sequence LIMIT \(limit)
-            """,
-            logger: logger
-        )
-        var records: [AuditRecord] = []
-        for try await row in rows.decode(
-            (Int64, String, String, String, String?, Date, String?, String?, String, String, String).self)
-        {
-            records.append(
-                AuditRecord(
-                    sequence: row.0, id: row.1, type: row.2, source: row.3, subject: row.4, time: row.5, outcome: row.6,
-                    clientWorkload: row.7, data: try EventJSON.decoder.decode(JSONValue.self, from: Data(row.8.utf8)),
-                    previousHash: row.9, hash: row.10
-                )
-            )
-        }
-        return records
-    }
-
-    struct Verification: Encodable {
-        let verified: Bool
-        let records: Int
-        let brokenAt: Int64?
-    }
-
-    private func verify(tenant: String, logger: Logger) async throws -> Verification {
-        var previous = AuditRecord.genesis
-        var count = 0
-        var after: Int64 = 0
-        while true {
-            let page = try await fetch(
-                tenant: tenant, after: after, limit: 500, since: nil, type: nil, clientWorkload: nil, outcome: nil,
-                logger: logger)
-            for record in page {
-                let expected = AuditRecord.chainHash(
-                    previous: previous, sequence: record.sequence, id: record.id, type: record.type,
-                    source: record.source,
-                    subject: record.subject, time: record.time, data: record.data
-                )
-                guard record.previousHash == previous, record.hash == expected else {
-                    return Verification(verified: false, records: count, brokenAt: record.sequence)
-                }
-                previous = record.hash
-                count += 1
-            }
-            guard page.count == 500, let last = page.last else { break }
-            after = last.sequence
-        }
-        return Verification(verified: true, records: count, brokenAt: nil)
-    }
-
-    static func int(_ text: String?, name: String, in range: ClosedRange<Int>) throws -> Int? {
-        guard let text else { return nil }
-        guard let value = Int(text), range.contains(value) else {
-            throw ProblemDetails.invalidField(
-                name, "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return value
-    }
 }

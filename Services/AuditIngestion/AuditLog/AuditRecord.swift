@@ -1,70 +1,161 @@
-import Crypto
 import Foundation
+import PostgresNIO
 import SigilEvents
 
-/// One row of the audit log: the event as it was, where it was read, and its place in the tenant's hash chain.
-struct AuditRecord: Codable, Sendable {
+/// One row of the audit log: the event exactly as it was read (every CloudEvents attribute, the data bytes and the
+/// producer's signature, so the signature can be checked again from the row), where it was read, and its place in
+/// its chain.
+struct AuditRecord: Sendable {
+    let chain: AuditChainID
     let sequence: Int64
-    let id: String
-    let type: String
-    let source: String
-    let subject: String?
-    let time: Date
+    let offset: Int64
+    let event: CloudEvent
     let outcome: String?
     let clientWorkload: String?
-    let data: JSONValue
-    let previousHash: String
-    let hash: String
+    let serverWorkload: String?
+    let previousHash: [UInt8]
+    let hash: [UInt8]
 
-    /// SHA-256 over the previous hash and the record's canonical JSON (sorted keys), hex.
-    static func chainHash(
-        previous: String, sequence: Int64, id: String, type: String, source: String, subject: String?, time: Date,
-        data: JSONValue
-    ) -> String {
-        struct Canonical: Encodable {
-            let sequence: Int64
-            let id: String
-            let type: String
-            let source: String
-            let subject: String?
-            let time: Date
-            let data: JSONValue
-        }
-        let canonical = Canonical(
-            sequence: sequence, id: id, type: type, source: source, subject: subject, time: time, data: data)
-        let bytes = (try? EventJSON.encoder.encode(canonical)) ?? Data()
-        var hasher = SHA256()
-        hasher.update(data: Array(previous.utf8))
-        hasher.update(data: bytes)
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    var tenant: String { chain.tenant }
+    /// The hash this record should have, recomputed from its fields.
+    var expectedHash: [UInt8] {
+        AuditChain.hash(previous: previousHash, chain: chain, sequence: sequence, offset: offset, event: event)
     }
 
-    static let genesis = String(repeating: "0", count: 64)
+    /// The columns `init(row:)` reads, in a SELECT list.
+    static let columns = """
+        tenant, topic, partition, sequence, kafka_offset, event_id, event_type, source, subject, partition_key,
+        traceparent, content_type, time_attribute, occurred_at, data, signature, outcome, client_workload,
+        server_workload, previous_hash, hash
+        """
+
+    init(
+        chain: AuditChainID, sequence: Int64, offset: Int64, event: CloudEvent, outcome: String?,
+        clientWorkload: String?, serverWorkload: String?, previousHash: [UInt8], hash: [UInt8]
+    ) {
+        self.chain = chain
+        self.sequence = sequence
+        self.offset = offset
+        self.event = event
+        self.outcome = outcome
+        self.clientWorkload = clientWorkload
+        self.serverWorkload = serverWorkload
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+
+    /// A row as stored. A type that no longer parses (the row was edited) is kept as an unknown type, so the chain
+    /// check names the row instead of the read failing.
+    init(row: PostgresRow) throws {
+        let columns = row.makeRandomAccess()
+        let tenant = try columns["tenant"].decode(String.self)
+        let typeText = try columns["event_type"].decode(String.self)
+        var event = CloudEvent(
+            id: try columns["event_id"].decode(String.self),
+            source: try columns["source"].decode(String.self),
+            type: EventType(parsing: typeText) ?? EventType(area: "unreadable", event: "type", version: 0),
+            time: try columns["occurred_at"].decode(Date.self),
+            subject: try columns["subject"].decode(String?.self),
+            tenant: tenant,
+            partitionKey: try columns["partition_key"].decode(String.self),
+            traceparent: try columns["traceparent"].decode(String?.self),
+            dataContentType: try columns["content_type"].decode(String.self),
+            data: Array(try columns["data"].decode(String.self).utf8),
+            signature: try columns["signature"].decode(String?.self)
+        )
+        event.receivedTime = try columns["time_attribute"].decode(String.self)
+        self.init(
+            chain: AuditChainID(
+                tenant: tenant, topic: try columns["topic"].decode(String.self),
+                partition: try columns["partition"].decode(Int32.self)),
+            sequence: try columns["sequence"].decode(Int64.self),
+            offset: try columns["kafka_offset"].decode(Int64.self),
+            event: event,
+            outcome: try columns["outcome"].decode(String?.self),
+            clientWorkload: try columns["client_workload"].decode(String?.self),
+            serverWorkload: try columns["server_workload"].decode(String?.self),
+            previousHash: Array(buffer: try columns["previous_hash"].decode(ByteBuffer.self)),
+            hash: Array(buffer: try columns["hash"].decode(ByteBuffer.self))
+        )
+    }
 
     /// Every value `classify` gives, for the API's filter.
     static let outcomes = [
         "requested", "attested", "attestation-failed", "granted", "denied", "issued", "refused", "proxied",
         "proxied-summary", "edge-started", "edge-stopped", "dead-lettered", "resource-defined", "resource-removed",
+        "key-published", "tenant-changed",
     ]
 
-    /// The access outcome and client workload an event records, for filtering.
-    static func classify(_ payload: any EventPayload) -> (outcome: String?, clientWorkload: String?) {
+    /// The access outcome and the workloads an event records, for filtering.
+    static func classify(
+        _ payload: any EventPayload
+    ) -> (
+        outcome: String?, clientWorkload: String?, serverWorkload: String?
+    ) {
         switch payload {
-        case is AccessRequested: return ("requested", nil)
-        case let attested as IdentityAttested: return ("attested", attested.clientWorkload)
-        case is AttestationFailed: return ("attestation-failed", nil)
-        case let granted as AccessGranted: return ("granted", granted.clientWorkload)
-        case let denied as AccessDenied: return ("denied", denied.clientWorkload)
-        case is CredentialIssued: return ("issued", nil)
-        case is AccessRefused: return ("refused", nil)
-        case is RequestProxied: return ("proxied", nil)
-        case is RequestsSummarized: return ("proxied-summary", nil)
-        case is EdgeStarted: return ("edge-started", nil)
-        case is EdgeStopped: return ("edge-stopped", nil)
-        case is EventDeadLettered: return ("dead-lettered", nil)
-        case is ResourceDefined: return ("resource-defined", nil)
-        case is ResourceRemoved: return ("resource-removed", nil)
-        default: return (nil, nil)
+        case is AccessRequested: ("requested", nil, nil)
+        case let attested as IdentityAttested: ("attested", attested.clientWorkload, nil)
+        case is AttestationFailed: ("attestation-failed", nil, nil)
+        case let granted as AccessGranted: ("granted", granted.clientWorkload, granted.serverWorkload)
+        case let denied as AccessDenied: ("denied", denied.clientWorkload, nil)
+        case is CredentialIssued: ("issued", nil, nil)
+        case is AccessRefused: ("refused", nil, nil)
+        case is RequestProxied: ("proxied", nil, nil)
+        case is RequestsSummarized: ("proxied-summary", nil, nil)
+        case is EdgeStarted: ("edge-started", nil, nil)
+        case is EdgeStopped: ("edge-stopped", nil, nil)
+        case is EventDeadLettered: ("dead-lettered", nil, nil)
+        case is ResourceDefined: ("resource-defined", nil, nil)
+        case is ResourceRemoved: ("resource-removed", nil, nil)
+        case is AttestationKeyPublished, is TenantKeyRotated: ("key-published", nil, nil)
+        case is TenantCreated, is TenantDeleted: ("tenant-changed", nil, nil)
+        default: (nil, nil, nil)
         }
+    }
+}
+
+/// A record as the API and the `json` log-stream format show it (documented in the OpenAPI schema `AuditRecord`).
+struct AuditRecordDocument: Encodable {
+    let tenant: String
+    let topic: String
+    let partition: Int32
+    let sequence: Int64
+    let offset: Int64
+    let id: String
+    let type: String
+    let source: String
+    let time: String
+    let subject: String?
+    let outcome: String?
+    let clientWorkload: String?
+    let serverWorkload: String?
+    let traceparent: String?
+    let data: JSONValue
+    let signedBy: String?
+    let previousHash: String
+    let hash: String
+    /// Where the next page after this record starts.
+    let cursor: String
+
+    init(_ record: AuditRecord) {
+        tenant = record.chain.tenant
+        topic = record.chain.topic
+        partition = record.chain.partition
+        sequence = record.sequence
+        offset = record.offset
+        id = record.event.id
+        type = record.event.type.description
+        source = record.event.source
+        time = record.event.timeAttribute
+        subject = record.event.subject
+        outcome = record.outcome
+        clientWorkload = record.clientWorkload
+        serverWorkload = record.serverWorkload
+        traceparent = record.event.traceparent
+        data = (try? EventJSON.decoder.decode(JSONValue.self, from: Data(record.event.data))) ?? .null
+        signedBy = record.event.signature.flatMap { $0.split(separator: ":").first.map(String.init) }
+        previousHash = record.previousHash.hex
+        hash = record.hash.hex
+        cursor = AuditCursor(record).text
     }
 }

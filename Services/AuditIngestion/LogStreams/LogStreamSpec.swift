@@ -1,46 +1,210 @@
+import Foundation
+import NIOSSL
 import SigilEvents
 import SigilService
 
-/// A log stream: where the tenant's audit records are delivered. One type today; each type is a case with its own
-/// spec and schema.
-enum LogStreamSpec: VariantResourceSpec {
-    case file(FileLogStream)
-
+/// A log stream: where the tenant's audit records are delivered (at least once, from committed records only), in
+/// which format, and which of them.
+struct LogStreamSpec: ResourceSpec {
     static let kind = ResourceKind.logStream
-    static let summary = "Where the tenant's audit records are delivered as they are written."
-    static let variants: [SpecVariant<Self>] = [.init(FileLogStream.type, FileLogStream.schema, Self.file)]
+    static let summary = "Where the tenant's audit records are delivered, in which format, and which of them."
 
-    init(from decoder: any Decoder) throws { self = try Self.decodeVariant(from: decoder) }
-    func encode(to encoder: any Encoder) throws { try encodeVariant(to: encoder) }
+    var destination: LogDestination
+    var format: LogFormat
+    var filter: LogFilter?
 
-    var variant: (type: String, spec: any Encodable) {
-        switch self {
-        case .file(let spec): return (FileLogStream.type, spec)
+    static let schema = SpecSchema.object(
+        "A destination, a format and an optional filter.",
+        [
+            .init("destination", LogDestination.schema, required: true, "Where records are delivered."),
+            .init(
+                "format", .string(choices: LogFormat.allCases.map(\.rawValue)), default: "json",
+                "json (Sigil's own), ocsf (OCSF 1.x), cef (ArcSight/QRadar), rfc5424 (syslog structured data)."),
+            .init(
+                "filter",
+                .object(
+                    "Only the records that match every list given.",
+                    [
+                        .init(
+                            "eventTypes", .array(of: .string(maxLength: 200), minItems: 1, maxItems: 64),
+                            "CloudEvents types, e.g. dev.sigil.access.denied.v1."),
+                        .init(
+                            "outcomes",
+                            .array(of: .string(choices: AuditRecord.outcomes), minItems: 1, maxItems: 32),
+                            "Outcomes, e.g. denied, refused."),
+                    ]), "Which records; all when absent."),
+        ])
+
+    func admitted(_ admission: Admission<Self>) async throws -> Self {
+        switch destination {
+        case .file(let file):
+            _ = try file.resolved(in: LogFileDirectory.configured(admission.context.configuration))
+        case .syslog(let syslog):
+            try syslog.check()
+        }
+        return self
+    }
+}
+
+enum LogFormat: String, Codable, Sendable, CaseIterable {
+    case json, ocsf, cef, rfc5424
+}
+
+struct LogFilter: Codable, Sendable, Equatable {
+    var eventTypes: [String]?
+    var outcomes: [String]?
+
+    func matches(_ record: AuditRecord) -> Bool {
+        if let eventTypes, !eventTypes.contains(record.event.type.description) { return false }
+        if let outcomes, !outcomes.contains(record.outcome ?? "") { return false }
+        return true
+    }
+}
+
+/// Where a stream's records go; the `type` field picks one.
+enum LogDestination: Codable, Sendable, Equatable {
+    case syslog(SyslogDestination)
+    case file(FileDestination)
+
+    static let schema = SpecSchema.variants(
+        discriminator: "type",
+        [(SyslogDestination.type, SyslogDestination.schema), (FileDestination.type, FileDestination.schema)])
+
+    private enum Keys: String, CodingKey { case type }
+
+    init(from decoder: any Decoder) throws {
+        let type = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .type)
+        switch type {
+        case SyslogDestination.type: self = .syslog(try SyslogDestination(from: decoder))
+        case FileDestination.type: self = .file(try FileDestination(from: decoder))
+        default:
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "unknown destination type \(type)"))
         }
     }
 
-    func admitted(_ admission: Admission<Self>) async throws -> Self {
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
         switch self {
-        case .file(let spec):
-            guard !spec.path.split(separator: "/").contains("..") else {
-                throw ProblemDetails.invalidField("spec.path", "spec.path must not contain '..'")
-            }
-            return self
+        case .syslog(let syslog):
+            try container.encode(SyslogDestination.type, forKey: .type)
+            try syslog.encode(to: encoder)
+        case .file(let file):
+            try container.encode(FileDestination.type, forKey: .type)
+            try file.encode(to: encoder)
+        }
+    }
+
+    /// For status output: where, without anything secret.
+    var summary: String {
+        switch self {
+        case .syslog(let syslog): "syslog+\(syslog.transport.rawValue)://\(syslog.host):\(syslog.port)"
+        case .file(let file): "file:\(file.path)"
         }
     }
 }
 
-/// Type `file`: one JSON line per audit record, appended to a file of the audit service's host.
-struct FileLogStream: Codable, Sendable, Equatable {
-    static let type = "file"
+/// Syslog: RFC 5424 messages over TCP (RFC 6587 octet counting), TLS (RFC 5425) or UDP (RFC 5426).
+struct SyslogDestination: Codable, Sendable, Equatable {
+    static let type = "syslog"
+    enum Transport: String, Codable, Sendable, CaseIterable { case tcp, tls, udp }
+
+    var transport: Transport
+    var host: String
+    var port: Int
+    /// PEM: the certificate authorities the receiver's certificate must chain to (TLS only; the system's when absent).
+    var ca: String?
+    /// The name the receiver's certificate must carry (TLS only; `host` when absent).
+    var serverName: String?
+
     static let schema = SpecSchema.ObjectSchema(
-        "JSON lines appended to a file.",
+        "A syslog receiver.",
         [
-            .init("type", .string(choices: [type]), required: true, "The log stream's type."),
+            .init("type", .string(choices: [type]), required: true, "The destination's type."),
             .init(
-                "path", .string(maxLength: 4096, pattern: (regex: "^/.*$", meaning: "an absolute path")),
-                required: true, "The file (created with mode 0600 if absent)."),
+                "transport", .string(choices: Transport.allCases.map(\.rawValue)), required: true,
+                "tcp (octet counting), tls (RFC 5425) or udp (RFC 5426)."),
+            .init(
+                "host",
+                .string(
+                    maxLength: 253,
+                    pattern: (
+                        regex: "^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$",
+                        meaning: "a host name or IP address"
+                    )), required: true, "The receiver's host."),
+            .init("port", .integer(minimum: 1, maximum: 65535), required: true, "The receiver's port."),
+            .init(
+                "ca", .string(maxLength: 65536), "PEM certificate authorities for the receiver's certificate (tls)."),
+            .init("serverName", .string(maxLength: 253), "The name the receiver's certificate carries (tls)."),
         ])
 
+    func check() throws {
+        guard transport == .tls else {
+            if ca != nil || serverName != nil {
+                throw ProblemDetails.invalidField(
+                    ca != nil ? "spec.destination.ca" : "spec.destination.serverName",
+                    "ca and serverName apply to transport tls only")
+            }
+            return
+        }
+        if let ca {
+            guard let certificates = try? NIOSSLCertificate.fromPEMBytes(Array(ca.utf8)), !certificates.isEmpty else {
+                throw ProblemDetails.invalidField(
+                    "spec.destination.ca", "spec.destination.ca must hold PEM certificates")
+            }
+        }
+    }
+}
+
+/// Files under the audit service's log directory (`SIGIL_AUDIT_FILE_DIR`), one record per line, rotated by size.
+struct FileDestination: Codable, Sendable, Equatable {
+    static let type = "file"
+
     var path: String
+    var maxBytes: Int
+    var keep: Int
+
+    static let schema = SpecSchema.ObjectSchema(
+        "Lines appended to a file under the audit service's log directory (SIGIL_AUDIT_FILE_DIR).",
+        [
+            .init("type", .string(choices: [type]), required: true, "The destination's type."),
+            .init(
+                "path",
+                .string(
+                    maxLength: 255,
+                    pattern: (
+                        regex: "^[A-Za-z0-9_][-A-Za-z0-9_.]*(/[A-Za-z0-9_][-A-Za-z0-9_.]*)*$",
+                        meaning: "a relative path of letters, digits, '-', '_' and '.' (no '..', no leading '/')"
+                    )), required: true, "The file, relative to the log directory (created 0600)."),
+            .init(
+                "maxBytes", .integer(minimum: 1024, maximum: 1 << 40), default: .number(100 * 1024 * 1024),
+                "Rotate once the file reaches this size."),
+            .init("keep", .integer(minimum: 1, maximum: 100), default: 5, "Rotated files kept (path.1 is the newest)."),
+        ])
+
+    /// The file's absolute path; refuses any path that could leave the directory.
+    func resolved(in directory: String?) throws -> String {
+        guard let directory else {
+            throw ProblemDetails.invalidField(
+                "spec.destination.type",
+                "file log streams are off on this audit service: it has no SIGIL_AUDIT_FILE_DIR")
+        }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard !path.hasPrefix("/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            throw ProblemDetails.invalidField(
+                "spec.destination.path", "spec.destination.path must stay inside the log directory")
+        }
+        return directory + "/" + path
+    }
+}
+
+/// `SIGIL_AUDIT_FILE_DIR`: the one directory file log streams may write under (absolute; unset = no file streams).
+enum LogFileDirectory {
+    static func configured(_ configuration: ServiceConfiguration) throws -> String? {
+        guard let directory = configuration.source.string("SIGIL_AUDIT_FILE_DIR") else { return nil }
+        guard directory.hasPrefix("/"), !directory.split(separator: "/").contains("..") else {
+            throw ConfigurationError(key: "SIGIL_AUDIT_FILE_DIR", expected: "an absolute path without '..'")
+        }
+        return directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
+    }
 }

@@ -26,6 +26,7 @@ public enum EventAuthority {
         case is CredentialIssued, is TenantKeyRotated, is TenantCreated, is TenantDeleted: [.issue]
         case is AccessRefused: [.attest, .policy, .issue]
         case is AccessRequested, is EdgeStarted, is EdgeStopped, is RequestProxied, is RequestsSummarized: [.edge]
+        case is AuditCheckpointed: [.audit]
         case is EventDeadLettered: Set(ServiceRole.allCases)
         default: []  // e.g. posture reports: no integration holds a key yet
         }

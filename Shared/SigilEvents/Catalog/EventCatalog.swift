@@ -23,7 +23,7 @@ public struct EventCatalog: Sendable {
         AccessRequested.self, IdentityAttested.self, AttestationFailed.self,
         AccessGranted.self, AccessDenied.self, CredentialIssued.self, AccessRefused.self,
         EdgeStarted.self, EdgeStopped.self, RequestProxied.self, RequestsSummarized.self,
-        PostureReported.self, EventDeadLettered.self,
+        PostureReported.self, EventDeadLettered.self, AuditCheckpointed.self,
     ])
 
     public func knows(_ type: EventType) -> Bool { types[type] != nil }

@@ -91,7 +91,7 @@ extension CloudEvent {
 
     static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
-    static func parseTime(_ text: String) -> Date? {
+    public static func parseTime(_ text: String) -> Date? {
         if let date = try? timeFormat.parse(text) { return date }
         return try? Date.ISO8601FormatStyle().parse(text)
     }

@@ -28,8 +28,8 @@ public struct CloudEvent: Sendable {
     /// produce the event's type.
     public var signature: String?
     /// The `time` attribute exactly as it was read from the record (what the signature covers: formatting a parsed
-    /// time again need not give the same text).
-    var receivedTime: String?
+    /// time again need not give the same text). Set it when restoring a stored event to verify its signature.
+    public var receivedTime: String?
 
     public init(
         id: String = UUIDv7.generate(),
@@ -57,13 +57,16 @@ public struct CloudEvent: Sendable {
         self.signature = signature
     }
 
+    /// The `time` attribute as it travels: as received, or RFC 3339 with milliseconds.
+    public var timeAttribute: String { receivedTime ?? time.formatted(Self.timeFormat) }
+
     /// What a signature covers: every attribute and the data, each length-prefixed (so no field can bleed into the
     /// next), under a version tag. The time is taken as it travels (RFC 3339 with milliseconds).
     public var signingInput: [UInt8] {
         var bytes = Array("sigil-event-signature-v1".utf8)
         let fields: [[UInt8]] = [
             Array(Self.specVersion.utf8), Array(id.utf8), Array(source.utf8), Array(type.description.utf8),
-            Array((receivedTime ?? time.formatted(Self.timeFormat)).utf8), Array((subject ?? "").utf8),
+            Array(timeAttribute.utf8), Array((subject ?? "").utf8),
             Array(tenant.utf8),
             Array(partitionKey.utf8), Array((traceparent ?? "").utf8), Array(dataContentType.utf8), data,
         ]

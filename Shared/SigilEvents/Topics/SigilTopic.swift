@@ -10,12 +10,14 @@ public enum SigilTopic: String, Sendable, CaseIterable, Codable {
     case edgeActivity = "edge.activity"
     case posture
     case deadletter
+    /// Signed audit chain heads (`AuditCheckpointed`), keyed by chain: compacted and kept forever.
+    case auditCheckpoints = "audit.checkpoints"
 
     /// Partition count when nothing is configured. Access topics are keyed by request id and spread wide so
     /// services scale by replicas; replies are partitioned per edge.
     public var defaultPartitions: Int32 {
         switch self {
-        case .config, .posture, .deadletter: return 3
+        case .config, .posture, .deadletter, .auditCheckpoints: return 3
         case .accessRequests, .accessAttested, .accessDecisions, .accessReplies: return 12
         case .edgeActivity: return 6
         }
@@ -50,9 +52,10 @@ public struct SigilTopics: Sendable, Hashable {
 
     /// How the topic is created. `sigil.config` is compacted and kept forever: it is the configuration's source of
     /// truth, and a service or edge started at any time must find every resource and the attestation keys there.
+    /// `sigil.audit.checkpoints` too: the latest signed head of every audit chain must outlive any retention.
     public func specification(_ topic: SigilTopic) -> KafkaTopicSpecification {
         var configs = ["min.insync.replicas": String(minInSyncReplicas)]
-        if topic == .config {
+        if topic == .config || topic == .auditCheckpoints {
             configs["cleanup.policy"] = "compact"
             configs["retention.ms"] = "-1"
         }

@@ -14,6 +14,11 @@ public final class ResourceIndex<Spec: ResourceSpec>: Sendable {
         return resources.values.sorted { $0.name < $1.name }
     }
 
+    /// Every tenant's resources of this kind.
+    public var everything: [Resource<Spec>] {
+        byTenant.withLock { $0.values.flatMap(\.values) }
+    }
+
     public func get(tenant: String, name: String) -> Resource<Spec>? {
         byTenant.withLock { $0[tenant]?[name] }
     }

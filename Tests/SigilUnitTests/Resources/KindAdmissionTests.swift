@@ -136,17 +136,51 @@ struct KindAdmissionTests {
         }
     }
 
-    @Test("log streams: an absolute path without '..'")
+    @Test("log streams: files only under SIGIL_AUDIT_FILE_DIR, syslog TLS options only with tls, CA as PEM")
     func logStreams() async throws {
-        let bench = try await Bench(.auditIngestion)
+        @Sendable func stream(_ destination: JSONValue, format: String = "json") -> JSONValue {
+            ["destination": destination, "format": .string(format)]
+        }
+        let off = try await Bench(.auditIngestion)
+        try await off.application().test(.router) { client in
+            let answer = try await put(client, .logStream, "soc", stream(["type": "file", "path": "audit.jsonl"]))
+            #expect(answer.status == .unprocessableContent)
+            #expect(answer.detail.contains("SIGIL_AUDIT_FILE_DIR"), "\(answer.detail)")
+        }
+        let bench = try await Bench(.auditIngestion, environment: ["SIGIL_AUDIT_FILE_DIR": "/var/log/sigil"])
         try await bench.application().test(.router) { client in
             for (path, expected) in [
-                ("relative.log", HTTPResponse.Status.unprocessableContent),
-                ("/var/../etc/passwd", .unprocessableContent), ("/var/log/sigil.jsonl", .created),
+                ("/etc/passwd", HTTPResponse.Status.unprocessableContent), ("../etc/passwd", .unprocessableContent),
+                ("a/../../b", .unprocessableContent), ("a//b", .unprocessableContent), ("./a", .unprocessableContent),
+                ("soc/audit.jsonl", .created),
             ] {
-                let answer = try await put(client, .logStream, "soc", ["type": "file", "path": .string(path)])
+                let answer = try await put(client, .logStream, "soc", stream(["type": "file", "path": .string(path)]))
                 #expect(answer.status == expected, "\(path): \(answer.detail)")
             }
+            let refusals: [(JSONValue, String)] = [
+                (["type": "syslog", "transport": "tcp", "host": "siem.example", "port": 6514, "ca": "x"], "ca"),
+                (["type": "syslog", "transport": "tls", "host": "siem.example", "port": 6514, "ca": "x"], "ca"),
+                (["type": "syslog", "transport": "smtp", "host": "siem.example", "port": 25], "transport"),
+                (["type": "syslog", "transport": "udp", "host": "siem example", "port": 514], "host"),
+                (["type": "syslog", "transport": "udp", "host": "siem.example", "port": 70000], "port"),
+                (["type": "carrier-pigeon"], "type"),
+            ]
+            for (destination, field) in refusals {
+                let answer = try await put(client, .logStream, "bad", stream(destination))
+                #expect(answer.status == .unprocessableContent, "\(destination)")
+                #expect(answer.field == "spec.destination.\(field)", "\(destination): \(answer.detail)")
+            }
+            let wrongFormat = try await put(
+                client, .logStream, "bad",
+                stream(["type": "syslog", "transport": "udp", "host": "127.0.0.1", "port": 514], format: "xml"))
+            #expect(wrongFormat.field == "spec.format")
+            let syslog = try await put(
+                client, .logStream, "soc-syslog",
+                [
+                    "destination": ["type": "syslog", "transport": "tcp", "host": "siem.example", "port": 6514],
+                    "format": "rfc5424", "filter": ["outcomes": ["denied", "refused"]],
+                ])
+            #expect(syslog.status == .created, "\(syslog.detail)")
         }
     }
 }

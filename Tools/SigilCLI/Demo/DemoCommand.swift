@@ -44,7 +44,7 @@ struct DemoCommand: AsyncParsableCommand {
             try await flows(
                 proxy: (proxyHost, proxyPort), identity: identity, upstream: upstream, port: port, tokenFile: tokenFile)
 
-            step("audit trail (sigil-audit, hash-chained per tenant)")
+            step("audit trail (sigil-audit, hash-chained per tenant and partition)")
             let trail = try await AdminClient.waitFor("the audit log to record both decisions") {
                 let records = try await admin.auditRecords(since: started)
                 let outcomes = Set(records.compactMap { $0["outcome"] as? String })

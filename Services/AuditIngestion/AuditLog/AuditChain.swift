@@ -1,0 +1,64 @@
+import Crypto
+import SigilEvents
+
+/// One hash chain of the audit log: the records of one tenant read from one partition of one topic, in offset order.
+/// A partition has exactly one writer at a time (the projection's offsets are claimed per partition, see
+/// `ProjectionOffsets.claim`), so every chain has exactly one writer however many audit replicas run.
+struct AuditChainID: Hashable, Sendable, Comparable, Codable, CustomStringConvertible {
+    let tenant: String
+    let topic: String
+    let partition: Int32
+
+    var description: String { "\(tenant)/\(topic)/\(partition)" }
+
+    static func < (lhs: Self, rhs: Self) -> Bool {
+        (lhs.tenant, lhs.topic, lhs.partition) < (rhs.tenant, rhs.topic, rhs.partition)
+    }
+}
+
+/// Where a chain ends: its last sequence and hash.
+struct AuditChainHead: Sendable, Equatable, Codable {
+    var sequence: Int64
+    var hash: [UInt8]
+
+    static let genesis = AuditChainHead(sequence: 0, hash: [UInt8](repeating: 0, count: 32))
+}
+
+enum AuditChain {
+    /// SHA-256 over the previous hash and the record: its chain, sequence and offset, then the event exactly as its
+    /// producer signed it (`CloudEvent.signingInput`: every attribute and the data bytes as received) and the
+    /// signature. Every field is length-prefixed. Since the stored row keeps the signed bytes, `sigil audit verify`
+    /// also checks each producer's signature: a row rewritten with a recomputed chain still fails there.
+    static func hash(
+        previous: [UInt8], chain: AuditChainID, sequence: Int64, offset: Int64, event: CloudEvent
+    ) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: Array("sigil-audit-chain-v1".utf8))
+        hasher.update(data: previous)
+        func field(_ bytes: [UInt8]) {
+            withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: bytes)
+        }
+        field(Array(chain.tenant.utf8))
+        field(Array(chain.topic.utf8))
+        withUnsafeBytes(of: chain.partition.bigEndian) { hasher.update(bufferPointer: $0) }
+        withUnsafeBytes(of: sequence.bigEndian) { hasher.update(bufferPointer: $0) }
+        withUnsafeBytes(of: offset.bigEndian) { hasher.update(bufferPointer: $0) }
+        field(event.signingInput)
+        field(Array((event.signature ?? "").utf8))
+        return Array(hasher.finalize())
+    }
+}
+
+extension Array where Element == UInt8 {
+    var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        text.reserveCapacity(count * 2)
+        for byte in self {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

@@ -1,0 +1,254 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SigilEvents
+import SigilKafka
+import SigilProjection
+import SigilService
+import Testing
+
+@testable import AuditIngestion
+
+/// Log streams against real receivers: rsyslog over TCP (RFC 5424, octet counting), over TLS (gnutls, CEF) and over
+/// UDP; files in JSON and OCSF. Records come from a real audit projection (mock broker, real PostgreSQL).
+@Suite("Log streams: delivered to rsyslog and files, every record at least once, through an outage")
+struct LogStreamDeliveryTests {
+    let logger = Logger(label: "test.log-streams")
+    let topic = "events"
+
+    /// An audit log in a fresh schema, fed from a mock broker by a running projection.
+    final class AuditLog: Sendable {
+        let cluster: KafkaMockCluster
+        let producer: KafkaProducer
+        let schema: SchemaName
+        let runner: ProjectionRunner
+
+        init(postgres: PostgresClient, topic: String, logger: Logger) async throws {
+            cluster = try KafkaMockCluster(logger: logger)
+            try cluster.createTopic(.init(name: topic, partitions: 2))
+            try cluster.createTopic(.init(name: "deadletter", partitions: 1))
+            let client = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, clientID: "test")
+            producer = try KafkaProducer(configuration: .init(client: client), logger: logger)
+            schema = TestPostgres.uniqueSchema("audit")
+            try await MigrationRunner(schema: schema, migrations: SigilServiceDefinition.auditIngestion.migrations)
+                .apply(on: postgres, logger: logger)
+            var configuration = ProjectionRunner.Configuration(
+                topics: [topic], kafka: client, deadLetterTopic: "deadletter")
+            configuration.fetchWaitMaxMilliseconds = 5
+            runner = ProjectionRunner(
+                projection: AuditProjection(schema: schema, postgres: postgres), schema: schema,
+                configuration: configuration, postgres: postgres, producer: producer,
+                admin: try KafkaAdmin(configuration: client, logger: logger),
+                source: EventSource(service: "audit", instance: "test"), logger: logger)
+        }
+
+        /// Publishes `count` events of the tenant, then four of an access flow; returns the first ones' ids. Every
+        /// third is a TenantDeleted (filtered out by streams that ask for TenantCreated only).
+        func publish(_ count: Int, topic: String) async throws -> (created: [String], deleted: [String]) {
+            var created: [String] = []
+            var deleted: [String] = []
+            for index in 0..<count {
+                let source = EventSource(service: "issue", instance: "1")
+                let event =
+                    index % 3 == 2
+                    ? try TenantDeleted().cloudEvent(source: source, tenant: "acme", partitionKey: "k\(index)")
+                    : try TenantCreated(displayName: "t \"\(index)\" ] = | \\").cloudEvent(
+                        source: source, tenant: "acme", partitionKey: "k\(index)", subject: "s\(index) \"q\" ]x= |y\\")
+                if event.type == TenantDeleted.eventType { deleted.append(event.id) } else { created.append(event.id) }
+                _ = try await producer.sendAndAwait(event.kafkaMessage(topic: topic))
+            }
+            // And one access flow's records, for the OCSF classes of attestation and decisions.
+            let target = AccessTarget(scheme: "https", host: "api.internal", port: 443)
+            let reply = ReplyAddress(edgeID: "edge-1", partition: 0, publicKey: [1, 2, 3])
+            let deadline = Deadline(milliseconds: 1_900_000_000_000)
+            let reason = RefusalReason(code: "no-matching-policy", detail: "no policy")
+            let flow: [(any EventPayload, String)] = [
+                (
+                    IdentityAttested(
+                        requestID: "r", target: target, reply: reply, clientWorkload: "billing",
+                        trustProvider: "cluster", claims: [:], deadline: deadline), "attest"
+                ),
+                (AttestationFailed(requestID: "r2", target: target, reason: reason), "attest"),
+                (
+                    AccessGranted(
+                        requestID: "r", target: target, reply: reply, clientWorkload: "billing",
+                        serverWorkload: "api", accessPolicy: "p", credentialProvider: "key", ttlSeconds: 300,
+                        deadline: deadline), "policy"
+                ),
+                (AccessDenied(requestID: "r3", target: target, clientWorkload: "billing", reason: reason), "policy"),
+            ]
+            for (payload, service) in flow {
+                let event = try payload.cloudEvent(
+                    source: EventSource(service: service, instance: "1"), tenant: "acme", partitionKey: "r")
+                _ = try await producer.sendAndAwait(event.kafkaMessage(topic: topic))
+            }
+            return (created, deleted)
+        }
+    }
+
+    static func stream(_ name: String, _ spec: LogStreamSpec) -> Resource<LogStreamSpec> {
+        Resource(
+            metadata: ResourceMetadata(
+                name: name, tenant: "acme", labels: [:], uid: UUID().uuidString, resourceVersion: "1", generation: 1,
+                createdAt: Date(), updatedAt: Date(), createdBy: "test"),
+            spec: spec)
+    }
+
+    static func waitUntil(
+        _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("timed out waiting for \(what)")
+    }
+
+    @Test(
+        "rsyslog over TCP and TLS, UDP and files get every record in their format; a receiver down for a while gets all"
+    )
+    func deliveredToReceivers() async throws {
+        let certificates = FileManager.default.temporaryDirectory.appendingPathComponent("certs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: certificates, withIntermediateDirectories: true)
+        let ca = try RsyslogReceiver.makeCertificates(in: certificates)
+        let tcp = try RsyslogReceiver()
+        let tls = try RsyslogReceiver(tls: true)
+        for file in ["ca.pem", "server.pem", "server.key"] {
+            try FileManager.default.copyItem(
+                at: certificates.appendingPathComponent(file), to: tls.directory.appendingPathComponent(file))
+        }
+        try tcp.start()
+        try tls.start()
+        let files = FileManager.default.temporaryDirectory.appendingPathComponent("audit-files-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
+        defer {
+            tcp.stop()
+            tls.stop()
+        }
+
+        try await TestPostgres.withClient { postgres in
+            let log = try await AuditLog(postgres: postgres, topic: topic, logger: logger)
+            let onlyCreated = LogFilter(eventTypes: [TenantCreated.eventType.description])
+            let streams = [
+                Self.stream(
+                    "syslog-tcp",
+                    LogStreamSpec(
+                        destination: .syslog(.init(transport: .tcp, host: "127.0.0.1", port: tcp.port)),
+                        format: .rfc5424, filter: onlyCreated)),
+                Self.stream(
+                    "syslog-tls",
+                    LogStreamSpec(
+                        destination: .syslog(.init(transport: .tls, host: "127.0.0.1", port: tls.port, ca: ca)),
+                        format: .cef)),
+                Self.stream(
+                    "syslog-udp",
+                    LogStreamSpec(
+                        destination: .syslog(.init(transport: .udp, host: "127.0.0.1", port: tcp.port)),
+                        format: .json)),
+                Self.stream(
+                    "file-json",
+                    LogStreamSpec(
+                        destination: .file(.init(path: "json/audit.jsonl", maxBytes: 64 * 1024, keep: 50)),
+                        format: .json)),
+                Self.stream(
+                    "file-ocsf",
+                    LogStreamSpec(
+                        destination: .file(.init(path: "audit.ocsf.jsonl", maxBytes: 1 << 30, keep: 1)), format: .ocsf)
+                ),
+            ]
+            let index = ResourceIndex<LogStreamSpec>()
+            for stream in streams { index.define(stream) }
+            let delivery = LogStreamDelivery(
+                streams: index, postgres: postgres, schema: log.schema, owner: "replica-1", fileDirectory: files.path,
+                logger: logger)
+            let first = try await log.publish(300, topic: topic)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await log.runner.run() }
+                group.addTask { try await delivery.run() }
+                defer { group.cancelAll() }
+
+                func received(_ receiver: RsyslogReceiver, _ ids: [String], marker: (String) -> String) -> Bool {
+                    let text = receiver.lines.joined(separator: "\n")
+                    return ids.allSatisfy { text.contains(marker($0)) }
+                }
+                func fileText(_ path: String) -> String {
+                    let names =
+                        (try? FileManager.default.contentsOfDirectory(
+                            atPath: files.appendingPathComponent(path).deletingLastPathComponent().path)) ?? []
+                    let base = (path as NSString).lastPathComponent
+                    return names.filter { $0.hasPrefix(base) }.compactMap {
+                        try? String(
+                            contentsOf: files.appendingPathComponent(path).deletingLastPathComponent()
+                                .appendingPathComponent($0), encoding: .utf8)
+                    }.joined()
+                }
+                let all = first.created + first.deleted
+                try await Self.waitUntil("rsyslog over TCP to get every TenantCreated") {
+                    received(tcp, first.created) { "id=\"\($0)\"" }
+                }
+                try await Self.waitUntil("rsyslog over TLS to get every record") {
+                    received(tls, all) { "externalId=\($0)" }
+                }
+                try await Self.waitUntil("the files to hold every record") {
+                    let json = fileText("json/audit.jsonl")
+                    let ocsf = fileText("audit.ocsf.jsonl")
+                    return all.allSatisfy { json.contains("\"id\":\"\($0)\"") && ocsf.contains("\"uid\":\"\($0)\"") }
+                }
+                // The filter held: no TenantDeleted went to the TCP stream (the JSON lines are the UDP stream's).
+                let structured = tcp.lines.filter { $0.contains("[sigil@32473 ") }
+                #expect(!first.deleted.contains { id in structured.contains { $0.contains(id) } })
+                // RFC 5424 fields arrived parsed: MSGID, APP-NAME, structured data with escaped values.
+                let line = try #require(tcp.lines.first { $0.contains("id=\"\(first.created[0])\"") })
+                #expect(line.hasPrefix("tenant-changed sigil [sigil@32473 tenant=\"acme\""), "\(line)")
+                #expect(line.contains("type=\"\(TenantCreated.eventType)\""))
+                #expect(line.contains(#"subject="s0 \"q\" \]x= |y\\""#), "\(line)")
+                // CEF: header escaped, extension values escaped.
+                let cef = try #require(tls.lines.first { $0.contains("externalId=\(first.created[0])") })
+                #expect(cef.contains("CEF:0|Sigil|Sigil|0.2|\(TenantCreated.eventType)|tenant-changed|3|"), "\(cef)")
+                #expect(cef.contains(#"msg=s0 "q" ]x\= |y\\ "#), "\(cef)")
+                // UDP arrived too (no guarantee on the wire; on loopback every datagram does).
+                try await Self.waitUntil("rsyslog over UDP to get records") {
+                    tcp.lines.contains { $0.contains("\"id\":\"\(first.deleted[0])\"") }
+                }
+                // The JSON file rotated (64 KiB) and kept every record across its files, once or more.
+                let rotated = try FileManager.default.contentsOfDirectory(
+                    atPath: files.appendingPathComponent("json").path)
+                #expect(rotated.contains("audit.jsonl.1"), "\(rotated)")
+                let permissions =
+                    try FileManager.default.attributesOfItem(
+                        atPath: files.appendingPathComponent("json/audit.jsonl.1").path)[.posixPermissions] as? Int
+                #expect(permissions == 0o600)
+
+                // Outage: the TCP receiver stops; records published meanwhile wait; it comes back and gets them.
+                tcp.stop()
+                let second = try await log.publish(90, topic: topic)
+                let progress = LogStreamProgress(
+                    schema: log.schema, postgres: postgres, tenant: "acme", streamUID: streams[0].metadata.uid,
+                    name: "syslog-tcp", owner: "replica-1")
+                try await Self.waitUntil("the TCP stream to report its failure and lag") {
+                    let status = try await progress.status(destination: "", format: "", logger: logger)
+                    return status.lastError != nil && status.lagRecords > 0 && status.consecutiveFailures > 0
+                }
+                try tcp.start()
+                try await Self.waitUntil("rsyslog over TCP, back, to get what it missed", timeout: .seconds(60)) {
+                    received(tcp, second.created) { "id=\"\($0)\"" }
+                }
+                try await Self.waitUntil("the TCP stream's lag to drain") {
+                    let status = try await progress.status(destination: "", format: "", logger: logger)
+                    return status.lagRecords == 0 && status.consecutiveFailures == 0
+                        && status.deliveredRecords >= Int64(first.created.count + second.created.count)
+                }
+            }
+            try await postgres.query("DROP SCHEMA \(unescaped: log.schema.rawValue) CASCADE", logger: logger)
+        }
+
+        // Every OCSF line validates against the OCSF models (ocsf-pydantic).
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Receivers/ocsf_validate.py")
+        let classes = try RsyslogReceiver.shell("python3 '\(script.path)' '\(files.path)/audit.ocsf.jsonl'")
+        for name in ["api_activity", "authentication", "authorize_session"] {
+            #expect(classes.contains("\(name)="), "\(classes)")
+        }
+    }
+}
