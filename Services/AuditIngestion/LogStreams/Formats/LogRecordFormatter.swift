@@ -21,7 +21,7 @@ struct LogRecordFormatter: Sendable {
     func text(_ record: AuditRecord) -> String {
         switch format {
         case .json: Self.json(AuditRecordDocument(record))
-        case .ocsf: Self.json(OCSFEvent(record))
+        case .ocsf: Self.json(OCSFEvent(record), encoder: OCSFEvent.encoder)
         case .cef: CEFMessage(record).text
         case .rfc5424: String(decoding: syslogMessage(record), as: UTF8.self)
         }
@@ -36,8 +36,8 @@ struct LogRecordFormatter: Sendable {
         return parts.joined(separator: " ")
     }
 
-    static func json(_ value: some Encodable) -> String {
-        String(decoding: (try? EventJSON.encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    static func json(_ value: some Encodable, encoder: JSONEncoder = EventJSON.encoder) -> String {
+        String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
     /// Outcomes a security team looks at first.

@@ -3,55 +3,56 @@ import SigilEvents
 
 /// The record as an OCSF 1.2 event: attestation as Authentication (3002), access decisions as Authorize Session
 /// (3003), everything else as API Activity (6003). Sigil's own fields (chain, hash, workloads) travel in `unmapped`.
+/// Properties are camel case here and snake case on the wire (`encoder`), as OCSF names attributes.
 struct OCSFEvent: Encodable {
     struct Product: Encodable {
         let name = "Sigil"
-        let vendor_name = "Sigil"
+        let vendorName = "Sigil"
         let version = "0.2"
     }
     struct Metadata: Encodable {
         let product = Product()
         let version = "1.2.0"
         let uid: String
-        let tenant_uid: String
-        let log_name = "sigil.audit"
-        let event_code: String
-        let original_time: String
+        let tenantUid: String
+        let logName = "sigil.audit"
+        let eventCode: String
+        let originalTime: String
         let sequence: Int64
-        let correlation_uid: String?
+        let correlationUid: String?
     }
     struct User: Encodable {
         let name: String
         let uid: String
         /// 3: a system account (a workload, not a person).
-        let type_id = 3
+        let typeId = 3
     }
     struct Service: Encodable { let name: String }
     struct API: Encodable {
         let operation: String
         let service: Service
     }
-    struct Actor: Encodable { let app_name: String }
-    struct Endpoint: Encodable { let svc_name: String }
+    struct Actor: Encodable { let appName: String }
+    struct Endpoint: Encodable { let svcName: String }
     struct Unmapped: Encodable {
         let chain: String
         let hash: String
         let outcome: String?
-        let client_workload: String?
-        let server_workload: String?
+        let clientWorkload: String?
+        let serverWorkload: String?
         let subject: String?
     }
 
     let metadata: Metadata
-    let category_uid: Int
-    let class_uid: Int
-    let class_name: String
-    let activity_id: Int
-    let activity_name: String
-    let type_uid: Int
+    let categoryUid: Int
+    let classUid: Int
+    let className: String
+    let activityId: Int
+    let activityName: String
+    let typeUid: Int
     let time: Int64
-    let severity_id: Int
-    let status_id: Int
+    let severityId: Int
+    let statusId: Int
     let status: String
     let message: String
     let user: User?
@@ -60,36 +61,36 @@ struct OCSFEvent: Encodable {
     /// Authentication: the service that authenticated the workload.
     let service: Service?
     let actor: Actor?
-    let src_endpoint: Endpoint?
+    let srcEndpoint: Endpoint?
     let unmapped: Unmapped
 
     init(_ record: AuditRecord) {
         let event = record.event
         let outcome = record.outcome
         metadata = Metadata(
-            uid: event.id, tenant_uid: record.tenant, event_code: event.type.description,
-            original_time: event.timeAttribute, sequence: record.sequence, correlation_uid: event.subject)
+            uid: event.id, tenantUid: record.tenant, eventCode: event.type.description,
+            originalTime: event.timeAttribute, sequence: record.sequence, correlationUid: event.subject)
         time = Int64((event.time.timeIntervalSince1970 * 1000).rounded())
         let failed = LogRecordFormatter.isWarning(record)
-        severity_id = failed ? 3 : 1
-        status_id = failed ? 2 : 1
+        severityId = failed ? 3 : 1
+        statusId = failed ? 2 : 1
         status = failed ? "Failure" : "Success"
         message = "\(outcome ?? event.type.event) \(event.subject ?? "")".trimmingCharacters(in: .whitespaces)
         unmapped = Unmapped(
             chain: record.chain.description, hash: record.hash.hex, outcome: outcome,
-            client_workload: record.clientWorkload, server_workload: record.serverWorkload, subject: event.subject)
+            clientWorkload: record.clientWorkload, serverWorkload: record.serverWorkload, subject: event.subject)
         let workload = record.clientWorkload ?? "unknown"
         switch outcome {
         case "attested", "attestation-failed":
-            (category_uid, class_uid, class_name, activity_id, activity_name) = (3, 3002, "Authentication", 1, "Logon")
+            (categoryUid, classUid, className, activityId, activityName) = (3, 3002, "Authentication", 1, "Logon")
             user = User(name: workload, uid: workload)
             privileges = nil
             api = nil
             service = Service(name: "sigil-attest")
             actor = nil
-            src_endpoint = nil
+            srcEndpoint = nil
         case "granted", "denied":
-            (category_uid, class_uid, class_name, activity_id, activity_name) = (
+            (categoryUid, classUid, className, activityId, activityName) = (
                 3, 3003, "Authorize Session", 1, "Assign Privileges"
             )
             user = User(name: workload, uid: workload)
@@ -98,7 +99,7 @@ struct OCSFEvent: Encodable {
             api = nil
             service = nil
             actor = nil
-            src_endpoint = nil
+            srcEndpoint = nil
         default:
             let activity: (Int, String) =
                 switch outcome {
@@ -106,16 +107,25 @@ struct OCSFEvent: Encodable {
                 case "resource-removed": (4, "Delete")
                 default: (99, "Other")
                 }
-            (category_uid, class_uid, class_name) = (6, 6003, "API Activity")
-            (activity_id, activity_name) = activity
+            (categoryUid, classUid, className) = (6, 6003, "API Activity")
+            (activityId, activityName) = activity
             user = nil
             privileges = nil
             let service = String(event.source.split(separator: "/").dropFirst().first ?? "sigil")
             api = API(operation: event.type.event, service: Service(name: "sigil-\(service)"))
             self.service = nil
-            actor = Actor(app_name: event.source)
-            src_endpoint = Endpoint(svc_name: "sigil-\(service)")
+            actor = Actor(appName: event.source)
+            srcEndpoint = Endpoint(svcName: "sigil-\(service)")
         }
-        type_uid = class_uid * 100 + activity_id
+        typeUid = classUid * 100 + activityId
     }
+}
+
+extension OCSFEvent {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return encoder
+    }()
 }
