@@ -101,6 +101,11 @@ struct DevUp: AsyncParsableCommand {
         for (role, key) in signing.keys {
             serviceSecrets["sigil-\(role.rawValue)", default: [:]].merge(key) { _, new in new }
         }
+        // File log streams write under one directory of the state directory, nowhere else.
+        let auditFiles = URL(fileURLWithPath: "\(state.directory)/audit-logs").standardizedFileURL.path
+        try FileManager.default.createDirectory(
+            atPath: auditFiles, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        serviceSecrets["sigil-audit", default: [:]]["SIGIL_AUDIT_FILE_DIR"] = auditFiles
         let trustBundle = "\(state.directory)/trust-bundle.json"
         try signing.bundle.write(to: URL(fileURLWithPath: trustBundle))
         environment["SIGIL_TRUST_BUNDLE"] = trustBundle
@@ -148,6 +153,7 @@ struct DevUp: AsyncParsableCommand {
         values += DevConstellation.services.map { ($0.urlVariable, "http://127.0.0.1:\($0.port)") }
         values.append(("SIGIL_EDGE_PROXY", "http://127.0.0.1:\(DevConstellation.edgeProxyPort)"))
         values.append(("SIGIL_EDGE_TOKEN_FILE", tokenFile))
+        values.append(("SIGIL_AUDIT_FILE_DIR", auditFiles))
         try state.writeEnv(values)
 
         try await waitUntilReady(processes.processes)
