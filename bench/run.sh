@@ -8,6 +8,8 @@
 #   3. 1,000 concurrent cold requests for one workload: access requests published (single flight: must be 1).
 #   4. 1 GiB up and 1 GiB down through the edge and through nginx: throughput and the edge's RSS growth.
 #   5. the edge's idle RSS and threads (nginx's beside it).
+#   6. audit: 200,000 signed records ingested (checked, chained, stored) per second; a syslog log stream's delivery
+#      to rsyslog over TCP beside the same number of messages written straight to a second rsyslog.
 # Release build; the constellation runs from it with `sigil dev up` (mock broker, throwaway PostgreSQL). The edge
 # runs one proxy thread (SIGIL_EDGE_THREADS=1), as nginx runs one worker.
 set -euo pipefail
@@ -23,6 +25,8 @@ UPSTREAM=18080
 ANCHOR=18081
 COLD_BASE=18100
 COLD_COUNT=100
+RSYSLOG=18514
+AUDIT_EVENTS=${BENCH_AUDIT_EVENTS:-200000}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 1,000 concurrent connections in step 3
 
 Tools/scripts/install-deps.sh bench
@@ -32,7 +36,7 @@ BIN=.build/release
 
 cleanup() {
   "$BIN/sigil" dev down --state-directory "$STATE" >/dev/null 2>&1 || true
-  for pidfile in "$DIR"/*.pid; do [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
+  for pidfile in "$DIR"/*.pid "$DIR"/*.pid.bench; do [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
   rm -rf "$DIR" "$SHM"
 }
 trap cleanup EXIT
@@ -164,6 +168,23 @@ echo "==> single flight"
 "$BIN/sigil-bench" single-flight --state-directory "$STATE" --upstream-port $UPSTREAM > "$DIR/flight.json"
 echo "==> a new edge in a tenant with 10,000 server workloads"
 "$BIN/sigil-bench" edge-start --state-directory "$STATE" --upstream-port $UPSTREAM --resources 10000 > "$DIR/edge-start.json"
+
+# --- 6. audit ingestion and syslog delivery --------------------------------------------------------------------------
+for n in 1 2; do
+  cat > "$DIR/rsyslog$n.conf" <<CONF
+global(workDirectory="$DIR" maxMessageSize="64k")
+module(load="imtcp")
+input(type="imtcp" port="$((RSYSLOG + n - 1))" address="127.0.0.1")
+template(name="bench$n" type="string" string="%msgid% %structured-data% %msg%\n")
+action(type="omfile" file="$DIR/rsyslog$n.out" template="bench$n")
+CONF
+  rsyslogd -n -f "$DIR/rsyslog$n.conf" -i "$DIR/rsyslog$n.pid" & echo $! > "$DIR/rsyslog$n.pid.bench"
+done
+sleep 0.5
+echo "==> audit: ${AUDIT_EVENTS} records ingested, then delivered to rsyslog"
+"$BIN/sigil-bench" audit --state-directory "$STATE" --events "$AUDIT_EVENTS" --rsyslog-port $RSYSLOG \
+  --rsyslog-output "$DIR/rsyslog1.out" --anchor-port $((RSYSLOG + 1)) --anchor-output "$DIR/rsyslog2.out" \
+  > "$DIR/audit.json"
 
 # --- the table -------------------------------------------------------------------------------------------------------
 python3 bench/table.py "$DIR" "$EDGE_IDLE_RSS" "$EDGE_THREADS" "$ANCHOR_RSS" "$DURATION" | tee "$DIR/table.md"

@@ -93,3 +93,12 @@ print("| process | RSS | threads |")
 print("|---|---|---|")
 print(f"| sigil-edge (idle, after start) | {int(edge_idle_rss) / 1024:.1f} MiB | {edge_threads} |")
 print(f"| nginx anchor (one worker) | {int(anchor_rss) / 1024:.1f} MiB | 1 |")
+
+audit = json.load(open(os.path.join(directory, "audit.json")))
+print("\n### 6. Audit: ingestion and syslog delivery (anchor: rsyslog written to directly)\n")
+print("| step | records | seconds | records/s | vs anchor |")
+print("|---|---|---|---|---|")
+print(f"| ingest: signature checked, chained, stored (sigil-audit) | {audit['events']:,} | {audit['ingestSeconds']:.2f} | {audit['ingestPerSecond']:,.0f} | |")
+ratio = audit['deliveryPerSecond'] / audit['anchorPerSecond']
+print(f"| syslog log stream → rsyslog, TCP, RFC 5424 | {audit['delivered']:,} delivered, {audit['lost']} lost | {audit['deliverySeconds']:.2f} | {audit['deliveryPerSecond']:,.0f} | {ratio:.2f}× |")
+print(f"| anchor: same messages straight to rsyslog over one connection | {audit['events']:,} | {audit['anchorSeconds']:.2f} | {audit['anchorPerSecond']:,.0f} | |")

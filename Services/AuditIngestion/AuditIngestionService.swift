@@ -122,7 +122,8 @@ extension SigilServiceDefinition {
         definition.resources = [ResourceDefinition(LogStreamSpec.self)]
         definition.projections = { context in
             guard let projection = try? AuditParts.projection.get(context) else { return [] }
-            return [ProjectionSubscription(projection: projection, topics: AuditParts.topics)]
+            // Large batches: one multi-row insert and one commit carry thousands of records.
+            return [ProjectionSubscription(projection: projection, topics: AuditParts.topics, maximumBatchSize: 5000)]
         }
         definition.workers = { context in
             guard let postgres = context.postgres else { return [] }

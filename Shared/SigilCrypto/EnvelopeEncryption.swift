@@ -37,6 +37,16 @@ public struct KeyEncryptionKey: Sendable {
         }
     }
 
+    /// A tenant's data key derived from this key (HKDF-SHA256 over the tenant and a purpose), for a service that
+    /// keeps a few secrets of its own and publishes no wrapped keys (the audit service's log-stream tokens). Its key
+    /// id names this key, so a value encrypted under another key-encryption key is told apart, not misread.
+    public func derivedDataKey(tenant: String, purpose: String) -> TenantDataKey {
+        let derived = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: key, salt: Array("sigil-derived-data-key-v1".utf8),
+            info: Array("\(purpose)\u{0}\(tenant)".utf8), outputByteCount: 32)
+        return TenantDataKey(tenant: tenant, keyID: "\(keyID)/\(purpose)", key: derived)
+    }
+
     private static func binding(_ tenant: String, _ keyID: String) -> [UInt8] { Array("\(tenant)\u{0}\(keyID)".utf8) }
 }
 

@@ -18,6 +18,8 @@ public final class ProjectionRunner: Service, Sendable {
         public var deadLetterTopic: String
         /// See `KafkaConsumerConfiguration.fetchWaitMaxMilliseconds`.
         public var fetchWaitMaxMilliseconds: Int = 10
+        /// Records applied in one transaction at most (what is ready, up to this).
+        public var maximumBatchSize = 500
         /// Pause before retrying after a batch could not be applied; doubled on each failure in a row, up to
         /// `maximumRetryDelay`.
         public var retryDelay: Duration = .seconds(1)
@@ -138,6 +140,7 @@ public final class ProjectionRunner: Service, Sendable {
             mode: .assign(try await startPositions())
         )
         consumerConfiguration.fetchWaitMaxMilliseconds = configuration.fetchWaitMaxMilliseconds
+        consumerConfiguration.maximumBatchSize = configuration.maximumBatchSize
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         do {
             try await withGracefulShutdownHandler {

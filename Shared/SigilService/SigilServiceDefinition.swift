@@ -68,10 +68,13 @@ extension SigilServiceDefinition {
 public struct ProjectionSubscription: Sendable {
     public var projection: any Projection
     public var topics: [SigilTopic]
+    /// Records applied in one transaction at most (see `ProjectionRunner.Configuration.maximumBatchSize`).
+    public var maximumBatchSize: Int
 
-    public init(projection: any Projection, topics: [SigilTopic]) {
+    public init(projection: any Projection, topics: [SigilTopic], maximumBatchSize: Int = 500) {
         self.projection = projection
         self.topics = topics
+        self.maximumBatchSize = maximumBatchSize
     }
 }
 

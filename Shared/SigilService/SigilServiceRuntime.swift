@@ -132,6 +132,7 @@ public enum SigilServiceRuntime {
                     deadLetterTopic: configuration.topics.name(.deadletter)
                 )
                 runnerConfiguration.fetchWaitMaxMilliseconds = configuration.kafkaFetchWaitMaxMilliseconds
+                runnerConfiguration.maximumBatchSize = subscription.maximumBatchSize
                 runnerConfiguration.authenticate = {
                     (event: CloudEvent, payload: any EventPayload) throws(ProjectionRejection) in
                     try authentication.authenticateForProjection(event, payload)

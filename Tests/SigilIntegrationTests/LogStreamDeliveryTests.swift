@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SigilCrypto
 import SigilEvents
 import SigilKafka
 import SigilProjection
@@ -160,7 +161,8 @@ struct LogStreamDeliveryTests {
             let index = ResourceIndex<LogStreamSpec>()
             for stream in streams { index.define(stream) }
             let delivery = LogStreamDelivery(
-                streams: index, postgres: postgres, schema: log.schema, owner: "replica-1", fileDirectory: files.path,
+                streams: index, postgres: postgres, schema: log.schema, owner: "replica-1",
+                environment: LogSenderEnvironment(fileDirectory: files.path),
                 logger: logger)
             let first = try await log.publish(300, topic: topic)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -249,6 +251,96 @@ struct LogStreamDeliveryTests {
         let classes = try RsyslogReceiver.shell("python3 '\(script.path)' '\(files.path)/audit.ocsf.jsonl'")
         for name in ["api_activity", "authentication", "authorize_session"] {
             #expect(classes.contains("\(name)="), "\(classes)")
+        }
+    }
+
+    @Test("Splunk HEC with acknowledgements and a signed webhook get every record; a webhook down for a while gets all")
+    func deliveredOverHTTP() async throws {
+        let receiver = HTTPLogReceiver(token: "hec-" + UUID().uuidString, secret: "whsec-" + UUID().uuidString)
+        let kek = try KeyEncryptionKey(keyID: "audit-kek-test", material: Array(repeating: 7, count: 32))
+        let secrets = LogStreamSecrets(kek: kek)
+        @Sendable func encrypted(_ value: String, stream: String, field: String) throws -> EncryptedValue {
+            try kek.derivedDataKey(tenant: "acme", purpose: LogStreamSecrets.purpose)
+                .encrypt(Array(value.utf8), field: LogStreamSecrets.field(stream: stream, field))
+        }
+        let server = receiver.application()
+        try await withThrowingTaskGroup(of: Void.self) { serving in
+            serving.addTask { try await server.runService() }
+            defer { serving.cancelAll() }
+            try await Self.waitUntil("the receiver to listen") { receiver.port != nil }
+            let port = try #require(receiver.port)
+            try await TestPostgres.withClient { postgres in
+                let log = try await AuditLog(postgres: postgres, topic: topic, logger: logger)
+                let hec = Self.stream(
+                    "splunk",
+                    LogStreamSpec(
+                        destination: .splunkHEC(
+                            .init(
+                                url: "http://127.0.0.1:\(port)",
+                                tokenEncrypted: try encrypted(receiver.token, stream: "splunk", field: "token"),
+                                acknowledgements: true, index: "security")),
+                        format: .ocsf))
+                let webhook = Self.stream(
+                    "webhook",
+                    LogStreamSpec(
+                        destination: .webhook(
+                            .init(
+                                url: "http://127.0.0.1:\(port)/webhook",
+                                secretEncrypted: try encrypted(receiver.secret, stream: "webhook", field: "secret"))),
+                        format: .json))
+                let index = ResourceIndex<LogStreamSpec>()
+                index.define(hec)
+                index.define(webhook)
+                let delivery = LogStreamDelivery(
+                    streams: index, postgres: postgres, schema: log.schema, owner: "replica-1",
+                    environment: LogSenderEnvironment(secrets: secrets), logger: logger)
+                let first = try await log.publish(120, topic: topic)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await log.runner.run() }
+                    group.addTask { try await delivery.run() }
+                    defer { group.cancelAll() }
+                    let ids = first.created + first.deleted
+                    try await Self.waitUntil("the collector and the webhook to hold every record") {
+                        let hecText = receiver.hecText
+                        let webhookText = receiver.webhookText
+                        return ids.allSatisfy {
+                            hecText.contains("\"uid\":\"\($0)\"") && webhookText.contains("\"id\":\"\($0)\"")
+                        }
+                    }
+                    #expect(receiver.problems.isEmpty, "\(receiver.problems)")
+                    #expect(
+                        receiver.hecText.contains("\"index\":\"security\"")
+                            && receiver.hecText.contains("\"sourcetype\":\"ocsf\""))
+
+                    // Down: both refuse for a while; what is published meanwhile arrives once they are back.
+                    receiver.refuse(true)
+                    let second = try await log.publish(60, topic: topic)
+                    let progress = LogStreamProgress(
+                        schema: log.schema, postgres: postgres, tenant: "acme", streamUID: webhook.metadata.uid,
+                        name: "webhook", owner: "replica-1")
+                    try await Self.waitUntil("the webhook stream to report the 503") {
+                        let status = try await progress.status(destination: "", format: "", logger: logger)
+                        return status.lastError?.contains("503") == true && status.lagRecords > 0
+                    }
+                    receiver.refuse(false)
+                    try await Self.waitUntil("both to get what they missed", timeout: .seconds(60)) {
+                        let hecText = receiver.hecText
+                        let webhookText = receiver.webhookText
+                        return (second.created + second.deleted).allSatisfy {
+                            hecText.contains("\"uid\":\"\($0)\"") && webhookText.contains("\"id\":\"\($0)\"")
+                        }
+                    }
+                    #expect(receiver.problems.isEmpty, "\(receiver.problems)")
+                    #expect(!receiver.deliveries.contains(""))
+                    // No secret in the stream's stored state or the service's view of it.
+                    let state = try await postgres.query(
+                        PostgresQuery(unsafeSQL: "SELECT t::text FROM \(log.schema.rawValue).log_stream_state t"))
+                    for try await row in state.decode(String.self) {
+                        #expect(!row.contains(receiver.token) && !row.contains(receiver.secret))
+                    }
+                }
+                try await postgres.query("DROP SCHEMA \(unescaped: log.schema.rawValue) CASCADE", logger: logger)
+            }
         }
     }
 }

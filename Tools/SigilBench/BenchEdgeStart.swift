@@ -20,25 +20,8 @@ struct BenchEdgeStart: AsyncParsableCommand {
     @Option(help: "Proxy port of the second edge.") var proxyPort = 7_490
 
     func run() async throws {
-        let processes =
-            try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: "\(options.stateDirectory)/processes.json")))
-            as? [String: Any]
-        let list = processes?["processes"] as? [[String: Any]] ?? []
-        func environment(of name: String) throws -> [String: String] {
-            guard let pid = list.first(where: { $0["name"] as? String == name })?["pid"] as? Int else {
-                throw ValidationError("\(name) is not running")
-            }
-            let text = try String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)
-            var values: [String: String] = [:]
-            for entry in text.split(separator: "\0") {
-                let parts = entry.split(separator: "=", maxSplits: 1)
-                if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
-            }
-            return values
-        }
-        let policy = try environment(of: "sigil-policy")
-        let edge = try environment(of: "sigil-edge")
+        let policy = try options.environment(of: "sigil-policy")
+        let edge = try options.environment(of: "sigil-edge")
         guard let key = policy["SIGIL_SIGNING_KEY"].flatMap({ Data(base64Encoded: $0) }),
             let keyID = policy["SIGIL_SIGNING_KEY_ID"], let brokers = edge["SIGIL_KAFKA_BROKERS"]
         else { throw ValidationError("the policy service's signing key or the broker is not known") }

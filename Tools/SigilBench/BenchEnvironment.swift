@@ -27,6 +27,25 @@ struct BenchOptions: ParsableArguments {
 
     func setting(_ name: String) throws -> String { try admin.setting(name) }
 
+    /// The environment of a running service of the constellation (its keys, as `dev up` gave them).
+    func environment(of name: String) throws -> [String: String] {
+        let processes =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: "\(stateDirectory)/processes.json")))
+            as? [String: Any]
+        let list = processes?["processes"] as? [[String: Any]] ?? []
+        guard let pid = list.first(where: { $0["name"] as? String == name })?["pid"] as? Int else {
+            throw ValidationError("\(name) is not running")
+        }
+        let text = try String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)
+        var values: [String: String] = [:]
+        for entry in text.split(separator: "\0") {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+        }
+        return values
+    }
+
     /// The edge's proxy host and port.
     func proxy() throws -> (host: String, port: Int) {
         guard let url = URLComponents(string: try setting("SIGIL_EDGE_PROXY")), let host = url.host, let port = url.port

@@ -68,11 +68,18 @@ set -a; . "$state/env"; set +a
 cat >"$state/resources.yaml" <<YAML
 kind: LogStream
 metadata: {name: smoke-file}
-spec: {type: file, path: $PWD/$state/audit.jsonl}
+spec:
+  destination: {type: file, path: smoke/audit.jsonl}
+  format: json
 ---
 kind: ServerWorkload
 metadata: {name: smoke-api}
 spec: {scheme: http, host: smoke.internal, port: 8080}
+YAML
+cat >"$state/outside.yaml" <<'YAML'
+kind: LogStream
+metadata: {name: outside}
+spec: {destination: {type: file, path: ../../etc/cron.d/sigil}}
 YAML
 cat >"$state/invalid.yaml" <<'YAML'
 kind: ServerWorkload
@@ -82,7 +89,9 @@ YAML
 check "sigil apply -f applies a multi-document file" "$sigil" apply -f "$state/resources.yaml"
 check "applying the same file again changes nothing" bash -c "'$sigil' apply -f '$state/resources.yaml' | grep -c ' unchanged$' | grep -qx 2"
 check "sigil get lists what was applied" bash -c "for i in \$(seq 50); do '$sigil' get ServerWorkload | grep -q smoke-api && exit 0; sleep 0.1; done; exit 1"
-check "the file log stream receives audit records as JSON lines" bash -c "for i in \$(seq 50); do grep -q '\"subject\":\"ServerWorkload/smoke-api\"' '$state/audit.jsonl' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
+check "the file log stream receives audit records as JSON lines" bash -c "for i in \$(seq 50); do grep -q '\"subject\":\"ServerWorkload/smoke-api\"' '$SIGIL_AUDIT_FILE_DIR/smoke/audit.jsonl' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
+check "a file log stream outside SIGIL_AUDIT_FILE_DIR is refused" bash -c "! '$sigil' apply -f '$state/outside.yaml' >'$state/outside.out' 2>&1 && grep -q 'spec.destination.path' '$state/outside.out'"
+check "sigil audit streams shows the stream's delivery" bash -c "for i in \$(seq 50); do '$sigil' audit streams | grep -q '^smoke-file.file:smoke/audit.jsonl.json.0' && exit 0; sleep 0.1; done; exit 1"
 check "sigil audit tail shows the applied resources" bash -c "'$sigil' audit tail | grep -q 'ServerWorkload/smoke-api'"
 check "sigil audit verify proves the chain intact" "$sigil" audit verify
 check "sigil get -o yaml output applies back unchanged" bash -c "'$sigil' get ServerWorkload smoke-api -o yaml >'$state/roundtrip.yaml' && '$sigil' apply -f '$state/roundtrip.yaml' | grep -qx 'ServerWorkload/smoke-api unchanged'"

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(pkg-config librdkafka-dev postgresql curl)
 case "${1:-run}" in
   test) packages+=(kcat rsyslog rsyslog-gnutls openssl) ;;
-  bench) packages+=(nginx wrk) ;;
+  bench) packages+=(nginx wrk rsyslog) ;;
 esac
 
 # Test peers and checkers from PyPI: schemathesis drives the APIs from their OpenAPI documents; ocsf-json-schema

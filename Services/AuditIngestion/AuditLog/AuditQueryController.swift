@@ -61,7 +61,11 @@ struct AuditQueryController {
                     detail: "checkpoints to verify against are at most \(Self.maximumCheckpointBytes / 1024 / 1024) MiB"
                 )
             }
-            guard let body = try? EventJSON.decoder.decode(Body.self, from: Data(buffer: bytes)) else {
+            // Strict at the top: a misspelt field must not pass as "no checkpoints".
+            guard case .object(let fields)? = try? EventJSON.decoder.decode(JSONValue.self, from: Data(buffer: bytes)),
+                Set(fields.keys) == ["checkpoints"],
+                let body = try? EventJSON.decoder.decode(Body.self, from: Data(buffer: bytes))
+            else {
                 throw ProblemDetails(
                     status: .badRequest, slug: "malformed-body", title: "Malformed body",
                     detail: "the body is not {\"checkpoints\": [AuditCheckpointed payloads]}")

@@ -17,20 +17,20 @@ final class LogStreamDelivery: Service, Sendable {
     let schema: SchemaName
     /// This replica, as the holder of stream leases.
     let owner: String
-    let fileDirectory: String?
+    let environment: LogSenderEnvironment
     let logger: Logger
     /// Records per delivery batch.
     static let batch = 1000
 
     init(
         streams: ResourceIndex<LogStreamSpec>, postgres: PostgresClient, schema: SchemaName, owner: String,
-        fileDirectory: String?, logger: Logger
+        environment: LogSenderEnvironment, logger: Logger
     ) {
         self.streams = streams
         self.postgres = postgres
         self.schema = schema
         self.owner = owner
-        self.fileDirectory = fileDirectory
+        self.environment = environment
         self.logger = logger
     }
 
@@ -38,7 +38,10 @@ final class LogStreamDelivery: Service, Sendable {
         self.init(
             streams: context.resources.index(LogStreamSpec.self), postgres: postgres, schema: schema,
             owner: context.configuration.instanceID,
-            fileDirectory: try LogFileDirectory.configured(context.configuration), logger: context.logger)
+            environment: LogSenderEnvironment(
+                fileDirectory: try LogFileDirectory.configured(context.configuration),
+                secrets: try LogStreamSecrets.configured(context.configuration)),
+            logger: context.logger)
     }
 
     func run() async throws {
@@ -97,9 +100,7 @@ final class LogStreamDelivery: Service, Sendable {
                     continue
                 }
                 let selected = records.filter { stream.spec.filter?.matches($0) ?? true }
-                let destination =
-                    try sender
-                    ?? stream.spec.destination.sender(formatter: formatter, fileDirectory: fileDirectory)
+                let destination = try sender ?? stream.sender(formatter: formatter, environment: environment)
                 sender = destination
                 try await destination.send(selected)
                 try await progress.advance(past: records, delivered: selected.count, logger: logger)

@@ -36,13 +36,18 @@ struct LogStreamSpec: ResourceSpec {
         ])
 
     func admitted(_ admission: Admission<Self>) async throws -> Self {
+        var stored = self
         switch destination {
         case .file(let file):
             _ = try file.resolved(in: LogFileDirectory.configured(admission.context.configuration))
         case .syslog(let syslog):
             try syslog.check()
+        case .splunkHEC(let hec):
+            stored.destination = .splunkHEC(try hec.admitted(admission))
+        case .webhook(let webhook):
+            stored.destination = .webhook(try webhook.admitted(admission))
         }
-        return self
+        return stored
     }
 }
 
@@ -64,11 +69,17 @@ struct LogFilter: Codable, Sendable, Equatable {
 /// Where a stream's records go; the `type` field picks one.
 enum LogDestination: Codable, Sendable, Equatable {
     case syslog(SyslogDestination)
+    case splunkHEC(SplunkHECDestination)
+    case webhook(WebhookDestination)
     case file(FileDestination)
 
     static let schema = SpecSchema.variants(
         discriminator: "type",
-        [(SyslogDestination.type, SyslogDestination.schema), (FileDestination.type, FileDestination.schema)])
+        [
+            (SyslogDestination.type, SyslogDestination.schema),
+            (SplunkHECDestination.type, SplunkHECDestination.schema),
+            (WebhookDestination.type, WebhookDestination.schema), (FileDestination.type, FileDestination.schema),
+        ])
 
     private enum Keys: String, CodingKey { case type }
 
@@ -76,6 +87,8 @@ enum LogDestination: Codable, Sendable, Equatable {
         let type = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .type)
         switch type {
         case SyslogDestination.type: self = .syslog(try SyslogDestination(from: decoder))
+        case SplunkHECDestination.type: self = .splunkHEC(try SplunkHECDestination(from: decoder))
+        case WebhookDestination.type: self = .webhook(try WebhookDestination(from: decoder))
         case FileDestination.type: self = .file(try FileDestination(from: decoder))
         default:
             throw DecodingError.dataCorrupted(
@@ -89,6 +102,12 @@ enum LogDestination: Codable, Sendable, Equatable {
         case .syslog(let syslog):
             try container.encode(SyslogDestination.type, forKey: .type)
             try syslog.encode(to: encoder)
+        case .splunkHEC(let hec):
+            try container.encode(SplunkHECDestination.type, forKey: .type)
+            try hec.encode(to: encoder)
+        case .webhook(let webhook):
+            try container.encode(WebhookDestination.type, forKey: .type)
+            try webhook.encode(to: encoder)
         case .file(let file):
             try container.encode(FileDestination.type, forKey: .type)
             try file.encode(to: encoder)
@@ -99,6 +118,8 @@ enum LogDestination: Codable, Sendable, Equatable {
     var summary: String {
         switch self {
         case .syslog(let syslog): "syslog+\(syslog.transport.rawValue)://\(syslog.host):\(syslog.port)"
+        case .splunkHEC(let hec): "splunk-hec:\(HTTPDestination.redacted(hec.url))"
+        case .webhook(let webhook): "webhook:\(HTTPDestination.redacted(webhook.url))"
         case .file(let file): "file:\(file.path)"
         }
     }

@@ -136,7 +136,7 @@ struct KindAdmissionTests {
         }
     }
 
-    @Test("log streams: files only under SIGIL_AUDIT_FILE_DIR, syslog TLS options only with tls, CA as PEM")
+    @Test("log streams: files only under SIGIL_AUDIT_FILE_DIR, TLS options only with tls, https, secrets never shown")
     func logStreams() async throws {
         @Sendable func stream(_ destination: JSONValue, format: String = "json") -> JSONValue {
             ["destination": destination, "format": .string(format)]
@@ -147,7 +147,9 @@ struct KindAdmissionTests {
             #expect(answer.status == .unprocessableContent)
             #expect(answer.detail.contains("SIGIL_AUDIT_FILE_DIR"), "\(answer.detail)")
         }
-        let bench = try await Bench(.auditIngestion, environment: ["SIGIL_AUDIT_FILE_DIR": "/var/log/sigil"])
+        let kek = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        let bench = try await Bench(
+            .auditIngestion, environment: ["SIGIL_AUDIT_FILE_DIR": "/var/log/sigil", "SIGIL_AUDIT_KEK": kek])
         try await bench.application().test(.router) { client in
             for (path, expected) in [
                 ("/etc/passwd", HTTPResponse.Status.unprocessableContent), ("../etc/passwd", .unprocessableContent),
@@ -181,6 +183,35 @@ struct KindAdmissionTests {
                     "format": "rfc5424", "filter": ["outcomes": ["denied", "refused"]],
                 ])
             #expect(syslog.status == .created, "\(syslog.detail)")
+
+            // HTTP destinations: https (http only to this host); secrets encrypted, never shown.
+            let token = "hec-token-\(UUID().uuidString)"
+            let plain = try await put(
+                client, .logStream, "splunk",
+                stream(["type": "splunk-hec", "url": "http://splunk.example:8088", "token": .string(token)]))
+            #expect(plain.field == "spec.destination.url", "\(plain.detail)")
+            let hec = try await put(
+                client, .logStream, "splunk",
+                stream(["type": "splunk-hec", "url": "https://splunk.example:8088", "token": .string(token)]))
+            #expect(hec.status == .created, "\(hec.detail)")
+            let shown = "\(hec.body)"
+            #expect(!shown.contains(token) && shown.contains("tokenEncrypted"))
+            let noSecret = try await put(
+                client, .logStream, "hook", stream(["type": "webhook", "url": "https://hooks.example/sigil"]))
+            #expect(noSecret.field == "spec.destination.secret", "\(noSecret.detail)")
+            let short = try await put(
+                client, .logStream, "hook",
+                stream(["type": "webhook", "url": "https://hooks.example/sigil", "secret": "short"]))
+            #expect(short.field == "spec.destination.secret", "\(short.detail)")
+            for event in bench.log.events { #expect(!String(decoding: event.data, as: UTF8.self).contains(token)) }
+        }
+        // Without SIGIL_AUDIT_KEK, a destination with a secret is refused: it could not be kept.
+        try await off.application().test(.router) { client in
+            let answer = try await put(
+                client, .logStream, "splunk",
+                stream(["type": "splunk-hec", "url": "https://splunk.example:8088", "token": "t"]))
+            #expect(
+                answer.status == .unprocessableContent && answer.detail.contains("SIGIL_AUDIT_KEK"), "\(answer.detail)")
         }
     }
 }

@@ -96,13 +96,16 @@ struct DevUp: AsyncParsableCommand {
         var serviceSecrets = [
             "sigil-attest": ["SIGIL_ATTEST_PRIVATE_KEY": DevSecret.generateKey()],
             "sigil-issue": ["SIGIL_KEK": DevSecret.generateKey()],
+            "sigil-audit": ["SIGIL_AUDIT_KEK": DevSecret.generateKey()],
         ]
         let signing = SigningKeySet.generate(suffix: "dev-1")
         for (role, key) in signing.keys {
             serviceSecrets["sigil-\(role.rawValue)", default: [:]].merge(key) { _, new in new }
         }
-        // File log streams write under one directory of the state directory, nowhere else.
+        // File log streams write under one directory of the state directory, nowhere else; a new constellation (new
+        // keys, new database) starts it empty.
         let auditFiles = URL(fileURLWithPath: "\(state.directory)/audit-logs").standardizedFileURL.path
+        try? FileManager.default.removeItem(atPath: auditFiles)
         try FileManager.default.createDirectory(
             atPath: auditFiles, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         serviceSecrets["sigil-audit", default: [:]]["SIGIL_AUDIT_FILE_DIR"] = auditFiles

@@ -1,3 +1,4 @@
+import SigilCrypto
 import SigilService
 
 /// Delivers formatted records to one destination. `send` returns once the destination has them (as far as its
@@ -12,15 +13,34 @@ struct LogDeliveryError: Error, CustomStringConvertible {
     let description: String
 }
 
-extension LogDestination {
-    func sender(formatter: LogRecordFormatter, fileDirectory: String?) throws -> any LogSender {
-        switch self {
+/// What a sender may need besides its destination: the log directory, the key to the stream's secret.
+struct LogSenderEnvironment: Sendable {
+    var fileDirectory: String?
+    var secrets: LogStreamSecrets?
+}
+
+extension Resource where Spec == LogStreamSpec {
+    func sender(formatter: LogRecordFormatter, environment: LogSenderEnvironment) throws -> any LogSender {
+        func secret(_ value: EncryptedValue?, _ field: String) throws -> String {
+            guard let value, let secrets = environment.secrets else {
+                throw LogDeliveryError(description: "no SIGIL_AUDIT_KEK to decrypt this stream's \(field) with")
+            }
+            return try secrets.decrypt(value, tenant: metadata.tenant, stream: name, field: field)
+        }
+        switch spec.destination {
         case .syslog(let syslog):
-            syslog.transport == .udp
+            return syslog.transport == .udp
                 ? try SyslogUDPSender(destination: syslog, formatter: formatter)
                 : try SyslogStreamSender(destination: syslog, formatter: formatter)
+        case .splunkHEC(let hec):
+            return try SplunkHECSender(
+                destination: hec, token: try secret(hec.tokenEncrypted, "token"), formatter: formatter)
+        case .webhook(let webhook):
+            return try WebhookSender(
+                destination: webhook, secret: try secret(webhook.secretEncrypted, "secret"), formatter: formatter)
         case .file(let file):
-            try LogFileSender(path: try file.resolved(in: fileDirectory), destination: file, formatter: formatter)
+            return try LogFileSender(
+                path: try file.resolved(in: environment.fileDirectory), destination: file, formatter: formatter)
         }
     }
 }
