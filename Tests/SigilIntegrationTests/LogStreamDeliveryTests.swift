@@ -343,4 +343,75 @@ struct LogStreamDeliveryTests {
             }
         }
     }
+
+    static var peer: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Receivers/s3_peer.py").path
+    }
+
+    @Test("SigV4: the same request signed as botocore signs it")
+    func sigV4MatchesBotocore() throws {
+        let payload = Array("{\"id\":\"x\"}\n".utf8)
+        let destination = S3Destination(
+            bucket: "audit-logs", prefix: "sigil/", region: "eu-west-1", endpoint: "http://127.0.0.1:9000",
+            accessKeyID: "AKIDEXAMPLE", windowSeconds: 60)
+        let (url, host, path) = destination.location(key: "sigil/acme/2026/11/26/a b+c.jsonl.gz")
+        let date = Date(timeIntervalSince1970: 1_795_600_000)
+        let headers = SigV4Signer(
+            accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG", region: "eu-west-1"
+        )
+        .sign(method: "PUT", host: host, path: path, payload: payload, date: date)
+        let ours = try #require(headers.first { $0.0 == "Authorization" }?.1)
+        let hex = payload.map { String(format: "%02x", $0) }.joined()
+        let reference = try RsyslogReceiver.shell(
+            "python3 '\(Self.peer)' sign PUT '\(url)' \(hex) AKIDEXAMPLE 'wJalrXUtnFEMI/K7MDENG' eu-west-1 1795600000")
+        #expect(ours == reference.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(url == "http://127.0.0.1:9000/audit-logs/sigil/acme/2026/11/26/a%20b%2Bc.jsonl.gz")
+    }
+
+    @Test("S3 (moto's server): gzip JSON-lines objects per window hold every record")
+    func deliveredToS3() async throws {
+        let port = try RsyslogReceiver.freePort()
+        let endpoint = "http://127.0.0.1:\(port)"
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
+        server.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        server.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL) }
+        try RsyslogReceiver.waitForListener(port: port)
+        try RsyslogReceiver.shell("python3 '\(Self.peer)' create-bucket \(endpoint) audit-logs")
+        let kek = try KeyEncryptionKey(keyID: "audit-kek-test", material: Array(repeating: 9, count: 32))
+        let secret = try kek.derivedDataKey(tenant: "acme", purpose: LogStreamSecrets.purpose)
+            .encrypt(Array("moto-secret".utf8), field: LogStreamSecrets.field(stream: "s3", "secretAccessKey"))
+        try await TestPostgres.withClient { postgres in
+            let log = try await AuditLog(postgres: postgres, topic: topic, logger: logger)
+            let index = ResourceIndex<LogStreamSpec>()
+            index.define(
+                Self.stream(
+                    "s3",
+                    LogStreamSpec(
+                        destination: .s3(
+                            .init(
+                                bucket: "audit-logs", prefix: "sigil/", region: "us-east-1", endpoint: endpoint,
+                                accessKeyID: "AKIDSIGILTEST", secretAccessKeyEncrypted: secret, windowSeconds: 1)),
+                        format: .json)))
+            let delivery = LogStreamDelivery(
+                streams: index, postgres: postgres, schema: log.schema, owner: "replica-1",
+                environment: LogSenderEnvironment(secrets: LogStreamSecrets(kek: kek)), logger: logger)
+            let published = try await log.publish(150, topic: topic)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await log.runner.run() }
+                group.addTask { try await delivery.run() }
+                defer { group.cancelAll() }
+                let ids = published.created + published.deleted
+                try await Self.waitUntil("the bucket to hold every record", timeout: .seconds(60)) {
+                    let stored = try RsyslogReceiver.shell(
+                        "python3 '\(Self.peer)' records \(endpoint) audit-logs sigil/acme/")
+                    return ids.allSatisfy(stored.contains)
+                }
+            }
+            try await postgres.query("DROP SCHEMA \(unescaped: log.schema.rawValue) CASCADE", logger: logger)
+        }
+    }
 }

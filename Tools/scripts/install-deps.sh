@@ -3,18 +3,20 @@
 # Uses sudo when not root. Usage: install-deps.sh [run|test]
 set -euo pipefail
 
-packages=(pkg-config librdkafka-dev postgresql curl)
+packages=(pkg-config librdkafka-dev zlib1g-dev postgresql curl)
 case "${1:-run}" in
   test) packages+=(kcat rsyslog rsyslog-gnutls openssl) ;;
   bench) packages+=(nginx wrk rsyslog) ;;
 esac
 
 # Test peers and checkers from PyPI: schemathesis drives the APIs from their OpenAPI documents; ocsf-json-schema
-# (the official OCSF schemas as JSON Schema) checks the OCSF log-stream format.
+# (the official OCSF schemas as JSON Schema) checks the OCSF log-stream format; moto's S3 server and boto3/botocore are
+# the S3 log stream's peer and SigV4 reference.
 if [ "${1:-run}" = test ]; then
-  python3 -c "import schemathesis, openapi_spec_validator, yaml, jsonschema, ocsf_json_schema" 2>/dev/null ||
+  python3 -c "import schemathesis, openapi_spec_validator, yaml, jsonschema, ocsf_json_schema, moto.server, boto3" \
+    2>/dev/null ||
     python3 -m pip install -q --disable-pip-version-check schemathesis openapi-spec-validator pyyaml jsonschema \
-      ocsf-json-schema
+      ocsf-json-schema 'moto[server]' boto3
 fi
 
 missing=()

@@ -19,8 +19,6 @@ final class LogStreamDelivery: Service, Sendable {
     let owner: String
     let environment: LogSenderEnvironment
     let logger: Logger
-    /// Records per delivery batch.
-    static let batch = 1000
 
     init(
         streams: ResourceIndex<LogStreamSpec>, postgres: PostgresClient, schema: SchemaName, owner: String,
@@ -82,6 +80,8 @@ final class LogStreamDelivery: Service, Sendable {
         var backoff = Backoff(first: .milliseconds(500), maximum: .seconds(30))
         var sender: (any LogSender)?
         var lastStatus = ContinuousClock.now - .seconds(60)
+        var lastSent = ContinuousClock.now
+        var waiting: Int64 = 0  // records waiting, as of the last status
         while !Task.isCancelled {
             do {
                 guard try await progress.acquire(logger: logger) else {
@@ -92,18 +92,27 @@ final class LogStreamDelivery: Service, Sendable {
                     lastStatus = ContinuousClock.now
                     let status = try await progress.status(destination: "", format: "", logger: logger)
                     lag.record(status.lagRecords)
+                    waiting = status.lagRecords
                 }
-                let records = try await progress.pending(limit: Self.batch, logger: logger)
+                let destination = try sender ?? stream.sender(formatter: formatter, environment: environment)
+                sender = destination
+                // A destination that takes windows (S3) waits for the window's end, or for a full batch waiting.
+                if let window = destination.window, ContinuousClock.now - lastSent < window,
+                    waiting < destination.batchLimit
+                {
+                    try await Task.sleep(for: .milliseconds(250))
+                    continue
+                }
+                let records = try await progress.pending(limit: destination.batchLimit, logger: logger)
                 guard !records.isEmpty else {
                     lag.record(0)
                     try await Task.sleep(for: .milliseconds(250))
                     continue
                 }
                 let selected = records.filter { stream.spec.filter?.matches($0) ?? true }
-                let destination = try sender ?? stream.sender(formatter: formatter, environment: environment)
-                sender = destination
                 try await destination.send(selected)
                 try await progress.advance(past: records, delivered: selected.count, logger: logger)
+                lastSent = ContinuousClock.now
                 delivered.increment(by: selected.count)
                 lastDelivery.record(Date().timeIntervalSince1970)
                 backoff.reset()

@@ -46,6 +46,8 @@ struct LogStreamSpec: ResourceSpec {
             stored.destination = .splunkHEC(try hec.admitted(admission))
         case .webhook(let webhook):
             stored.destination = .webhook(try webhook.admitted(admission))
+        case .s3(let s3):
+            stored.destination = .s3(try s3.admitted(admission))
         }
         return stored
     }
@@ -71,6 +73,7 @@ enum LogDestination: Codable, Sendable, Equatable {
     case syslog(SyslogDestination)
     case splunkHEC(SplunkHECDestination)
     case webhook(WebhookDestination)
+    case s3(S3Destination)
     case file(FileDestination)
 
     static let schema = SpecSchema.variants(
@@ -78,7 +81,8 @@ enum LogDestination: Codable, Sendable, Equatable {
         [
             (SyslogDestination.type, SyslogDestination.schema),
             (SplunkHECDestination.type, SplunkHECDestination.schema),
-            (WebhookDestination.type, WebhookDestination.schema), (FileDestination.type, FileDestination.schema),
+            (WebhookDestination.type, WebhookDestination.schema), (S3Destination.type, S3Destination.schema),
+            (FileDestination.type, FileDestination.schema),
         ])
 
     private enum Keys: String, CodingKey { case type }
@@ -89,6 +93,7 @@ enum LogDestination: Codable, Sendable, Equatable {
         case SyslogDestination.type: self = .syslog(try SyslogDestination(from: decoder))
         case SplunkHECDestination.type: self = .splunkHEC(try SplunkHECDestination(from: decoder))
         case WebhookDestination.type: self = .webhook(try WebhookDestination(from: decoder))
+        case S3Destination.type: self = .s3(try S3Destination(from: decoder))
         case FileDestination.type: self = .file(try FileDestination(from: decoder))
         default:
             throw DecodingError.dataCorrupted(
@@ -108,6 +113,9 @@ enum LogDestination: Codable, Sendable, Equatable {
         case .webhook(let webhook):
             try container.encode(WebhookDestination.type, forKey: .type)
             try webhook.encode(to: encoder)
+        case .s3(let s3):
+            try container.encode(S3Destination.type, forKey: .type)
+            try s3.encode(to: encoder)
         case .file(let file):
             try container.encode(FileDestination.type, forKey: .type)
             try file.encode(to: encoder)
@@ -120,6 +128,7 @@ enum LogDestination: Codable, Sendable, Equatable {
         case .syslog(let syslog): "syslog+\(syslog.transport.rawValue)://\(syslog.host):\(syslog.port)"
         case .splunkHEC(let hec): "splunk-hec:\(HTTPDestination.redacted(hec.url))"
         case .webhook(let webhook): "webhook:\(HTTPDestination.redacted(webhook.url))"
+        case .s3(let s3): "s3://\(s3.bucket)/\(s3.prefix)"
         case .file(let file): "file:\(file.path)"
         }
     }

@@ -6,6 +6,16 @@ import SigilService
 protocol LogSender: Sendable {
     func send(_ records: [AuditRecord]) async throws
     func close() async
+    /// Records are held until this much time has passed since the last send (or `batchLimit` are waiting): one S3
+    /// object per window. Nil: sent as soon as they are committed.
+    var window: Duration? { get }
+    /// Records per send at most.
+    var batchLimit: Int { get }
+}
+
+extension LogSender {
+    var window: Duration? { nil }
+    var batchLimit: Int { 1000 }
 }
 
 /// Why a delivery failed, in words that are safe to show (never a token, never record contents).
@@ -38,6 +48,10 @@ extension Resource where Spec == LogStreamSpec {
         case .webhook(let webhook):
             return try WebhookSender(
                 destination: webhook, secret: try secret(webhook.secretEncrypted, "secret"), formatter: formatter)
+        case .s3(let s3):
+            return try S3Sender(
+                destination: s3, secretAccessKey: try secret(s3.secretAccessKeyEncrypted, "secretAccessKey"),
+                formatter: formatter, tenant: metadata.tenant)
         case .file(let file):
             return try LogFileSender(
                 path: try file.resolved(in: environment.fileDirectory), destination: file, formatter: formatter)
