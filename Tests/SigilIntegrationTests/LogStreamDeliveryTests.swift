@@ -414,4 +414,50 @@ struct LogStreamDeliveryTests {
             try await postgres.query("DROP SCHEMA \(unescaped: log.schema.rawValue) CASCADE", logger: logger)
         }
     }
+
+    @Test("Kafka: a topic on another cluster gets every record, keyed by chain, acknowledged")
+    func deliveredToKafka() async throws {
+        let external = try KafkaMockCluster(logger: logger)
+        try external.createTopic(.init(name: "siem-audit", partitions: 2))
+        try await TestPostgres.withClient { postgres in
+            let log = try await AuditLog(postgres: postgres, topic: topic, logger: logger)
+            let index = ResourceIndex<LogStreamSpec>()
+            index.define(
+                Self.stream(
+                    "kafka",
+                    LogStreamSpec(
+                        destination: .kafka(
+                            .init(brokers: external.bootstrapServers, topic: "siem-audit", securityProtocol: .plaintext)
+                        ),
+                        format: .cef)))
+            let delivery = LogStreamDelivery(
+                streams: index, postgres: postgres, schema: log.schema, owner: "replica-1",
+                environment: LogSenderEnvironment(), logger: logger)
+            let published = try await log.publish(90, topic: topic)
+            let consumer = try KafkaConsumer(
+                configuration: .init(
+                    client: .init(bootstrapServers: external.bootstrapServers, clientID: "siem"),
+                    mode: .assign((0..<2).map { .init(topic: "siem-audit", partition: $0, offset: .beginning) })),
+                logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await log.runner.run() }
+                group.addTask { try await delivery.run() }
+                defer { group.cancelAll() }
+                var received = ""
+                let ids = published.created + published.deleted
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !ids.allSatisfy(received.contains), ContinuousClock.now < deadline {
+                    guard let batch = try await consumer.nextBatch() else { break }
+                    for message in batch {
+                        received += String(decoding: message.value, as: UTF8.self) + "\n"
+                        #expect(
+                            message.key.map { String(decoding: $0, as: UTF8.self).hasPrefix("acme/events/") } == true)
+                    }
+                }
+                #expect(ids.allSatisfy { received.contains("externalId=\($0)") })
+            }
+            await consumer.close()
+            try await postgres.query("DROP SCHEMA \(unescaped: log.schema.rawValue) CASCADE", logger: logger)
+        }
+    }
 }

@@ -38,7 +38,7 @@ final class LogStreamDelivery: Service, Sendable {
             owner: context.configuration.instanceID,
             environment: LogSenderEnvironment(
                 fileDirectory: try LogFileDirectory.configured(context.configuration),
-                secrets: try LogStreamSecrets.configured(context.configuration)),
+                secrets: try LogStreamSecrets.configured(context.configuration), logger: context.logger),
             logger: context.logger)
     }
 

@@ -48,6 +48,8 @@ struct LogStreamSpec: ResourceSpec {
             stored.destination = .webhook(try webhook.admitted(admission))
         case .s3(let s3):
             stored.destination = .s3(try s3.admitted(admission))
+        case .kafka(let kafka):
+            stored.destination = .kafka(try kafka.admitted(admission))
         }
         return stored
     }
@@ -74,6 +76,7 @@ enum LogDestination: Codable, Sendable, Equatable {
     case splunkHEC(SplunkHECDestination)
     case webhook(WebhookDestination)
     case s3(S3Destination)
+    case kafka(KafkaDestination)
     case file(FileDestination)
 
     static let schema = SpecSchema.variants(
@@ -82,7 +85,7 @@ enum LogDestination: Codable, Sendable, Equatable {
             (SyslogDestination.type, SyslogDestination.schema),
             (SplunkHECDestination.type, SplunkHECDestination.schema),
             (WebhookDestination.type, WebhookDestination.schema), (S3Destination.type, S3Destination.schema),
-            (FileDestination.type, FileDestination.schema),
+            (KafkaDestination.type, KafkaDestination.schema), (FileDestination.type, FileDestination.schema),
         ])
 
     private enum Keys: String, CodingKey { case type }
@@ -94,6 +97,7 @@ enum LogDestination: Codable, Sendable, Equatable {
         case SplunkHECDestination.type: self = .splunkHEC(try SplunkHECDestination(from: decoder))
         case WebhookDestination.type: self = .webhook(try WebhookDestination(from: decoder))
         case S3Destination.type: self = .s3(try S3Destination(from: decoder))
+        case KafkaDestination.type: self = .kafka(try KafkaDestination(from: decoder))
         case FileDestination.type: self = .file(try FileDestination(from: decoder))
         default:
             throw DecodingError.dataCorrupted(
@@ -116,6 +120,9 @@ enum LogDestination: Codable, Sendable, Equatable {
         case .s3(let s3):
             try container.encode(S3Destination.type, forKey: .type)
             try s3.encode(to: encoder)
+        case .kafka(let kafka):
+            try container.encode(KafkaDestination.type, forKey: .type)
+            try kafka.encode(to: encoder)
         case .file(let file):
             try container.encode(FileDestination.type, forKey: .type)
             try file.encode(to: encoder)
@@ -129,6 +136,7 @@ enum LogDestination: Codable, Sendable, Equatable {
         case .splunkHEC(let hec): "splunk-hec:\(HTTPDestination.redacted(hec.url))"
         case .webhook(let webhook): "webhook:\(HTTPDestination.redacted(webhook.url))"
         case .s3(let s3): "s3://\(s3.bucket)/\(s3.prefix)"
+        case .kafka(let kafka): "kafka://\(kafka.brokers)/\(kafka.topic)"
         case .file(let file): "file:\(file.path)"
         }
     }

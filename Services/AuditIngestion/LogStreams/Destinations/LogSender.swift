@@ -1,3 +1,4 @@
+import Logging
 import SigilCrypto
 import SigilService
 
@@ -27,6 +28,7 @@ struct LogDeliveryError: Error, CustomStringConvertible {
 struct LogSenderEnvironment: Sendable {
     var fileDirectory: String?
     var secrets: LogStreamSecrets?
+    var logger = Logger(label: "sigil.audit.log-streams")
 }
 
 extension Resource where Spec == LogStreamSpec {
@@ -48,6 +50,11 @@ extension Resource where Spec == LogStreamSpec {
         case .webhook(let webhook):
             return try WebhookSender(
                 destination: webhook, secret: try secret(webhook.secretEncrypted, "secret"), formatter: formatter)
+        case .kafka(let kafka):
+            return try KafkaLogSender(
+                destination: kafka,
+                password: kafka.securityProtocol == .saslSSL ? try secret(kafka.passwordEncrypted, "password") : nil,
+                formatter: formatter, logger: environment.logger)
         case .s3(let s3):
             return try S3Sender(
                 destination: s3, secretAccessKey: try secret(s3.secretAccessKeyEncrypted, "secretAccessKey"),
