@@ -183,6 +183,7 @@ let package = Package(
                 "SigilService",
                 "SigilClient",
                 "SigilProjection",
+                "SigilTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -228,6 +229,8 @@ let package = Package(
             ],
             path: "Tests/SigilUnitTests"
         ),
+        // Real receivers the integration and end-to-end tests deliver audit records to (rsyslog).
+        .target(name: "SigilTestSupport", path: "Tests/SigilTestSupport"),
         // Integration tests: the librdkafka mock broker, a real PostgreSQL, real receivers (rsyslog).
         .testTarget(
             name: "SigilIntegrationTests",
@@ -238,6 +241,7 @@ let package = Package(
                 "SigilService",
                 "IdentityAttestation",
                 "AuditIngestion",
+                "SigilTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -254,6 +258,7 @@ let package = Package(
                 "SigilCrypto",
                 "SigilClient",
                 "SigilProjection",
+                "SigilTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -60,26 +60,29 @@ struct AccessFlowEndToEndTests {
             try await ForwardProxyRequest.get(url, proxyHost: proxyHost, proxyPort: proxyPort, headers: headers)
         }
 
-        try await applyAuditFileStream(admin)
+        let receivers = try await applyAuditStreams(admin)
+        defer { receivers.forEach { $0.stop() } }
         let documents = try DemoConfiguration.documents(identity: identity, upstreamPort: port, apiKey: upstream.apiKey)
         // In reverse order: the policy first, which names everything else; apply orders by references.
         let applied = try await admin.apply(documents.reversed())
-        #expect(applied.map(\.change) == Array(repeating: "created", count: documents.count))
+        #expect(
+            applied.map(\.change) == Array(repeating: "created", count: documents.count),
+            "\(applied.map { "\($0.status) \($0.detail ?? "")" })")
         try await admin.waitUntilProjected(documents)
         try await admin.waitUntilEdgeKnows(serverWorkload: DemoConfiguration.serverWorkload)
         // Applying the same set again changes nothing, and writes no event: the audit log holds one change each
-        // (and the log stream's).
+        // (and the log streams').
         func configChanges() async throws -> Int {
             try await admin.auditRecords(since: .distantPast).filter { $0["outcome"] as? String == "resource-defined" }
                 .count
         }
         try await AdminClient.waitFor("the audit log to hold the configuration") {
-            try await configChanges() == documents.count + 1 ? true : nil
+            try await configChanges() == documents.count + 3 ? true : nil
         }
         #expect(
             try await admin.apply(documents).map(\.change) == Array(repeating: "unchanged", count: documents.count))
         try await Task.sleep(for: .seconds(1))
-        #expect(try await configChanges() == documents.count + 1)
+        #expect(try await configChanges() == documents.count + 3)
 
         // Granted: the client sends a forged key; the edge replaces it with the issued one.
         try await useToken("billing")
@@ -132,7 +135,7 @@ struct AccessFlowEndToEndTests {
         #expect(history.contains { $0["outcome"] as? String == "edge-started" })
         let (status, body, _) = try await admin.send(.GET, try admin.setting("SIGIL_AUDIT_URL") + "/v1/audit/verify")
         #expect(status == 200 && String(decoding: body, as: UTF8.self).contains(#""verified":true"#))
-        try await checkAuditLog(constellation)
+        try await checkAuditLog(constellation, receivers: receivers)
 
         // Control plane unreachable: with sigil-attest stopped, a new workload token gets a 503 within the timeout.
         kill(try constellation.pid(of: "sigil-attest"), SIGTERM)

@@ -1,6 +1,7 @@
 import Foundation
 import SigilClient
 import SigilEvents
+import SigilTestSupport
 import Testing
 
 /// The audit log as a security team uses it: a JSON file log stream receives the flows and the signed checkpoints;
@@ -9,17 +10,65 @@ import Testing
 extension AccessFlowEndToEndTests {
     static let auditStreamPath = "e2e/audit.jsonl"
 
-    /// Before the flows: the file stream every record (and checkpoint) will reach.
-    func applyAuditFileStream(_ admin: AdminClient) async throws {
-        let stream = ResourceDocument(
-            kind: .logStream, name: "e2e-file",
-            spec: ["destination": ["type": "file", "path": .string(Self.auditStreamPath)], "format": "json"])
-        let applied = try await admin.apply([stream])
-        #expect(applied.map(\.change) == ["created"])
+    /// Before the flows: the streams every record (and checkpoint) will reach — a JSON file, rsyslog over TCP
+    /// (RFC 5424) and rsyslog over TLS (CEF), both real rsyslog processes started here.
+    func applyAuditStreams(_ admin: AdminClient) async throws -> [RsyslogReceiver] {
+        let certificates = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-ca-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: certificates, withIntermediateDirectories: true)
+        let ca = try RsyslogReceiver.makeCertificates(in: certificates)
+        let tcp = try RsyslogReceiver()
+        let tls = try RsyslogReceiver(tls: true)
+        for file in ["ca.pem", "server.pem", "server.key"] {
+            try FileManager.default.copyItem(
+                at: certificates.appendingPathComponent(file), to: tls.directory.appendingPathComponent(file))
+        }
+        try tcp.start()
+        try tls.start()
+        let streams = [
+            ResourceDocument(
+                kind: .logStream, name: "e2e-file",
+                spec: ["destination": ["type": "file", "path": .string(Self.auditStreamPath)], "format": "json"]),
+            ResourceDocument(
+                kind: .logStream, name: "e2e-syslog",
+                spec: [
+                    "destination": [
+                        "type": "syslog", "transport": "tcp", "host": "127.0.0.1", "port": .number(Double(tcp.port)),
+                    ],
+                    "format": "rfc5424",
+                ]),
+            ResourceDocument(
+                kind: .logStream, name: "e2e-syslog-tls",
+                spec: [
+                    "destination": [
+                        "type": "syslog", "transport": "tls", "host": "localhost", "port": .number(Double(tls.port)),
+                        "ca": .string(ca),
+                    ],
+                    "format": "cef", "filter": ["outcomes": ["granted", "denied", "refused"]],
+                ]),
+        ]
+        let applied = try await admin.apply(streams)
+        #expect(
+            applied.map(\.change) == ["created", "created", "created"],
+            "\(applied.map { "\($0.status) \($0.detail ?? "")" })")
+        return [tcp, tls]
     }
 
-    func checkAuditLog(_ constellation: LocalConstellation) async throws {
+    func checkAuditLog(_ constellation: LocalConstellation, receivers: [RsyslogReceiver]) async throws {
         let settings = constellation.settings
+        // The flows reached rsyslog: RFC 5424 over TCP (MSGID = outcome), CEF over TLS (filtered to decisions).
+        try await AdminClient.waitFor("rsyslog to receive the flows over TCP and TLS", within: .seconds(30)) {
+            let plain = receivers[0].lines
+            let cef = receivers[1].lines
+            let received =
+                plain.contains { $0.hasPrefix("granted sigil [sigil@32473 ") }
+                && plain.contains { $0.hasPrefix("denied sigil [sigil@32473 ") }
+                && cef.contains { $0.contains("CEF:0|Sigil|Sigil|0.2|") && $0.contains("|granted|") }
+                && cef.contains { $0.contains("|denied|") }
+            return received ? true : nil
+        }
+        #expect(
+            !receivers[1].lines.contains { $0.contains("|requested|") },
+            "the TLS stream's filter let other outcomes through")
         let file = try #require(settings["SIGIL_AUDIT_FILE_DIR"]) + "/" + Self.auditStreamPath
         // The stream got the flows and, within the checkpoint interval, signed checkpoints.
         try await AdminClient.waitFor("the file stream to hold the flows and a checkpoint", within: .seconds(30)) {

@@ -6,6 +6,7 @@ import SigilEvents
 import SigilKafka
 import SigilProjection
 import SigilService
+import SigilTestSupport
 import Testing
 
 @testable import AuditIngestion

@@ -172,7 +172,7 @@ struct SyslogDestination: Codable, Sendable, Equatable {
                     )), required: true, "The receiver's host."),
             .init("port", .integer(minimum: 1, maximum: 65535), required: true, "The receiver's port."),
             .init(
-                "ca", .string(maxLength: 65536), "PEM certificate authorities for the receiver's certificate (tls)."),
+                "ca", .pem, "PEM certificate authorities for the receiver's certificate (tls)."),
             .init("serverName", .string(maxLength: 253), "The name the receiver's certificate carries (tls)."),
         ])
 

@@ -26,15 +26,18 @@ public indirect enum SpecSchema: Sendable {
         /// A regular expression the whole value must match, and how to say so to a person.
         public var pattern: (regex: String, meaning: String)?
         public var choices: [String]?
+        /// Line breaks and tabs allowed (PEM text); other control characters never are.
+        public var multiline = false
 
         public init(
             minLength: Int = 1, maxLength: Int = 253, pattern: (regex: String, meaning: String)? = nil,
-            choices: [String]? = nil
+            choices: [String]? = nil, multiline: Bool = false
         ) {
             self.minLength = minLength
             self.maxLength = maxLength
             self.pattern = pattern
             self.choices = choices
+            self.multiline = multiline
         }
     }
 
@@ -88,6 +91,9 @@ public indirect enum SpecSchema: Sendable {
         regex: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
         meaning: "1-63 lower-case letters, digits and dashes, starting and ending with a letter or digit"
     )
+
+    /// PEM text (certificates): several lines.
+    public static let pem = SpecSchema.string(StringRule(maxLength: 65_536, multiline: true))
 
     /// The name of another resource.
     public static let reference = SpecSchema.string(maxLength: 63, pattern: dnsLabel)
@@ -216,8 +222,13 @@ extension SpecSchema.StringRule {
                 path, minLength == 1 ? "must not be empty" : "must be at least \(minLength) characters")
         }
         guard length <= maxLength else { throw SpecSchema.refuse(path, "must be at most \(maxLength) characters") }
-        // Control characters never belong in configuration (and NUL cannot be stored).
-        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        // Control characters never belong in configuration (and NUL cannot be stored); PEM text has line breaks.
+        let allowed: Set<UInt32> = multiline ? [0x09, 0x0A, 0x0D] : []
+        guard
+            !text.unicodeScalars.contains(where: {
+                ($0.value < 0x20 || $0.value == 0x7F) && !allowed.contains($0.value)
+            })
+        else {
             throw SpecSchema.refuse(path, "must not contain control characters")
         }
         if let choices, !choices.contains(text) {

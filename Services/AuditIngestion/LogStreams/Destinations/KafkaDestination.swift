@@ -50,7 +50,7 @@ struct KafkaDestination: Codable, Sendable, Equatable {
             .init(
                 "passwordEncrypted", .string(maxLength: 4096), readOnly: true,
                 "The password as stored (encrypted). Accepted back unchanged."),
-            .init("ca", .string(maxLength: 65536), "PEM certificate authorities for the brokers' certificates."),
+            .init("ca", .pem, "PEM certificate authorities for the brokers' certificates."),
         ])
 
     func admitted(_ admission: Admission<LogStreamSpec>) throws -> Self {

@@ -35,7 +35,7 @@ struct SplunkHECDestination: Codable, Sendable, Equatable {
             .init(
                 "sourcetype", .string(maxLength: 80),
                 "The sourcetype (default by format: sigil:audit, ocsf, cef or syslog)."),
-            .init("ca", .string(maxLength: 65536), "PEM certificate authorities for the collector's certificate."),
+            .init("ca", .pem, "PEM certificate authorities for the collector's certificate."),
         ])
 
     func admitted(_ admission: Admission<LogStreamSpec>) throws -> Self {
@@ -72,7 +72,7 @@ struct WebhookDestination: Codable, Sendable, Equatable {
             .init(
                 "secretEncrypted", .string(maxLength: 2048), readOnly: true,
                 "The secret as stored (encrypted). Accepted back unchanged."),
-            .init("ca", .string(maxLength: 65536), "PEM certificate authorities for the endpoint's certificate."),
+            .init("ca", .pem, "PEM certificate authorities for the endpoint's certificate."),
         ])
 
     func admitted(_ admission: Admission<LogStreamSpec>) throws -> Self {

@@ -45,6 +45,9 @@ final class SyslogStreamSender: LogSender {
         }
     }
 
+    /// Larger batches than the default: one write of a few MiB, one position update.
+    var batchLimit: Int { 5000 }
+
     func close() async {
         let open = channel.withLock { channel in
             defer { channel = nil }

@@ -1,18 +1,17 @@
 import Foundation
-import Testing
 
 /// A real rsyslog (the Debian package) listening on loopback: imtcp (octet-counted or TLS through gnutls) and imudp,
 /// writing every message it receives to a file as `MSGID APP-NAME STRUCTURED-DATA MSG`, one per line.
-final class RsyslogReceiver: @unchecked Sendable {
-    let directory: URL
-    let port: Int
-    let tls: Bool
+public final class RsyslogReceiver: @unchecked Sendable {
+    public let directory: URL
+    public let port: Int
+    public let tls: Bool
     private var process: Process?
 
-    var output: URL { directory.appendingPathComponent("received.log") }
+    public var output: URL { directory.appendingPathComponent("received.log") }
 
     /// A CA and a server certificate for 127.0.0.1 and localhost (openssl), for the TLS receiver; the CA's PEM.
-    static func makeCertificates(in directory: URL) throws -> String {
+    public static func makeCertificates(in directory: URL) throws -> String {
         let script = """
             set -e
             cd '\(directory.path)'
@@ -28,14 +27,14 @@ final class RsyslogReceiver: @unchecked Sendable {
         return try String(contentsOf: directory.appendingPathComponent("ca.pem"), encoding: .utf8)
     }
 
-    init(tls: Bool = false) throws {
+    public init(tls: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rsyslog-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try Self.freePort()
         self.tls = tls
     }
 
-    func start() throws {
+    public func start() throws {
         let driver =
             tls
             ? """
@@ -69,7 +68,7 @@ final class RsyslogReceiver: @unchecked Sendable {
         try Self.waitForListener(port: port)
     }
 
-    func stop() {
+    public func stop() {
         guard let process else { return }
         // SIGKILL: a child of the test process inherits its blocked signals, SIGTERM among them.
         kill(process.processIdentifier, SIGKILL)
@@ -82,12 +81,12 @@ final class RsyslogReceiver: @unchecked Sendable {
     deinit { stop() }
 
     /// Everything received so far.
-    var lines: [String] {
+    public var lines: [String] {
         guard let text = try? String(contentsOf: output, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").map(String.init)
     }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()
@@ -104,7 +103,7 @@ final class RsyslogReceiver: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    static func accepts(port: Int) -> Bool {
+    public static func accepts(port: Int) -> Bool {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()
@@ -118,7 +117,7 @@ final class RsyslogReceiver: @unchecked Sendable {
         } == 0
     }
 
-    static func waitForListener(port: Int) throws {
+    public static func waitForListener(port: Int) throws {
         for _ in 0..<100 {
             if accepts(port: port) { return }
             usleep(50_000)
@@ -128,7 +127,7 @@ final class RsyslogReceiver: @unchecked Sendable {
 
     /// Runs a bash script; returns its standard output, or throws with its standard error.
     @discardableResult
-    static func shell(_ script: String) throws -> String {
+    public static func shell(_ script: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = ["-c", script]
@@ -151,6 +150,6 @@ final class RsyslogReceiver: @unchecked Sendable {
     }
 }
 
-struct ReceiverError: Error, CustomStringConvertible {
-    let description: String
+public struct ReceiverError: Error, CustomStringConvertible {
+    public let description: String
 }
