@@ -138,6 +138,9 @@ public struct AdminClient {
     ) async throws -> [Result] {
         var results: [String: Result] = [:]
         var pending = documents
+        // A resource another service just accepted reaches the owner of a document naming it through the bus a few
+        // milliseconds later: a round without progress is tried again for a while before the refusals stand.
+        var stalledSince: ContinuousClock.Instant?
         while !pending.isEmpty {
             var retry: [ResourceDocument] = []
             for document in pending {
@@ -149,7 +152,15 @@ public struct AdminClient {
                 results[document.reference] = result
                 if result.refused, Self.problemType(body) == "urn:sigil:problem:\(slug)" { retry.append(document) }
             }
-            guard retry.count < pending.count else { break }
+            if retry.count < pending.count {
+                stalledSince = nil
+            } else {
+                let accepted = results.values.contains { !$0.refused }
+                let since = stalledSince ?? ContinuousClock.now
+                stalledSince = since
+                guard accepted, ContinuousClock.now - since < .seconds(10) else { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
             pending = retry
         }
         return documents.compactMap { results[$0.reference] }

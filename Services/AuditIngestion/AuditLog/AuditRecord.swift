@@ -47,36 +47,26 @@ struct AuditRecord: Sendable {
     /// A row as stored. A type that no longer parses (the row was edited) is kept as an unknown type, so the chain
     /// check names the row instead of the read failing.
     init(row: PostgresRow) throws {
-        let columns = row.makeRandomAccess()
-        let tenant = try columns["tenant"].decode(String.self)
-        let typeText = try columns["event_type"].decode(String.self)
+        // By position, in the order of `columns` (a lookup by name per column costs more than the rest of the read).
+        let (
+            tenant, topic, partition, sequence, offset, id, typeText, source, subject, partitionKey, traceparent,
+            contentType, timeAttribute, time, data, signature, outcome, clientWorkload, serverWorkload, previousHash,
+            hash
+        ) = try row.decode(
+            (
+                String, String, Int32, Int64, Int64, String, String, String, String?, String, String?, String, String,
+                Date, String, String?, String?, String?, String?, ByteBuffer, ByteBuffer
+            ).self)
         var event = CloudEvent(
-            id: try columns["event_id"].decode(String.self),
-            source: try columns["source"].decode(String.self),
+            id: id, source: source,
             type: EventType(parsing: typeText) ?? EventType(area: "unreadable", event: "type", version: 0),
-            time: try columns["occurred_at"].decode(Date.self),
-            subject: try columns["subject"].decode(String?.self),
-            tenant: tenant,
-            partitionKey: try columns["partition_key"].decode(String.self),
-            traceparent: try columns["traceparent"].decode(String?.self),
-            dataContentType: try columns["content_type"].decode(String.self),
-            data: Array(try columns["data"].decode(String.self).utf8),
-            signature: try columns["signature"].decode(String?.self)
-        )
-        event.receivedTime = try columns["time_attribute"].decode(String.self)
+            time: time, subject: subject, tenant: tenant, partitionKey: partitionKey, traceparent: traceparent,
+            dataContentType: contentType, data: Array(data.utf8), signature: signature)
+        event.receivedTime = timeAttribute
         self.init(
-            chain: AuditChainID(
-                tenant: tenant, topic: try columns["topic"].decode(String.self),
-                partition: try columns["partition"].decode(Int32.self)),
-            sequence: try columns["sequence"].decode(Int64.self),
-            offset: try columns["kafka_offset"].decode(Int64.self),
-            event: event,
-            outcome: try columns["outcome"].decode(String?.self),
-            clientWorkload: try columns["client_workload"].decode(String?.self),
-            serverWorkload: try columns["server_workload"].decode(String?.self),
-            previousHash: Array(buffer: try columns["previous_hash"].decode(ByteBuffer.self)),
-            hash: Array(buffer: try columns["hash"].decode(ByteBuffer.self))
-        )
+            chain: AuditChainID(tenant: tenant, topic: topic, partition: partition), sequence: sequence,
+            offset: offset, event: event, outcome: outcome, clientWorkload: clientWorkload,
+            serverWorkload: serverWorkload, previousHash: Array(buffer: previousHash), hash: Array(buffer: hash))
     }
 
     /// Every value `classify` gives, for the API's filter.
