@@ -13,15 +13,9 @@ extension AccessFlowEndToEndTests {
     /// Before the flows: the streams every record (and checkpoint) will reach — a JSON file, rsyslog over TCP
     /// (RFC 5424) and rsyslog over TLS (CEF), both real rsyslog processes started here.
     func applyAuditStreams(_ admin: AdminClient) async throws -> [RsyslogReceiver] {
-        let certificates = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-ca-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: certificates, withIntermediateDirectories: true)
-        let ca = try RsyslogReceiver.makeCertificates(in: certificates)
         let tcp = try RsyslogReceiver()
         let tls = try RsyslogReceiver(tls: true)
-        for file in ["ca.pem", "server.pem", "server.key"] {
-            try FileManager.default.copyItem(
-                at: certificates.appendingPathComponent(file), to: tls.directory.appendingPathComponent(file))
-        }
+        let ca = try #require(tls.caPEM)
         try tcp.start()
         try tls.start()
         let streams = [

@@ -27,11 +27,15 @@ public final class RsyslogReceiver: @unchecked Sendable {
         return try String(contentsOf: directory.appendingPathComponent("ca.pem"), encoding: .utf8)
     }
 
+    /// The CA a TLS receiver's certificate chains to (PEM), for the senders to trust; nil over plain TCP.
+    public let caPEM: String?
+
     public init(tls: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rsyslog-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try Self.freePort()
         self.tls = tls
+        caPEM = tls ? try Self.makeCertificates(in: directory) : nil
     }
 
     public func start() throws {
