@@ -10,6 +10,10 @@ struct DevState {
         /// Port whose `/readyz` tells the process's health; nil for the broker and PostgreSQL.
         var port: Int?
         var logFile: String
+        /// `SIGIL_INSTANCE_ID` of a service replica (`dev-1`, `dev-2`, ...).
+        var instance: String? = nil
+        /// An edge's forward-proxy port.
+        var proxyPort: Int? = nil
     }
 
     struct Processes: Codable {

@@ -18,10 +18,12 @@ struct DevStatus: AsyncParsableCommand {
             throw ExitCode(1)
         }
         var healthy = true
-        print(
-            "NAME".padding(toLength: 14, withPad: " ", startingAt: 0)
-                + "PID".padding(toLength: 9, withPad: " ", startingAt: 0)
-                + "PORT".padding(toLength: 7, withPad: " ", startingAt: 0) + "HEALTH")
+        func row(_ columns: [String]) {
+            let widths = [16, 10, 9, 7, 7]
+            let padded = zip(columns.dropLast(), widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+            print(padded.joined() + columns.last!)
+        }
+        row(["NAME", "INSTANCE", "PID", "PORT", "PROXY", "HEALTH"])
         for process in recorded.processes {
             let alive = ProcessLauncher.isAlive(process.pid)
             var health = alive ? "running" : "stopped"
@@ -29,22 +31,16 @@ struct DevStatus: AsyncParsableCommand {
                 health = await ReadinessProbe.check(port: port).rawValue
             }
             if health != "running" && health != "ready" { healthy = false }
-            print(
-                process.name.padding(toLength: 14, withPad: " ", startingAt: 0)
-                    + String(process.pid).padding(toLength: 9, withPad: " ", startingAt: 0)
-                    + (process.port.map(String.init) ?? "-").padding(toLength: 7, withPad: " ", startingAt: 0)
-                    + health
-            )
+            row([
+                process.name, process.instance ?? "-", String(process.pid), process.port.map(String.init) ?? "-",
+                process.proxyPort.map(String.init) ?? "-", health,
+            ])
         }
         if let dataDirectory = recorded.postgresDataDirectory {
             let running = DevPostgresCluster(dataDirectory: dataDirectory, port: DevConstellation.postgresPort)
                 .isRunning
             if !running { healthy = false }
-            print(
-                "postgres".padding(toLength: 14, withPad: " ", startingAt: 0)
-                    + "-".padding(toLength: 9, withPad: " ", startingAt: 0)
-                    + String(DevConstellation.postgresPort).padding(toLength: 7, withPad: " ", startingAt: 0)
-                    + (running ? "running" : "stopped"))
+            row(["postgres", "-", "-", String(DevConstellation.postgresPort), "-", running ? "running" : "stopped"])
         }
         if !healthy { throw ExitCode(1) }
     }

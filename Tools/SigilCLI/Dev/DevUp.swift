@@ -19,6 +19,14 @@ struct DevUp: AsyncParsableCommand {
     @Flag(help: "Return once everything is ready and leave it running (stop it with `sigil dev down`).")
     var detach = false
     @Option(help: "Seconds to wait for every service to be ready.") var timeout: Int = 120
+    @Option(
+        help: ArgumentHelp(
+            "Processes per service, e.g. policy=3,attest=2,issue=2,audit=2,edge=2 (default one each).",
+            discussion: "Replica N listens 100 ports above replica N-1 (policy: 7102, 7202, 7302); edges' proxies on "
+                + "7480, 7481, ...; `sigil dev status` lists them.",
+            valueName: "service=count,..."),
+        transform: { try DevReplicas(parsing: $0) })
+    var replicas = DevReplicas()
 
     func run() async throws {
         let state = DevState(directory: options.stateDirectory)
@@ -123,26 +131,36 @@ struct DevUp: AsyncParsableCommand {
         environment["SIGIL_TOPIC_REPLICATION"] = "1"
         environment["SIGIL_TOPIC_MIN_INSYNC_REPLICAS"] = "1"
         for member in DevConstellation.services {
-            step("\(member.name) on 127.0.0.1:\(member.port)")
-            var serviceEnvironment = environment
-            serviceEnvironment["SIGIL_HTTP_PORT"] = String(member.port)
-            serviceEnvironment["SIGIL_INSTANCE_ID"] = "dev-1"
-            serviceEnvironment.merge(serviceSecrets[member.name] ?? [:]) { _, secret in secret }
-            if member.name == "sigil-edge" {
-                // An edge holds its own credential, never the tenant's admin or auditor token.
-                serviceEnvironment["SIGIL_ADMIN_TOKEN"] = nil
-                serviceEnvironment["SIGIL_AUDITOR_TOKEN"] = nil
-                serviceEnvironment["SIGIL_EDGE_ROLE_TOKEN"] = edgeRoleToken
+            for replica in 1...replicas.count(of: member) {
+                let name = DevConstellation.processName(of: member, replica: replica)
+                let port = DevConstellation.port(of: member, replica: replica)
+                step("\(name) on 127.0.0.1:\(port)")
+                var serviceEnvironment = environment
+                serviceEnvironment["SIGIL_HTTP_PORT"] = String(port)
+                serviceEnvironment["SIGIL_INSTANCE_ID"] = "dev-\(replica)"
+                serviceEnvironment.merge(serviceSecrets[member.name] ?? [:]) { _, secret in secret }
+                var proxyPort: Int?
+                if member.name == "sigil-edge" {
+                    // An edge holds its own credential, never the tenant's admin or auditor token.
+                    serviceEnvironment["SIGIL_ADMIN_TOKEN"] = nil
+                    serviceEnvironment["SIGIL_AUDITOR_TOKEN"] = nil
+                    serviceEnvironment["SIGIL_EDGE_ROLE_TOKEN"] = edgeRoleToken
+                    proxyPort = DevConstellation.edgeProxyPort(replica: replica)
+                    serviceEnvironment["SIGIL_EDGE_PROXY_PORT"] = String(proxyPort!)
+                }
+                let logFile = "\(state.logDirectory)/\(name).log"
+                let pid = try ProcessLauncher.launch(
+                    executable: "\(binaries)/\(member.name)",
+                    arguments: [],
+                    environment: serviceEnvironment,
+                    logFile: logFile
+                )
+                processes.processes.append(
+                    .init(
+                        name: name, pid: pid, port: port, logFile: logFile, instance: "dev-\(replica)",
+                        proxyPort: proxyPort))
+                try state.save(processes)
             }
-            let logFile = "\(state.logDirectory)/\(member.name).log"
-            let pid = try ProcessLauncher.launch(
-                executable: "\(binaries)/\(member.name)",
-                arguments: [],
-                environment: serviceEnvironment,
-                logFile: logFile
-            )
-            processes.processes.append(.init(name: member.name, pid: pid, port: member.port, logFile: logFile))
-            try state.save(processes)
         }
 
         var values: [(String, String)] = [
@@ -155,12 +173,23 @@ struct DevUp: AsyncParsableCommand {
         ]
         values += DevConstellation.services.map { ($0.urlVariable, "http://127.0.0.1:\($0.port)") }
         values.append(("SIGIL_EDGE_PROXY", "http://127.0.0.1:\(DevConstellation.edgeProxyPort)"))
+        // Further edges' proxies (`--replicas edge=N`): SIGIL_EDGE_PROXY_2, ...
+        for member in DevConstellation.services where member.role == "edge" && replicas.count(of: member) > 1 {
+            for replica in 2...replicas.count(of: member) {
+                values.append(
+                    (
+                        "SIGIL_EDGE_PROXY_\(replica)",
+                        "http://127.0.0.1:\(DevConstellation.edgeProxyPort(replica: replica))"
+                    ))
+            }
+        }
         values.append(("SIGIL_EDGE_TOKEN_FILE", tokenFile))
         values.append(("SIGIL_AUDIT_FILE_DIR", auditFiles))
         try state.writeEnv(values)
 
         try await waitUntilReady(processes.processes)
-        print("\nAll five services are ready. Settings (admin token included): \(state.envFile)")
+        let count = processes.processes.filter { $0.port != nil }.count
+        print("\nAll \(count) service processes are ready. Settings (admin token included): \(state.envFile)")
     }
 
     private func waitForBrokerAddress(state: DevState, pid: pid_t, logFile: String) async throws -> String {
