@@ -7,8 +7,9 @@ import SigilEvents
 public enum DemoConfiguration {
     public static let serverWorkload = "demo-reports"
 
-    public static func documents(identity: DemoIdentity, upstreamPort: Int, apiKey: String) throws -> [ResourceDocument]
-    {
+    public static func documents(
+        identity: DemoIdentity, upstreamHost: String = "127.0.0.1", upstreamPort: Int, apiKey: String
+    ) throws -> [ResourceDocument] {
         let specs: [(ResourceKind, String, [String: Any])] = [
             (
                 .trustProvider, "demo-cluster",
@@ -26,7 +27,7 @@ public enum DemoConfiguration {
                 .clientWorkload, "reporting",
                 ["trustProvider": "demo-cluster", "namespace": "demo", "serviceAccount": "reporting"]
             ),
-            (.serverWorkload, serverWorkload, ["scheme": "http", "host": "127.0.0.1", "port": upstreamPort]),
+            (.serverWorkload, serverWorkload, ["scheme": "http", "host": upstreamHost, "port": upstreamPort]),
             (
                 .credentialProvider, "demo-reports-key",
                 ["type": "static", "inject": "header", "header": "X-API-Key", "value": apiKey]

@@ -18,7 +18,8 @@ public final class DemoUpstream: Sendable {
     public var rejected: Int { counts.withLock { $0.rejected } }
     public var port: Int? { boundPort.withLock { $0 } }
 
-    public func application() -> some ApplicationProtocol {
+    /// The API on `host:port` (port 0: any free port, see `port`).
+    public func application(host: String = "127.0.0.1", port: Int = 0) -> some ApplicationProtocol {
         let router = Router()
         router.get("/reports") { request, _ -> Response in
             guard request.headers[HTTPField.Name("X-API-Key")!] == self.apiKey else {
@@ -33,7 +34,7 @@ public final class DemoUpstream: Sendable {
         logger.logLevel = .warning
         return Application(
             router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "demo-upstream"),
+            configuration: .init(address: .hostname(host, port: port), serverName: "demo-upstream"),
             onServerRunning: { channel in self.boundPort.withLock { $0 = channel.localAddress?.port } },
             logger: logger
         )

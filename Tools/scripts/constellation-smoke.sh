@@ -63,6 +63,29 @@ from openapi_spec_validator import validate
 validate(yaml.safe_load(urllib.request.urlopen('http://127.0.0.1:$port/openapi.yaml').read()))"
 done
 
+# docker-compose's admin gateway (deploy/compose/gateway.conf) in front of this constellation: the same nginx
+# configuration with the compose service names replaced by loopback addresses (no Docker DNS here).
+gateway="$state/gateway"
+mkdir -p "$gateway"
+sed -e 's/sigil-attest:7101/127.0.0.1:7101/; s/sigil-policy:7102/127.0.0.1:7102/; s/sigil-issue:7103/127.0.0.1:7103/' \
+  -e 's/sigil-audit:7104/127.0.0.1:7104/; /resolver 127.0.0.11/d; s/listen 7100;/listen 127.0.0.1:17100;/' \
+  -e "s|pid /tmp/nginx.pid;|pid $PWD/$gateway/nginx.pid;|" deploy/compose/gateway.conf >"$gateway/gateway.conf"
+nginx -p "$PWD/$gateway" -c "$PWD/$gateway/gateway.conf" -g 'daemon off;' >"$gateway/nginx.log" 2>&1 &
+gateway_pid=$!
+trap 'kill $gateway_pid 2>/dev/null || true; cleanup' EXIT
+for i in $(seq 50); do curl -sf http://127.0.0.1:17100/healthz >/dev/null && break; sleep 0.1; done
+for path in trust-providers client-workloads server-workloads access-policies credential-providers log-streams \
+  audit/events whoami; do
+  check "the gateway routes /v1/$path to its service" \
+    bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $token' http://127.0.0.1:17100/v1/$path)\" = 200 ]"
+done
+check "the gateway answers 404 problem+json for a path no service has" \
+  bash -c "curl -s http://127.0.0.1:17100/v1/nothing | grep -q 'urn:sigil:problem:not-found'"
+check "sigil get works with every service URL set to the gateway" bash -c "SIGIL_ATTEST_URL=http://127.0.0.1:17100 \
+  SIGIL_POLICY_URL=http://127.0.0.1:17100 SIGIL_ISSUE_URL=http://127.0.0.1:17100 SIGIL_AUDIT_URL=http://127.0.0.1:17100 \
+  SIGIL_ADMIN_TOKEN='$token' '$sigil' get TrustProvider >/dev/null"
+kill $gateway_pid 2>/dev/null || true
+
 # sigil apply / get against this constellation.
 set -a; . "$state/env"; set +a
 cat >"$state/resources.yaml" <<YAML

@@ -12,6 +12,9 @@ swift format lint --strict -r Package.swift Shared Services Tools Tests
 echo "==> swift build --build-tests"
 swift build --build-tests
 
+echo "==> deployment files: compose, gateway, topics, Kubernetes manifests (validated; no Docker or cluster here)"
+Tools/scripts/deploy-check.sh
+
 pgdata=".sigil/test/postgres"
 stop_postgres() { .build/debug/sigil dev postgres stop --data-directory "$pgdata" || true; }
 trap stop_postgres EXIT

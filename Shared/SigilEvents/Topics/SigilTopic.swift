@@ -13,6 +13,9 @@ public enum SigilTopic: String, Sendable, CaseIterable, Codable {
     /// Signed audit chain heads (`AuditCheckpointed`), keyed by chain: compacted and kept forever.
     case auditCheckpoints = "audit.checkpoints"
 
+    /// The work topics of the access flow: keyed by request id, their partition count is `SIGIL_TOPIC_PARTITIONS`.
+    public static let accessTopics: [SigilTopic] = [.accessRequests, .accessAttested, .accessDecisions, .accessReplies]
+
     /// Partition count when nothing is configured. Access topics are keyed by request id and spread wide so
     /// services scale by replicas; replies are partitioned per edge.
     public var defaultPartitions: Int32 {

@@ -38,7 +38,7 @@ public struct ServiceConfiguration: Sendable {
         let source = try await ConfigurationSource(environment: environment)
         let accessPartitions = try source.int("SIGIL_TOPIC_PARTITIONS", default: 12, in: 1...10_000)
         var partitions: [SigilTopic: Int32] = [:]
-        for topic in [SigilTopic.accessRequests, .accessAttested, .accessDecisions, .accessReplies] {
+        for topic in SigilTopic.accessTopics {
             partitions[topic] = Int32(accessPartitions)
         }
         let replication = try source.int("SIGIL_TOPIC_REPLICATION", default: 3, in: 1...16)

@@ -23,7 +23,7 @@ struct DevBroker: AsyncParsableCommand {
         let logger = Logger(label: "sigil.dev.broker")
         let cluster = try KafkaMockCluster(brokers: brokers, logger: logger)
         var partitions: [SigilTopic: Int32] = [:]
-        for topic in [SigilTopic.accessRequests, .accessAttested, .accessDecisions, .accessReplies] {
+        for topic in SigilTopic.accessTopics {
             partitions[topic] = accessPartitions
         }
         let topics = SigilTopics(prefix: topicPrefix, partitions: partitions)

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `make test`'s check of the deployment files (no Docker engine or Kubernetes cluster runs here, so they are
+# validated, not run): docker-compose.yml against the compose specification and Sigil's own rules, the gateway's nginx
+# configuration with `nginx -t`, the topic files against what `sigil deploy topics` generates, the init container's
+# script against a stand-in kafka-topics.sh, and every Kustomize overlay rendered with kubectl and validated against the
+# Kubernetes schemas (Strimzi objects against their CRDs' schemas).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+sigil="${SIGIL_BIN:-.build/debug}/sigil"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failed=0
+check() {  # check NAME COMMAND...
+  local name="$1"
+  shift
+  if "$@" >"$work/out" 2>&1; then
+    echo "ok - $name"
+  else
+    echo "not ok - $name"
+    sed 's/^/    /' "$work/out"
+    failed=1
+  fi
+}
+
+# Every SIGIL_ variable something in Sigil reads (services, CLI, tools): the compose and manifest rules use it.
+grep -rhoE '"SIGIL_[A-Z0-9_]+' Shared Services Tools | tr -d '"' | sort -u >"$work/known-variables"
+# What `sigil deploy init` writes, into a scratch directory.
+check "sigil deploy init writes an env file and trust bundle" \
+  "$sigil" deploy init --env-file "$work/init/.env" --secrets-directory "$work/init/secrets"
+check "sigil deploy init refuses to overwrite them" \
+  bash -c "! '$sigil' deploy init --env-file '$work/init/.env' --secrets-directory '$work/init/secrets'"
+check "the env file is readable only by its owner" test "$(stat -c %a "$work/init/.env")" = 600
+
+# docker compose
+check "docker-compose.yml validates against the compose specification" \
+  check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+check "docker-compose.yml keeps Sigil's rules (scalable services, secrets, variables)" \
+  python3 Tools/scripts/compose_rules.py docker-compose.yml "$work/init/.env" "$work/known-variables"
+mkdir -p "$work/nginx"
+check "the gateway's nginx configuration passes nginx -t" \
+  nginx -t -q -c "$PWD/deploy/compose/gateway.conf" -p "$work/nginx"
+
+# Topics: the committed files are what the code generates.
+check "deploy/compose/create-topics.sh is sigil deploy topics' output" \
+  bash -c "'$sigil' deploy topics --format kafka-topics | diff -u deploy/compose/create-topics.sh -"
+check "deploy/kubernetes/components/strimzi/topics.yaml is sigil deploy topics' output" \
+  bash -c "'$sigil' deploy topics --format strimzi | diff -u deploy/kubernetes/components/strimzi/topics.yaml -"
+cat >"$work/kafka-topics" <<'FAKE'
+#!/bin/sh
+echo "$*" >>"$CALLS"
+FAKE
+chmod +x "$work/kafka-topics"
+CALLS="$work/calls" KAFKA_TOPICS="$work/kafka-topics" SIGIL_TOPIC_REPLICATION=1 SIGIL_TOPIC_MIN_INSYNC_REPLICAS=1 \
+  sh deploy/compose/create-topics.sh >/dev/null
+check "create-topics.sh creates every topic once, if not there" \
+  test "$(grep -c -- '--create --if-not-exists' "$work/calls")" = "$(grep -c '^topic ' deploy/compose/create-topics.sh)"
+check "create-topics.sh makes sigil.config compacted and kept forever" \
+  grep -q -- '--topic sigil.config --partitions 3 --replication-factor 1 --config min.insync.replicas=1 --config cleanup.policy=compact --config retention.ms=-1' "$work/calls"
+check "create-topics.sh gives the access topics SIGIL_TOPIC_PARTITIONS partitions" \
+  grep -q -- '--topic sigil.access.requests --partitions 12 ' "$work/calls"
+
+exit $failed
