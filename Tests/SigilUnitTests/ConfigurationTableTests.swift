@@ -54,6 +54,7 @@ struct ConfigurationTableTests {
     func noStaleRows() throws {
         let read = try Self.variablesRead(under: ["Shared", "Services", "Tools"])
         let table = try Self.tableVariables()
-        #expect(table.subtracting(read).isEmpty, "in README's table but read nowhere: \(table.subtracting(read).sorted())")
+        #expect(
+            table.subtracting(read).isEmpty, "in README's table but read nowhere: \(table.subtracting(read).sorted())")
     }
 }
