@@ -45,7 +45,7 @@ public enum TopicManifests {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Strimzi `KafkaTopic` resources (`kafka.strimzi.io/v1beta2`) for the Kafka cluster named `cluster`.
+    /// Strimzi `KafkaTopic` resources (`kafka.strimzi.io/v1`, Strimzi 0.49 and later) for the Kafka cluster named `cluster`.
     public static func strimziTopics(
         cluster: String = "sigil", topics: SigilTopics = SigilTopics(replicationFactor: 3, minInSyncReplicas: 2)
     ) -> String {
@@ -53,7 +53,7 @@ public enum TopicManifests {
         for topic in SigilTopic.allCases {
             let specification = topics.specification(topic)
             var lines = [
-                "apiVersion: kafka.strimzi.io/v1beta2",
+                "apiVersion: kafka.strimzi.io/v1",
                 "kind: KafkaTopic",
                 "metadata:",
                 "  name: \(specification.name)",

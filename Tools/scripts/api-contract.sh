@@ -17,7 +17,7 @@ for service in ATTEST POLICY ISSUE AUDIT EDGE; do
   token=$(setting SIGIL_ADMIN_TOKEN)
   [ "$service" = EDGE ] && token=$(setting SIGIL_EDGE_ROLE_TOKEN)
   echo "==> schemathesis: sigil-${service,,} ($url/openapi.yaml)"
-  if ! schemathesis run "$url/openapi.yaml" -H "Authorization: Bearer $token" \
+  if ! schemathesis --config-file "$(dirname "$0")/schemathesis.toml" run "$url/openapi.yaml" -H "Authorization: Bearer $token" \
     --checks all --exclude-checks positive_data_acceptance --max-examples "${SIGIL_CONTRACT_EXAMPLES:-30}" \
     --no-color >"$state/schemathesis-${service,,}.log" 2>&1; then
     status=1

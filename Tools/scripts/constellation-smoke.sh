@@ -123,6 +123,36 @@ check "sigil delete --dry-run deletes nothing" bash -c "'$sigil' delete ServerWo
 check "sigil delete -f removes the file's resources" bash -c "'$sigil' delete -f '$state/resources.yaml' && ! '$sigil' get ServerWorkload smoke-api >/dev/null 2>&1"
 check "an invalid document is refused, naming the field" bash -c "! '$sigil' apply -f '$state/invalid.yaml' >'$state/invalid.out' 2>&1 && grep -q 'spec.scheme' '$state/invalid.out'"
 
+# The Kubernetes edge-sidecar example's Sigil documents: trust-provider.sh against a stand-in kubectl that serves an
+# issuer and a JWKS as the API server does, then the example's client workload, server workload and policy.
+mkdir -p "$state/fake-kubectl"
+python3 - "$state/fake-kubectl/jwks.json" <<'PY'
+import base64, json, sys
+from cryptography.hazmat.primitives.asymmetric import ec
+numbers = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+b64 = lambda n: base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+json.dump({"keys": [{"kty": "EC", "crv": "P-256", "kid": "smoke", "use": "sig", "alg": "ES256",
+                     "x": b64(numbers.x), "y": b64(numbers.y)}]}, open(sys.argv[1], "w"))
+PY
+cat >"$state/fake-kubectl/kubectl" <<KUBECTL
+#!/bin/sh
+case "\$3" in
+  /.well-known/openid-configuration) echo '{"issuer":"https://kubernetes.default.svc.cluster.local"}' ;;
+  /openid/v1/jwks) cat "$PWD/$state/fake-kubectl/jwks.json" ;;
+  *) exit 1 ;;
+esac
+KUBECTL
+chmod +x "$state/fake-kubectl/kubectl"
+example=deploy/kubernetes/examples/edge-sidecar
+check "the sidecar example's trust-provider.sh output applies" bash -c \
+  "PATH='$PWD/$state/fake-kubectl':\$PATH $example/trust-provider.sh | '$sigil' apply -f - | grep -qx 'TrustProvider/this-cluster created'"
+check "the sidecar example's credential provider (as its comment shows) applies" bash -c "'$sigil' apply -f - <<'DOC'
+kind: CredentialProvider
+metadata: {name: reports-api-key}
+spec: {type: static, inject: header, header: X-API-Key, value: smoke-reports-key-0123456789}
+DOC"
+check "the sidecar example's sigil-resources.yaml applies" "$sigil" apply -f "$example/sigil-resources.yaml"
+
 check "schemathesis finds no server error and no contract violation in any service's API" \
   Tools/scripts/api-contract.sh "$state"
 

@@ -59,4 +59,29 @@ check "create-topics.sh makes sigil.config compacted and kept forever" \
 check "create-topics.sh gives the access topics SIGIL_TOPIC_PARTITIONS partitions" \
   grep -q -- '--topic sigil.access.requests --partitions 12 ' "$work/calls"
 
+# Kubernetes: every overlay and the example rendered by kubectl's Kustomize, validated against the Kubernetes API's
+# schemas (strict: unknown fields refused) and Sigil's rules; production once more with the Strimzi component.
+k8s=deploy/kubernetes
+mkdir -p "$work/strimzi"
+cp -r "$k8s" "$work/strimzi/"
+sed -i 's|^resources:|components:\n  - ../../components/strimzi\nresources:|' "$work/strimzi/kubernetes/overlays/production/kustomization.yaml"
+for target in overlays/dev overlays/production examples/edge-sidecar strimzi; do
+  directory="$k8s/$target"
+  [ "$target" = strimzi ] && directory="$work/strimzi/kubernetes/overlays/production"
+  rendered="$work/${target//\//-}.yaml"
+  check "kubectl kustomize renders $target" bash -c "kubectl kustomize '$directory' >'$rendered'"
+  check "$target validates against the Kubernetes schemas" \
+    bash -c "kubernetes-validate --strict --quiet '$rendered' 2>&1 | grep -v \"Couldn't find schema for kind Kafka\" | (! grep .)"
+  flags=""
+  case "$target" in overlays/production | strimzi) flags="--external-postgres" ;; esac
+  if [ "$target" != examples/edge-sidecar ]; then
+    check "$target keeps Sigil's rules (probes, security contexts, autoscaling, policies, Strimzi CRD schemas)" \
+      python3 Tools/scripts/kubernetes_rules.py "$rendered" "$work/known-variables" $flags
+  fi
+done
+check "the Strimzi component renders every topic and one user per role" \
+  bash -c "[ \$(grep -c '^kind: KafkaTopic' '$work/strimzi.yaml') = 9 ] && [ \$(grep -c '^kind: KafkaUser' '$work/strimzi.yaml') = 5 ]"
+check "the edge-sidecar example's Sigil documents name the projected token's audience" \
+  bash -c "grep -q 'audience: sigil' $k8s/examples/edge-sidecar/workload.yaml && grep -q 'audiences: \[sigil\]' $k8s/examples/edge-sidecar/trust-provider.sh"
+
 exit $failed
