@@ -99,4 +99,77 @@ struct AuditReplicasTests {
             try await postgres.query("DROP SCHEMA \(unescaped: schema.rawValue) CASCADE", logger: logger)
         }
     }
+
+    @Test("an event published again with its id (a handler run twice after a crash) is recorded once")
+    func sameEventTwice() async throws {
+        let cluster = try KafkaMockCluster(logger: logger)
+        try cluster.createTopic(.init(name: topic, partitions: 2))
+        try cluster.createTopic(.init(name: "deadletter", partitions: 1))
+        let client = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, clientID: "test")
+        let producer = try KafkaProducer(configuration: .init(client: client), logger: logger)
+        let schema = TestPostgres.uniqueSchema("audit")
+        try await TestPostgres.withClient { postgres in
+            try await MigrationRunner(schema: schema, migrations: SigilServiceDefinition.auditIngestion.migrations)
+                .apply(on: postgres, logger: logger)
+            let admin = try KafkaAdmin(configuration: client, logger: logger)
+            var configuration = ProjectionRunner.Configuration(
+                topics: [topic], kafka: .init(bootstrapServers: cluster.bootstrapServers, clientID: "audit"),
+                deadLetterTopic: "deadletter")
+            configuration.fetchWaitMaxMilliseconds = 5
+            let runner = ProjectionRunner(
+                projection: AuditProjection(schema: schema, postgres: postgres),
+                schema: schema, configuration: configuration, postgres: postgres, producer: producer, admin: admin,
+                source: EventSource(service: "audit", instance: "1"), logger: logger)
+            // Ten decisions; then five of them published again by a "restarted" handler: same derived id, a later
+            // time; and one of them again in the same batch as its first copy.
+            let source = EventSource(service: "policy", instance: "1")
+            func decision(_ index: Int, at time: Date) throws -> CloudEvent {
+                try TenantCreated(displayName: "decision \(index)").cloudEvent(
+                    source: source, tenant: "acme", partitionKey: "request-\(index)", time: time,
+                    id: DerivedEventID.make(from: "attested-\(index)", type: TenantCreated.eventType))
+            }
+            for index in 0..<10 {
+                _ = try await producer.sendAndAwait(try decision(index, at: Date()).kafkaMessage(topic: topic))
+            }
+            _ = try await producer.sendAndAwait(try decision(9, at: Date()).kafkaMessage(topic: topic))
+            func count() async throws -> Int {
+                try await TestPostgres.count(postgres, "\(schema.rawValue).events", where: "true")
+            }
+            func offsetsAtEnd() async throws -> Bool {
+                for partition in Int32(0)..<2 {
+                    let stored = try await postgres.query(
+                        """
+                        SELECT next_offset FROM \(unescaped: schema.rawValue).projection_offsets
+                        WHERE projection = 'audit-log' AND topic = \(topic) AND partition = \(partition)
+                        """)
+                    var offset: Int64 = 0
+                    for try await value in stored.decode(Int64.self) { offset = value }
+                    if offset != (try await admin.highWatermark(topic: topic, partition: partition)) { return false }
+                }
+                return true
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await runner.run() }
+                let deadline = ContinuousClock.now + .seconds(30)
+                while try await !offsetsAtEnd(), ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                for index in 0..<5 {
+                    let later = Date().addingTimeInterval(5)
+                    _ = try await producer.sendAndAwait(try decision(index, at: later).kafkaMessage(topic: topic))
+                }
+                while try await !offsetsAtEnd(), ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                group.cancelAll()
+            }
+            #expect(try await count() == 10)
+            #expect(try await admin.highWatermark(topic: "deadletter", partition: 0) == 0)
+            let report = try await AuditVerifier(schema: schema, postgres: postgres, events: nil)
+                .verify(tenant: "acme", logger: logger)
+            #expect(report.verified, "\(report.breaks)")
+            #expect(report.records == 10)
+            try await postgres.query("DROP SCHEMA \(unescaped: schema.rawValue) CASCADE", logger: logger)
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import PostgresNIO
 import SigilEvents
@@ -9,8 +10,11 @@ import Synchronization
 /// Projects every event of every topic into `audit.events`: a batch is one multi-row insert (arrays bound as
 /// parameters and unnested), in the runner's transaction with the offsets. Records are chained per tenant and
 /// partition (`AuditChainID`); the chains' heads stay in memory, loaded at start and again whenever another replica
-/// took over a partition, and advance only once the batch has committed. Every record read is recorded once, at its
-/// offset: an event published twice (a replay, a producer retry) appears twice, which is what happened on the bus.
+/// took over a partition, and advance only once the batch has committed. An event is recorded once, by its id: a second
+/// record with an id already in the log (a service killed after publishing and before committing its offset handles
+/// the record again and publishes the same event, with the same derived id; a producer retry; a replay) is counted
+/// (`sigil.audit.duplicates`) and skipped, so every decision is in the log exactly once. What a replay caused (the
+/// attestation service's refusal of a replayed request) has an id of its own and is recorded.
 final class AuditProjection: Projection {
     let name = "audit-log"
     let schema: SchemaName
@@ -69,8 +73,14 @@ final class AuditProjection: Projection {
         var moved = pending.withLock { $0 }
         var records: [AuditRecord] = []
         records.reserveCapacity(events.count)
+        var seen = try await recordedIDs(of: events, connection: connection, logger: logger)
+        var duplicates = 0
         for event in events {
             let envelope = event.envelope
+            guard seen.insert(EventKey(tenant: envelope.tenant, id: envelope.id)).inserted else {
+                duplicates += 1
+                continue
+            }
             // Stored as text, as received: bytes that are not UTF-8 could not be kept exactly (nor their signature
             // checked again), and PostgreSQL text holds no NUL.
             guard let text = String(validating: envelope.data, as: UTF8.self), !text.utf8.contains(0) else {
@@ -88,6 +98,10 @@ final class AuditProjection: Projection {
                     clientWorkload: clientWorkload, serverWorkload: serverWorkload, previousHash: head.hash,
                     hash: hash))
             moved[chain] = AuditChainHead(sequence: sequence, hash: hash)
+        }
+        if duplicates > 0 {
+            Counter(label: "sigil.audit.duplicates").increment(by: duplicates)
+            logger.debug("events already in the audit log skipped", metadata: ["count": "\(duplicates)"])
         }
         try await insert(records, connection: connection, logger: logger)
         try await store(moved, connection: connection, logger: logger)
@@ -111,6 +125,30 @@ final class AuditProjection: Projection {
 
     /// Records committed since start.
     var recorded: Int { recordedCount.load(ordering: .relaxed) }
+
+    private struct EventKey: Hashable {
+        let tenant: String
+        let id: String
+    }
+
+    /// The batch's events already in the log (one indexed lookup per batch, in its transaction).
+    private func recordedIDs(
+        of events: [ProjectedEvent], connection: PostgresConnection, logger: Logger
+    ) async throws -> Set<EventKey> {
+        guard !events.isEmpty else { return [] }
+        let rows = try await connection.query(
+            """
+            SELECT tenant, event_id FROM \(unescaped: schema.rawValue).events
+            WHERE (tenant, event_id) IN (SELECT * FROM unnest(\(events.map(\.envelope.tenant)), \(events.map(\.envelope.id))))
+            """,
+            logger: logger
+        )
+        var recorded: Set<EventKey> = []
+        for try await (tenant, id) in rows.decode((String, String).self) {
+            recorded.insert(EventKey(tenant: tenant, id: id))
+        }
+        return recorded
+    }
 
     private func store(
         _ moved: [AuditChainID: AuditChainHead], connection: PostgresConnection, logger: Logger

@@ -30,7 +30,7 @@ struct CredentialIssuer: Sendable {
             try await context.publish(
                 issued, to: .accessReplies, tenant: tenant, partitionKey: granted.requestID,
                 partition: granted.reply.partition,
-                subject: granted.requestID, traceparent: event.traceparent
+                subject: granted.requestID, inResponseTo: event
             )
             Counter(label: "sigil.credentials.issued", dimensions: [("provider", granted.credentialProvider)])
                 .increment()
@@ -40,7 +40,7 @@ struct CredentialIssuer: Sendable {
             try await context.publish(
                 AccessRefused(requestID: granted.requestID, stage: .issuance, reason: reason),
                 to: .accessReplies, tenant: tenant, partitionKey: granted.requestID, partition: granted.reply.partition,
-                subject: granted.requestID, traceparent: event.traceparent
+                subject: granted.requestID, inResponseTo: event
             )
             logger.warning(
                 "issuance refused", metadata: ["request": "\(granted.requestID)", "reason": "\(reason.code)"])

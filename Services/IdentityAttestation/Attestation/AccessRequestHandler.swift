@@ -45,7 +45,7 @@ struct AccessRequestHandler: Sendable {
             )
             try await context.publish(
                 attested, to: .accessAttested, tenant: tenant, partitionKey: request.requestID,
-                subject: request.requestID, traceparent: event.traceparent)
+                subject: request.requestID, inResponseTo: event)
             Counter(label: "sigil.attestations", dimensions: [("outcome", "attested")]).increment()
             logger.info(
                 "identity attested",
@@ -55,12 +55,12 @@ struct AccessRequestHandler: Sendable {
             try await context.publish(
                 AttestationFailed(requestID: request.requestID, target: request.target, reason: reason),
                 to: .accessAttested, tenant: tenant, partitionKey: request.requestID, subject: request.requestID,
-                traceparent: event.traceparent
+                inResponseTo: event
             )
             try await context.publish(
                 AccessRefused(requestID: request.requestID, stage: .attestation, reason: reason),
                 to: .accessReplies, tenant: tenant, partitionKey: request.requestID, partition: request.reply.partition,
-                subject: request.requestID, traceparent: event.traceparent
+                subject: request.requestID, inResponseTo: event
             )
             Counter(label: "sigil.attestations", dimensions: [("outcome", refusal.code)]).increment()
             logger.info(

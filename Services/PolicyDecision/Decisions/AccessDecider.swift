@@ -58,7 +58,7 @@ struct AccessDecider: Sendable {
             )
             try await context.publish(
                 granted, to: .accessDecisions, tenant: tenant, partitionKey: attested.requestID,
-                subject: attested.requestID, traceparent: event.traceparent)
+                subject: attested.requestID, inResponseTo: event)
             Counter(label: "sigil.decisions", dimensions: [("outcome", "granted")]).increment()
             logger.info("access granted", metadata: ["request": "\(attested.requestID)", "policy": "\(policy.name)"])
         } else if let reason = decision.reason {
@@ -67,13 +67,13 @@ struct AccessDecider: Sendable {
                     requestID: attested.requestID, target: attested.target, clientWorkload: attested.clientWorkload,
                     reason: reason),
                 to: .accessDecisions, tenant: tenant, partitionKey: attested.requestID, subject: attested.requestID,
-                traceparent: event.traceparent
+                inResponseTo: event
             )
             try await context.publish(
                 AccessRefused(requestID: attested.requestID, stage: .policy, reason: reason),
                 to: .accessReplies, tenant: tenant, partitionKey: attested.requestID,
                 partition: attested.reply.partition,
-                subject: attested.requestID, traceparent: event.traceparent
+                subject: attested.requestID, inResponseTo: event
             )
             Counter(label: "sigil.decisions", dimensions: [("outcome", reason.code)]).increment()
             logger.info("access denied", metadata: ["request": "\(attested.requestID)", "reason": "\(reason.code)"])

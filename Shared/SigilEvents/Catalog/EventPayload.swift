@@ -13,9 +13,11 @@ extension EventPayload {
         partitionKey: String,
         subject: String? = nil,
         traceparent: String? = nil,
-        time: Date = Date()
+        time: Date = Date(),
+        id: String = UUIDv7.generate()
     ) throws -> CloudEvent {
         CloudEvent(
+            id: id,
             source: source.description,
             type: Self.eventType,
             time: time,

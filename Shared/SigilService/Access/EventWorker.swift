@@ -149,7 +149,10 @@ public struct EventWorker: Service {
 }
 
 extension ServiceContext {
-    /// Publishes an event to one of Sigil's topics and waits for the broker.
+    /// Publishes an event to one of Sigil's topics and waits for the broker. An event written `inResponseTo` another
+    /// (an attestation for a request, a decision for an attestation) carries that event's trace and an id derived
+    /// from it: handling the same record again after a crash (Kafka delivers at least once) writes the same event,
+    /// which the audit log keeps once.
     public func publish(
         _ payload: some EventPayload,
         to topic: SigilTopic,
@@ -157,12 +160,12 @@ extension ServiceContext {
         partitionKey: String,
         partition: Int32? = nil,
         subject: String? = nil,
-        traceparent: String? = nil
+        inResponseTo cause: CloudEvent? = nil
     ) async throws {
         _ = try await producer.sendAndAwait(
             message(
                 payload, to: topic, tenant: tenant, partitionKey: partitionKey, partition: partition,
-                subject: subject, traceparent: traceparent))
+                subject: subject, cause: cause))
     }
 
     /// Hands an event to the producer without waiting for the broker (librdkafka sends it); throws only when it
@@ -179,11 +182,13 @@ extension ServiceContext {
 
     private func message(
         _ payload: some EventPayload, to topic: SigilTopic, tenant: String, partitionKey: String,
-        partition: Int32? = nil, subject: String?, traceparent: String? = nil
+        partition: Int32? = nil, subject: String?, cause: CloudEvent? = nil
     ) throws -> KafkaProducerMessage {
-        try sign(
+        let id = cause.map { DerivedEventID.make(from: $0.id, type: type(of: payload).eventType) } ?? UUIDv7.generate()
+        return try sign(
             payload.cloudEvent(
-                source: source, tenant: tenant, partitionKey: partitionKey, subject: subject, traceparent: traceparent)
+                source: source, tenant: tenant, partitionKey: partitionKey, subject: subject,
+                traceparent: cause?.traceparent, id: id)
         ).kafkaMessage(topic: topics.name(topic), partition: partition)
     }
 
