@@ -70,13 +70,12 @@ extension AccessFlowEndToEndTests {
             return ["\"outcome\":\"granted\"", "\"outcome\":\"denied\"", AuditCheckpointed.eventType.description]
                 .allSatisfy(text.contains) ? true : nil
         }
-        let tenant = try psql(settings, "SELECT tenant FROM audit.events WHERE outcome = 'granted' LIMIT 1")
-        let verified = try await sigil(constellation, ["audit", "verify"])
+        let tenant = try constellation.psql("SELECT tenant FROM audit.events WHERE outcome = 'granted' LIMIT 1")
+        let verified = try await constellation.sigil(["audit", "verify"])
         #expect(verified.status == 0 && verified.output.contains("audit log verified"), "\(verified.output)")
 
         // A chain with a few rows, not the checkpoints' own; its rows 2 and 3 are edited below.
-        let chain = try psql(
-            settings,
+        let chain = try constellation.psql(
             """
             SELECT topic || '|' || partition FROM audit.events WHERE tenant = '\(tenant)'
               AND topic <> 'sigil.audit.checkpoints' GROUP BY topic, partition HAVING max(sequence) >= 4
@@ -88,31 +87,30 @@ extension AccessFlowEndToEndTests {
         let row = "tenant = '\(tenant)' AND topic = '\(topic)' AND partition = \(partition)"
         let name = "\(tenant)/\(topic)/\(partition)"
         func expectBroken(at sequence: Int, _ reason: String, against: String? = nil) async throws {
-            let result = try await sigil(
-                constellation, ["audit", "verify"] + (against.map { ["--against", $0] } ?? []))
+            let result = try await constellation.sigil(
+                ["audit", "verify"] + (against.map { ["--against", $0] } ?? []))
             #expect(result.status == 1, "\(result.output)")
             #expect(result.output.contains("BROKEN \(name) at sequence \(sequence)"), "\(result.output)")
             #expect(result.output.contains(reason), "\(result.output)")
         }
 
         // Updated: the row's data changed.
-        _ = try psql(settings, "UPDATE audit.events SET data = data || ' ' WHERE \(row) AND sequence = 2")
+        _ = try constellation.psql("UPDATE audit.events SET data = data || ' ' WHERE \(row) AND sequence = 2")
         try await expectBroken(at: 2, "does not match its contents")
-        _ = try psql(settings, "UPDATE audit.events SET data = rtrim(data) WHERE \(row) AND sequence = 2")
+        _ = try constellation.psql("UPDATE audit.events SET data = rtrim(data) WHERE \(row) AND sequence = 2")
 
         // Deleted: the next row names the gap.
-        _ = try psql(
-            settings,
+        _ = try constellation.psql(
             """
             CREATE TABLE audit.e2e_removed AS SELECT * FROM audit.events WHERE \(row) AND sequence = 2;
             DELETE FROM audit.events WHERE \(row) AND sequence = 2
             """)
         try await expectBroken(at: 3, "rows are missing")
-        _ = try psql(settings, "INSERT INTO audit.events SELECT * FROM audit.e2e_removed; DROP TABLE audit.e2e_removed")
+        _ = try constellation.psql(
+            "INSERT INTO audit.events SELECT * FROM audit.e2e_removed; DROP TABLE audit.e2e_removed")
 
         // Inserted: a forged row after the chain's end.
-        _ = try psql(
-            settings,
+        _ = try constellation.psql(
             """
             INSERT INTO audit.events SELECT tenant, topic, partition, 1000000, kafka_offset, event_id, event_type,
                 source, subject, partition_key, traceparent, content_type, time_attribute, occurred_at, data, signature,
@@ -120,44 +118,25 @@ extension AccessFlowEndToEndTests {
             FROM audit.events WHERE \(row) AND sequence = 3
             """)
         try await expectBroken(at: 1_000_000, "rows are missing")
-        _ = try psql(settings, "DELETE FROM audit.events WHERE \(row) AND sequence = 1000000")
-        let restored = try await sigil(constellation, ["audit", "verify"])
+        _ = try constellation.psql("DELETE FROM audit.events WHERE \(row) AND sequence = 1000000")
+        let restored = try await constellation.sigil(["audit", "verify"])
         #expect(restored.status == 0, "\(restored.output)")
 
         // Cut short: the chain alone still holds, the shipped checkpoints do not.
-        let checkpointed = try await sigil(constellation, ["audit", "verify", "--against", file])
+        let checkpointed = try await constellation.sigil(["audit", "verify", "--against", file])
         #expect(checkpointed.status == 0 && !checkpointed.output.contains(" 0 checkpoints"), "\(checkpointed.output)")
-        let fromTopic = try await sigil(constellation, ["audit", "verify", "--against", "checkpoints"])
+        let fromTopic = try await constellation.sigil(["audit", "verify", "--against", "checkpoints"])
         #expect(fromTopic.status == 0, "\(fromTopic.output)")
-        _ = try psql(
-            settings,
+        _ = try constellation.psql(
             """
             CREATE TABLE audit.e2e_cut AS SELECT * FROM audit.events WHERE \(row) AND sequence >= 2;
             DELETE FROM audit.events WHERE \(row) AND sequence >= 2
             """)
-        let cut = try await sigil(constellation, ["audit", "verify", "--against", file])
+        let cut = try await constellation.sigil(["audit", "verify", "--against", file])
         #expect(cut.status == 1, "\(cut.output)")
         #expect(cut.output.contains("BROKEN \(name)") && cut.output.contains("signed checkpoint"), "\(cut.output)")
-        _ = try psql(settings, "INSERT INTO audit.events SELECT * FROM audit.e2e_cut; DROP TABLE audit.e2e_cut")
-        let whole = try await sigil(constellation, ["audit", "verify"])
+        _ = try constellation.psql("INSERT INTO audit.events SELECT * FROM audit.e2e_cut; DROP TABLE audit.e2e_cut")
+        let whole = try await constellation.sigil(["audit", "verify"])
         #expect(whole.status == 0, "\(whole.output)")
-    }
-
-    /// Runs psql against the constellation's database; returns its unaligned output.
-    func psql(_ settings: [String: String], _ sql: String) throws -> String {
-        let url = try #require(settings["SIGIL_POSTGRES_URL"])
-        let (status, output) = try ProcessLauncher.run(
-            "/usr/bin/psql", [url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
-        try #require(status == 0, "psql failed: \(output)")
-        return output.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// Runs the CLI with the constellation's settings.
-    func sigil(
-        _ constellation: LocalConstellation, _ arguments: [String]
-    ) async throws -> (status: Int32, output: String) {
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(constellation.settings) { _, setting in setting }
-        return try ProcessLauncher.run("\(LocalConstellation.binaries)/sigil", arguments, environment: environment)
     }
 }

@@ -12,9 +12,14 @@ struct LocalConstellation {
     var settings: [String: String] { AdminClient.readEnvFile(envFile) }
     var admin: AdminClient { AdminClient(envFile: envFile) }
 
-    static func start(_ stateDirectory: String = ".sigil/e2e") async throws -> LocalConstellation {
+    /// `replicas`: `sigil dev up --replicas`, e.g. `policy=2,audit=2`.
+    static func start(
+        _ stateDirectory: String = ".sigil/e2e", replicas: String? = nil
+    ) async throws -> LocalConstellation {
         let (status, output) = try await run(
-            "\(binaries)/sigil", ["dev", "up", "--detach", "--state-directory", stateDirectory])
+            "\(binaries)/sigil",
+            ["dev", "up", "--detach", "--state-directory", stateDirectory]
+                + (replicas.map { ["--replicas", $0] } ?? []))
         try #require(status == 0, "sigil dev up failed:\n\(output)")
         return LocalConstellation(stateDirectory: stateDirectory)
     }
@@ -24,6 +29,25 @@ struct LocalConstellation {
             "\(Self.binaries)/sigil", ["dev", "down", "--state-directory", stateDirectory])
         #expect(status == 0, "sigil dev down failed:\n\(output)")
         return output
+    }
+
+    /// An admin client of the second replicas (`dev up --replicas`: their ports are 100 above the first ones').
+    func secondReplicasAdmin() throws -> AdminClient {
+        var lines: [String] = []
+        for (key, value) in settings {
+            var value = value
+            if key.hasSuffix("_URL"), var url = URLComponents(string: value), let port = url.port {
+                url.port = port + 100
+                value = url.string ?? value
+            }
+            lines.append("\(key)=\(value)")
+        }
+        let file = "\(stateDirectory)/env-2"
+        // It holds the admin token: readable by the owner only, like the env file it copies.
+        FileManager.default.createFile(
+            atPath: file, contents: Data((lines.joined(separator: "\n") + "\n").utf8),
+            attributes: [.posixPermissions: 0o600])
+        return AdminClient(envFile: file)
     }
 
     /// The pid `dev up` recorded for a process (`sigil-attest`, `broker`, ...).
@@ -39,6 +63,22 @@ struct LocalConstellation {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return files.compactMap { try? String(contentsOfFile: "\(directory)/\($0)", encoding: .utf8) }.joined(
             separator: "\n")
+    }
+
+    /// Runs psql against the constellation's database; returns its unaligned output.
+    func psql(_ sql: String) throws -> String {
+        let url = try #require(settings["SIGIL_POSTGRES_URL"])
+        let (status, output) = try ProcessLauncher.run(
+            "/usr/bin/psql", [url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+        try #require(status == 0, "psql failed: \(output)")
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs the CLI with the constellation's settings.
+    func sigil(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(settings) { _, setting in setting }
+        return try ProcessLauncher.run("\(Self.binaries)/sigil", arguments, environment: environment)
     }
 
     static func run(_ executable: String, _ arguments: [String]) async throws -> (Int32, String) {

@@ -18,21 +18,8 @@ struct BenchSetup: AsyncParsableCommand {
             attributes: [.posixPermissions: 0o600])
         var documents = try DemoConfiguration.documents(
             identity: identity, upstreamPort: options.upstreamPort, apiKey: apiKey)
-        for index in 0..<options.coldPorts {
-            let name = "cold-\(index)"
-            let port = options.coldPortBase + index
-            documents.append(
-                ResourceDocument(
-                    kind: .serverWorkload, name: name,
-                    spec: ["scheme": "http", "host": "127.0.0.1", "port": .number(Double(port))]))
-            documents.append(
-                ResourceDocument(
-                    kind: .accessPolicy, name: "billing-\(name)",
-                    spec: [
-                        "clientWorkload": "billing", "serverWorkload": .string(name), "trustProvider": "demo-cluster",
-                        "credentialProvider": "demo-reports-key", "ttlSeconds": 3600,
-                    ]))
-        }
+        documents += DemoConfiguration.coldFlowDocuments(
+            ports: (0..<options.coldPorts).map { options.coldPortBase + $0 })
         let admin = options.admin
         let refused = try await admin.apply(documents).filter(\.refused)
         guard refused.isEmpty else {

@@ -45,4 +45,23 @@ public enum DemoConfiguration {
                 kind: kind, name: name, labels: ["app.sigil.dev/part-of": "demo"], spec: try .init(json: spec))
         }
     }
+
+    /// One server workload (`cold-N`, on 127.0.0.1 at the port) and one policy letting `billing` reach it with the
+    /// demo's key, per port: requests to different ports need different credentials, so they are cold flows at once.
+    public static func coldFlowDocuments(ports: [Int]) -> [ResourceDocument] {
+        ports.enumerated().flatMap { index, port -> [ResourceDocument] in
+            let name = "cold-\(index)"
+            return [
+                ResourceDocument(
+                    kind: .serverWorkload, name: name,
+                    spec: ["scheme": "http", "host": "127.0.0.1", "port": .number(Double(port))]),
+                ResourceDocument(
+                    kind: .accessPolicy, name: "billing-\(name)",
+                    spec: [
+                        "clientWorkload": "billing", "serverWorkload": .string(name), "trustProvider": "demo-cluster",
+                        "credentialProvider": "demo-reports-key", "ttlSeconds": 3600,
+                    ]),
+            ]
+        }
+    }
 }

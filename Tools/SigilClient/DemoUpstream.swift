@@ -10,13 +10,16 @@ import Synchronization
 public final class DemoUpstream: Sendable {
     public let apiKey: String
     private let counts = Mutex<(authorized: Int, rejected: Int)>((0, 0))
-    private let boundPort = Mutex<Int?>(nil)
+    private let boundPorts = Mutex<[Int]>([])
 
     public init(apiKey: String) { self.apiKey = apiKey }
 
     public var authorized: Int { counts.withLock { $0.authorized } }
     public var rejected: Int { counts.withLock { $0.rejected } }
-    public var port: Int? { boundPort.withLock { $0 } }
+    /// The port of the first application started (see `application`).
+    public var port: Int? { boundPorts.withLock { $0.first } }
+    /// Every port it listens on: one per application started (the same API on many ports stands in for many APIs).
+    public var ports: [Int] { boundPorts.withLock { $0 } }
 
     /// The API on `host:port` (port 0: any free port, see `port`).
     public func application(host: String = "127.0.0.1", port: Int = 0) -> some ApplicationProtocol {
@@ -35,7 +38,9 @@ public final class DemoUpstream: Sendable {
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "demo-upstream"),
-            onServerRunning: { channel in self.boundPort.withLock { $0 = channel.localAddress?.port } },
+            onServerRunning: { channel in
+                if let port = channel.localAddress?.port { self.boundPorts.withLock { $0.append(port) } }
+            },
             logger: logger
         )
     }

@@ -27,8 +27,9 @@ SIGIL_TEST_POSTGRES_URL="$url" swift test --skip-build --skip SigilEndToEndTests
 echo "==> swift test: the edge's credential deadlines (alone: they are timed, and 2 cores under the other suites skew them)"
 swift test --skip-build --filter EdgeCredentialTests
 
-echo "==> swift test: end to end (the five services as processes; alone, so timings are not skewed by other tests)"
-swift test --skip-build --filter SigilEndToEndTests
+echo "==> swift test: end to end (the services as processes; alone and one suite at a time: each runs a constellation"
+echo "    on the same ports, and timings must not be skewed by other tests)"
+swift test --skip-build --no-parallel --filter SigilEndToEndTests
 
 echo "==> local constellation end to end"
 Tools/scripts/constellation-smoke.sh
