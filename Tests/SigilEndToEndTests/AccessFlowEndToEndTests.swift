@@ -18,20 +18,8 @@ struct AccessFlowEndToEndTests {
         setenv("SIGIL_ATTEST_KEY_ROTATION_SECONDS", String(Self.keyRotationSeconds), 1)
         setenv("SIGIL_AUDIT_CHECKPOINT_SECONDS", "2", 1)
         let constellation = try await LocalConstellation.start()
-        let upstream = DemoUpstream(apiKey: "e2e_api_key_" + UUID().uuidString.replacingOccurrences(of: "-", with: ""))
-        let group = ServiceGroup(
-            configuration: .init(services: [upstream.application()], logger: Logger(label: "e2e.upstream")))
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                defer { Task { await group.triggerGracefulShutdown() } }
-                try await exercise(constellation, upstream: upstream)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-            }
-        } catch {
-            _ = try? await constellation.stop()
-            throw error
+        try await constellation.withUpstream { upstream in
+            try await exercise(constellation, upstream: upstream)
         }
         let pids = ["broker", "sigil-attest", "sigil-policy", "sigil-issue", "sigil-audit", "sigil-edge"].compactMap {
             try? constellation.pid(of: $0)

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import ServiceLifecycle
 import SigilClient
 import Testing
 
@@ -29,6 +31,29 @@ struct LocalConstellation {
             "\(Self.binaries)/sigil", ["dev", "down", "--state-directory", stateDirectory])
         #expect(status == 0, "sigil dev down failed:\n\(output)")
         return output
+    }
+
+    /// Runs `body` with a demo upstream listening on `ports` ports (one application each) beside the constellation,
+    /// then stops the upstream; the constellation is stopped if anything fails (the caller stops it otherwise).
+    func withUpstream(
+        ports: Int = 1, _ body: (DemoUpstream) async throws -> Void
+    ) async throws {
+        let upstream = DemoUpstream(apiKey: "e2e_api_key_" + UUID().uuidString.replacingOccurrences(of: "-", with: ""))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: (0..<ports).map { _ in upstream.application() }, logger: Logger(label: "e2e.upstream")))
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                defer { Task { await group.triggerGracefulShutdown() } }
+                try await body(upstream)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        } catch {
+            _ = try? await stop()
+            throw error
+        }
     }
 
     /// An admin client of the second replicas (`dev up --replicas`: their ports are 100 above the first ones').

@@ -33,23 +33,8 @@ struct ReplicaFailoverEndToEndTests {
         defer { unsetenv("SIGIL_EDGE_TIMEOUT_MS") }
         let constellation = try await LocalConstellation.start(
             ".sigil/e2e-replicas", replicas: "attest=2,policy=2,issue=2,audit=2,edge=2")
-        let upstream = DemoUpstream(
-            apiKey: "replica_api_key_" + UUID().uuidString.replacingOccurrences(of: "-", with: ""))
-        let group = ServiceGroup(
-            configuration: .init(
-                services: (0...Self.servers).map { _ in upstream.application() },
-                logger: Logger(label: "e2e.replicas.upstream")))
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                defer { Task { await group.triggerGracefulShutdown() } }
-                try await exercise(constellation, upstream: upstream)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-            }
-        } catch {
-            _ = try? await constellation.stop()
-            throw error
+        try await constellation.withUpstream(ports: Self.servers + 1) { upstream in
+            try await exercise(constellation, upstream: upstream)
         }
         _ = try await constellation.stop()
     }

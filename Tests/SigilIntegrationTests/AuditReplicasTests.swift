@@ -16,28 +16,9 @@ struct AuditReplicasTests {
 
     @Test("every event is in audit.events exactly once and every chain verifies")
     func threeReplicas() async throws {
-        let cluster = try KafkaMockCluster(logger: logger)
-        try cluster.createTopic(.init(name: topic, partitions: 3))
-        try cluster.createTopic(.init(name: "deadletter", partitions: 1))
-        let client = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, clientID: "test")
-        let producer = try KafkaProducer(configuration: .init(client: client), logger: logger)
-        let schema = TestPostgres.uniqueSchema("audit")
-        try await TestPostgres.withClient { postgres in
-            try await MigrationRunner(schema: schema, migrations: SigilServiceDefinition.auditIngestion.migrations)
-                .apply(on: postgres, logger: logger)
-            let admin = try KafkaAdmin(configuration: client, logger: logger)
-            func replica(_ index: Int) -> ProjectionRunner {
-                var configuration = ProjectionRunner.Configuration(
-                    topics: [topic],
-                    kafka: .init(bootstrapServers: cluster.bootstrapServers, clientID: "audit-\(index)"),
-                    deadLetterTopic: "deadletter")
-                configuration.fetchWaitMaxMilliseconds = 5
-                configuration.retryDelay = .milliseconds(20)
-                return ProjectionRunner(
-                    projection: AuditProjection(schema: schema, postgres: postgres),
-                    schema: schema, configuration: configuration, postgres: postgres, producer: producer, admin: admin,
-                    source: EventSource(service: "audit", instance: "\(index)"), logger: logger)
-            }
+        try await withAuditLog(partitions: 3) { log in
+            let (producer, postgres, schema, admin) = (log.producer, log.postgres, log.schema, log.admin)
+            func replica(_ index: Int) -> ProjectionRunner { log.runner("audit-\(index)") }
             func produce(_ range: Range<Int>) async throws {
                 for index in range {
                     let tenant = index.isMultiple(of: 2) ? "acme" : "globex"
@@ -96,30 +77,14 @@ struct AuditReplicasTests {
                 #expect(report.records == 300)
                 #expect(report.chains == 3)
             }
-            try await postgres.query("DROP SCHEMA \(unescaped: schema.rawValue) CASCADE", logger: logger)
         }
     }
 
     @Test("an event published again with its id (a handler run twice after a crash) is recorded once")
     func sameEventTwice() async throws {
-        let cluster = try KafkaMockCluster(logger: logger)
-        try cluster.createTopic(.init(name: topic, partitions: 2))
-        try cluster.createTopic(.init(name: "deadletter", partitions: 1))
-        let client = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, clientID: "test")
-        let producer = try KafkaProducer(configuration: .init(client: client), logger: logger)
-        let schema = TestPostgres.uniqueSchema("audit")
-        try await TestPostgres.withClient { postgres in
-            try await MigrationRunner(schema: schema, migrations: SigilServiceDefinition.auditIngestion.migrations)
-                .apply(on: postgres, logger: logger)
-            let admin = try KafkaAdmin(configuration: client, logger: logger)
-            var configuration = ProjectionRunner.Configuration(
-                topics: [topic], kafka: .init(bootstrapServers: cluster.bootstrapServers, clientID: "audit"),
-                deadLetterTopic: "deadletter")
-            configuration.fetchWaitMaxMilliseconds = 5
-            let runner = ProjectionRunner(
-                projection: AuditProjection(schema: schema, postgres: postgres),
-                schema: schema, configuration: configuration, postgres: postgres, producer: producer, admin: admin,
-                source: EventSource(service: "audit", instance: "1"), logger: logger)
+        try await withAuditLog(partitions: 2) { log in
+            let (producer, postgres, schema, admin) = (log.producer, log.postgres, log.schema, log.admin)
+            let runner = log.runner("audit")
             // Ten decisions; then five of them published again by a "restarted" handler: same derived id, a later
             // time; and one of them again in the same batch as its first copy.
             let source = EventSource(service: "policy", instance: "1")
@@ -169,6 +134,48 @@ struct AuditReplicasTests {
                 .verify(tenant: "acme", logger: logger)
             #expect(report.verified, "\(report.breaks)")
             #expect(report.records == 10)
+        }
+    }
+
+    /// A mock cluster with the events topic (`partitions`) and a dead-letter topic, a fresh audit schema (dropped
+    /// after `body`), and runners of the audit projection reading them.
+    struct AuditLog: Sendable {
+        let cluster: KafkaMockCluster
+        let producer: KafkaProducer
+        let admin: KafkaAdmin
+        let postgres: PostgresClient
+        let schema: SchemaName
+        let topic: String
+        let logger: Logger
+
+        func runner(_ instance: String) -> ProjectionRunner {
+            var configuration = ProjectionRunner.Configuration(
+                topics: [topic], kafka: .init(bootstrapServers: cluster.bootstrapServers, clientID: instance),
+                deadLetterTopic: "deadletter")
+            configuration.fetchWaitMaxMilliseconds = 5
+            configuration.retryDelay = .milliseconds(20)
+            return ProjectionRunner(
+                projection: AuditProjection(schema: schema, postgres: postgres),
+                schema: schema, configuration: configuration, postgres: postgres, producer: producer, admin: admin,
+                source: EventSource(service: "audit", instance: instance), logger: logger)
+        }
+    }
+
+    func withAuditLog(partitions: Int32, _ body: @Sendable (AuditLog) async throws -> Void) async throws {
+        let cluster = try KafkaMockCluster(logger: logger)
+        try cluster.createTopic(.init(name: topic, partitions: partitions))
+        try cluster.createTopic(.init(name: "deadletter", partitions: 1))
+        let client = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, clientID: "test")
+        let producer = try KafkaProducer(configuration: .init(client: client), logger: logger)
+        let schema = TestPostgres.uniqueSchema("audit")
+        try await TestPostgres.withClient { postgres in
+            try await MigrationRunner(schema: schema, migrations: SigilServiceDefinition.auditIngestion.migrations)
+                .apply(on: postgres, logger: logger)
+            let admin = try KafkaAdmin(configuration: client, logger: logger)
+            try await body(
+                AuditLog(
+                    cluster: cluster, producer: producer, admin: admin, postgres: postgres, schema: schema,
+                    topic: topic, logger: logger))
             try await postgres.query("DROP SCHEMA \(unescaped: schema.rawValue) CASCADE", logger: logger)
         }
     }

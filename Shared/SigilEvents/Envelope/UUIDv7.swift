@@ -12,7 +12,14 @@ public enum UUIDv7 {
         for index in 6..<16 {
             bytes[index] = UInt8.random(in: 0...255, using: &generator)
         }
-        bytes[6] = (bytes[6] & 0x0F) | 0x70  // version 7
+        return format(bytes, version: 7)
+    }
+
+    /// 16 bytes as an RFC 9562 UUID of the version, lowercase: the version nibble and the variant bits are set.
+    public static func format(_ bytes: [UInt8], version: UInt8) -> String {
+        precondition(bytes.count >= 16 && version < 16)
+        var bytes = bytes
+        bytes[6] = (bytes[6] & 0x0F) | (version << 4)
         bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 9562 variant
         let uuid = UUID(
             uuid: (
