@@ -8,7 +8,7 @@ struct SigilCommand: AsyncParsableCommand {
         subcommands: [
             DevCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, DemoCommand.self,
             AuditCommand.self,
-            ProjectionsCommand.self, EdgeCommand.self, KeysCommand.self, DeployCommand.self,
+            ProjectionsCommand.self, EdgeCommand.self, KeysCommand.self, DeployCommand.self, ProbeCommand.self,
         ]
     )
 }

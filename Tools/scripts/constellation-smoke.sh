@@ -26,6 +26,9 @@ trap cleanup EXIT
 
 check "dev up brings every service to ready" "$sigil" dev up --detach --state-directory "$state"
 check "dev status reports every process healthy" "$sigil" dev status --state-directory "$state"
+check "sigil probe (the image's health check) finds a service ready on its SIGIL_HTTP_PORT" \
+  env SIGIL_HTTP_PORT=7102 "$sigil" probe
+check "sigil probe fails for a port nothing serves" bash -c "! '$sigil' probe --port 7999"
 
 brokers=$(grep '^SIGIL_KAFKA_BROKERS=' "$state/env" | cut -d= -f2-)
 metadata=$(kcat -L -b "$brokers" 2>&1 || true)

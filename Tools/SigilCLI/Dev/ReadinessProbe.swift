@@ -10,9 +10,11 @@ enum ReadinessProbe {
         case unreachable
     }
 
-    static func check(port: Int, client: HTTPClient = .shared) async -> Health {
+    static func check(
+        port: Int, host: String = "127.0.0.1", path: String = "/readyz", client: HTTPClient = .shared
+    ) async -> Health {
         do {
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz")
+            var request = HTTPClientRequest(url: "http://\(host):\(port)\(path)")
             request.method = .GET
             let response = try await client.execute(request, timeout: .seconds(3))
             _ = try? await response.body.collect(upTo: 64 * 1024)
