@@ -207,21 +207,9 @@ public final class ProjectionRunner: Service, Sendable {
         return outcome
     }
 
-    /// Decodes and authenticates each record; large batches on every core (a signature check costs far more than
-    /// the rest of a record's way into the database).
+    /// Decodes and authenticates each record; large batches on every core.
     private func read(_ messages: [KafkaConsumerMessage]) async -> [Result<ProjectedEvent, ProjectionRejection>] {
-        let chunks = messages.count < 256 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 8)
-        guard chunks > 1 else { return messages.map(read) }
-        let size = (messages.count + chunks - 1) / chunks
-        return await withTaskGroup(of: (Int, [Result<ProjectedEvent, ProjectionRejection>]).self) { group in
-            for start in stride(from: 0, to: messages.count, by: size) {
-                let slice = messages[start..<min(start + size, messages.count)]
-                group.addTask { (start, slice.map(self.read)) }
-            }
-            var parts: [(Int, [Result<ProjectedEvent, ProjectionRejection>])] = []
-            for await part in group { parts.append(part) }
-            return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
-        }
+        await ConsumerBatch.map(messages) { self.read($0) }
     }
 
     private func read(_ message: KafkaConsumerMessage) -> Result<ProjectedEvent, ProjectionRejection> {

@@ -49,6 +49,8 @@ final class ControlPlaneView: Service, Sendable {
         var configuration = KafkaConsumerConfiguration(
             client: context.configuration.kafkaClient("sigil-edge-config"), mode: .assign(partitions))
         configuration.fetchWaitMaxMilliseconds = context.configuration.kafkaFetchWaitMaxMilliseconds
+        // Large batches at start: each is checked on every core (see `admit`).
+        configuration.maximumBatchSize = 5_000
         let consumer = try KafkaConsumer(configuration: configuration, logger: context.logger)
         // Where the topic ended when this edge started: read up to there, it is ready.
         var behind: [Int32: Int64] = [:]
@@ -59,12 +61,14 @@ final class ControlPlaneView: Service, Sendable {
         if behind.isEmpty { context.readiness.satisfy("configuration") }
         try await withGracefulShutdownHandler {
             while let batch = try await consumer.nextBatch() {
-                // One index update per batch: a new edge in a tenant with thousands of server workloads copies the
-                // index a few times, not once per workload.
+                // Decoded, filtered and signature-checked on every core; then taken in, in order. One index update
+                // per batch: a new edge in a tenant with thousands of server workloads copies the index a few times,
+                // not once per workload.
+                let admitted = await ConsumerBatch.map(batch) { self.admit($0) }
                 var changes: [ServerWorkloadIndex.Change] = []
                 defer { serverWorkloads.apply(changes) }
-                for message in batch {
-                    if let change = apply(message) { changes.append(change) }
+                for (message, event) in zip(batch, admitted) {
+                    if let event, let change = apply(event) { changes.append(change) }
                     if let end = behind[message.partition], message.offset + 1 >= end {
                         behind[message.partition] = nil
                         if behind.isEmpty {
@@ -83,15 +87,26 @@ final class ControlPlaneView: Service, Sendable {
         await consumer.close()
     }
 
-    /// Takes in one configuration event; returns the change to the server workloads it makes, if any.
-    private func apply(_ message: KafkaConsumerMessage) -> ServerWorkloadIndex.Change? {
-        // Other tenants' configuration is none of this edge's business: skipped before it is even decoded.
+    /// A configuration record this edge acts on: of its tenant (or an attestation key), a kind it uses, and signed
+    /// by a role allowed to write it. Everything else is skipped here, before the costly signature check where the
+    /// kind already says it is of no use (the services with projections dead-letter bad records; the edge skips).
+    private func admit(_ message: KafkaConsumerMessage) -> (event: CloudEvent, payload: any EventPayload)? {
         guard let event = try? CloudEvent(kafkaMessage: message),
             event.tenant == tenant || event.tenant == AttestationKeyPublished.tenant,
-            let payload = try? EventCatalog.sigil.decode(event), context.isAuthentic(event, payload)
-        else {
-            return nil  // the services with projections dead-letter such records; the edge only skips them
+            let payload = try? EventCatalog.sigil.decode(event)
+        else { return nil }
+        switch payload {
+        case is AttestationKeyPublished: break
+        case let defined as ResourceDefined where defined.kind == .serverWorkload && event.tenant == tenant: break
+        case let removed as ResourceRemoved where removed.kind == .serverWorkload && event.tenant == tenant: break
+        default: return nil
         }
+        return context.isAuthentic(event, payload) ? (event, payload) : nil
+    }
+
+    /// Takes in one admitted configuration event; returns the change to the server workloads it makes, if any.
+    private func apply(_ admitted: (event: CloudEvent, payload: any EventPayload)) -> ServerWorkloadIndex.Change? {
+        let (event, payload) = admitted
         switch payload {
         case let published as AttestationKeyPublished:
             let now = Date()
