@@ -11,44 +11,62 @@ struct RFC5424Message {
     let bytes: [UInt8]
 
     init(_ record: AuditRecord, hostname: String, structured: Bool, message: String) {
+        // Written as bytes: a log stream formats every record it delivers, and String concatenation with
+        // Character-by-Character escaping was most of a syslog stream's cost.
         let severity = LogRecordFormatter.isWarning(record) ? 4 : 6
-        var header = "<\(Self.facility * 8 + severity)>1 \(record.event.timeAttribute) "
-        header += Self.headerField(hostname, maximum: 255) + " sigil - "
-        header += Self.headerField(record.outcome ?? "event", maximum: 32) + " "
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512 + message.utf8.count)
+        bytes += "<\(Self.facility * 8 + severity)>1 ".utf8
+        bytes += record.event.timeAttribute.utf8
+        bytes.append(0x20)
+        Self.appendHeaderField(hostname, maximum: 255, to: &bytes)
+        bytes += " sigil - ".utf8
+        Self.appendHeaderField(record.outcome ?? "event", maximum: 32, to: &bytes)
+        bytes.append(0x20)
         if structured {
-            var parameters: [(String, String?)] = [
+            let parameters: [(String, String?)] = [
                 ("tenant", record.tenant), ("id", record.event.id), ("type", record.event.type.description),
                 ("outcome", record.outcome), ("clientWorkload", record.clientWorkload),
                 ("serverWorkload", record.serverWorkload), ("subject", record.event.subject),
                 ("source", record.event.source), ("chain", record.chain.description),
+                ("sequence", String(record.sequence)), ("hash", record.hash.hex),
             ]
-            parameters += [("sequence", String(record.sequence)), ("hash", record.hash.hex)]
-            header += "[\(Self.structuredDataID)"
+            bytes += "[\(Self.structuredDataID)".utf8
             for (name, value) in parameters {
                 guard let value else { continue }
-                header += " \(name)=\"\(Self.parameterValue(value))\""
+                bytes.append(0x20)
+                bytes += name.utf8
+                bytes += "=\"".utf8
+                Self.appendParameterValue(value, to: &bytes)
+                bytes.append(0x22)
             }
-            header += "]"
+            bytes.append(0x5D)
         } else {
-            header += "-"
+            bytes.append(0x2D)
         }
         // The message is UTF-8 text: marked with the BOM RFC 5424 section 6.4 asks for.
-        bytes = Array(header.utf8) + [0x20, 0xEF, 0xBB, 0xBF] + Array(message.utf8)
+        bytes += [0x20, 0xEF, 0xBB, 0xBF]
+        bytes += message.utf8
+        self.bytes = bytes
     }
 
-    /// HOSTNAME, APP-NAME, MSGID: printable US-ASCII without spaces; "-" when nothing is left.
-    static func headerField(_ text: String, maximum: Int) -> String {
-        let printable = String(text.unicodeScalars.filter { $0.value > 32 && $0.value < 127 }.prefix(maximum))
-        return printable.isEmpty ? "-" : String(printable)
-    }
-
-    /// PARAM-VALUE: '"', '\' and ']' escaped with a backslash (section 6.3.3).
-    static func parameterValue(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if character == "\"" || character == "\\" || character == "]" { escaped.append("\\") }
-            escaped.append(character)
+    /// HOSTNAME, APP-NAME, MSGID: printable US-ASCII without spaces; "-" when nothing is left. (Bytes of non-ASCII
+    /// characters are all 0x80 or above, so filtering bytes drops exactly the characters that are not allowed.)
+    static func appendHeaderField(_ text: String, maximum: Int, to bytes: inout [UInt8]) {
+        let start = bytes.count
+        for byte in text.utf8 where byte > 32 && byte < 127 {
+            bytes.append(byte)
+            if bytes.count - start == maximum { break }
         }
-        return escaped
+        if bytes.count == start { bytes.append(0x2D) }
+    }
+
+    /// PARAM-VALUE: '"', '\' and ']' escaped with a backslash (section 6.3.3). All three are ASCII, so escaping the
+    /// UTF-8 bytes is escaping the characters.
+    static func appendParameterValue(_ text: String, to bytes: inout [UInt8]) {
+        for byte in text.utf8 {
+            if byte == 0x22 || byte == 0x5C || byte == 0x5D { bytes.append(0x5C) }
+            bytes.append(byte)
+        }
     }
 }
