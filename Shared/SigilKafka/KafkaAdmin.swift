@@ -24,6 +24,18 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
+    /// Each topic's configuration as the brokers report it (`cleanup.policy`, `retention.ms`, `min.insync.replicas`,
+    /// ...). Throws when the brokers cannot describe configurations (librdkafka's mock cluster cannot).
+    public func topicConfigs(
+        _ names: [String], timeoutMilliseconds: Int? = nil
+    ) async throws(KafkaError) -> [String: [String: String]] {
+        let client = self.client
+        let timeout = Int32(timeoutMilliseconds ?? configuration.requestTimeoutMilliseconds)
+        return try await queue.performBlocking { () throws(KafkaError) in
+            try client.describeTopicConfigs(names, timeoutMilliseconds: timeout)
+        }
+    }
+
     /// The offset the next record of this partition will get: where a reader that wants only new records starts.
     public func highWatermark(topic: String, partition: Int32) async throws(KafkaError) -> Int64 {
         let client = self.client

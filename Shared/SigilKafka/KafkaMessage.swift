@@ -137,6 +137,8 @@ public struct KafkaClusterMetadata: Sendable {
         public let name: String
         public let partitions: Int32
         public let errorCode: KafkaError.Code?
+        /// The fewest replicas any of its partitions has: the topic's effective replication factor.
+        public var replicas: Int32 = 0
     }
 
     public let brokers: [Broker]

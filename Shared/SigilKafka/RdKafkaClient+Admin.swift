@@ -14,10 +14,12 @@ extension RdKafkaClient {
         }
         let topics = (0..<Int(metadata.topic_cnt)).map { index in
             let topic = metadata.topics[index]
+            let replicas = (0..<Int(topic.partition_cnt)).map { topic.partitions[$0].replica_cnt }.min() ?? 0
             return KafkaClusterMetadata.Topic(
                 name: String(cString: topic.topic),
                 partitions: topic.partition_cnt,
-                errorCode: topic.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError.Code(topic.err)
+                errorCode: topic.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError.Code(topic.err),
+                replicas: replicas
             )
         }
         return KafkaClusterMetadata(brokers: brokers, topics: topics)
@@ -87,6 +89,53 @@ extension RdKafkaClient {
 }
 
 extension RdKafkaClient {
+    /// Each topic's configuration as the brokers report it (every entry, defaults included). Blocking.
+    func describeTopicConfigs(
+        _ names: [String], timeoutMilliseconds: Int32
+    ) throws(KafkaError) -> [String: [String: String]] {
+        var errstr = [CChar](repeating: 0, count: 512)
+        var resources: [OpaquePointer?] = names.map { rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, $0) }
+        defer { resources.forEach { rd_kafka_ConfigResource_destroy($0) } }
+        let queue = rd_kafka_queue_new(handle)
+        defer { rd_kafka_queue_destroy(queue) }
+        let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS)
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errstr, errstr.count)
+        resources.withUnsafeMutableBufferPointer { buffer in
+            rd_kafka_DescribeConfigs(handle, buffer.baseAddress, buffer.count, options, queue)
+        }
+        guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 1_000) else {
+            throw KafkaError(code: .timedOut, operation: "describe topic configs", reason: "no answer from a broker")
+        }
+        defer { rd_kafka_event_destroy(event) }
+        let eventError = rd_kafka_event_error(event)
+        guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(eventError, operation: "describe topic configs")
+        }
+        guard let result = rd_kafka_event_DescribeConfigs_result(event) else { return [:] }
+        var count = 0
+        guard let described = rd_kafka_DescribeConfigs_result_resources(result, &count) else { return [:] }
+        var configs: [String: [String: String]] = [:]
+        for index in 0..<count {
+            let resource = described[index]
+            let name = String(cString: rd_kafka_ConfigResource_name(resource))
+            let err = rd_kafka_ConfigResource_error(resource)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(err, operation: "describe the configuration of topic \(name)")
+            }
+            var entryCount = 0
+            guard let entries = rd_kafka_ConfigResource_configs(resource, &entryCount) else { continue }
+            var topic: [String: String] = [:]
+            for entryIndex in 0..<entryCount {
+                let entry = entries[entryIndex]
+                guard let value = rd_kafka_ConfigEntry_value(entry) else { continue }
+                topic[String(cString: rd_kafka_ConfigEntry_name(entry))] = String(cString: value)
+            }
+            configs[name] = topic
+        }
+        return configs
+    }
+
     /// The offset the next record of a partition will get (its high watermark). Blocking.
     func highWatermark(topic: String, partition: Int32, timeoutMilliseconds: Int32) throws(KafkaError) -> Int64 {
         var low: Int64 = 0

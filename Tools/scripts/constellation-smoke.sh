@@ -66,6 +66,20 @@ from openapi_spec_validator import validate
 validate(yaml.safe_load(urllib.request.urlopen('http://127.0.0.1:$port/openapi.yaml').read()))"
 done
 
+# A service started against topics with fewer replicas than it is configured for refuses to run, naming the fix: the
+# running policy service's settings with SIGIL_TOPIC_REPLICATION=3 (the dev broker's topics have one replica).
+check "a service refuses topics with fewer replicas than SIGIL_TOPIC_REPLICATION, naming the fix" python3 - "$state" "${SIGIL_BIN:-.build/debug}" <<'PY'
+import json, subprocess, sys
+state, binaries = sys.argv[1], sys.argv[2]
+pid = [p["pid"] for p in json.load(open(f"{state}/processes.json"))["processes"] if p["name"] == "sigil-policy"][0]
+environment = dict(entry.split("=", 1) for entry in open(f"/proc/{pid}/environ").read().split("\0") if "=" in entry)
+environment.update(SIGIL_TOPIC_REPLICATION="3", SIGIL_HTTP_PORT="7199", SIGIL_INSTANCE_ID="unsafe-check")
+result = subprocess.run([f"{binaries}/sigil-policy"], env=environment, capture_output=True, text=True, timeout=60)
+output = result.stdout + result.stderr
+sys.exit(0 if result.returncode != 0 and "SIGIL_TOPIC_REPLICATION asks for 3" in output
+         and "kafka-reassign-partitions.sh" in output else 1)
+PY
+
 # docker-compose's admin gateway (deploy/compose/gateway.conf) in front of this constellation: the same nginx
 # configuration with the compose service names replaced by loopback addresses (no Docker DNS here).
 gateway="$state/gateway"

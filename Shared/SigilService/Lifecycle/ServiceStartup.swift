@@ -28,10 +28,15 @@ struct ServiceStartup: Service {
                         "schema up to date", metadata: ["schema": "\(migrations.schema)", "applied": "\(applied)"])
                 }
                 let created = try await admin.ensureTopics(topics)
+                let findings = try await TopicSafety.checkReplication(topics, admin: admin)
+                guard findings.isEmpty else { throw UnsafeTopicSettings(findings: findings) }
                 producer.prepare(topics: topics.map(\.name))
                 logger.info("topics ready", metadata: ["created": "\(created)"])
                 readiness.markStartupComplete()
                 break
+            } catch let refusal as UnsafeTopicSettings {
+                // Not the broker being slow: the cluster must be fixed, and running would lose data meanwhile.
+                throw refuse(refusal.findings)
             } catch {
                 logger.warning(
                     "start-up not complete; retrying",
@@ -40,7 +45,22 @@ struct ServiceStartup: Service {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: retryDelay) }
             }
         }
+        // Ready; now the settings (see TopicSafety.checkSettings): a service on unsafe topics stops.
+        if !Task.isShuttingDownGracefully,
+            let findings = await TopicSafety.checkSettings(topics, admin: admin, logger: logger), !findings.isEmpty
+        {
+            throw refuse(findings)
+        }
         try? await gracefulShutdown()
+    }
+
+    private func refuse(_ findings: [TopicSafety.Finding]) -> UnsafeTopicSettings {
+        for finding in findings {
+            logger.critical(
+                "unsafe topic settings; stopping",
+                metadata: ["kafka.topic": "\(finding.topic)", "problem": "\(finding.problem)", "fix": "\(finding.fix)"])
+        }
+        return UnsafeTopicSettings(findings: findings)
     }
 }
 
