@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import JWTKit
 import SigilClient
@@ -13,15 +14,17 @@ struct ServiceAccountTokenTests {
     let verifier = ServiceAccountTokenVerifier()
 
     func provider(
-        algorithms: [String] = ["ES256"], audiences: [String] = ["sigil"], identity: DemoIdentity? = nil
+        algorithms: [String] = ["ES256"], audiences: [String] = ["sigil"], identity: DemoIdentity? = nil,
+        extra: [String: Any] = [:], jwks: [String: Any]? = nil
     ) async throws -> TrustProvider {
-        let jwks = try JSONSerialization.data(withJSONObject: try (identity ?? self.identity).jwks())
+        let jwks = try jwks ?? (identity ?? self.identity).jwks()
         let spec = try JSONDecoder().decode(
             JSONValue.self,
-            from: JSONSerialization.data(withJSONObject: [
-                "type": "kubernetes-service-account", "issuer": DemoIdentity.issuer, "audiences": audiences,
-                "jwks": try JSONSerialization.jsonObject(with: jwks), "allowedAlgorithms": algorithms,
-            ]))
+            from: JSONSerialization.data(
+                withJSONObject: [
+                    "type": "kubernetes-service-account", "issuer": DemoIdentity.issuer, "audiences": audiences,
+                    "jwks": jwks, "allowedAlgorithms": algorithms,
+                ].merging(extra) { $1 }))
         let context = try await ResourceBench.context(.identityAttestation)
         return TrustProvider(try await ResourceBench.admit(TrustProviderSpec.self, "cluster", spec, context: context))
     }
@@ -48,8 +51,9 @@ struct ServiceAccountTokenTests {
         nbf: TimeInterval? = nil, drop: String? = nil
     ) -> [String: Any] {
         let now = Date().timeIntervalSince1970
-        var claims: [String: Any] = ["iss": DemoIdentity.issuer, "sub": sub, "aud": aud, "exp": now + exp, "iat": now]
-        if let nbf { claims["nbf"] = now + nbf }
+        var claims: [String: Any] = [
+            "iss": DemoIdentity.issuer, "sub": sub, "aud": aud, "exp": now + exp, "iat": now, "nbf": now + (nbf ?? 0),
+        ]
         if let drop { claims.removeValue(forKey: drop) }
         return claims
     }
@@ -73,6 +77,31 @@ struct ServiceAccountTokenTests {
         let other = DemoIdentity()
         let cases: [(String, String, AttestationRefusal)] = [
             ("garbage", "not.a.jwt", .tokenMalformed),
+            (
+                "crit header",
+                try await token(
+                    header: ["alg": "ES256", "kid": DemoIdentity.keyID, "crit": ["exp"]], claims: claims()),
+                .criticalHeaderUnsupported
+            ),
+            (
+                "kid not in the set",
+                try await token(header: ["alg": "ES256", "kid": "rotated-away"], claims: claims()),
+                .keyUnknown("the token's key (kid \"rotated-away\") is not in the trust provider's key set")
+            ),
+            (
+                "no kid", try await token(header: ["alg": "ES256"], claims: claims()),
+                .keyUnknown("the token names no key (kid) and the trust provider requires one")
+            ),
+            (
+                "lifetime too long", try await token(claims: claims(exp: 2 * 86_400)),
+                .lifetimeTooLong(172_800, maximum: 86_400)
+            ),
+            ("no nbf", try await token(claims: claims(drop: "nbf")), .claimMissing("nbf")),
+            ("no iat", try await token(claims: claims(drop: "iat")), .claimMissing("iat")),
+            (
+                "exp as a string",
+                try await token(claims: claims().merging(["exp": "tomorrow"]) { $1 }), .claimTypeInvalid
+            ),
             ("two segments", "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0", .tokenMalformed),
             ("too large", String(repeating: "a", count: 17_000), .tokenTooLarge),
             ("alg none", try await token(header: ["alg": "none"], claims: claims()), .algorithmNotAllowed),
@@ -88,10 +117,16 @@ struct ServiceAccountTokenTests {
             ("another key", try await token(claims: claims(), signWith: other), .signatureInvalid),
             ("expired", try await token(claims: claims(exp: -120)), .tokenExpired),
             ("not yet valid", try await token(claims: claims(nbf: 3_600)), .tokenNotYetValid),
-            ("wrong audience", try await token(claims: claims(aud: ["someone-else"])), .audienceMismatch),
-            ("no audience", try await token(claims: claims(drop: "aud")), .missingClaim),
-            ("no expiry", try await token(claims: claims(drop: "exp")), .missingClaim),
-            ("not a service account", try await token(claims: claims(sub: "user:alice")), .missingClaim),
+            (
+                "right issuer, wrong audience", try await token(claims: claims(aud: ["someone-else"])),
+                .claimMismatch("aud", expected: "one of [\"sigil\"]", actual: "[\"\\\"someone-else\\\"\"]")
+            ),
+            ("no audience", try await token(claims: claims(drop: "aud")), .claimMissing("aud")),
+            ("no expiry", try await token(claims: claims(drop: "exp")), .claimMissing("exp")),
+            (
+                "not a service account", try await token(claims: claims(sub: "user:alice")),
+                .claimMissing("sub (system:serviceaccount:<namespace>:<name>)")
+            ),
         ]
         for (name, token, expected) in cases {
             do {
@@ -136,10 +171,51 @@ struct ServiceAccountTokenTests {
         #expect(await refusal(base.merging(["jwks": ["keys": []]]) { $1 })?.field == "spec.jwks")
         #expect(await refusal(base.merging(["jwksFile": "/etc/jwks.json"]) { $1 })?.field == "spec.jwks")
         #expect(await refusal(base.merging(["type": "oidc"]) { $1 })?.field == "spec.type")
+        // A key set with private material in it (a private EC key's d) is refused, naming the member.
+        var leaked = try identity.jwks()
+        var leakedKeys = leaked["keys"] as! [[String: Any]]
+        leakedKeys[0]["d"] = "c2VjcmV0"
+        leaked["keys"] = leakedKeys
+        #expect(await refusal(base.merging(["jwks": leaked]) { $1 })?.field == "spec.jwks.keys[0].d")
+        #expect(
+            await refusal(base.merging(["maxTokenLifetimeSeconds": 10]) { $1 })?.field == "spec.maxTokenLifetimeSeconds"
+        )
         #expect(await refusal(base.merging(["audience": "typo"]) { $1 })?.field == "spec.audience")
         var noIssuer = base
         noIssuer.removeValue(forKey: "issuer")
         #expect(await refusal(noIssuer)?.field == "spec.issuer")
+    }
+
+    @Test("attack tokens: HS256 signed with the public key's bytes, an algorithm the key is not for, a kid-less token")
+    func keyConfusion() async throws {
+        // The classic confusion: HMAC keyed with the public key's bytes, which anyone has.
+        let jwk = (try identity.jwks()["keys"] as! [[String: Any]])[0]
+        let publicBytes = Data(base64URL: jwk["x"] as! String)! + Data(base64URL: jwk["y"] as! String)!
+        let header = try JSONSerialization.data(withJSONObject: ["alg": "HS256", "kid": DemoIdentity.keyID]).base64URL
+        let payload = try JSONSerialization.data(withJSONObject: claims()).base64URL
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Data("\(header).\(payload)".utf8), using: SymmetricKey(data: publicBytes))
+        let hmacToken = "\(header).\(payload).\(Data(mac).base64URL)"
+        await #expect(throws: AttestationRefusal.algorithmNotAllowed) {
+            try await verifier.verify(hmacToken, providers: [try await provider(algorithms: ["ES256", "RS256"])])
+        }
+        // The provider allows RS256, but the key the token names is an ES256 key: refused, not tried.
+        let confused = try await token(header: ["alg": "RS256", "kid": DemoIdentity.keyID], claims: claims())
+        let both = try await provider(algorithms: ["ES256", "RS256"])
+        do {
+            _ = try await verifier.verify(confused, providers: [both])
+            Issue.record("a token whose algorithm is not its key's was accepted")
+        } catch {
+            #expect(error.code == "algorithm-not-allowed" && error.detail.contains("is for ES256"), "\(error)")
+        }
+        // Without a kid: refused by default, accepted where the provider allows trying its keys.
+        let kidless = try await token(header: ["alg": "ES256"], claims: claims())
+        let lenient = try await provider(extra: ["acceptTokensWithoutKeyID": true])
+        #expect(try await verifier.verify(kidless, providers: [lenient]).serviceAccount == "billing")
+        // A longer lifetime is accepted where the provider allows it.
+        let long = try await token(claims: claims(exp: 2 * 86_400))
+        let patient = try await provider(extra: ["maxTokenLifetimeSeconds": 3 * 86_400])
+        #expect(try await verifier.verify(long, providers: [patient]).namespace == "demo")
     }
 }
 
@@ -147,5 +223,11 @@ extension Data {
     var base64URL: String {
         base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
+    }
+
+    init?(base64URL text: String) {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        self.init(base64Encoded: base64)
     }
 }

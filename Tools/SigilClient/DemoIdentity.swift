@@ -33,10 +33,11 @@ public struct DemoIdentity {
         let aud: AudienceClaim
         let exp: ExpirationClaim
         let iat: IssuedAtClaim
+        let nbf: NotBeforeClaim
         let kubernetes: Kubernetes
 
         enum CodingKeys: String, CodingKey {
-            case iss, sub, aud, exp, iat
+            case iss, sub, aud, exp, iat, nbf
             case kubernetes = "kubernetes.io"
         }
 
@@ -67,6 +68,7 @@ public struct DemoIdentity {
             aud: AudienceClaim(value: [Self.audience]),
             exp: ExpirationClaim(value: now.addingTimeInterval(600)),
             iat: IssuedAtClaim(value: now),
+            nbf: NotBeforeClaim(value: now),
             kubernetes: .init(namespace: namespace, serviceaccount: .init(name: serviceAccount))
         )
         return try await keys.sign(claims, kid: JWKIdentifier(string: Self.keyID))

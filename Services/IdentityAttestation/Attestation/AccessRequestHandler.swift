@@ -12,6 +12,7 @@ struct AccessRequestHandler: Sendable {
     let keys: AttestationKeySchedule
     let context: ServiceContext
     let verifier = ServiceAccountTokenVerifier()
+    let trustProviders = TrustProviderCache()
     /// Where request ids already taken are kept (nil only in tests without a database: then nothing is recorded).
     let ledger: RequestLedger?
     /// No edge waits longer than this for an answer; a request claiming a later deadline is refused.
@@ -92,7 +93,7 @@ struct AccessRequestHandler: Sendable {
             throw AttestationRefusal.replayedRequest
         }
         guard let token = String(validating: evidence, as: UTF8.self) else { throw AttestationRefusal.tokenMalformed }
-        let providers = context.resources.index(TrustProviderSpec.self).all(tenant: tenant).map(TrustProvider.init)
+        let providers = trustProviders.providers(context.resources.index(TrustProviderSpec.self).all(tenant: tenant))
         return try await verifier.verify(token.trimmingCharacters(in: .whitespacesAndNewlines), providers: providers)
     }
 }

@@ -39,51 +39,120 @@ struct ServiceAccountTokenVerifier: Sendable {
         func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
-    private struct Header: Decodable {
-        let alg: String?
-    }
-
-    private struct UnverifiedIssuer: Decodable {
+    /// What is read before the signature is checked: only the issuer, to pick the provider.
+    private struct UnverifiedIssuer: JWTPayload {
         let iss: String?
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
+    /// Verification as RFC 8725 (JWT best current practices) asks: the header parsed by jwt-kit; no `crit`; the
+    /// algorithm one the provider allows and the key's own (its `alg`, and its `kty`/`crv` able to make it); the key
+    /// chosen by `kid` from the provider's set (never "any key that works"); `exp`, `nbf`, `iat` present and numeric,
+    /// within the skew and the provider's longest lifetime; `iss` exact; `aud` one of the provider's.
     func verify(
         _ token: String, providers: [TrustProvider], now: Date = Date()
     ) async throws(AttestationRefusal) -> VerifiedServiceAccount {
         guard token.utf8.count <= Self.maximumTokenBytes else { throw .tokenTooLarge }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[2].isEmpty,
-            let header = Self.decodeSegment(parts[0], as: Header.self),
-            let unverified = Self.decodeSegment(parts[1], as: UnverifiedIssuer.self)
-        else { throw .tokenMalformed }
-        guard let issuer = unverified.iss else { throw .missingClaim }
+        let header: JWTHeader
+        let unverified: UnverifiedIssuer
+        do {
+            (header, unverified, _) = try DefaultJWTParser().parse(Array(token.utf8), as: UnverifiedIssuer.self)
+        } catch {
+            throw .tokenMalformed
+        }
+        guard header.fields["crit"] == nil else { throw .criticalHeaderUnsupported }
+        guard let issuer = unverified.iss else { throw .claimMissing("iss") }
         guard let provider = providers.first(where: { $0.issuer == issuer }) else { throw .unknownIssuer }
         guard let algorithm = header.alg, provider.allowedAlgorithms.contains(algorithm),
             !KubernetesServiceAccountTrust.forbiddenAlgorithms.contains(algorithm)
         else { throw .algorithmNotAllowed }
 
-        let keys: JWTKeyCollection
+        let keySet: [JWK]
         do {
-            keys = try await provider.keys()
+            keySet = try provider.keys()
         } catch {
             throw .jwksUnavailable
         }
-        let claims: Claims
-        do {
-            claims = try await keys.verify(token, as: Claims.self)
-        } catch {
-            throw .signatureInvalid
+        let candidates = try Self.keys(for: header, algorithm: algorithm, in: keySet, provider: provider)
+        var claims: Claims?
+        for key in candidates {
+            do {
+                let keys = try await JWTKeyCollection().add(jwk: key, isDefault: true)
+                claims = try await keys.verify(token, as: Claims.self)
+                break
+            } catch let error as JWTError where error.errorType != .signatureVerificationFailed {
+                // Signed by this key, but a claim is not of its type (a string `exp`): not a usable token.
+                throw .claimTypeInvalid
+            } catch {
+                continue
+            }
         }
+        guard let claims else { throw .signatureInvalid }
+        return try Self.identity(claims, issuer: issuer, provider: provider, now: now)
+    }
 
-        guard let expiry = claims.exp?.value, let audience = claims.aud?.value else { throw .missingClaim }
+    /// The keys a token may be checked with: the one its `kid` names, or (without a `kid`, only where the provider
+    /// allows it) every key of the set that can make its algorithm. A key whose own `alg`, type or curve does not fit
+    /// the token's algorithm is refused, not tried.
+    private static func keys(
+        for header: JWTHeader, algorithm: String, in keySet: [JWK], provider: TrustProvider
+    ) throws(AttestationRefusal) -> [JWK] {
+        guard let kid = header.kid else {
+            guard provider.acceptTokensWithoutKeyID else {
+                throw .keyUnknown("the token names no key (kid) and the trust provider requires one")
+            }
+            let fitting = keySet.filter { fits($0, algorithm) == nil }
+            guard !fitting.isEmpty else { throw .keyUnknown("no key of the trust provider can verify \(algorithm)") }
+            return fitting
+        }
+        guard let key = keySet.first(where: { $0.keyIdentifier?.string == kid }) else {
+            throw .keyUnknown("the token's key (kid \(bounded(kid))) is not in the trust provider's key set")
+        }
+        if let mismatch = fits(key, algorithm) { throw .keyAlgorithmMismatch(mismatch) }
+        return [key]
+    }
+
+    /// Why a key cannot verify an algorithm, or nil when it can.
+    private static func fits(_ key: JWK, _ algorithm: String) -> String? {
+        let kid = key.keyIdentifier?.string ?? "without kid"
+        if let own = key.algorithm?.rawValue, own != algorithm {
+            return "key \(kid) is for \(own); the token says \(bounded(algorithm))"
+        }
+        let type = key.keyType.rawValue
+        let curve = key.curve?.rawValue
+        let fits: Bool
+        switch algorithm {
+        case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512": fits = type == "RSA"
+        case "ES256": fits = type == "EC" && curve == "P-256"
+        case "ES384": fits = type == "EC" && curve == "P-384"
+        case "ES512": fits = type == "EC" && curve == "P-521"
+        case "EdDSA": fits = type == "OKP" && curve == "Ed25519"
+        default: fits = false
+        }
+        return fits ? nil : "key \(kid) is \(type)\(curve.map { " " + $0 } ?? ""); it cannot verify \(algorithm)"
+    }
+
+    /// The verified claims, checked: times, lifetime, audience, and the service account.
+    private static func identity(
+        _ claims: Claims, issuer: String, provider: TrustProvider, now: Date
+    ) throws(AttestationRefusal) -> VerifiedServiceAccount {
+        guard let expiry = claims.exp?.value else { throw .claimMissing("exp") }
+        guard let issuedAt = claims.iat?.value else { throw .claimMissing("iat") }
+        guard let notBefore = claims.nbf?.value else { throw .claimMissing("nbf") }
+        guard let audience = claims.aud?.value else { throw .claimMissing("aud") }
         guard now.addingTimeInterval(-provider.clockSkew) < expiry else { throw .tokenExpired }
-        if let notBefore = claims.nbf?.value, notBefore > now.addingTimeInterval(provider.clockSkew) {
-            throw .tokenNotYetValid
+        guard notBefore <= now.addingTimeInterval(provider.clockSkew),
+            issuedAt <= now.addingTimeInterval(provider.clockSkew)
+        else { throw .tokenNotYetValid }
+        let lifetime = Int(expiry.timeIntervalSince(issuedAt).rounded(.up))
+        guard lifetime <= provider.maxTokenLifetime else {
+            throw .lifetimeTooLong(lifetime, maximum: provider.maxTokenLifetime)
         }
-        if let issuedAt = claims.iat?.value, issuedAt > now.addingTimeInterval(provider.clockSkew) {
-            throw .tokenNotYetValid
+        guard !Set(audience).isDisjoint(with: provider.audiences) else {
+            throw .claimMismatch(
+                "aud", expected: "one of \(provider.audiences.sorted())",
+                actual: "\(audience.prefix(8).map(bounded))\(audience.count > 8 ? " (and more)" : "")")
         }
-        guard !Set(audience).isDisjoint(with: provider.audiences) else { throw .audienceMismatch }
 
         let subject = claims.sub?.value ?? ""
         var namespace = claims.kubernetes?.namespace
@@ -91,13 +160,21 @@ struct ServiceAccountTokenVerifier: Sendable {
         let subjectParts = subject.split(separator: ":", omittingEmptySubsequences: false)
         if subjectParts.count == 4, subjectParts[0] == "system", subjectParts[1] == "serviceaccount" {
             // The subject and the kubernetes.io claim must agree when both are present.
-            if let namespace, namespace != subjectParts[2] { throw .tokenMalformed }
-            if let serviceAccount, serviceAccount != subjectParts[3] { throw .tokenMalformed }
+            if let namespace, namespace != subjectParts[2] {
+                throw .claimMismatch(
+                    "kubernetes.io.namespace", expected: bounded(String(subjectParts[2])) + " (from sub)",
+                    actual: bounded(namespace))
+            }
+            if let serviceAccount, serviceAccount != subjectParts[3] {
+                throw .claimMismatch(
+                    "kubernetes.io.serviceaccount.name", expected: bounded(String(subjectParts[3])) + " (from sub)",
+                    actual: bounded(serviceAccount))
+            }
             namespace = String(subjectParts[2])
             serviceAccount = String(subjectParts[3])
         }
         guard let namespace, !namespace.isEmpty, let serviceAccount, !serviceAccount.isEmpty else {
-            throw .missingClaim
+            throw .claimMissing("sub (system:serviceaccount:<namespace>:<name>)")
         }
         return VerifiedServiceAccount(
             trustProvider: provider.name,
@@ -108,10 +185,11 @@ struct ServiceAccountTokenVerifier: Sendable {
         )
     }
 
-    private static func decodeSegment<T: Decodable>(_ segment: Substring, as type: T.Type) -> T? {
-        var base64 = segment.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64) else { return nil }
-        return try? JSONDecoder().decode(type, from: data)
+    /// A value from the token for a refusal's detail: quoted, printable ASCII only, at most 64 characters.
+    static func bounded(_ value: String) -> String {
+        let printable = value.unicodeScalars.prefix(64).map {
+            $0.isASCII && $0.value >= 32 && $0 != "\"" ? Character($0) : "?"
+        }
+        return "\"" + String(printable) + (value.unicodeScalars.count > 64 ? "…" : "") + "\""
     }
 }

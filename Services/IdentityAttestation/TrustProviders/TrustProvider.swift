@@ -2,19 +2,23 @@ import Foundation
 import JWTKit
 import SigilEvents
 import SigilService
+import Synchronization
 
-/// A trust provider as the verifier uses it: tokens from one issuer, signed by keys of its JWKS.
+/// A trust provider as the verifier uses it: tokens from one issuer, signed by keys of its JWKS. Built once per
+/// version of the resource (`TrustProviderCache`): an inline key set is parsed then, not per attestation.
 struct TrustProvider: Sendable {
     let name: String
     let issuer: String
     let audiences: [String]
     let allowedAlgorithms: Set<String>
     let clockSkew: TimeInterval
-    /// Inline JWKS, or a file read at verification time (so key rotation needs no reconfiguration).
+    let maxTokenLifetime: Int
+    let acceptTokensWithoutKeyID: Bool
+    /// Inline keys (parsed), or a file read at verification time (so key rotation needs no reconfiguration).
     let jwks: JWKSSource
 
     enum JWKSSource: Sendable {
-        case inline(String)
+        case inline([JWK])
         case file(String)
     }
 
@@ -28,19 +32,44 @@ struct TrustProvider: Sendable {
             allowedAlgorithms = Set(spec.allowedAlgorithms).subtracting(
                 KubernetesServiceAccountTrust.forbiddenAlgorithms)
             clockSkew = TimeInterval(spec.clockSkewSeconds)
-            if let jwks = spec.jwks, let data = try? EventJSON.encoder.encode(jwks) {
-                self.jwks = .inline(String(decoding: data, as: UTF8.self))
+            maxTokenLifetime = spec.maxTokenLifetimeSeconds
+            acceptTokensWithoutKeyID = spec.acceptTokensWithoutKeyID
+            if let jwks = spec.jwks {
+                // Admission checked that it decodes; an unreadable set (impossible) trusts no key.
+                self.jwks = .inline((try? jwks.decode(JWKS.self))?.keys ?? [])
             } else {
                 self.jwks = .file(spec.jwksFile ?? "/")
             }
         }
     }
 
-    func keys() async throws -> JWTKeyCollection {
+    /// The keys to check a token with.
+    func keys() throws -> [JWK] {
         switch jwks {
-        case .inline(let json): return try await JWTKeyCollection().add(jwksJSON: json)
+        case .inline(let keys): return keys
         case .file(let path):
-            return try await JWTKeyCollection().add(jwksJSON: String(contentsOfFile: path, encoding: .utf8))
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard data.count <= 64 * 1024 else { throw CocoaError(.fileReadTooLarge) }
+            return try JSONDecoder().decode(JWKS.self, from: data).keys
+        }
+    }
+}
+
+/// Trust providers by tenant, name and resource version: an attestation reuses the provider (and its parsed keys)
+/// until the resource changes.
+final class TrustProviderCache: Sendable {
+    private let providers = Mutex<[String: TrustProvider]>([:])
+
+    func providers(_ resources: [Resource<TrustProviderSpec>]) -> [TrustProvider] {
+        providers.withLock { cache in
+            let wanted = resources.map { ("\($0.metadata.tenant)/\($0.name)/\($0.metadata.resourceVersion)", $0) }
+            if cache.count > 4 * max(wanted.count, 64) { cache.removeAll() }
+            return wanted.map { key, resource in
+                if let cached = cache[key] { return cached }
+                let provider = TrustProvider(resource)
+                cache[key] = provider
+                return provider
+            }
         }
     }
 }

@@ -58,6 +58,13 @@ struct KubernetesServiceAccountTrust: Codable, Sendable, Equatable {
             .init(
                 "clockSkewSeconds", .integer(minimum: 0, maximum: 300), default: 30,
                 "Tolerance for exp, nbf and iat."),
+            .init(
+                "maxTokenLifetimeSeconds", .integer(minimum: 60, maximum: 7 * 86_400), default: 86_400,
+                "Longest validity (exp - iat) a token may claim; a longer-lived token is refused."),
+            .init(
+                "acceptTokensWithoutKeyID", .boolean, default: false,
+                "Accept a token with no `kid` by trying each of the set's keys of its algorithm (off: a token must "
+                    + "name its key)."),
         ])
 
     var issuer: String
@@ -66,10 +73,46 @@ struct KubernetesServiceAccountTrust: Codable, Sendable, Equatable {
     var jwksFile: String?
     var allowedAlgorithms: [String]
     var clockSkewSeconds: Int
+    var maxTokenLifetimeSeconds: Int
+    var acceptTokensWithoutKeyID: Bool
+
+    private enum CodingKeys: String, CodingKey {
+        case issuer, audiences, jwks, jwksFile, allowedAlgorithms, clockSkewSeconds, maxTokenLifetimeSeconds
+        case acceptTokensWithoutKeyID
+    }
+
+    /// Admission fills every default; the two fields added later get theirs here too, so a provider stored before
+    /// them still reads.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        issuer = try container.decode(String.self, forKey: .issuer)
+        audiences = try container.decode([String].self, forKey: .audiences)
+        jwks = try container.decodeIfPresent(JSONValue.self, forKey: .jwks)
+        jwksFile = try container.decodeIfPresent(String.self, forKey: .jwksFile)
+        allowedAlgorithms = try container.decode([String].self, forKey: .allowedAlgorithms)
+        clockSkewSeconds = try container.decode(Int.self, forKey: .clockSkewSeconds)
+        maxTokenLifetimeSeconds = try container.decodeIfPresent(Int.self, forKey: .maxTokenLifetimeSeconds) ?? 86_400
+        acceptTokensWithoutKeyID = try container.decodeIfPresent(Bool.self, forKey: .acceptTokensWithoutKeyID) ?? false
+    }
+
+    /// Members of a JSON Web Key that only a private or symmetric key has (RFC 7518 section 6): a key set holding
+    /// one was published by mistake, and its keys must not be trusted.
+    static let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 
     func admitted() async throws -> Self {
         switch (jwks, jwksFile) {
         case (let jwks?, nil):
+            if case .object(let set) = jwks, case .array(let keys)? = set["keys"] {
+                for (index, key) in keys.enumerated() {
+                    guard case .object(let members) = key else { continue }
+                    if let member = members.keys.first(where: Self.privateMembers.contains) {
+                        throw ProblemDetails.invalidField(
+                            "spec.jwks.keys[\(index)].\(member)",
+                            "spec.jwks.keys[\(index)] holds private or symmetric key material ('\(member)'); publish "
+                                + "public keys only, and replace a key that was exposed")
+                    }
+                }
+            }
             do {
                 let parsed = try jwks.decode(JWKS.self)
                 guard !parsed.keys.isEmpty else {
