@@ -113,6 +113,7 @@ let package = Package(
                 "SigilService",
                 "SigilCrypto",
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Services/IdentityAttestation",
             exclude: ["openapi.yaml"]

@@ -15,16 +15,20 @@ struct ServiceAccountTokenTests {
 
     func provider(
         algorithms: [String] = ["ES256"], audiences: [String] = ["sigil"], identity: DemoIdentity? = nil,
-        extra: [String: Any] = [:], jwks: [String: Any]? = nil
+        extra: [String: Any] = [:], jwks: [String: Any]?? = .none
     ) async throws -> TrustProvider {
-        let jwks = try jwks ?? (identity ?? self.identity).jwks()
+        var document: [String: Any] = [
+            "type": "kubernetes-service-account", "issuer": DemoIdentity.issuer, "audiences": audiences,
+            "allowedAlgorithms": algorithms,
+        ]
+        // Inline keys unless the caller passes nil (another key source in `extra`).
+        switch jwks {
+        case .none: document["jwks"] = try (identity ?? self.identity).jwks()
+        case .some(let set?): document["jwks"] = set
+        case .some(nil): break
+        }
         let spec = try JSONDecoder().decode(
-            JSONValue.self,
-            from: JSONSerialization.data(
-                withJSONObject: [
-                    "type": "kubernetes-service-account", "issuer": DemoIdentity.issuer, "audiences": audiences,
-                    "jwks": jwks, "allowedAlgorithms": algorithms,
-                ].merging(extra) { $1 }))
+            JSONValue.self, from: JSONSerialization.data(withJSONObject: document.merging(extra) { $1 }))
         let context = try await ResourceBench.context(.identityAttestation)
         return TrustProvider(try await ResourceBench.admit(TrustProviderSpec.self, "cluster", spec, context: context))
     }

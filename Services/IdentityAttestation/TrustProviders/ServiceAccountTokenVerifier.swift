@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import Logging
 
 /// The verified identity in a Kubernetes service-account token.
 struct VerifiedServiceAccount: Sendable, Equatable {
@@ -14,6 +15,12 @@ struct VerifiedServiceAccount: Sendable, Equatable {
 /// that cannot be made is a refusal with its own reason code.
 struct ServiceAccountTokenVerifier: Sendable {
     static let maximumTokenBytes = 16 * 1024
+    /// Key sets fetched over HTTP, shared by every attestation of this process.
+    let remote: RemoteKeySets
+
+    init(remote: RemoteKeySets = RemoteKeySets(logger: Logger(label: "sigil-attest.keys"))) {
+        self.remote = remote
+    }
 
     struct Claims: JWTPayload {
         struct Kubernetes: Codable, Sendable {
@@ -67,11 +74,18 @@ struct ServiceAccountTokenVerifier: Sendable {
             !KubernetesServiceAccountTrust.forbiddenAlgorithms.contains(algorithm)
         else { throw .algorithmNotAllowed }
 
-        let keySet: [JWK]
+        var keySet: [JWK]
         do {
-            keySet = try provider.keys()
+            keySet = try await provider.keys(remote)
         } catch {
             throw .jwksUnavailable
+        }
+        // A key the published set lacks may have just been rotated in: fetched again (rate-limited) once.
+        if case .remote(let source) = provider.jwks, let kid = header.kid,
+            !keySet.contains(where: { $0.keyIdentifier?.string == kid }),
+            let refreshed = try? await remote.keysAfterUnknownKey(source)
+        {
+            keySet = refreshed
         }
         let candidates = try Self.keys(for: header, algorithm: algorithm, in: keySet, provider: provider)
         var claims: Claims?

@@ -20,6 +20,7 @@ struct TrustProvider: Sendable {
     enum JWKSSource: Sendable {
         case inline([JWK])
         case file(String)
+        case remote(RemoteKeySets.Source)
     }
 
     /// The verifier's view of an admitted trust provider.
@@ -37,6 +38,10 @@ struct TrustProvider: Sendable {
             if let jwks = spec.jwks {
                 // Admission checked that it decodes; an unreadable set (impossible) trusts no key.
                 self.jwks = .inline((try? jwks.decode(JWKS.self))?.keys ?? [])
+            } else if let url = spec.jwksURL.flatMap({ try? RemoteKeySets.allowedURL($0) }) {
+                self.jwks = .remote(.jwks(url))
+            } else if spec.oidcDiscovery {
+                self.jwks = .remote(.discovery(issuer: spec.issuer))
             } else {
                 self.jwks = .file(spec.jwksFile ?? "/")
             }
@@ -44,9 +49,10 @@ struct TrustProvider: Sendable {
     }
 
     /// The keys to check a token with.
-    func keys() throws -> [JWK] {
+    func keys(_ remote: RemoteKeySets) async throws -> [JWK] {
         switch jwks {
         case .inline(let keys): return keys
+        case .remote(let source): return try await remote.keys(source)
         case .file(let path):
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             guard data.count <= 64 * 1024 else { throw CocoaError(.fileReadTooLarge) }

@@ -52,6 +52,13 @@ struct KubernetesServiceAccountTrust: Codable, Sendable, Equatable {
                 .string(maxLength: 4096, pattern: (regex: "^/.*$", meaning: "an absolute path")),
                 "Or: an absolute path to the JWKS, read at verification (rotation needs no reconfiguration)."),
             .init(
+                "jwksURL", .string(maxLength: 2048, pattern: (regex: "^https?://[^ ]+$", meaning: "an http(s) URL")),
+                "Or: where the JWKS is published (https; http only to this machine), fetched and cached."),
+            .init(
+                "oidcDiscovery", .boolean, default: false,
+                "Or: find the JWKS through the issuer's OpenID discovery document (`{issuer}/.well-known/openid-configuration`)."
+            ),
+            .init(
                 "allowedAlgorithms",
                 .array(of: .string(choices: supportedAlgorithms), minItems: 1, maxItems: 10),
                 default: ["RS256", "ES256"], "Signature algorithms accepted (never none or HMAC)."),
@@ -71,24 +78,28 @@ struct KubernetesServiceAccountTrust: Codable, Sendable, Equatable {
     var audiences: [String]
     var jwks: JSONValue?
     var jwksFile: String?
+    var jwksURL: String?
+    var oidcDiscovery: Bool
     var allowedAlgorithms: [String]
     var clockSkewSeconds: Int
     var maxTokenLifetimeSeconds: Int
     var acceptTokensWithoutKeyID: Bool
 
     private enum CodingKeys: String, CodingKey {
-        case issuer, audiences, jwks, jwksFile, allowedAlgorithms, clockSkewSeconds, maxTokenLifetimeSeconds
-        case acceptTokensWithoutKeyID
+        case issuer, audiences, jwks, jwksFile, jwksURL, oidcDiscovery, allowedAlgorithms, clockSkewSeconds
+        case maxTokenLifetimeSeconds, acceptTokensWithoutKeyID
     }
 
-    /// Admission fills every default; the two fields added later get theirs here too, so a provider stored before
-    /// them still reads.
+    /// Admission fills every default; the fields added later get theirs here too, so a provider stored before them
+    /// still reads.
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         issuer = try container.decode(String.self, forKey: .issuer)
         audiences = try container.decode([String].self, forKey: .audiences)
         jwks = try container.decodeIfPresent(JSONValue.self, forKey: .jwks)
         jwksFile = try container.decodeIfPresent(String.self, forKey: .jwksFile)
+        jwksURL = try container.decodeIfPresent(String.self, forKey: .jwksURL)
+        oidcDiscovery = try container.decodeIfPresent(Bool.self, forKey: .oidcDiscovery) ?? false
         allowedAlgorithms = try container.decode([String].self, forKey: .allowedAlgorithms)
         clockSkewSeconds = try container.decode(Int.self, forKey: .clockSkewSeconds)
         maxTokenLifetimeSeconds = try container.decodeIfPresent(Int.self, forKey: .maxTokenLifetimeSeconds) ?? 86_400
@@ -100,6 +111,30 @@ struct KubernetesServiceAccountTrust: Codable, Sendable, Equatable {
     static let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 
     func admitted() async throws -> Self {
+        let sources = [jwks != nil, jwksFile != nil, jwksURL != nil, oidcDiscovery].filter { $0 }.count
+        guard sources == 1 else {
+            throw ProblemDetails.invalidField(
+                "spec.jwks",
+                "give exactly one of spec.jwks (inline), spec.jwksFile, spec.jwksURL and spec.oidcDiscovery")
+        }
+        if let jwksURL {
+            do {
+                _ = try RemoteKeySets.allowedURL(jwksURL)
+            } catch {
+                throw ProblemDetails.invalidField("spec.jwksURL", "spec.jwksURL: \(error)")
+            }
+            return self
+        }
+        if oidcDiscovery {
+            do {
+                _ = try RemoteKeySets.allowedURL(issuer)
+            } catch {
+                throw ProblemDetails.invalidField(
+                    "spec.oidcDiscovery",
+                    "spec.oidcDiscovery needs an https issuer (the discovery document is under it)")
+            }
+            return self
+        }
         switch (jwks, jwksFile) {
         case (let jwks?, nil):
             if case .object(let set) = jwks, case .array(let keys)? = set["keys"] {
