@@ -88,14 +88,18 @@ final class RemoteKeySets: Sendable {
                 let (document, _) = try await get(try Self.allowedURL(discovery + "/.well-known/openid-configuration"))
                 struct Discovery: Decodable {
                     let issuer: String
-                    let jwks_uri: String
+                    let jwksURI: String
+                    enum CodingKeys: String, CodingKey {
+                        case issuer
+                        case jwksURI = "jwks_uri"
+                    }
                 }
                 let parsed = try JSONDecoder().decode(Discovery.self, from: document)
                 // OpenID Connect Discovery 1.0 section 4.3: the document must name the issuer it was fetched for.
                 guard parsed.issuer == issuer else {
                     throw Failure(description: "the discovery document names issuer \(parsed.issuer.prefix(200))")
                 }
-                url = try Self.allowedURL(parsed.jwks_uri)
+                url = try Self.allowedURL(parsed.jwksURI)
             }
             let (body, maxAge) = try await get(url)
             let keys = try JSONDecoder().decode(JWKS.self, from: body).keys
