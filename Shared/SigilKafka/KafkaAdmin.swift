@@ -6,6 +6,9 @@ public final class KafkaAdmin: Sendable {
     private let client: RdKafkaClient
     private let configuration: KafkaClientConfiguration
     private let queue = DispatchQueue(label: "sigil.kafka.admin")
+    /// DescribeConfigs waits out its timeout on brokers that never answer it (librdkafka's mock): on a queue of its
+    /// own, so metadata and watermark lookups are not held up behind it.
+    private let describeQueue = DispatchQueue(label: "sigil.kafka.admin.describe")
     private let logger: Logger
 
     public init(configuration: KafkaClientConfiguration, logger: Logger) throws(KafkaError) {
@@ -31,7 +34,7 @@ public final class KafkaAdmin: Sendable {
     ) async throws(KafkaError) -> [String: [String: String]] {
         let client = self.client
         let timeout = Int32(timeoutMilliseconds ?? configuration.requestTimeoutMilliseconds)
-        return try await queue.performBlocking { () throws(KafkaError) in
+        return try await describeQueue.performBlocking { () throws(KafkaError) in
             try client.describeTopicConfigs(names, timeoutMilliseconds: timeout)
         }
     }
