@@ -30,6 +30,8 @@ extension SigilServiceDefinition {
             let schedule = try AttestationKeySchedule.load(context.configuration)
             let handler = AccessRequestHandler(
                 keys: schedule, context: context,
+                verifier: ServiceAccountTokenVerifier(
+                    keyFileDirectory: try context.configuration.source.directory(KeyFileDirectory.variable)),
                 ledger: context.postgres.map { RequestLedger(schema: SchemaName("attest"), postgres: $0) })
             return [
                 AttestationKeyPublisher(schedule: schedule, context: context),

@@ -127,4 +127,45 @@ extension ServiceAccountTokenTests {
         #expect(RemoteKeySets.maxAge("no-store") == 0)
         #expect(RemoteKeySets.maxAge("private") == nil)
     }
+
+    @Test("key files only under SIGIL_ATTEST_JWKS_DIR: refused at admission elsewhere or when unset, and at reading")
+    func keyFileDirectory() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = "\(directory)/cluster.json"
+        try JSONSerialization.data(withJSONObject: try identity.jwks()).write(to: URL(fileURLWithPath: file))
+        func admit(_ path: String, environment: [String: String]) async throws -> Resource<TrustProviderSpec> {
+            let context = try await ResourceBench.context(.identityAttestation, environment: environment)
+            return try await ResourceBench.admit(
+                TrustProviderSpec.self, "cluster",
+                try JSONValue(json: [
+                    "type": "kubernetes-service-account", "issuer": DemoIdentity.issuer, "audiences": ["sigil"],
+                    "jwksFile": path, "allowedAlgorithms": ["ES256"],
+                ]), context: context)
+        }
+        for (path, environment) in [(file, [:]), ("/etc/passwd", ["SIGIL_ATTEST_JWKS_DIR": directory])] {
+            do {
+                _ = try await admit(path, environment: environment)
+                Issue.record("accepted \(path) with \(environment)")
+            } catch let problem as ProblemDetails {
+                #expect(problem.field == "spec.jwksFile")
+            }
+        }
+        let admitted = try await admit(file, environment: ["SIGIL_ATTEST_JWKS_DIR": directory])
+        let token = try await identity.token(namespace: "demo", serviceAccount: "billing")
+        let confined = ServiceAccountTokenVerifier(keyFileDirectory: directory)
+        #expect(try await confined.verify(token, providers: [TrustProvider(admitted)]).serviceAccount == "billing")
+        // A verifier without the directory (or with another) reads no file: the keys are unavailable.
+        await #expect(throws: AttestationRefusal.jwksUnavailable) {
+            try await ServiceAccountTokenVerifier().verify(token, providers: [TrustProvider(admitted)])
+        }
+        // A symbolic link inside the directory pointing outside it is not followed out.
+        let link = "\(directory)/outside.json"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/etc/hostname")
+        let linked = try await admit(link, environment: ["SIGIL_ATTEST_JWKS_DIR": directory])
+        await #expect(throws: AttestationRefusal.jwksUnavailable) {
+            try await confined.verify(token, providers: [TrustProvider(linked)])
+        }
+    }
 }

@@ -239,10 +239,6 @@ struct FileDestination: Codable, Sendable, Equatable {
 /// `SIGIL_AUDIT_FILE_DIR`: the one directory file log streams may write under (absolute; unset = no file streams).
 enum LogFileDirectory {
     static func configured(_ configuration: ServiceConfiguration) throws -> String? {
-        guard let directory = configuration.source.string("SIGIL_AUDIT_FILE_DIR") else { return nil }
-        guard directory.hasPrefix("/"), !directory.split(separator: "/").contains("..") else {
-            throw ConfigurationError(key: "SIGIL_AUDIT_FILE_DIR", expected: "an absolute path without '..'")
-        }
-        return directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
+        try configuration.source.directory("SIGIL_AUDIT_FILE_DIR")
     }
 }

@@ -11,7 +11,7 @@ import SigilService
 struct AccessRequestHandler: Sendable {
     let keys: AttestationKeySchedule
     let context: ServiceContext
-    let verifier = ServiceAccountTokenVerifier()
+    let verifier: ServiceAccountTokenVerifier
     let trustProviders = TrustProviderCache()
     /// Where request ids already taken are kept (nil only in tests without a database: then nothing is recorded).
     let ledger: RequestLedger?

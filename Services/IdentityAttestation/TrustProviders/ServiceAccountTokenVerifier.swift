@@ -17,9 +17,15 @@ struct ServiceAccountTokenVerifier: Sendable {
     static let maximumTokenBytes = 16 * 1024
     /// Key sets fetched over HTTP, shared by every attestation of this process.
     let remote: RemoteKeySets
+    /// `SIGIL_ATTEST_JWKS_DIR`: where key files may be read (nil: none are).
+    let keyFileDirectory: String?
 
-    init(remote: RemoteKeySets = RemoteKeySets(logger: Logger(label: "sigil-attest.keys"))) {
+    init(
+        remote: RemoteKeySets = RemoteKeySets(logger: Logger(label: "sigil-attest.keys")),
+        keyFileDirectory: String? = nil
+    ) {
         self.remote = remote
+        self.keyFileDirectory = keyFileDirectory
     }
 
     struct Claims: JWTPayload {
@@ -76,7 +82,7 @@ struct ServiceAccountTokenVerifier: Sendable {
 
         var keySet: [JWK]
         do {
-            keySet = try await provider.keys(remote)
+            keySet = try await provider.keys(remote, keyFileDirectory: keyFileDirectory)
         } catch {
             throw .jwksUnavailable
         }

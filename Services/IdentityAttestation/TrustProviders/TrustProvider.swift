@@ -48,13 +48,19 @@ struct TrustProvider: Sendable {
         }
     }
 
-    /// The keys to check a token with.
-    func keys(_ remote: RemoteKeySets) async throws -> [JWK] {
+    /// The keys to check a token with. A key file is read only where it is (symbolic links resolved) under the
+    /// configured directory, whatever the resource says: the directory may have changed since admission.
+    func keys(_ remote: RemoteKeySets, keyFileDirectory: String?) async throws -> [JWK] {
         switch jwks {
         case .inline(let keys): return keys
         case .remote(let source): return try await remote.keys(source)
         case .file(let path):
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            guard let keyFileDirectory,
+                KeyFileDirectory.contains(
+                    resolved, directory: URL(fileURLWithPath: keyFileDirectory).resolvingSymlinksInPath().path)
+            else { throw CocoaError(.fileReadNoPermission) }
+            let data = try Data(contentsOf: URL(fileURLWithPath: resolved))
             guard data.count <= 64 * 1024 else { throw CocoaError(.fileReadTooLarge) }
             return try JSONDecoder().decode(JWKS.self, from: data).keys
         }

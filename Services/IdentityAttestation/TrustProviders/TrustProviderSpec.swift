@@ -25,7 +25,9 @@ enum TrustProviderSpec: VariantResourceSpec {
 
     func admitted(_ admission: Admission<Self>) async throws -> Self {
         switch self {
-        case .kubernetesServiceAccount(let spec): return .kubernetesServiceAccount(try await spec.admitted())
+        case .kubernetesServiceAccount(let spec):
+            let directory = try admission.context.configuration.source.directory(KeyFileDirectory.variable)
+            return .kubernetesServiceAccount(try await spec.admitted(keyFileDirectory: directory))
         }
     }
 }
@@ -50,7 +52,8 @@ struct KubernetesServiceAccountTrust: Codable, Sendable, Equatable {
             .init(
                 "jwksFile",
                 .string(maxLength: 4096, pattern: (regex: "^/.*$", meaning: "an absolute path")),
-                "Or: an absolute path to the JWKS, read at verification (rotation needs no reconfiguration)."),
+                "Or: an absolute path to the JWKS under the attestation service's SIGIL_ATTEST_JWKS_DIR, read at "
+                    + "verification (rotation needs no reconfiguration)."),
             .init(
                 "jwksURL", .string(maxLength: 2048, pattern: (regex: "^https?://[^ ]+$", meaning: "an http(s) URL")),
                 "Or: where the JWKS is published (https; http only to this machine), fetched and cached."),
@@ -110,7 +113,7 @@ struct KubernetesServiceAccountTrust: Codable, Sendable, Equatable {
     /// one was published by mistake, and its keys must not be trusted.
     static let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 
-    func admitted() async throws -> Self {
+    func admitted(keyFileDirectory: String?) async throws -> Self {
         let sources = [jwks != nil, jwksFile != nil, jwksURL != nil, oidcDiscovery].filter { $0 }.count
         guard sources == 1 else {
             throw ProblemDetails.invalidField(
@@ -163,9 +166,28 @@ struct KubernetesServiceAccountTrust: Codable, Sendable, Equatable {
             guard !file.split(separator: "/").contains("..") else {
                 throw ProblemDetails.invalidField("spec.jwksFile", "spec.jwksFile must not contain '..'")
             }
+            guard let keyFileDirectory else {
+                throw ProblemDetails.invalidField(
+                    "spec.jwksFile",
+                    "key files are off on this attestation service: it has no \(KeyFileDirectory.variable)")
+            }
+            guard KeyFileDirectory.contains(file, directory: keyFileDirectory) else {
+                throw ProblemDetails.invalidField(
+                    "spec.jwksFile", "spec.jwksFile must be under \(KeyFileDirectory.variable) (\(keyFileDirectory))")
+            }
         default:
             throw ProblemDetails.invalidField("spec.jwks", "give exactly one of spec.jwks (inline) and spec.jwksFile")
         }
         return self
+    }
+}
+
+/// `SIGIL_ATTEST_JWKS_DIR`: the one directory trust providers' `jwksFile` may name files under (unset: no key files).
+enum KeyFileDirectory {
+    static let variable = "SIGIL_ATTEST_JWKS_DIR"
+
+    /// Whether `path` (absolute, no `..`) lies under the directory, after symbolic links are resolved when reading.
+    static func contains(_ path: String, directory: String) -> Bool {
+        path.hasPrefix(directory + "/") && !path.split(separator: "/").contains("..")
     }
 }

@@ -72,6 +72,16 @@ public struct ConfigurationSource: Sendable {
         return value
     }
 
+    /// A directory a service confines some files to (`SIGIL_AUDIT_FILE_DIR`, `SIGIL_ATTEST_JWKS_DIR`): absolute,
+    /// without `..`, no trailing slash; nil when unset (the feature is off).
+    public func directory(_ name: String) throws(ConfigurationError) -> String? {
+        guard let directory = string(name) else { return nil }
+        guard directory.hasPrefix("/"), !directory.split(separator: "/").contains("..") else {
+            throw ConfigurationError(key: name, expected: "an absolute path without '..'")
+        }
+        return directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
+    }
+
     /// `SIGIL_KAFKA_BROKERS` → the configuration key `sigil.kafka.brokers`, which the environment provider maps back.
     private static func key(_ name: String) -> ConfigKey {
         ConfigKey(name.lowercased().split(separator: "_").map(String.init))
