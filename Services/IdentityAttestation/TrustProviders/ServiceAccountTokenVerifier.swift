@@ -97,7 +97,7 @@ struct ServiceAccountTokenVerifier: Sendable {
         var claims: Claims?
         for key in candidates {
             do {
-                let keys = try await JWTKeyCollection().add(jwk: key, isDefault: true)
+                let keys = try await provider.verificationKeys.collection(for: key)
                 claims = try await keys.verify(token, as: Claims.self)
                 break
             } catch let error as JWTError where error.errorType != .signatureVerificationFailed {

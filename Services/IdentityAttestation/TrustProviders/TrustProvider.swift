@@ -16,6 +16,8 @@ struct TrustProvider: Sendable {
     let acceptTokensWithoutKeyID: Bool
     /// Inline keys (parsed), or a file read at verification time (so key rotation needs no reconfiguration).
     let jwks: JWKSSource
+    /// Each key made ready to verify once, reused by every token that names it.
+    let verificationKeys = VerificationKeys()
 
     enum JWKSSource: Sendable {
         case inline([JWK])
@@ -64,6 +66,24 @@ struct TrustProvider: Sendable {
             guard data.count <= 64 * 1024 else { throw CocoaError(.fileReadTooLarge) }
             return try JSONDecoder().decode(JWKS.self, from: data).keys
         }
+    }
+}
+
+/// jwt-kit key collections holding one key each, by the key's id and material: building one parses the key (an EC
+/// point or RSA modulus), which is worth doing once per key, not once per token.
+final class VerificationKeys: Sendable {
+    private let collections = Mutex<[String: JWTKeyCollection]>([:])
+
+    func collection(for key: JWK) async throws -> JWTKeyCollection {
+        let id = [key.keyIdentifier?.string, key.modulus, key.x, key.y, key.algorithm?.rawValue]
+            .map { $0 ?? "" }.joined(separator: "|")
+        if let cached = collections.withLock({ $0[id] }) { return cached }
+        let collection = try await JWTKeyCollection().add(jwk: key, isDefault: true)
+        collections.withLock { collections in
+            if collections.count >= 256 { collections.removeAll() }  // keys rotate; old ones go
+            collections[id] = collection
+        }
+        return collection
     }
 }
 
