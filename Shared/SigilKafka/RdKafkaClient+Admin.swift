@@ -57,34 +57,53 @@ extension RdKafkaClient {
                 }
             }
         }
+        return try adminRequest(
+            RD_KAFKA_ADMIN_OP_CREATETOPICS, operation: "create topics", answerer: "the controller",
+            timeoutMilliseconds: timeoutMilliseconds, operationTimeout: true
+        ) { options, queue in
+            newTopics.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_CreateTopics(handle, buffer.baseAddress, buffer.count, options, queue)
+            }
+        } read: { event throws(KafkaError) in
+            guard let result = rd_kafka_event_CreateTopics_result(event) else { return [:] }
+            var count = 0
+            guard let topicResults = rd_kafka_CreateTopics_result_topics(result, &count) else { return [:] }
+            var outcome: [String: KafkaError?] = [:]
+            for index in 0..<count {
+                let topicResult = topicResults[index]
+                let name = String(cString: rd_kafka_topic_result_name(topicResult))
+                let err = rd_kafka_topic_result_error(topicResult)
+                outcome[name] =
+                    err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(err, operation: "create topic \(name)")
+            }
+            return outcome
+        }
+    }
+
+    /// Sends one admin request on a queue of its own and reads its result event (destroyed afterwards). Blocking.
+    private func adminRequest<Result>(
+        _ kind: rd_kafka_admin_op_t, operation: String, answerer: String, timeoutMilliseconds: Int32,
+        operationTimeout: Bool = false,
+        send: (_ options: OpaquePointer?, _ queue: OpaquePointer?) -> Void,
+        read: (OpaquePointer) throws(KafkaError) -> Result
+    ) throws(KafkaError) -> Result {
+        var errstr = [CChar](repeating: 0, count: 512)
         let queue = rd_kafka_queue_new(handle)
         defer { rd_kafka_queue_destroy(queue) }
-        let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS)
+        let options = rd_kafka_AdminOptions_new(handle, kind)
         defer { rd_kafka_AdminOptions_destroy(options) }
         _ = rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errstr, errstr.count)
-        _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMilliseconds, &errstr, errstr.count)
-        newTopics.withUnsafeMutableBufferPointer { buffer in
-            rd_kafka_CreateTopics(handle, buffer.baseAddress, buffer.count, options, queue)
+        if operationTimeout {
+            _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMilliseconds, &errstr, errstr.count)
         }
+        send(options, queue)
         guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 1_000) else {
-            throw KafkaError(code: .timedOut, operation: "create topics", reason: "no answer from the controller")
+            throw KafkaError(code: .timedOut, operation: operation, reason: "no answer from \(answerer)")
         }
         defer { rd_kafka_event_destroy(event) }
         let eventError = rd_kafka_event_error(event)
-        guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(eventError, operation: "create topics")
-        }
-        guard let result = rd_kafka_event_CreateTopics_result(event) else { return [:] }
-        var count = 0
-        guard let topicResults = rd_kafka_CreateTopics_result_topics(result, &count) else { return [:] }
-        var outcome: [String: KafkaError?] = [:]
-        for index in 0..<count {
-            let topicResult = topicResults[index]
-            let name = String(cString: rd_kafka_topic_result_name(topicResult))
-            let err = rd_kafka_topic_result_error(topicResult)
-            outcome[name] = err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(err, operation: "create topic \(name)")
-        }
-        return outcome
+        guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(eventError, operation: operation) }
+        return try read(event)
     }
 }
 
@@ -93,47 +112,39 @@ extension RdKafkaClient {
     func describeTopicConfigs(
         _ names: [String], timeoutMilliseconds: Int32
     ) throws(KafkaError) -> [String: [String: String]] {
-        var errstr = [CChar](repeating: 0, count: 512)
         var resources: [OpaquePointer?] = names.map { rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, $0) }
         defer { resources.forEach { rd_kafka_ConfigResource_destroy($0) } }
-        let queue = rd_kafka_queue_new(handle)
-        defer { rd_kafka_queue_destroy(queue) }
-        let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS)
-        defer { rd_kafka_AdminOptions_destroy(options) }
-        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errstr, errstr.count)
-        resources.withUnsafeMutableBufferPointer { buffer in
-            rd_kafka_DescribeConfigs(handle, buffer.baseAddress, buffer.count, options, queue)
-        }
-        guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 1_000) else {
-            throw KafkaError(code: .timedOut, operation: "describe topic configs", reason: "no answer from a broker")
-        }
-        defer { rd_kafka_event_destroy(event) }
-        let eventError = rd_kafka_event_error(event)
-        guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(eventError, operation: "describe topic configs")
-        }
-        guard let result = rd_kafka_event_DescribeConfigs_result(event) else { return [:] }
-        var count = 0
-        guard let described = rd_kafka_DescribeConfigs_result_resources(result, &count) else { return [:] }
-        var configs: [String: [String: String]] = [:]
-        for index in 0..<count {
-            let resource = described[index]
-            let name = String(cString: rd_kafka_ConfigResource_name(resource))
-            let err = rd_kafka_ConfigResource_error(resource)
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(err, operation: "describe the configuration of topic \(name)")
+        return try adminRequest(
+            RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, operation: "describe topic configs", answerer: "a broker",
+            timeoutMilliseconds: timeoutMilliseconds
+        ) { options, queue in
+            resources.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_DescribeConfigs(handle, buffer.baseAddress, buffer.count, options, queue)
             }
-            var entryCount = 0
-            guard let entries = rd_kafka_ConfigResource_configs(resource, &entryCount) else { continue }
-            var topic: [String: String] = [:]
-            for entryIndex in 0..<entryCount {
-                let entry = entries[entryIndex]
-                guard let value = rd_kafka_ConfigEntry_value(entry) else { continue }
-                topic[String(cString: rd_kafka_ConfigEntry_name(entry))] = String(cString: value)
+        } read: { event throws(KafkaError) in
+            guard let result = rd_kafka_event_DescribeConfigs_result(event) else { return [:] }
+            var count = 0
+            guard let described = rd_kafka_DescribeConfigs_result_resources(result, &count) else { return [:] }
+            var configs: [String: [String: String]] = [:]
+            for index in 0..<count {
+                let resource = described[index]
+                let name = String(cString: rd_kafka_ConfigResource_name(resource))
+                let err = rd_kafka_ConfigResource_error(resource)
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError(err, operation: "describe the configuration of topic \(name)")
+                }
+                var entryCount = 0
+                guard let entries = rd_kafka_ConfigResource_configs(resource, &entryCount) else { continue }
+                var topic: [String: String] = [:]
+                for entryIndex in 0..<entryCount {
+                    let entry = entries[entryIndex]
+                    guard let value = rd_kafka_ConfigEntry_value(entry) else { continue }
+                    topic[String(cString: rd_kafka_ConfigEntry_name(entry))] = String(cString: value)
+                }
+                configs[name] = topic
             }
-            configs[name] = topic
+            return configs
         }
-        return configs
     }
 
     /// The offset the next record of a partition will get (its high watermark). Blocking.
