@@ -65,7 +65,10 @@ public enum TopicSafety {
         _ specifications: [KafkaTopicSpecification], admin: KafkaAdmin
     ) async throws(KafkaError) -> [Finding] {
         let metadata = try await admin.metadata()
-        return specifications.flatMap { replicationFindings($0, replicas: metadata.topic($0.name)?.replicas ?? 0) }
+        // A topic the brokers do not list yet (a broker that creates topics on first use) cannot be judged here.
+        return specifications.flatMap { specification in
+            metadata.topic(specification.name).map { replicationFindings(specification, replicas: $0.replicas) } ?? []
+        }
     }
 
     /// Once it runs: the topics' settings, when the brokers describe them (a real cluster answers in milliseconds;
