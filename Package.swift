@@ -114,6 +114,7 @@ let package = Package(
                 "SigilCrypto",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Services/IdentityAttestation",
             exclude: ["openapi.yaml"]

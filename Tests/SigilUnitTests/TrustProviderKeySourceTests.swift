@@ -28,6 +28,12 @@ final class LocalIssuer: Sendable {
             let body = "{\"issuer\":\"\(self.issuer)\",\"jwks_uri\":\"\(self.issuer)/keys\"}"
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: body)))
         }
+        // A key set "moved" elsewhere: redirects are not followed.
+        router.get("/moved") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.location] = "\(self.issuer)/keys"
+            return Response(status: .found, headers: headers)
+        }
         router.get("/keys") { _, _ -> Response in
             self.fetches.add(1, ordering: .relaxed)
             guard let body = self.keySet.withLock({ $0 }) else { return Response(status: .internalServerError) }
@@ -92,6 +98,12 @@ extension ServiceAccountTokenTests {
                 }
             }
             #expect(issuer.fetches.load(ordering: .relaxed) == 2)
+            // A JWKS URL that redirects is not followed (the redirect could lead anywhere).
+            let redirected = try await self.provider(
+                extra: ["issuer": issuer.issuer, "jwksURL": "\(issuer.issuer)/moved"], jwks: .some(nil))
+            await #expect(throws: AttestationRefusal.jwksUnavailable) {
+                try await verifier.verify(token(kid: "key-2", signer: second), providers: [redirected])
+            }
             // The issuer fails: the last good set keeps serving.
             issuer.keySet.withLock { $0 = nil }
             #expect(

@@ -3,6 +3,7 @@ import Foundation
 import JWTKit
 import Logging
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// Key sets published over HTTP: a JWKS URL, or the `jwks_uri` of an issuer's OIDC discovery document. Fetched keys
@@ -39,7 +40,18 @@ final class RemoteKeySets: Sendable {
     private let client: HTTPClient
     private let logger: Logger
 
-    init(client: HTTPClient = .shared, logger: Logger) {
+    /// No redirects: the URL was checked (https, or http to this machine), and a redirect could lead anywhere else
+    /// (a cloud metadata address, an internal service). One client for the process, never shut down.
+    static let client: HTTPClient = {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(5))
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    init(client: HTTPClient = RemoteKeySets.client, logger: Logger) {
         self.client = client
         self.logger = logger
     }
