@@ -64,17 +64,8 @@ struct LogStreamDeliveryTests {
                         destination: .file(.init(path: "audit.ocsf.jsonl", maxBytes: 1 << 30, keep: 1)), format: .ocsf)
                 ),
             ]
-            let index = ResourceIndex<LogStreamSpec>()
-            for stream in streams { index.define(stream) }
-            let delivery = LogStreamDelivery(
-                streams: index, postgres: postgres, schema: log.schema, owner: "replica-1",
-                environment: LogSenderEnvironment(fileDirectory: files.path),
-                logger: logger)
             let first = try await log.publish(300, topic: topic)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await log.runner.run() }
-                group.addTask { try await delivery.run() }
-                defer { group.cancelAll() }
+            try await log.whileDelivering(streams, environment: LogSenderEnvironment(fileDirectory: files.path)) {
 
                 func received(_ receiver: RsyslogReceiver, _ ids: [String], marker: (String) -> String) -> Bool {
                     let text = receiver.lines.joined(separator: "\n")

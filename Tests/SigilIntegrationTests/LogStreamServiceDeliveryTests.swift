@@ -47,17 +47,8 @@ extension LogStreamDeliveryTests {
                                 url: "http://127.0.0.1:\(port)/webhook",
                                 secretEncrypted: try encrypted(receiver.secret, stream: "webhook", field: "secret"))),
                         format: .json))
-                let index = ResourceIndex<LogStreamSpec>()
-                index.define(hec)
-                index.define(webhook)
-                let delivery = LogStreamDelivery(
-                    streams: index, postgres: postgres, schema: log.schema, owner: "replica-1",
-                    environment: LogSenderEnvironment(secrets: secrets), logger: logger)
                 let first = try await log.publish(120, topic: topic)
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await log.runner.run() }
-                    group.addTask { try await delivery.run() }
-                    defer { group.cancelAll() }
+                try await log.whileDelivering([hec, webhook], environment: LogSenderEnvironment(secrets: secrets)) {
                     let ids = first.created + first.deleted
                     try await Self.waitUntil("the collector and the webhook to hold every record") {
                         let hecText = receiver.hecText
@@ -145,24 +136,17 @@ extension LogStreamDeliveryTests {
             .encrypt(Array("moto-secret".utf8), field: LogStreamSecrets.field(stream: "s3", "secretAccessKey"))
         try await TestPostgres.withClient { postgres in
             let log = try await AuditLog(postgres: postgres, topic: topic, logger: logger)
-            let index = ResourceIndex<LogStreamSpec>()
-            index.define(
-                Self.stream(
-                    "s3",
-                    LogStreamSpec(
-                        destination: .s3(
-                            .init(
-                                bucket: "audit-logs", prefix: "sigil/", region: "us-east-1", endpoint: endpoint,
-                                accessKeyID: "AKIDSIGILTEST", secretAccessKeyEncrypted: secret, windowSeconds: 1)),
-                        format: .json)))
-            let delivery = LogStreamDelivery(
-                streams: index, postgres: postgres, schema: log.schema, owner: "replica-1",
-                environment: LogSenderEnvironment(secrets: LogStreamSecrets(kek: kek)), logger: logger)
+            let s3 = Self.stream(
+                "s3",
+                LogStreamSpec(
+                    destination: .s3(
+                        .init(
+                            bucket: "audit-logs", prefix: "sigil/", region: "us-east-1", endpoint: endpoint,
+                            accessKeyID: "AKIDSIGILTEST", secretAccessKeyEncrypted: secret, windowSeconds: 1)),
+                    format: .json))
             let published = try await log.publish(150, topic: topic)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await log.runner.run() }
-                group.addTask { try await delivery.run() }
-                defer { group.cancelAll() }
+            try await log.whileDelivering([s3], environment: LogSenderEnvironment(secrets: LogStreamSecrets(kek: kek)))
+            {
                 let ids = published.created + published.deleted
                 try await Self.waitUntil("the bucket to hold every record", timeout: .seconds(60)) {
                     let stored = try RsyslogReceiver.shell(
@@ -180,28 +164,20 @@ extension LogStreamDeliveryTests {
         try external.createTopic(.init(name: "siem-audit", partitions: 2))
         try await TestPostgres.withClient { postgres in
             let log = try await AuditLog(postgres: postgres, topic: topic, logger: logger)
-            let index = ResourceIndex<LogStreamSpec>()
-            index.define(
-                Self.stream(
-                    "kafka",
-                    LogStreamSpec(
-                        destination: .kafka(
-                            .init(brokers: external.bootstrapServers, topic: "siem-audit", securityProtocol: .plaintext)
-                        ),
-                        format: .cef)))
-            let delivery = LogStreamDelivery(
-                streams: index, postgres: postgres, schema: log.schema, owner: "replica-1",
-                environment: LogSenderEnvironment(), logger: logger)
+            let kafka = Self.stream(
+                "kafka",
+                LogStreamSpec(
+                    destination: .kafka(
+                        .init(brokers: external.bootstrapServers, topic: "siem-audit", securityProtocol: .plaintext)
+                    ),
+                    format: .cef))
             let published = try await log.publish(90, topic: topic)
             let consumer = try KafkaConsumer(
                 configuration: .init(
                     client: .init(bootstrapServers: external.bootstrapServers, clientID: "siem"),
                     mode: .assign((0..<2).map { .init(topic: "siem-audit", partition: $0, offset: .beginning) })),
                 logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await log.runner.run() }
-                group.addTask { try await delivery.run() }
-                defer { group.cancelAll() }
+            try await log.whileDelivering([kafka]) {
                 var received = ""
                 let ids = published.created + published.deleted
                 let deadline = ContinuousClock.now + .seconds(30)

@@ -19,8 +19,12 @@ extension LogStreamDeliveryTests {
         let producer: KafkaProducer
         let schema: SchemaName
         let runner: ProjectionRunner
+        let postgres: PostgresClient
+        let logger: Logger
 
         init(postgres: PostgresClient, topic: String, logger: Logger) async throws {
+            self.postgres = postgres
+            self.logger = logger
             cluster = try KafkaMockCluster(logger: logger)
             try cluster.createTopic(.init(name: topic, partitions: 2))
             try cluster.createTopic(.init(name: "deadletter", partitions: 1))
@@ -37,6 +41,24 @@ extension LogStreamDeliveryTests {
                 configuration: configuration, postgres: postgres, producer: producer,
                 admin: try KafkaAdmin(configuration: client, logger: logger),
                 source: EventSource(service: "audit", instance: "test"), logger: logger)
+        }
+
+        /// Runs the projection and one replica's delivery of `streams` while `body` runs, then stops both.
+        func whileDelivering(
+            _ streams: [Resource<LogStreamSpec>], environment: LogSenderEnvironment = LogSenderEnvironment(),
+            _ body: () async throws -> Void
+        ) async throws {
+            let index = ResourceIndex<LogStreamSpec>()
+            for stream in streams { index.define(stream) }
+            let delivery = LogStreamDelivery(
+                streams: index, postgres: postgres, schema: schema, owner: "replica-1", environment: environment,
+                logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.runner.run() }
+                group.addTask { try await delivery.run() }
+                defer { group.cancelAll() }
+                try await body()
+            }
         }
 
         /// Publishes `count` events of the tenant, then four of an access flow; returns the first ones' ids. Every
