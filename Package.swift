@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
@@ -106,15 +107,28 @@ let package = Package(
             path: "Shared/SigilService"
         ),
 
+        // Trust providers and the verification of workload evidence: what sigil-attest runs, and what the bench
+        // measures without a broker.
+        .target(
+            name: "SigilAttestation",
+            dependencies: [
+                "SigilService",
+                "SigilCrypto",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Shared/SigilAttestation"
+        ),
+
         // MARK: Services
         .executableTarget(
             name: "IdentityAttestation",
             dependencies: [
                 "SigilService",
                 "SigilCrypto",
-                .product(name: "JWTKit", package: "jwt-kit"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                "SigilAttestation",
             ],
             path: "Services/IdentityAttestation",
             exclude: ["openapi.yaml"]
@@ -220,6 +234,7 @@ let package = Package(
                 "SigilCrypto",
                 "SigilService",
                 "SigilClient",
+                "SigilAttestation",
                 "IdentityAttestation",
                 "PolicyDecision",
                 "CredentialIssuance",
@@ -242,6 +257,7 @@ let package = Package(
                 "SigilEvents",
                 "SigilProjection",
                 "SigilService",
+                "SigilAttestation",
                 "IdentityAttestation",
                 "AuditIngestion",
                 "SigilTestSupport",

@@ -1,3 +1,4 @@
+import SigilAttestation
 import SigilEvents
 import SigilProjection
 import SigilService
@@ -30,8 +31,9 @@ extension SigilServiceDefinition {
             let schedule = try AttestationKeySchedule.load(context.configuration)
             let handler = AccessRequestHandler(
                 keys: schedule, context: context,
-                verifier: ServiceAccountTokenVerifier(
-                    keyFileDirectory: try context.configuration.source.directory(KeyFileDirectory.variable)),
+                attestor: Attestor(
+                    jwt: JWTVerifier(
+                        keyFileDirectory: try context.configuration.source.directory(KeyFileDirectory.variable))),
                 ledger: context.postgres.map { RequestLedger(schema: SchemaName("attest"), postgres: $0) })
             return [
                 AttestationKeyPublisher(schedule: schedule, context: context),

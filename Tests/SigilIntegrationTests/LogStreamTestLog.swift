@@ -85,7 +85,7 @@ extension LogStreamDeliveryTests {
                 (
                     IdentityAttested(
                         requestID: "r", target: target, reply: reply, clientWorkload: "billing",
-                        trustProvider: "cluster", claims: [:], deadline: deadline), "attest"
+                        trustProviders: ["cluster"], claims: [:], deadline: deadline), "attest"
                 ),
                 (AttestationFailed(requestID: "r2", target: target, reason: reason), "attest"),
                 (

@@ -31,7 +31,7 @@ struct AccessDecisionTests {
         IdentityAttested(
             requestID: "r", target: AccessTarget(scheme: "https", host: host, port: port),
             reply: ReplyAddress(edgeID: "e", partition: 0, publicKey: []), clientWorkload: client,
-            trustProvider: provider, claims: [:], deadline: Deadline(Date().addingTimeInterval(2))
+            trustProviders: [provider], claims: [:], deadline: Deadline(Date().addingTimeInterval(2))
         )
     }
 

@@ -38,7 +38,7 @@ enum EventSamples {
                 notAfter: Date(timeIntervalSince1970: 1_900_000_000)),
             AccessRequested(requestID: "r", target: target, evidence: sealed, reply: reply, deadline: deadline),
             IdentityAttested(
-                requestID: "r", target: target, reply: reply, clientWorkload: "billing", trustProvider: "cluster",
+                requestID: "r", target: target, reply: reply, clientWorkload: "billing", trustProviders: ["cluster"],
                 claims: ["sub": "system:serviceaccount:demo:billing"], deadline: deadline),
             AttestationFailed(requestID: "r", target: target, reason: reason),
             AccessGranted(

@@ -7,11 +7,12 @@ import SigilService
 import Testing
 
 @testable import IdentityAttestation
+@testable import SigilAttestation
 
 @Suite("Service-account token verification: accepted tokens and hostile ones, each with its reason")
 struct ServiceAccountTokenTests {
     let identity = DemoIdentity()
-    let verifier = ServiceAccountTokenVerifier()
+    let verifier = JWTVerifier()
 
     func provider(
         algorithms: [String] = ["ES256"], audiences: [String] = ["sigil"], identity: DemoIdentity? = nil,
@@ -66,11 +67,13 @@ struct ServiceAccountTokenTests {
     func accepted() async throws {
         let issued = try await identity.token(namespace: "demo", serviceAccount: "billing")
         let verified = try await verifier.verify(issued, providers: [try await provider()])
+        #expect(verified.trustProvider == "cluster")
+        #expect(verified.type == "kubernetes-service-account")
         #expect(
-            verified
-                == VerifiedServiceAccount(
-                    trustProvider: "cluster", issuer: DemoIdentity.issuer,
-                    subject: "system:serviceaccount:demo:billing", namespace: "demo", serviceAccount: "billing"))
+            verified.published == [
+                "iss": DemoIdentity.issuer, "sub": "system:serviceaccount:demo:billing", "namespace": "demo",
+                "serviceAccount": "billing",
+            ])
         let hand = try await token(claims: claims())
         #expect(try await verifier.verify(hand, providers: [try await provider()]).serviceAccount == "billing")
     }
@@ -234,4 +237,9 @@ extension Data {
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         self.init(base64Encoded: base64)
     }
+}
+
+extension VerifiedEvidence {
+    var namespace: String? { attributes.first("namespace") }
+    var serviceAccount: String? { attributes.first("serviceAccount") }
 }

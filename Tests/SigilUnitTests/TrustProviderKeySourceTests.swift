@@ -12,6 +12,7 @@ import Synchronization
 import Testing
 
 @testable import IdentityAttestation
+@testable import SigilAttestation
 
 /// A stand-in issuer on loopback: its OpenID discovery document and a key set that can be rotated or broken.
 final class LocalIssuer: Sendable {
@@ -70,7 +71,7 @@ extension ServiceAccountTokenTests {
             issuer.keySet.withLock { $0 = first }
             let provider = try await self.provider(
                 extra: ["issuer": issuer.issuer, "oidcDiscovery": true], jwks: .some(nil))
-            let verifier = ServiceAccountTokenVerifier()
+            let verifier = JWTVerifier()
             func token(kid: String, signer: DemoIdentity) async throws -> String {
                 try await self.token(
                     header: ["alg": "ES256", "kid": kid, "typ": "JWT"],
@@ -166,11 +167,11 @@ extension ServiceAccountTokenTests {
         }
         let admitted = try await admit(file, environment: ["SIGIL_ATTEST_JWKS_DIR": directory])
         let token = try await identity.token(namespace: "demo", serviceAccount: "billing")
-        let confined = ServiceAccountTokenVerifier(keyFileDirectory: directory)
+        let confined = JWTVerifier(keyFileDirectory: directory)
         #expect(try await confined.verify(token, providers: [TrustProvider(admitted)]).serviceAccount == "billing")
         // A verifier without the directory (or with another) reads no file: the keys are unavailable.
         await #expect(throws: AttestationRefusal.jwksUnavailable) {
-            try await ServiceAccountTokenVerifier().verify(token, providers: [TrustProvider(admitted)])
+            try await JWTVerifier().verify(token, providers: [TrustProvider(admitted)])
         }
         // A symbolic link inside the directory pointing outside it is not followed out.
         let link = "\(directory)/outside.json"

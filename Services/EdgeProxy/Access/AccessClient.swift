@@ -6,7 +6,7 @@ import SigilCrypto
 import SigilEvents
 import SigilService
 
-/// Obtains credentials through the access flow: seals the workload's token to the attestation key, publishes the
+/// Obtains credentials through the access flow: seals the workload's evidence to the attestation key, publishes the
 /// request with a one-time reply key, and waits for the terminal reply on this edge's partition until the deadline.
 /// Publishing only enqueues the record (librdkafka sends it), so a broker that does not answer costs the request
 /// its deadline, never more.
@@ -17,7 +17,7 @@ struct AccessClient: AccessRequester {
     let replies: ReplyListener
 
     func requestCredential(
-        for workload: EdgeServerWorkload, token: WorkloadEvidence.Token, deadline: ContinuousClock.Instant,
+        for workload: EdgeServerWorkload, evidence: WorkloadEvidence.Gathered, deadline: ContinuousClock.Instant,
         logger: Logger
     ) async throws(EdgeRefusal) -> HeldCredential {
         guard let attestationKey = view.currentAttestationKey, let partition = replies.replyPartition else {
@@ -34,7 +34,7 @@ struct AccessClient: AccessRequester {
         let reply: AccessReply?
         do {
             let sealed = try HPKESealing.seal(
-                Array(token.value.utf8), to: try HPKERecipientKey.publicKey(attestationKey.publicKey),
+                Array(try JSONEncoder().encode(evidence.bundle)), to: try HPKERecipientKey.publicKey(attestationKey.publicKey),
                 recipientKeyID: attestationKey.keyID,
                 context: .evidence(
                     tenant: edge.tenant, requestID: requestID, edgeID: edge.edgeID,

@@ -7,7 +7,7 @@ import Synchronization
 /// Obtains a credential through the control plane (the access flow over Kafka in `sigil-edge`; a fake in tests).
 protocol AccessRequester: Sendable {
     func requestCredential(
-        for workload: EdgeServerWorkload, token: WorkloadEvidence.Token, deadline: ContinuousClock.Instant,
+        for workload: EdgeServerWorkload, evidence: WorkloadEvidence.Gathered, deadline: ContinuousClock.Instant,
         logger: Logger
     ) async throws(EdgeRefusal) -> HeldCredential
 }
@@ -30,7 +30,7 @@ final class CredentialBroker: Sendable {
         case ready(HeldCredential)
         case refused(EdgeRefusal)
         /// Not held: `obtain` it (asynchronously).
-        case needed(CredentialKey, WorkloadEvidence.Token)
+        case needed(CredentialKey, WorkloadEvidence.Gathered)
     }
 
     let evidence: WorkloadEvidence
@@ -50,23 +50,23 @@ final class CredentialBroker: Sendable {
 
     /// The request path's synchronous lookup: two atomic loads and a dictionary read.
     func lookup(_ workload: EdgeServerWorkload, now: Date = Date()) -> Lookup {
-        let token: WorkloadEvidence.Token
+        let gathered: WorkloadEvidence.Gathered
         switch evidence.current {
-        case .success(let current): token = current
+        case .success(let current): gathered = current
         case .failure:
             // No usable token yet: look at the file now rather than refuse until the next check (a rare path).
             evidence.refresh()
             switch evidence.current {
-            case .success(let current): token = current
+            case .success(let current): gathered = current
             case .failure(let error): return .refused(Self.refusal(error.problem))
             }
         }
-        let key = CredentialKey(target: workload.target, evidenceDigest: token.digest)
-        guard let held = cache.usable(key, at: now) else { return .needed(key, token) }
+        let key = CredentialKey(target: workload.target, evidenceDigest: gathered.digest)
+        guard let held = cache.usable(key, at: now) else { return .needed(key, gathered) }
         if now >= held.refreshAt,
             held.refreshClaimed.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
         {
-            refresh(held, key: key, token: token, workload: workload)
+            refresh(held, key: key, evidence: gathered, workload: workload)
         }
         fromCache.increment()
         return .ready(held)
@@ -75,14 +75,14 @@ final class CredentialBroker: Sendable {
     /// Waits for the credential, sharing one access request with every concurrent request for the same key.
     /// The answer comes by `deadline` (counted from the first waiting request's arrival) or is a 503 refusal.
     func obtain(
-        _ key: CredentialKey, token: WorkloadEvidence.Token, workload: EdgeServerWorkload,
+        _ key: CredentialKey, evidence gathered: WorkloadEvidence.Gathered, workload: EdgeServerWorkload,
         deadline: ContinuousClock.Instant
     ) async -> Result<HeldCredential, EdgeRefusal> {
-        await flight(key, token: token, workload: workload, deadline: deadline).value
+        await flight(key, evidence: gathered, workload: workload, deadline: deadline).value
     }
 
     private func flight(
-        _ key: CredentialKey, token: WorkloadEvidence.Token, workload: EdgeServerWorkload,
+        _ key: CredentialKey, evidence gathered: WorkloadEvidence.Gathered, workload: EdgeServerWorkload,
         deadline: ContinuousClock.Instant
     ) -> Task<Result<HeldCredential, EdgeRefusal>, Never> {
         inflight.withLock { inflight in
@@ -91,7 +91,7 @@ final class CredentialBroker: Sendable {
                 let result: Result<HeldCredential, EdgeRefusal>
                 do throws(EdgeRefusal) {
                     let held = try await requester.requestCredential(
-                        for: workload, token: token, deadline: deadline, logger: logger)
+                        for: workload, evidence: gathered, deadline: deadline, logger: logger)
                     cache.store(held, for: key)
                     result = .success(held)
                 } catch {
@@ -106,9 +106,9 @@ final class CredentialBroker: Sendable {
     }
 
     private func refresh(
-        _ held: HeldCredential, key: CredentialKey, token: WorkloadEvidence.Token, workload: EdgeServerWorkload
+        _ held: HeldCredential, key: CredentialKey, evidence gathered: WorkloadEvidence.Gathered, workload: EdgeServerWorkload
     ) {
-        let task = flight(key, token: token, workload: workload, deadline: .now + timeout)
+        let task = flight(key, evidence: gathered, workload: workload, deadline: .now + timeout)
         Task { [logger, cache] in
             guard case .failure(let refusal) = await task.value else { return }
             if refusal.kind == .refused {
@@ -133,10 +133,11 @@ final class CredentialBroker: Sendable {
 
     static func refusal(_ problem: WorkloadEvidence.Problem) -> EdgeRefusal {
         let detail =
-            switch problem {
-            case .unreadable: "the workload token file cannot be read"
-            case .empty: "the workload token file is empty"
-            case .tooLarge: "the workload token file is larger than \(WorkloadEvidence.maximumBytes) bytes"
+            switch problem.problem {
+            case .unreadable: "the workload evidence file \(problem.path) cannot be read"
+            case .empty: "the workload evidence file \(problem.path) is empty"
+            case .tooLarge:
+                "the workload evidence file \(problem.path) is larger than \(WorkloadEvidence.maximumBytes) bytes"
             }
         return EdgeRefusal(kind: .refused, stage: "edge", code: "evidence-unavailable", detail: detail)
     }

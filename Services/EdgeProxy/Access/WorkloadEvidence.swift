@@ -2,85 +2,75 @@ import Crypto
 import Foundation
 import Logging
 import ServiceLifecycle
+import SigilEvents
+import Synchronization
 
-/// The workload's token as the edge currently holds it: read when the file changes (checked every 250 ms), never
-/// on the request path, so a rotated token is used within a second and a request costs no file read.
+/// The workload's evidence as the edge currently holds it: every configured file read when it changes (checked
+/// every 250 ms), never on the request path, so a rotated token is used within a second and a request costs no file
+/// read. What is gathered is one bundle (sealed per request) and a digest that caches and logs know it by.
 final class WorkloadEvidence: Service, Sendable {
-    struct Token: Sendable, Hashable {
-        let value: String
-        /// SHA-256 of the token, hex: what caches and logs know the token by.
+    struct Gathered: Sendable, Hashable {
+        let bundle: WorkloadEvidenceBundle
+        /// SHA-256 of the bundle's content, hex: what caches and logs know the evidence by.
         let digest: String
     }
 
-    /// Why there is no usable token (the detail of the 403 a request gets).
-    enum Problem: Sendable, Equatable {
-        case unreadable
-        case empty
-        case tooLarge
+    /// Why there is no usable evidence: which file, and what is wrong with it.
+    struct Problem: Sendable, Equatable {
+        let path: String
+        let problem: EvidenceFile.Problem
     }
-
-    /// Largest token accepted from the file (service-account and CI tokens are a few KiB).
-    static let maximumBytes = 64 * 1024
-
-    private let path: String
-    private let interval: Duration
-    private let logger: Logger
-    private let state: Snapshot<Result<Token, EvidenceError>>
-    private let fileStamp = Snapshot<FileStamp?>(nil)
 
     struct EvidenceError: Error, Sendable { let problem: Problem }
 
-    private struct FileStamp: Sendable, Equatable {
-        let device: UInt64
-        let inode: UInt64
-        let size: Int64
-        let modified: Int
-        let modifiedNanoseconds: Int
-    }
+    /// Largest token accepted from a file (service-account and CI tokens are a few KiB).
+    static let maximumBytes = 64 * 1024
 
-    init(path: String, interval: Duration = .milliseconds(250), logger: Logger) {
-        self.path = path
+    private let tokenFiles: [EvidenceFile]
+    private let interval: Duration
+    private let logger: Logger
+    private let state: Snapshot<Result<Gathered, EvidenceError>>
+    /// `refresh` runs from the watcher and (rarely) from a request that found no evidence: one at a time.
+    private let refreshing = Mutex(())
+
+    init(tokenFiles: [String], interval: Duration = .milliseconds(250), logger: Logger) {
+        self.tokenFiles = tokenFiles.map { EvidenceFile(path: $0, maximumBytes: Self.maximumBytes) }
         self.interval = interval
         self.logger = logger
-        self.state = Snapshot(.failure(EvidenceError(problem: .unreadable)))
+        self.state = Snapshot(
+            .failure(EvidenceError(problem: Problem(path: tokenFiles.first ?? "", problem: .unreadable))))
         refresh()
     }
 
-    /// The token to present, or why there is none. One atomic load.
-    var current: Result<Token, EvidenceError> { state.value }
+    /// The evidence to present, or why there is none. One atomic load.
+    var current: Result<Gathered, EvidenceError> { state.value }
 
-    /// Re-reads the file if its identity, size or modification time changed since the last read.
+    /// Re-reads the files that changed, and gathers the bundle again if any did.
     func refresh() {
-        var status = stat()
-        guard stat(path, &status) == 0 else {
-            fileStamp.update { $0 = nil }
-            state.update { $0 = .failure(EvidenceError(problem: .unreadable)) }
-            return
+        refreshing.withLock { _ in
+            var changed = false
+            for file in tokenFiles where file.refresh() { changed = true }
+            guard changed else { return }
+            var tokens: [String] = []
+            for file in tokenFiles {
+                switch file.text {
+                case .success(let token): tokens.append(token)
+                case .failure(let error):
+                    state.update { $0 = .failure(EvidenceError(problem: Problem(path: file.path, problem: error.problem))) }
+                    return
+                }
+            }
+            let bundle = WorkloadEvidenceBundle(tokens: tokens)
+            var hasher = SHA256()
+            for token in tokens {
+                hasher.update(data: Array(token.utf8))
+                hasher.update(data: [0])
+            }
+            let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            let previous = try? state.value.get().digest
+            state.update { $0 = .success(Gathered(bundle: bundle, digest: digest)) }
+            if previous != digest { logger.info("workload evidence read", metadata: ["evidence.sha256": "\(digest.prefix(12))"]) }
         }
-        let stamp = FileStamp(
-            device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int64(status.st_size),
-            modified: Int(status.st_mtim.tv_sec), modifiedNanoseconds: Int(status.st_mtim.tv_nsec))
-        guard stamp != fileStamp.value else { return }
-        fileStamp.update { $0 = stamp }
-        guard status.st_size <= Self.maximumBytes else {
-            state.update { $0 = .failure(EvidenceError(problem: .tooLarge)) }
-            return
-        }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
-        else {
-            state.update { $0 = .failure(EvidenceError(problem: .unreadable)) }
-            return
-        }
-        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !token.isEmpty else {
-            state.update { $0 = .failure(EvidenceError(problem: .empty)) }
-            return
-        }
-        let digest = SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
-        let changed: Bool
-        if case .success(let previous) = state.value { changed = previous.digest != digest } else { changed = true }
-        state.update { $0 = .success(Token(value: token, digest: digest)) }
-        if changed { logger.info("workload token read", metadata: ["token.sha256": "\(digest.prefix(12))"]) }
     }
 
     func run() async throws {

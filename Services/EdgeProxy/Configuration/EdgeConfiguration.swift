@@ -1,4 +1,5 @@
 import Foundation
+import SigilEvents
 import SigilService
 
 /// The edge's own settings (besides the shared ones). Every limit has a safe default; the README's table lists them.
@@ -15,8 +16,9 @@ struct EdgeConfiguration: Sendable {
     var edgeID: String
     /// `SIGIL_TENANT`: the tenant the workload beside this edge belongs to.
     var tenant: String
-    /// `SIGIL_EDGE_TOKEN_FILE`: the workload's service-account token, re-read when it changes.
-    var tokenFile: String
+    /// `SIGIL_EDGE_TOKEN_FILE`: the workload's token files (service-account, CI, OIDC), comma-separated, each re-read
+    /// when it changes; every one is presented in each access request. Empty: no token.
+    var tokenFiles: [String]
     /// `SIGIL_EDGE_PROXY_HOST`, `SIGIL_EDGE_PROXY_PORT`: the forward proxy workloads send requests through.
     var proxyHost: String
     var proxyPort: Int
@@ -58,8 +60,16 @@ struct EdgeConfiguration: Sendable {
         }
         edgeID = source.string("SIGIL_EDGE_ID", default: configuration.instanceID)
         tenant = source.string("SIGIL_TENANT", default: configuration.adminTenant)
-        tokenFile = source.string(
-            "SIGIL_EDGE_TOKEN_FILE", default: "/var/run/secrets/kubernetes.io/serviceaccount/token")
+        tokenFiles = source.string(
+            "SIGIL_EDGE_TOKEN_FILE", default: "/var/run/secrets/kubernetes.io/serviceaccount/token"
+        ).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard tokenFiles.count <= WorkloadEvidenceBundle.maximumTokens else {
+            throw ConfigurationError(
+                key: "SIGIL_EDGE_TOKEN_FILE", expected: "at most \(WorkloadEvidenceBundle.maximumTokens) files")
+        }
+        if let relative = tokenFiles.first(where: { !$0.hasPrefix("/") }) {
+            throw ConfigurationError(key: "SIGIL_EDGE_TOKEN_FILE", expected: "absolute paths (\(relative) is not)")
+        }
         proxyHost = source.string("SIGIL_EDGE_PROXY_HOST", default: "127.0.0.1")
         proxyPort = try source.int("SIGIL_EDGE_PROXY_PORT", default: 7480, in: 0...65_535)
         timeout = .milliseconds(try source.int("SIGIL_EDGE_TIMEOUT_MS", default: 2_000, in: 100...60_000))
@@ -92,7 +102,7 @@ struct EdgeConfiguration: Sendable {
     init(testEdgeID: String) {
         edgeID = testEdgeID
         tenant = "default"
-        tokenFile = "/dev/null"
+        tokenFiles = ["/dev/null"]
         proxyHost = "127.0.0.1"
         proxyPort = 0
         timeout = .seconds(2)

@@ -242,8 +242,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 connectUpstream()
             case .refused(let refusal):
                 refuse(ProxyProblem(refusal: refusal))
-            case .needed(let key, let token):
-                obtainCredential(key, token: token, workload: workload)
+            case .needed(let key, let evidence):
+                obtainCredential(key, evidence: evidence, workload: workload)
             }
         }
     }
@@ -255,7 +255,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             detail: "\(host) is not a server workload and this edge forwards only to server workloads")
     }
 
-    func obtainCredential(_ key: CredentialKey, token: WorkloadEvidence.Token, workload: EdgeServerWorkload) {
+    func obtainCredential(_ key: CredentialKey, evidence: WorkloadEvidence.Gathered, workload: EdgeServerWorkload) {
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let generation = self.generation
         let credentials = environment.credentials
@@ -266,7 +266,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             + environment.configuration.timeout
         let eventLoop = context.eventLoop
         Task {
-            let result = await credentials.obtain(key, token: token, workload: workload, deadline: deadline)
+            let result = await credentials.obtain(key, evidence: evidence, workload: workload, deadline: deadline)
             eventLoop.execute {
                 let handler = loopBound.value
                 guard handler.generation == generation, case .preparing = handler.phase else { return }

@@ -1,17 +1,18 @@
 import Foundation
 import Logging
 import Metrics
+import SigilAttestation
 import SigilCrypto
 import SigilEvents
 import SigilService
 
-/// Turns an access request into an attested identity or a refusal: opens the sealed evidence, verifies the token,
-/// finds the client workload. A refusal is written both to `access.attested` (for the audit) and to the edge's
+/// Turns an access request into an attested identity or a refusal: opens the sealed evidence, verifies each piece,
+/// finds the one client workload its identifiers match. A refusal is written both to `access.attested` (for the audit) and to the edge's
 /// reply partition (the request ends here).
 struct AccessRequestHandler: Sendable {
     let keys: AttestationKeySchedule
     let context: ServiceContext
-    let verifier: ServiceAccountTokenVerifier
+    let attestor: Attestor
     let trustProviders = TrustProviderCache()
     /// Where request ids already taken are kept (nil only in tests without a database: then nothing is recorded).
     let ledger: RequestLedger?
@@ -28,20 +29,20 @@ struct AccessRequestHandler: Sendable {
             return
         }
         do {
-            let identity = try await attest(request, eventID: event.id, tenant: tenant, logger: logger)
-            let workload = context.resources.index(ClientWorkloadSpec.self).all(tenant: tenant)
-                .first { $0.spec.matches(identity) }
-            guard let workload else { throw AttestationRefusal.noClientWorkload }
+            let evidence = try await attest(request, eventID: event.id, tenant: tenant, logger: logger)
+            let matching = context.resources.index(ClientWorkloadSpec.self).all(tenant: tenant)
+                .filter { $0.spec.matches(evidence) }
+            guard let workload = matching.first else { throw AttestationRefusal.noClientWorkload }
+            guard matching.count == 1 else {
+                throw AttestationRefusal.ambiguousClientWorkload(matching.map(\.name).sorted())
+            }
             let attested = IdentityAttested(
                 requestID: request.requestID,
                 target: request.target,
                 reply: request.reply,
                 clientWorkload: workload.name,
-                trustProvider: identity.trustProvider,
-                claims: [
-                    "iss": identity.issuer, "sub": identity.subject, "namespace": identity.namespace,
-                    "serviceAccount": identity.serviceAccount,
-                ],
+                trustProviders: evidence.map(\.trustProvider),
+                claims: Attestor.publishedClaims(evidence),
                 deadline: request.deadline
             )
             try await context.publish(
@@ -71,7 +72,7 @@ struct AccessRequestHandler: Sendable {
 
     private func attest(
         _ request: AccessRequested, eventID: String, tenant: String, logger: Logger
-    ) async throws -> VerifiedServiceAccount {
+    ) async throws -> [VerifiedEvidence] {
         let evidence: [UInt8]
         do {
             // Bound to tenant, request id, edge, reply key, target and deadline: a copy in any other request fails.
@@ -92,8 +93,13 @@ struct AccessRequestHandler: Sendable {
         {
             throw AttestationRefusal.replayedRequest
         }
-        guard let token = String(validating: evidence, as: UTF8.self) else { throw AttestationRefusal.tokenMalformed }
+        let bundle: WorkloadEvidenceBundle
+        do {
+            bundle = try WorkloadEvidenceBundle.decode(evidence)
+        } catch {
+            throw AttestationRefusal.evidenceMalformed("the sealed evidence is neither a token nor an evidence bundle")
+        }
         let providers = trustProviders.providers(context.resources.index(TrustProviderSpec.self).all(tenant: tenant))
-        return try await verifier.verify(token.trimmingCharacters(in: .whitespacesAndNewlines), providers: providers)
+        return try await attestor.verify(bundle, providers: providers)
     }
 }

@@ -4,7 +4,7 @@ import SigilEvents
 import SigilService
 
 /// Decides an attested request: the target must be a server workload and an access policy must match exactly
-/// (client workload, server workload, trust provider). No match is a denial, also written to the edge's reply
+/// (client workload, server workload) with its trust providers satisfied by those that verified the evidence. No match is a denial, also written to the edge's reply
 /// partition.
 struct AccessDecider: Sendable {
     let context: ServiceContext
@@ -24,17 +24,19 @@ struct AccessDecider: Sendable {
                 )
             )
         }
-        let policy = resources.index(AccessPolicySpec.self).all(tenant: tenant).first {
+        let candidates = resources.index(AccessPolicySpec.self).all(tenant: tenant).filter {
             $0.spec.clientWorkload == attested.clientWorkload && $0.spec.serverWorkload == server.name
-                && $0.spec.trustProvider == attested.trustProvider
         }
-        guard let policy else {
-            return (
-                nil, server.name,
-                RefusalReason(
-                    code: "no-matching-policy",
-                    detail: "no access policy lets \(attested.clientWorkload) reach \(server.name)")
-            )
+        guard let policy = candidates.first(where: { $0.spec.requirement.isSatisfied(by: attested.trustProviders) })
+        else {
+            let detail =
+                if let unsatisfied = candidates.first {
+                    "access policy \(unsatisfied.name) needs \(unsatisfied.spec.requirement); the evidence was verified by "
+                        + attested.trustProviders.joined(separator: ", ")
+                } else {
+                    "no access policy lets \(attested.clientWorkload) reach \(server.name)"
+                }
+            return (nil, server.name, RefusalReason(code: "no-matching-policy", detail: detail))
         }
         return (policy, server.name, nil)
     }

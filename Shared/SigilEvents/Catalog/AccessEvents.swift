@@ -53,7 +53,10 @@ public struct IdentityAttested: EventPayload {
     public var reply: ReplyAddress
     public var deadline: Deadline
     public var clientWorkload: String
+    /// The first of `trustProviders` (what events before several providers carried).
     public var trustProvider: String
+    /// Every trust provider whose evidence verified, in the order the evidence came.
+    public var trustProviders: [String]
     /// Verified, non-secret claims (issuer, subject, namespace, ...).
     public var claims: [String: String]
     public init(
@@ -61,7 +64,7 @@ public struct IdentityAttested: EventPayload {
         target: AccessTarget,
         reply: ReplyAddress,
         clientWorkload: String,
-        trustProvider: String,
+        trustProviders: [String],
         claims: [String: String],
         deadline: Deadline
     ) {
@@ -70,8 +73,25 @@ public struct IdentityAttested: EventPayload {
         self.reply = reply
         self.deadline = deadline
         self.clientWorkload = clientWorkload
-        self.trustProvider = trustProvider
+        self.trustProvider = trustProviders.first ?? ""
+        self.trustProviders = trustProviders
         self.claims = claims
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case requestID, target, reply, deadline, clientWorkload, trustProvider, trustProviders, claims
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        requestID = try container.decode(String.self, forKey: .requestID)
+        target = try container.decode(AccessTarget.self, forKey: .target)
+        reply = try container.decode(ReplyAddress.self, forKey: .reply)
+        deadline = try container.decode(Deadline.self, forKey: .deadline)
+        clientWorkload = try container.decode(String.self, forKey: .clientWorkload)
+        trustProvider = try container.decode(String.self, forKey: .trustProvider)
+        trustProviders = try container.decodeIfPresent([String].self, forKey: .trustProviders) ?? [trustProvider]
+        claims = try container.decode([String: String].self, forKey: .claims)
     }
 }
 

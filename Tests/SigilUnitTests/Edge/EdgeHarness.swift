@@ -24,14 +24,14 @@ final class FakeAccessRequester: AccessRequester {
     }
 
     func requestCredential(
-        for workload: EdgeServerWorkload, token: WorkloadEvidence.Token, deadline: ContinuousClock.Instant,
+        for workload: EdgeServerWorkload, evidence: WorkloadEvidence.Gathered, deadline: ContinuousClock.Instant,
         logger: Logger
     ) async throws(EdgeRefusal) -> HeldCredential {
         let number = requests.withLockedValue {
             $0 += 1
             return $0
         }
-        tokens.withLockedValue { $0.append(token.value) }
+        tokens.withLockedValue { $0.append(contentsOf: evidence.bundle.tokens) }
         if ContinuousClock.now + delay > deadline {
             try? await Task.sleep(until: deadline, clock: .continuous)
             throw EdgeRefusal(kind: .unavailable, stage: "edge", code: "control-plane-timeout", detail: "test")
@@ -63,7 +63,7 @@ final class EdgeUnderTest: Sendable {
         tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("sigil-edge-\(UUID()).token").path
         try "token-one".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let logger = Logger(label: "edge-test")
-        evidence = WorkloadEvidence(path: tokenFile, logger: logger)
+        evidence = WorkloadEvidence(tokenFiles: [tokenFile], logger: logger)
         self.requester = requester
         let credentials = CredentialBroker(
             evidence: evidence, requester: requester, timeout: configuration.timeout, logger: logger)

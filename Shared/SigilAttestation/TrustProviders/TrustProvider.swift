@@ -4,10 +4,37 @@ import SigilEvents
 import SigilService
 import Synchronization
 
-/// A trust provider as the verifier uses it: tokens from one issuer, signed by keys of its JWKS. Built once per
-/// version of the resource (`TrustProviderCache`): an inline key set is parsed then, not per attestation.
-struct TrustProvider: Sendable {
-    let name: String
+/// A trust provider as the verifiers use it, built once per version of the resource (`TrustProviderCache`): an
+/// inline key set or a CA bundle is parsed then, not per attestation.
+package struct TrustProvider: Sendable {
+    package let name: String
+    package let type: String
+    package let verification: Verification
+
+    package enum Verification: Sendable {
+        case jwt(JWTIssuer)
+    }
+
+    /// The verifiers' view of an admitted trust provider.
+    package init(_ resource: Resource<TrustProviderSpec>) {
+        name = resource.name
+        if let (profile, spec) = resource.spec.jwt {
+            type = profile.type
+            verification = .jwt(JWTIssuer(profile, spec))
+        } else {
+            preconditionFailure("every trust provider type has a verification")
+        }
+    }
+
+    package var jwtIssuer: JWTIssuer? {
+        if case .jwt(let issuer) = verification { return issuer }
+        return nil
+    }
+}
+
+/// Tokens from one issuer, signed by keys of its JWKS, read as one JWT type.
+package struct JWTIssuer: Sendable {
+    let profile: JWTProfile
     let issuer: String
     let audiences: [String]
     let allowedAlgorithms: Set<String>
@@ -25,28 +52,23 @@ struct TrustProvider: Sendable {
         case remote(RemoteKeySets.Source)
     }
 
-    /// The verifier's view of an admitted trust provider.
-    init(_ resource: Resource<TrustProviderSpec>) {
-        switch resource.spec {
-        case .kubernetesServiceAccount(let spec):
-            name = resource.name
-            issuer = spec.issuer
-            audiences = spec.audiences
-            allowedAlgorithms = Set(spec.allowedAlgorithms).subtracting(
-                KubernetesServiceAccountTrust.forbiddenAlgorithms)
-            clockSkew = TimeInterval(spec.clockSkewSeconds)
-            maxTokenLifetime = spec.maxTokenLifetimeSeconds
-            acceptTokensWithoutKeyID = spec.acceptTokensWithoutKeyID
-            if let jwks = spec.jwks {
-                // Admission checked that it decodes; an unreadable set (impossible) trusts no key.
-                self.jwks = .inline((try? jwks.decode(JWKS.self))?.keys ?? [])
-            } else if let url = spec.jwksURL.flatMap({ try? RemoteKeySets.allowedURL($0) }) {
-                self.jwks = .remote(.jwks(url))
-            } else if spec.oidcDiscovery {
-                self.jwks = .remote(.discovery(issuer: spec.issuer))
-            } else {
-                self.jwks = .file(spec.jwksFile ?? "/")
-            }
+    init(_ profile: JWTProfile, _ spec: JWTTrustSpec) {
+        self.profile = profile
+        issuer = spec.issuer
+        audiences = spec.audiences
+        allowedAlgorithms = Set(spec.allowedAlgorithms).subtracting(JWTTrustSpec.forbiddenAlgorithms)
+        clockSkew = TimeInterval(spec.clockSkewSeconds)
+        maxTokenLifetime = spec.maxTokenLifetimeSeconds
+        acceptTokensWithoutKeyID = spec.acceptTokensWithoutKeyID
+        if let jwks = spec.jwks {
+            // Admission checked that it decodes; an unreadable set (impossible) trusts no key.
+            self.jwks = .inline((try? jwks.decode(JWKS.self))?.keys ?? [])
+        } else if let url = spec.jwksURL.flatMap({ try? RemoteKeySets.allowedURL($0) }) {
+            self.jwks = .remote(.jwks(url))
+        } else if spec.oidcDiscovery {
+            self.jwks = .remote(.discovery(issuer: spec.issuer))
+        } else {
+            self.jwks = .file(spec.jwksFile ?? "/")
         }
     }
 
@@ -89,10 +111,12 @@ final class VerificationKeys: Sendable {
 
 /// Trust providers by tenant, name and resource version: an attestation reuses the provider (and its parsed keys)
 /// until the resource changes.
-final class TrustProviderCache: Sendable {
+package final class TrustProviderCache: Sendable {
     private let providers = Mutex<[String: TrustProvider]>([:])
 
-    func providers(_ resources: [Resource<TrustProviderSpec>]) -> [TrustProvider] {
+    package init() {}
+
+    package func providers(_ resources: [Resource<TrustProviderSpec>]) -> [TrustProvider] {
         providers.withLock { cache in
             let wanted = resources.map { ("\($0.metadata.tenant)/\($0.name)/\($0.metadata.resourceVersion)", $0) }
             if cache.count > 4 * max(wanted.count, 64) { cache.removeAll() }

@@ -11,7 +11,7 @@ import Synchronization
 /// none is given); a stale set is refreshed in the background while the last good one keeps serving; a token naming
 /// a key the set lacks causes one refetch at most every 30 s per source (a rotation is picked up at once, a stream of
 /// made-up key ids is not a stream of fetches). A failed fetch keeps the last good set.
-final class RemoteKeySets: Sendable {
+package final class RemoteKeySets: Sendable {
     enum Source: Hashable, Sendable {
         case jwks(URL)
         /// `{issuer}/.well-known/openid-configuration`, whose `jwks_uri` names the set.
@@ -42,7 +42,7 @@ final class RemoteKeySets: Sendable {
 
     /// No redirects: the URL was checked (https, or http to this machine), and a redirect could lead anywhere else
     /// (a cloud metadata address, an internal service). One client for the process, never shut down.
-    static let client: HTTPClient = {
+    package static let client: HTTPClient = {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
@@ -51,7 +51,7 @@ final class RemoteKeySets: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
-    init(client: HTTPClient = RemoteKeySets.client, logger: Logger) {
+    package init(client: HTTPClient = RemoteKeySets.client, logger: Logger) {
         self.client = client
         self.logger = logger
     }

@@ -1,26 +1,18 @@
 import Foundation
 import JWTKit
 import Logging
+import SigilEvents
 
-/// The verified identity in a Kubernetes service-account token.
-struct VerifiedServiceAccount: Sendable, Equatable {
-    let trustProvider: String
-    let issuer: String
-    let subject: String
-    let namespace: String
-    let serviceAccount: String
-}
-
-/// Verifies a Kubernetes service-account token against the tenant's trust providers. Fails closed: every check
-/// that cannot be made is a refusal with its own reason code.
-struct ServiceAccountTokenVerifier: Sendable {
+/// Verifies a JWT (a service-account, CI or OIDC token) against the tenant's JWT trust providers. Fails closed:
+/// every check that cannot be made is a refusal with its own reason code.
+package struct JWTVerifier: Sendable {
     static let maximumTokenBytes = 16 * 1024
     /// Key sets fetched over HTTP, shared by every attestation of this process.
     let remote: RemoteKeySets
     /// `SIGIL_ATTEST_JWKS_DIR`: where key files may be read (nil: none are).
     let keyFileDirectory: String?
 
-    init(
+    package init(
         remote: RemoteKeySets = RemoteKeySets(logger: Logger(label: "sigil-attest.keys")),
         keyFileDirectory: String? = nil
     ) {
@@ -28,25 +20,26 @@ struct ServiceAccountTokenVerifier: Sendable {
         self.keyFileDirectory = keyFileDirectory
     }
 
+    /// The registered claims, read with their types, and every claim as JSON (for the type's identity).
     struct Claims: JWTPayload {
-        struct Kubernetes: Codable, Sendable {
-            struct Named: Codable, Sendable { let name: String }
-            let namespace: String?
-            let serviceaccount: Named?
+        struct Registered: Decodable {
+            let iss: IssuerClaim?
+            let sub: SubjectClaim?
+            let aud: AudienceClaim?
+            let exp: ExpirationClaim?
+            let nbf: NotBeforeClaim?
+            let iat: IssuedAtClaim?
         }
 
-        let iss: IssuerClaim?
-        let sub: SubjectClaim?
-        let aud: AudienceClaim?
-        let exp: ExpirationClaim?
-        let nbf: NotBeforeClaim?
-        let iat: IssuedAtClaim?
-        let kubernetes: Kubernetes?
+        let registered: Registered
+        let all: JSONValue
 
-        enum CodingKeys: String, CodingKey {
-            case iss, sub, aud, exp, nbf, iat
-            case kubernetes = "kubernetes.io"
+        init(from decoder: any Decoder) throws {
+            registered = try Registered(from: decoder)
+            all = try JSONValue(from: decoder)
         }
+
+        func encode(to encoder: any Encoder) throws { try all.encode(to: encoder) }
 
         /// Claims are checked by the verifier with the provider's skew, after the signature.
         func verify(using algorithm: some JWTAlgorithm) async throws {}
@@ -61,10 +54,12 @@ struct ServiceAccountTokenVerifier: Sendable {
     /// Verification as RFC 8725 (JWT best current practices) asks: the header parsed by jwt-kit; no `crit`; the
     /// algorithm one the provider allows and the key's own (its `alg`, and its `kty`/`crv` able to make it); the key
     /// chosen by `kid` from the provider's set (never "any key that works"); `exp`, `nbf`, `iat` present and numeric,
-    /// within the skew and the provider's longest lifetime; `iss` exact; `aud` one of the provider's.
-    func verify(
+    /// within the skew and the provider's longest lifetime; `iss` exact; `aud` one of the provider's; then the
+    /// claims the provider's type requires. Several providers may share an issuer (two audiences, two GitHub
+    /// settings): the token is accepted by the first that verifies it, or refused with the first refusal.
+    package func verify(
         _ token: String, providers: [TrustProvider], now: Date = Date()
-    ) async throws(AttestationRefusal) -> VerifiedServiceAccount {
+    ) async throws(AttestationRefusal) -> VerifiedEvidence {
         guard token.utf8.count <= Self.maximumTokenBytes else { throw .tokenTooLarge }
         let header: JWTHeader
         let unverified: UnverifiedIssuer
@@ -75,29 +70,45 @@ struct ServiceAccountTokenVerifier: Sendable {
         }
         guard header.fields["crit"] == nil else { throw .criticalHeaderUnsupported }
         guard let issuer = unverified.iss else { throw .claimMissing("iss") }
-        guard let provider = providers.first(where: { $0.issuer == issuer }) else { throw .unknownIssuer }
-        guard let algorithm = header.alg, provider.allowedAlgorithms.contains(algorithm),
-            !KubernetesServiceAccountTrust.forbiddenAlgorithms.contains(algorithm)
+        let candidates = providers.filter { $0.jwtIssuer?.issuer == issuer }
+        guard !candidates.isEmpty else { throw .unknownIssuer }
+        var firstRefusal: AttestationRefusal?
+        for provider in candidates {
+            do {
+                return try await verify(token, header: header, provider: provider, now: now)
+            } catch {
+                firstRefusal = firstRefusal ?? error
+            }
+        }
+        throw firstRefusal ?? .unknownIssuer
+    }
+
+    private func verify(
+        _ token: String, header: JWTHeader, provider: TrustProvider, now: Date
+    ) async throws(AttestationRefusal) -> VerifiedEvidence {
+        guard let issuer = provider.jwtIssuer else { throw .unknownIssuer }
+        guard let algorithm = header.alg, issuer.allowedAlgorithms.contains(algorithm),
+            !JWTTrustSpec.forbiddenAlgorithms.contains(algorithm)
         else { throw .algorithmNotAllowed }
 
         var keySet: [JWK]
         do {
-            keySet = try await provider.keys(remote, keyFileDirectory: keyFileDirectory)
+            keySet = try await issuer.keys(remote, keyFileDirectory: keyFileDirectory)
         } catch {
             throw .jwksUnavailable
         }
         // A key the published set lacks may have just been rotated in: fetched again (rate-limited) once.
-        if case .remote(let source) = provider.jwks, let kid = header.kid,
+        if case .remote(let source) = issuer.jwks, let kid = header.kid,
             !keySet.contains(where: { $0.keyIdentifier?.string == kid }),
             let refreshed = try? await remote.keysAfterUnknownKey(source)
         {
             keySet = refreshed
         }
-        let candidates = try Self.keys(for: header, algorithm: algorithm, in: keySet, provider: provider)
+        let candidates = try Self.keys(for: header, algorithm: algorithm, in: keySet, issuer: issuer)
         var claims: Claims?
         for key in candidates {
             do {
-                let keys = try await provider.verificationKeys.collection(for: key)
+                let keys = try await issuer.verificationKeys.collection(for: key)
                 claims = try await keys.verify(token, as: Claims.self)
                 break
             } catch let error as JWTError where error.errorType != .signatureVerificationFailed {
@@ -108,17 +119,20 @@ struct ServiceAccountTokenVerifier: Sendable {
             }
         }
         guard let claims else { throw .signatureInvalid }
-        return try Self.identity(claims, issuer: issuer, provider: provider, now: now)
+        try Self.check(claims.registered, issuer: issuer, now: now)
+        return VerifiedEvidence(
+            trustProvider: provider.name, type: provider.type, attributes: try issuer.profile.attributes(claims.all),
+            published: issuer.profile.publishedAttributes)
     }
 
     /// The keys a token may be checked with: the one its `kid` names, or (without a `kid`, only where the provider
     /// allows it) every key of the set that can make its algorithm. A key whose own `alg`, type or curve does not fit
     /// the token's algorithm is refused, not tried.
     private static func keys(
-        for header: JWTHeader, algorithm: String, in keySet: [JWK], provider: TrustProvider
+        for header: JWTHeader, algorithm: String, in keySet: [JWK], issuer: JWTIssuer
     ) throws(AttestationRefusal) -> [JWK] {
         guard let kid = header.kid else {
-            guard provider.acceptTokensWithoutKeyID else {
+            guard issuer.acceptTokensWithoutKeyID else {
                 throw .keyUnknown("the token names no key (kid) and the trust provider requires one")
             }
             let fitting = keySet.filter { fits($0, algorithm) == nil }
@@ -152,64 +166,26 @@ struct ServiceAccountTokenVerifier: Sendable {
         return fits ? nil : "key \(kid) is \(type)\(curve.map { " " + $0 } ?? ""); it cannot verify \(algorithm)"
     }
 
-    /// The verified claims, checked: times, lifetime, audience, and the service account.
-    private static func identity(
-        _ claims: Claims, issuer: String, provider: TrustProvider, now: Date
-    ) throws(AttestationRefusal) -> VerifiedServiceAccount {
+    /// The registered claims, checked: times, lifetime, audience.
+    private static func check(
+        _ claims: Claims.Registered, issuer: JWTIssuer, now: Date
+    ) throws(AttestationRefusal) {
         guard let expiry = claims.exp?.value else { throw .claimMissing("exp") }
         guard let issuedAt = claims.iat?.value else { throw .claimMissing("iat") }
         guard let notBefore = claims.nbf?.value else { throw .claimMissing("nbf") }
         guard let audience = claims.aud?.value else { throw .claimMissing("aud") }
-        guard now.addingTimeInterval(-provider.clockSkew) < expiry else { throw .tokenExpired }
-        guard notBefore <= now.addingTimeInterval(provider.clockSkew),
-            issuedAt <= now.addingTimeInterval(provider.clockSkew)
+        guard now.addingTimeInterval(-issuer.clockSkew) < expiry else { throw .tokenExpired }
+        guard notBefore <= now.addingTimeInterval(issuer.clockSkew),
+            issuedAt <= now.addingTimeInterval(issuer.clockSkew)
         else { throw .tokenNotYetValid }
         let lifetime = Int(expiry.timeIntervalSince(issuedAt).rounded(.up))
-        guard lifetime <= provider.maxTokenLifetime else {
-            throw .lifetimeTooLong(lifetime, maximum: provider.maxTokenLifetime)
+        guard lifetime <= issuer.maxTokenLifetime else {
+            throw .lifetimeTooLong(lifetime, maximum: issuer.maxTokenLifetime)
         }
-        guard !Set(audience).isDisjoint(with: provider.audiences) else {
+        guard !Set(audience).isDisjoint(with: issuer.audiences) else {
             throw .claimMismatch(
-                "aud", expected: "one of \(provider.audiences.sorted())",
+                "aud", expected: "one of \(issuer.audiences.sorted())",
                 actual: "\(audience.prefix(8).map(bounded))\(audience.count > 8 ? " (and more)" : "")")
         }
-
-        let subject = claims.sub?.value ?? ""
-        var namespace = claims.kubernetes?.namespace
-        var serviceAccount = claims.kubernetes?.serviceaccount?.name
-        let subjectParts = subject.split(separator: ":", omittingEmptySubsequences: false)
-        if subjectParts.count == 4, subjectParts[0] == "system", subjectParts[1] == "serviceaccount" {
-            // The subject and the kubernetes.io claim must agree when both are present.
-            if let namespace, namespace != subjectParts[2] {
-                throw .claimMismatch(
-                    "kubernetes.io.namespace", expected: bounded(String(subjectParts[2])) + " (from sub)",
-                    actual: bounded(namespace))
-            }
-            if let serviceAccount, serviceAccount != subjectParts[3] {
-                throw .claimMismatch(
-                    "kubernetes.io.serviceaccount.name", expected: bounded(String(subjectParts[3])) + " (from sub)",
-                    actual: bounded(serviceAccount))
-            }
-            namespace = String(subjectParts[2])
-            serviceAccount = String(subjectParts[3])
-        }
-        guard let namespace, !namespace.isEmpty, let serviceAccount, !serviceAccount.isEmpty else {
-            throw .claimMissing("sub (system:serviceaccount:<namespace>:<name>)")
-        }
-        return VerifiedServiceAccount(
-            trustProvider: provider.name,
-            issuer: issuer,
-            subject: subject,
-            namespace: namespace,
-            serviceAccount: serviceAccount
-        )
-    }
-
-    /// A value from the token for a refusal's detail: quoted, printable ASCII only, at most 64 characters.
-    static func bounded(_ value: String) -> String {
-        let printable = value.unicodeScalars.prefix(64).map {
-            $0.isASCII && $0.value >= 32 && $0 != "\"" ? Character($0) : "?"
-        }
-        return "\"" + String(printable) + (value.unicodeScalars.count > 64 ? "…" : "") + "\""
     }
 }
