@@ -26,12 +26,12 @@ struct AccessDecisionTests {
     }
 
     func attested(
-        _ client: String, provider: String = "cluster", host: String = "ledger.internal", port: Int = 443
+        _ client: String, provider: String = "cluster", providers: [String]? = nil, host: String = "ledger.internal", port: Int = 443
     ) -> IdentityAttested {
         IdentityAttested(
             requestID: "r", target: AccessTarget(scheme: "https", host: host, port: port),
             reply: ReplyAddress(edgeID: "e", partition: 0, publicKey: []), clientWorkload: client,
-            trustProviders: [provider], claims: [:], deadline: Deadline(Date().addingTimeInterval(2))
+            trustProviders: providers ?? [provider], claims: [:], deadline: Deadline(Date().addingTimeInterval(2))
         )
     }
 
@@ -59,6 +59,46 @@ struct AccessDecisionTests {
             let decision = decider.decide(request, tenant: tenant)
             #expect(decision.policy == nil)
             #expect(decision.reason?.code == code, "\(request.clientWorkload) \(request.target) \(tenant)")
+        }
+    }
+
+    @Test("trustProviders all: every one must have verified evidence; any: one is enough; the denial says which")
+    func trustProviderComposition() async throws {
+        let (decider, context) = try await decider()
+        let index = context.resources.index(AccessPolicySpec.self)
+        for (name, client, requirement) in [
+            ("both-ledger", "deployer", ["all": ["cluster", "github"]] as JSONValue),
+            ("either-ledger", "reporter", ["any": ["cluster", "github"]] as JSONValue),
+        ] {
+            index.define(
+                try await ResourceBench.admit(
+                    AccessPolicySpec.self, name,
+                    [
+                        "clientWorkload": .string(client), "serverWorkload": "ledger", "trustProviders": requirement,
+                        "credentialProvider": "ledger-key",
+                    ], context: context))
+        }
+        #expect(decider.decide(attested("deployer", providers: ["cluster", "github"]), tenant: "acme").policy?.name == "both-ledger")
+        let partial = decider.decide(attested("deployer", providers: ["cluster"]), tenant: "acme")
+        #expect(partial.policy == nil)
+        #expect(partial.reason?.code == "no-matching-policy")
+        #expect(partial.reason?.detail == "access policy both-ledger needs all of cluster, github; the evidence was verified by cluster")
+        #expect(decider.decide(attested("reporter", providers: ["github"]), tenant: "acme").policy?.name == "either-ledger")
+        #expect(decider.decide(attested("reporter", providers: ["gitlab"]), tenant: "acme").policy == nil)
+    }
+
+    @Test("a policy gives one trust provider or trustProviders with exactly one of all and any")
+    func trustProviderForms() async throws {
+        let context = try await ResourceBench.context(.policyDecision)
+        let base: [String: JSONValue] = ["clientWorkload": "a", "serverWorkload": "b", "credentialProvider": "c"]
+        for extra in [
+            [:], ["trustProvider": "x", "trustProviders": ["all": ["y"]]],
+            ["trustProviders": ["all": ["x"], "any": ["y"]]], ["trustProviders": [:]],
+        ] as [[String: JSONValue]] {
+            await #expect(throws: ProblemDetails.self, "\(extra)") {
+                try await ResourceBench.admit(
+                    AccessPolicySpec.self, "p", .object(base.merging(extra) { $1 }), context: context)
+            }
         }
     }
 }

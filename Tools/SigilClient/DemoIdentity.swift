@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import SigilEvents
 
 /// A stand-in for a Kubernetes cluster's service-account issuer: an ES256 signing key, its JWKS, and tokens for
 /// service accounts, shaped like projected service-account tokens.
@@ -72,6 +73,19 @@ public struct DemoIdentity {
             kubernetes: .init(namespace: namespace, serviceaccount: .init(name: serviceAccount))
         )
         return try await keys.sign(claims, kid: JWKIdentifier(string: Self.keyID))
+    }
+
+    /// A token with any claims (a CI job's, an OIDC ID token's), signed by this issuer's key.
+    public func token(claims: [String: JSONValue]) async throws -> String {
+        struct AnyClaims: JWTPayload {
+            let claims: [String: JSONValue]
+            func encode(to encoder: any Encoder) throws { try claims.encode(to: encoder) }
+            init(claims: [String: JSONValue]) { self.claims = claims }
+            init(from decoder: any Decoder) throws { claims = try [String: JSONValue](from: decoder) }
+            func verify(using algorithm: some JWTAlgorithm) async throws {}
+        }
+        let keys = await JWTKeyCollection().add(ecdsa: privateKey, kid: JWKIdentifier(string: Self.keyID))
+        return try await keys.sign(AnyClaims(claims: claims), kid: JWKIdentifier(string: Self.keyID))
     }
 
     /// Puts a new token for the service account where the edge reads it, and waits until the edge has read it (it
