@@ -47,7 +47,7 @@ struct EdgeParts: Sendable {
         }
         view = ControlPlaneView(context: context, tenant: edge.tenant)
         replies = ReplyListener(context: context, edge: edge)
-        evidence = WorkloadEvidence(tokenFiles: edge.tokenFiles, logger: context.logger)
+        evidence = WorkloadEvidence(edge.evidenceSources, logger: context.logger)
         credentials = CredentialBroker(
             evidence: evidence,
             requester: AccessClient(context: context, edge: edge, view: view, replies: replies),

@@ -21,6 +21,7 @@ extension SigilServiceDefinition {
                 },
                 .resources(version: 2, replacing: [.trustProvider, .clientWorkload]),
                 RequestLedger.migration,
+                JoinTokenStore.migration,
             ],
             topics: [.config, .accessRequests, .accessAttested, .accessReplies, .deadletter]
         )
@@ -33,7 +34,8 @@ extension SigilServiceDefinition {
                 keys: schedule, context: context,
                 attestor: Attestor(
                     jwt: JWTVerifier(
-                        keyFileDirectory: try context.configuration.source.directory(KeyFileDirectory.variable))),
+                        keyFileDirectory: try context.configuration.source.directory(KeyFileDirectory.variable)),
+                    joinTokens: joinTokens(context)),
                 ledger: context.postgres.map { RequestLedger(schema: SchemaName("attest"), postgres: $0) })
             return [
                 AttestationKeyPublisher(schedule: schedule, context: context),
@@ -43,6 +45,17 @@ extension SigilServiceDefinition {
                 },
             ]
         }
+        definition.routes = { group, context in
+            guard let store = joinTokens(context) else { return }
+            JoinTokenController(store: store, context: context).add(to: group)
+        }
+        definition.openAPIPaths = JoinTokenController.openAPIPaths
+        definition.openAPISchemas = JoinTokenController.openAPISchemas
         return definition
+    }
+
+    /// Join tokens live in PostgreSQL; without it (unit tests) there are none.
+    private static func joinTokens(_ context: ServiceContext) -> JoinTokenStore? {
+        context.postgres.map { JoinTokenStore(schema: SchemaName("attest"), postgres: $0, logger: context.logger) }
     }
 }

@@ -136,6 +136,7 @@ final class CredentialBroker: Sendable {
             switch problem.problem {
             case .unreadable: "the workload evidence file \(problem.path) cannot be read"
             case .empty: "the workload evidence file \(problem.path) is empty"
+            case .unusable(let why): "the workload evidence file \(problem.path) is unusable: \(why)"
             case .tooLarge:
                 "the workload evidence file \(problem.path) is larger than \(WorkloadEvidence.maximumBytes) bytes"
             }

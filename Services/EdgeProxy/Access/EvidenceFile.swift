@@ -8,6 +8,8 @@ final class EvidenceFile: @unchecked Sendable {
         case unreadable
         case empty
         case tooLarge
+        /// Read, but not what it should hold (no PEM certificate, a key that does not match).
+        case unusable(String)
     }
 
     let path: String

@@ -17,8 +17,24 @@ struct EdgeConfiguration: Sendable {
     /// `SIGIL_TENANT`: the tenant the workload beside this edge belongs to.
     var tenant: String
     /// `SIGIL_EDGE_TOKEN_FILE`: the workload's token files (service-account, CI, OIDC), comma-separated, each re-read
-    /// when it changes; every one is presented in each access request. Empty: no token.
+    /// when it changes; every one is presented in each access request. Unset: the Kubernetes service-account token,
+    /// unless other evidence is configured.
     var tokenFiles: [String]
+    /// `SIGIL_EDGE_CERTIFICATE_FILE`, `SIGIL_EDGE_KEY_FILE`: a PEM certificate chain (leaf first, e.g. an X.509-SVID)
+    /// and its key, for `x509` trust providers; each request carries a proof by the key.
+    var certificateFiles: (chain: String, key: String)?
+    /// `SIGIL_EDGE_JOIN_TOKEN_FILE`: a one-time join token (`sigil token create`).
+    var joinTokenFile: String?
+    /// `SIGIL_EDGE_AWS_IDENTITY_DOCUMENT_FILE`, `SIGIL_EDGE_AWS_IDENTITY_SIGNATURE_FILE`: the EC2 instance identity
+    /// document and its signature, as the instance metadata service serves them.
+    var awsIdentityFiles: (document: String, signature: String)?
+
+    /// Every source of evidence, for `WorkloadEvidence`.
+    var evidenceSources: WorkloadEvidence.Sources {
+        WorkloadEvidence.Sources(
+            tokenFiles: tokenFiles, certificate: certificateFiles, joinTokenFile: joinTokenFile,
+            awsInstanceIdentity: awsIdentityFiles)
+    }
     /// `SIGIL_EDGE_PROXY_HOST`, `SIGIL_EDGE_PROXY_PORT`: the forward proxy workloads send requests through.
     var proxyHost: String
     var proxyPort: Int
@@ -60,8 +76,14 @@ struct EdgeConfiguration: Sendable {
         }
         edgeID = source.string("SIGIL_EDGE_ID", default: configuration.instanceID)
         tenant = source.string("SIGIL_TENANT", default: configuration.adminTenant)
+        certificateFiles = try Self.pair(source, "SIGIL_EDGE_CERTIFICATE_FILE", "SIGIL_EDGE_KEY_FILE")
+        joinTokenFile = try Self.path(source, "SIGIL_EDGE_JOIN_TOKEN_FILE")
+        awsIdentityFiles = try Self.pair(
+            source, "SIGIL_EDGE_AWS_IDENTITY_DOCUMENT_FILE", "SIGIL_EDGE_AWS_IDENTITY_SIGNATURE_FILE")
+        let otherEvidence = certificateFiles != nil || joinTokenFile != nil || awsIdentityFiles != nil
         tokenFiles = source.string(
-            "SIGIL_EDGE_TOKEN_FILE", default: "/var/run/secrets/kubernetes.io/serviceaccount/token"
+            "SIGIL_EDGE_TOKEN_FILE",
+            default: otherEvidence ? "" : "/var/run/secrets/kubernetes.io/serviceaccount/token"
         ).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard tokenFiles.count <= WorkloadEvidenceBundle.maximumTokens else {
             throw ConfigurationError(
@@ -69,6 +91,12 @@ struct EdgeConfiguration: Sendable {
         }
         if let relative = tokenFiles.first(where: { !$0.hasPrefix("/") }) {
             throw ConfigurationError(key: "SIGIL_EDGE_TOKEN_FILE", expected: "absolute paths (\(relative) is not)")
+        }
+        guard !tokenFiles.isEmpty || otherEvidence else {
+            throw ConfigurationError(
+                key: "SIGIL_EDGE_TOKEN_FILE",
+                expected: "a token file, or other evidence (SIGIL_EDGE_CERTIFICATE_FILE, SIGIL_EDGE_JOIN_TOKEN_FILE, "
+                    + "SIGIL_EDGE_AWS_IDENTITY_DOCUMENT_FILE)")
         }
         proxyHost = source.string("SIGIL_EDGE_PROXY_HOST", default: "127.0.0.1")
         proxyPort = try source.int("SIGIL_EDGE_PROXY_PORT", default: 7480, in: 0...65_535)
@@ -103,6 +131,9 @@ struct EdgeConfiguration: Sendable {
         edgeID = testEdgeID
         tenant = "default"
         tokenFiles = ["/dev/null"]
+        certificateFiles = nil
+        joinTokenFile = nil
+        awsIdentityFiles = nil
         proxyHost = "127.0.0.1"
         proxyPort = 0
         timeout = .seconds(2)
@@ -117,6 +148,25 @@ struct EdgeConfiguration: Sendable {
         maxHeaderBytes = 65_536
         reportInterval = .seconds(10)
         roleToken = nil
+    }
+
+    /// An absolute path, or nil when unset.
+    private static func path(_ source: ConfigurationSource, _ key: String) throws -> String? {
+        guard let path = source.string(key), !path.isEmpty else { return nil }
+        guard path.hasPrefix("/") else { throw ConfigurationError(key: key, expected: "an absolute path") }
+        return path
+    }
+
+    /// Two files that go together (a certificate and its key): both or neither.
+    private static func pair(
+        _ source: ConfigurationSource, _ first: String, _ second: String
+    ) throws -> (String, String)? {
+        switch (try path(source, first), try path(source, second)) {
+        case (nil, nil): return nil
+        case (let one?, let other?): return (one, other)
+        case (nil, _): throw ConfigurationError(key: first, expected: "set too, with \(second)")
+        case (_, nil): throw ConfigurationError(key: second, expected: "set too, with \(first)")
+        }
     }
 
     /// Whether the proxy listens only on the loopback interface.

@@ -100,6 +100,7 @@ struct AccessRequestHandler: Sendable {
             throw AttestationRefusal.evidenceMalformed("the sealed evidence is neither a token nor an evidence bundle")
         }
         let providers = trustProviders.providers(context.resources.index(TrustProviderSpec.self).all(tenant: tenant))
-        return try await attestor.verify(bundle, providers: providers)
+        return try await attestor.verify(
+            bundle, tenant: tenant, requestID: request.requestID, providers: providers)
     }
 }

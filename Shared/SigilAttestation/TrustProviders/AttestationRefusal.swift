@@ -64,4 +64,34 @@ package struct AttestationRefusal: Error, Sendable, Equatable {
     package static func evidenceMalformed(_ detail: String) -> AttestationRefusal {
         AttestationRefusal(code: "malformed", detail: detail)
     }
+    package static func unknownIssuer(detail: String) -> AttestationRefusal {
+        AttestationRefusal(code: "unknown-issuer", detail: detail)
+    }
+    package static func certificateUntrusted(_ detail: String) -> AttestationRefusal {
+        AttestationRefusal(code: "certificate-untrusted", detail: detail)
+    }
+    package static let proofInvalid = AttestationRefusal(
+        code: "proof-invalid", detail: "the proof is not a signature by the certificate's key over this request")
+    package static let certificateExpired = AttestationRefusal(
+        code: "certificate-expired", detail: "the leaf certificate has expired")
+    package static let certificateNotYetValid = AttestationRefusal(
+        code: "certificate-not-yet-valid", detail: "the leaf certificate is not valid yet")
+    package static let certificateRevoked = AttestationRefusal(
+        code: "certificate-revoked", detail: "a certificate of the chain is on its issuer's revocation list")
+    package static func revocationListStale(issuer: String) -> AttestationRefusal {
+        AttestationRefusal(
+            code: "crl-stale",
+            detail: "the revocation list of \(issuer.prefix(200)) is past its nextUpdate; apply a current one")
+    }
+}
+
+extension AttestationRefusal {
+    package static let joinTokenUnknown = AttestationRefusal(
+        code: "join-token-unknown", detail: "the join token was not issued by this tenant (or was revoked)")
+    package static let joinTokenUsed = AttestationRefusal(
+        code: "join-token-used", detail: "the join token was already used; a join token admits one request")
+    package static let joinTokenExpired = AttestationRefusal(
+        code: "token-expired", detail: "the join token has expired")
+    package static let joinTokensUnavailable = AttestationRefusal(
+        code: "join-tokens-unavailable", detail: "join tokens cannot be checked now (no database); try again")
 }

@@ -13,17 +13,31 @@ package struct TrustProvider: Sendable {
 
     package enum Verification: Sendable {
         case jwt(JWTIssuer)
+        case x509(X509Authority)
+        /// Join tokens: the longest life one may be given.
+        case joinToken(maxTTLSeconds: Int)
+        case awsInstanceIdentity(AWSIdentityAuthority)
     }
 
     /// The verifiers' view of an admitted trust provider.
     package init(_ resource: Resource<TrustProviderSpec>) {
         name = resource.name
-        if let (profile, spec) = resource.spec.jwt {
-            type = profile.type
-            verification = .jwt(JWTIssuer(profile, spec))
-        } else {
-            preconditionFailure("every trust provider type has a verification")
+        type = resource.spec.variant.type
+        switch resource.spec {
+        case .kubernetesServiceAccount(let spec), .oidcIDToken(let spec), .githubActions(let spec), .gitlabCI(let spec):
+            verification = .jwt(JWTIssuer(resource.spec.jwt!.profile, spec))
+        case .x509(let spec):
+            verification = .x509(X509Authority(spec))
+        case .joinToken(let spec):
+            verification = .joinToken(maxTTLSeconds: spec.maxTTLSeconds)
+        case .awsInstanceIdentity(let spec):
+            verification = .awsInstanceIdentity(AWSIdentityAuthority(spec))
         }
+    }
+
+    package var x509Authority: X509Authority? {
+        if case .x509(let authority) = verification { return authority }
+        return nil
     }
 
     package var jwtIssuer: JWTIssuer? {

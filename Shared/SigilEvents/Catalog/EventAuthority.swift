@@ -21,7 +21,9 @@ public enum EventAuthority {
         switch payload {
         case let defined as ResourceDefined: [defined.kind.owner]
         case let removed as ResourceRemoved: [removed.kind.owner]
-        case is AttestationKeyPublished, is IdentityAttested, is AttestationFailed: [.attest]
+        case is AttestationKeyPublished, is IdentityAttested, is AttestationFailed, is JoinTokenCreated,
+            is JoinTokenRevoked:
+            [.attest]
         case is AccessGranted, is AccessDenied: [.policy]
         case is CredentialIssued, is TenantKeyRotated, is TenantCreated, is TenantDeleted: [.issue]
         case is AccessRefused: [.attest, .policy, .issue]

@@ -24,6 +24,7 @@ public struct EventCatalog: Sendable {
         AccessGranted.self, AccessDenied.self, CredentialIssued.self, AccessRefused.self,
         EdgeStarted.self, EdgeStopped.self, RequestProxied.self, RequestsSummarized.self,
         PostureReported.self, EventDeadLettered.self, AuditCheckpointed.self,
+        JoinTokenCreated.self, JoinTokenRevoked.self,
     ])
 
     public func knows(_ type: EventType) -> Bool { types[type] != nil }
