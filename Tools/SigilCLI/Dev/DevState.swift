@@ -33,6 +33,8 @@ struct DevState {
     var logDirectory: String { "\(directory)/logs" }
     var postgresDirectory: String { "\(directory)/postgres" }
     var brokerAddressFile: String { "\(directory)/broker.address" }
+    /// The first edge's settings (its signing key included), for `sigil dev edge`; mode 0600.
+    var edgeEnvFile: String { "\(directory)/edge.env" }
 
     func prepare() throws {
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)

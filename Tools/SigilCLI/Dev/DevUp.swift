@@ -148,6 +148,13 @@ struct DevUp: AsyncParsableCommand {
                     proxyPort = DevConstellation.edgeProxyPort(replica: replica)
                     serviceEnvironment["SIGIL_EDGE_PROXY_PORT"] = String(proxyPort!)
                 }
+                if member.name == "sigil-edge" && replica == 1 {
+                    // What `sigil dev edge` starts further edges with (their own evidence): owner-only, as `env`.
+                    try writePrivateFile(
+                        state.edgeEnvFile,
+                        serviceEnvironment.filter { $0.key.hasPrefix("SIGIL_") }.sorted { $0.key < $1.key }
+                            .map { "\($0.key)=\($0.value)" }.joined(separator: "\n") + "\n")
+                }
                 let logFile = "\(state.logDirectory)/\(name).log"
                 let pid = try ProcessLauncher.launch(
                     executable: "\(binaries)/\(member.name)",
