@@ -10,6 +10,8 @@
 #   5. the edge's idle RSS and threads (nginx's beside it).
 #   6. audit: 200,000 signed records ingested (checked, chained, stored) per second; a syslog log stream's delivery
 #      to rsyslog over TCP beside the same number of messages written straight to a second rsyslog.
+#   7. attestation: service-account tokens (ES256, RS256) verified per second on one core by sigil-attest's verifier,
+#      beside PyJWT verifying the same tokens with the same checks.
 # Release build; the constellation runs from it with `sigil dev up` (mock broker, throwaway PostgreSQL). The edge
 # runs one proxy thread (SIGIL_EDGE_THREADS=1), as nginx runs one worker.
 set -euo pipefail
@@ -185,6 +187,13 @@ echo "==> audit: ${AUDIT_EVENTS} records ingested, then delivered to rsyslog"
 "$BIN/sigil-bench" audit --state-directory "$STATE" --events "$AUDIT_EVENTS" --rsyslog-port $RSYSLOG \
   --rsyslog-output "$DIR/rsyslog1.out" --anchor-port $((RSYSLOG + 1)) --anchor-output "$DIR/rsyslog2.out" \
   > "$DIR/audit.json"
+
+# --- 7. JWT evidence verification on one core, beside PyJWT -----------------------------------------------------------
+echo "==> attestation: JWT verification per core (ES256, RS256), sigil and PyJWT"
+mkdir -p "$DIR/verify"
+taskset -c 0 "$BIN/sigil-bench" verify --output-directory "$DIR/verify" > "$DIR/verify.json"
+taskset -c 0 python3 bench/pyjwt_verify.py "$DIR/verify" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["issuer"])' "$DIR/verify.json")" 3 \
+  > "$DIR/verify-pyjwt.json"
 
 # --- the table -------------------------------------------------------------------------------------------------------
 python3 bench/table.py "$DIR" "$EDGE_IDLE_RSS" "$EDGE_THREADS" "$ANCHOR_RSS" "$DURATION" | tee "$DIR/table.md"

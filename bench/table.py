@@ -102,3 +102,12 @@ print(f"| ingest: signature checked, chained, stored (sigil-audit) | {audit['eve
 ratio = audit['deliveryPerSecond'] / audit['anchorPerSecond']
 print(f"| syslog log stream → rsyslog, TCP, RFC 5424 (first record received to last; the new stream's first record came {audit['streamStartSeconds']:.2f} s after it was applied) | {audit['delivered']:,} delivered, {audit['lost']} lost | {audit['deliverySeconds']:.2f} | {audit['deliveryPerSecond']:,.0f} | {ratio:.2f}× |")
 print(f"| anchor: same messages straight to rsyslog over one connection | {audit['events']:,} | {audit['anchorSeconds']:.2f} | {audit['anchorPerSecond']:,.0f} | |")
+
+verify = json.load(open(os.path.join(directory, "verify.json")))
+anchor = json.load(open(os.path.join(directory, "verify-pyjwt.json")))
+print("\n### 7. Attestation: JWT evidence verified per second on one core (anchor: PyJWT on OpenSSL; target ≥ 10,000/s)\n")
+print("| algorithm | sigil-attest's verifier | PyJWT | sigil / PyJWT |")
+print("|---|---|---|---|")
+for algorithm in ("ES256", "RS256"):
+    ours, theirs = verify["perSecond"][algorithm], anchor["perSecond"][algorithm]
+    print(f"| {algorithm} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}× |")

@@ -8,6 +8,8 @@ struct SigilBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sigil-bench",
         abstract: "Benchmark steps that need the control plane (used by `make bench`).",
-        subcommands: [BenchSetup.self, BenchCold.self, BenchSingleFlight.self, BenchEdgeStart.self, BenchAudit.self]
+        subcommands: [
+            BenchSetup.self, BenchCold.self, BenchSingleFlight.self, BenchEdgeStart.self, BenchAudit.self, BenchVerify.self,
+        ]
     )
 }

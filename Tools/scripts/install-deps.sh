@@ -19,6 +19,11 @@ check_jsonschema, kubernetes_validate" 2>/dev/null ||
     python3 -m pip install -q --disable-pip-version-check schemathesis openapi-spec-validator pyyaml jsonschema \
       ocsf-json-schema 'moto[server]' boto3 check-jsonschema kubernetes-validate
 fi
+# The anchor of the JWT verification benchmark.
+if [ "${1:-run}" = bench ]; then
+  python3 -c "import jwt, cryptography" 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check 'pyjwt[crypto]'
+fi
 
 missing=()
 for package in "${packages[@]}"; do

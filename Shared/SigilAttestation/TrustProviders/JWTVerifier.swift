@@ -61,21 +61,15 @@ package struct JWTVerifier: Sendable {
         _ token: String, providers: [TrustProvider], now: Date = Date()
     ) async throws(AttestationRefusal) -> VerifiedEvidence {
         guard token.utf8.count <= Self.maximumTokenBytes else { throw .tokenTooLarge }
-        let header: JWTHeader
-        let unverified: UnverifiedIssuer
-        do {
-            (header, unverified, _) = try DefaultJWTParser().parse(Array(token.utf8), as: UnverifiedIssuer.self)
-        } catch {
-            throw .tokenMalformed
-        }
-        guard header.fields["crit"] == nil else { throw .criticalHeaderUnsupported }
-        guard let issuer = unverified.iss else { throw .claimMissing("iss") }
+        let parsed = try Self.parse(token)
+        guard parsed.header.fields["crit"] == nil else { throw .criticalHeaderUnsupported }
+        guard let issuer = parsed.issuer else { throw .claimMissing("iss") }
         let candidates = providers.filter { $0.jwtIssuer?.issuer == issuer }
         guard !candidates.isEmpty else { throw .unknownIssuer }
         var firstRefusal: AttestationRefusal?
         for provider in candidates {
             do {
-                return try await verify(token, header: header, provider: provider, now: now)
+                return try await verify(parsed, provider: provider, now: now)
             } catch {
                 firstRefusal = firstRefusal ?? error
             }
@@ -83,10 +77,42 @@ package struct JWTVerifier: Sendable {
         throw firstRefusal ?? .unknownIssuer
     }
 
+    /// A token as jwt-kit parses it, once: the header, the claims (nil when a registered claim has the wrong type,
+    /// which is refused once the signature is known to be good), the signature and the signed bytes.
+    struct ParsedToken {
+        let header: JWTHeader
+        let issuer: String?
+        let claims: Claims?
+        let signature: Data
+        /// `header.payload`, as signed.
+        let signingInput: ArraySlice<UInt8>
+    }
+
+    static func parse(_ token: String) throws(AttestationRefusal) -> ParsedToken {
+        let bytes = Array(token.utf8)
+        guard let lastDot = bytes.lastIndex(of: UInt8(ascii: ".")) else { throw .tokenMalformed }
+        do {
+            let (header, claims, signature) = try DefaultJWTParser().parse(bytes, as: Claims.self)
+            return ParsedToken(
+                header: header, issuer: claims.registered.iss?.value, claims: claims, signature: signature,
+                signingInput: bytes[..<lastDot])
+        } catch {
+            do {
+                let (header, unverified, signature) = try DefaultJWTParser().parse(bytes, as: UnverifiedIssuer.self)
+                return ParsedToken(
+                    header: header, issuer: unverified.iss, claims: nil, signature: signature,
+                    signingInput: bytes[..<lastDot])
+            } catch {
+                throw .tokenMalformed
+            }
+        }
+    }
+
     private func verify(
-        _ token: String, header: JWTHeader, provider: TrustProvider, now: Date
+        _ token: ParsedToken, provider: TrustProvider, now: Date
     ) async throws(AttestationRefusal) -> VerifiedEvidence {
         guard let issuer = provider.jwtIssuer else { throw .unknownIssuer }
+        let header = token.header
         guard let algorithm = header.alg, issuer.allowedAlgorithms.contains(algorithm),
             !JWTTrustSpec.forbiddenAlgorithms.contains(algorithm)
         else { throw .algorithmNotAllowed }
@@ -104,21 +130,19 @@ package struct JWTVerifier: Sendable {
         {
             keySet = refreshed
         }
-        let candidates = try Self.keys(for: header, algorithm: algorithm, in: keySet, issuer: issuer)
-        var claims: Claims?
-        for key in candidates {
-            do {
-                let keys = try await issuer.verificationKeys.collection(for: key)
-                claims = try await keys.verify(token, as: Claims.self)
+        var signed = false
+        for key in try Self.keys(for: header, algorithm: algorithm, in: keySet, issuer: issuer) {
+            // The signature checked by the key's jwt-kit algorithm over exactly the bytes that were signed.
+            if let verifier = try? await issuer.verificationKeys.algorithm(for: key),
+                (try? verifier.verify(token.signature, signs: token.signingInput)) == true
+            {
+                signed = true
                 break
-            } catch let error as JWTError where error.errorType != .signatureVerificationFailed {
-                // Signed by this key, but a claim is not of its type (a string `exp`): not a usable token.
-                throw .claimTypeInvalid
-            } catch {
-                continue
             }
         }
-        guard let claims else { throw .signatureInvalid }
+        guard signed else { throw .signatureInvalid }
+        // Signed by the key, but a registered claim is not of its type (a string `exp`): not a usable token.
+        guard let claims = token.claims else { throw .claimTypeInvalid }
         try Self.check(claims.registered, issuer: issuer, now: now)
         return VerifiedEvidence(
             trustProvider: provider.name, type: provider.type, attributes: try issuer.profile.attributes(claims.all),

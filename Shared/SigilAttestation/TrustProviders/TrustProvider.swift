@@ -105,21 +105,21 @@ package struct JWTIssuer: Sendable {
     }
 }
 
-/// jwt-kit key collections holding one key each, by the key's id and material: building one parses the key (an EC
-/// point or RSA modulus), which is worth doing once per key, not once per token.
+/// Each key's jwt-kit algorithm, by the key's id and material: building one parses the key (an EC point or RSA
+/// modulus), which is worth doing once per key, not once per token.
 final class VerificationKeys: Sendable {
-    private let collections = Mutex<[String: JWTKeyCollection]>([:])
+    private let algorithms = Mutex<[String: any JWTAlgorithm]>([:])
 
-    func collection(for key: JWK) async throws -> JWTKeyCollection {
+    func algorithm(for key: JWK) async throws -> any JWTAlgorithm {
         let id = [key.keyIdentifier?.string, key.modulus, key.x, key.y, key.algorithm?.rawValue]
             .map { $0 ?? "" }.joined(separator: "|")
-        if let cached = collections.withLock({ $0[id] }) { return cached }
-        let collection = try await JWTKeyCollection().add(jwk: key, isDefault: true)
-        collections.withLock { collections in
-            if collections.count >= 256 { collections.removeAll() }  // keys rotate; old ones go
-            collections[id] = collection
+        if let cached = algorithms.withLock({ $0[id] }) { return cached }
+        let algorithm = try await JWTKeyCollection().add(jwk: key, isDefault: true).getKey()
+        algorithms.withLock { algorithms in
+            if algorithms.count >= 256 { algorithms.removeAll() }  // keys rotate; old ones go
+            algorithms[id] = algorithm
         }
-        return collection
+        return algorithm
     }
 }
 
