@@ -10,7 +10,8 @@ import Testing
 struct TrustProviderTypesEndToEndTests {
     @Test("Kubernetes, GitHub, GitLab, OIDC, X.509, join token and EC2 evidence each reach the API; all-of composition")
     func eachType() async throws {
-        let constellation = try await LocalConstellation.start(".sigil/e2e-attest")
+        // Two attestation replicas: a join token presented twice may reach either, and is taken once.
+        let constellation = try await LocalConstellation.start(".sigil/e2e-attest", replicas: "attest=2")
         try await constellation.withUpstream { upstream in
             try await exercise(constellation, upstream: upstream)
         }

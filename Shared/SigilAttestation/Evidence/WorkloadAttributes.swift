@@ -2,11 +2,12 @@ import SigilEvents
 
 /// What verified evidence says about a workload, by attribute name: a token's claims with nested ones by dotted path
 /// (`kubernetes.io.namespace`), a certificate's SPIFFE ID and SANs, a document's account and region. A claim holding
-/// a list has each of its values. Bounded, whatever the evidence holds: 128 attributes, 8 levels, 1 KiB per value.
+/// a list has each of its values. Bounded, whatever the evidence holds: 8 levels, 1 KiB and 64 values per attribute
+/// (the evidence itself is size-bounded, a token to 16 KiB, so the number of attributes is too; no claim is dropped
+/// for being one too many, which could drop the one that identifies).
 package struct WorkloadAttributes: Sendable, Equatable {
     package private(set) var values: [String: [String]] = [:]
 
-    static let maximumAttributes = 128
     static let maximumDepth = 8
     static let maximumValueLength = 1024
 
@@ -22,9 +23,7 @@ package struct WorkloadAttributes: Sendable, Equatable {
     mutating func set(_ name: String, _ value: String) { values[name] = [value] }
 
     mutating func add(_ name: String, _ value: String) {
-        guard values.count < Self.maximumAttributes || values[name] != nil,
-            value.utf8.count <= Self.maximumValueLength, (values[name]?.count ?? 0) < 64
-        else { return }
+        guard value.utf8.count <= Self.maximumValueLength, (values[name]?.count ?? 0) < 64 else { return }
         values[name, default: []].append(value)
     }
 

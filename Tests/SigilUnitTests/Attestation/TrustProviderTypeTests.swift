@@ -126,4 +126,27 @@ struct TrustProviderTypeTests {
                 context: context)
         }
     }
+
+    @Test("claims nested thousands deep are refused; a thousand claims keep every one; nothing crashes")
+    func hostileShapes() async throws {
+        let oidc = try await admittedProvider(
+            "corp-idp",
+            ["type": "oidc-id-token", "issuer": "https://idp.example.com", "audiences": ["sigil"], "allowedAlgorithms": ["ES256"]],
+            identity: identity)
+        // A payload nested 6,000 deep (12 KiB, under the size limit): refused before anything recurses on it.
+        let deep = String(repeating: "[", count: 6_000) + String(repeating: "]", count: 6_000)
+        let header = try JSONSerialization.data(withJSONObject: ["alg": "ES256", "kid": DemoIdentity.keyID]).base64URL
+        let nested = "\(header).\(Data(#"{"iss":"https://idp.example.com","x":\#(deep)}"#.utf8).base64URL).c2ln"
+        await #expect(throws: AttestationRefusal.tokenMalformed) { try await verifier.verify(nested, providers: [oidc]) }
+        // A thousand claims (the token's 16 KiB bound is what limits them): verified, none dropped.
+        let now = Date().timeIntervalSince1970.rounded(.down)
+        var claims: [String: JSONValue] = [
+            "iss": "https://idp.example.com", "sub": "svc", "aud": "sigil", "iat": .number(now), "nbf": .number(now),
+            "exp": .number(now + 300),
+        ]
+        for index in 0..<1_000 { claims["c\(index)"] = .string("v") }
+        let wide = try await verifier.verify(try await identity.token(claims: claims), providers: [oidc])
+        #expect(wide.attributes.values.count == 1_006)
+        #expect(wide.published["sub"] == "svc")
+    }
 }
