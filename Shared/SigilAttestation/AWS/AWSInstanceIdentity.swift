@@ -1,7 +1,6 @@
 import Foundation
 import SigilEvents
 import SigilService
-import SwiftASN1
 import X509
 
 /// Type `aws-instance-identity`: EC2 instances, by the instance identity document the instance metadata service
@@ -37,7 +36,7 @@ package struct AWSInstanceIdentityTrustSpec: Codable, Sendable, Equatable {
     func admitted() throws -> Self {
         let parsed: [Certificate]
         do {
-            parsed = try PEMDocument.parseMultiple(pemString: certificates).map { try Certificate(pemDocument: $0) }
+            parsed = try X509TrustSpec.certificates(certificates)
         } catch {
             throw ProblemDetails.invalidField("spec.certificates", "spec.certificates is not PEM CERTIFICATE blocks")
         }
@@ -55,8 +54,8 @@ package struct AWSIdentityAuthority: Sendable {
     let regions: Set<String>?
 
     init(_ spec: AWSInstanceIdentityTrustSpec) {
-        keys = ((try? PEMDocument.parseMultiple(pemString: spec.certificates)) ?? [])
-            .compactMap { try? Certificate(pemDocument: $0).publicKey }
+        // Admission checked them; unreadable ones (impossible) trust nothing.
+        keys = ((try? X509TrustSpec.certificates(spec.certificates)) ?? []).map(\.publicKey)
         accounts = Set(spec.accounts)
         regions = spec.regions.map(Set.init)
     }
