@@ -37,56 +37,92 @@ struct TrustProviderTypesEndToEndTests {
         let aws = try DemoAWSIdentity()
 
         var documents: [ResourceDocument] = [
-            .init(kind: .serverWorkload, name: "api", spec: ["scheme": "http", "host": "127.0.0.1", "port": .number(Double(port))]),
+            .init(
+                kind: .serverWorkload, name: "api",
+                spec: ["scheme": "http", "host": "127.0.0.1", "port": .number(Double(port))]),
             .init(
                 kind: .credentialProvider, name: "api-key",
                 spec: ["type": "static", "inject": "header", "header": "X-API-Key", "value": .string(upstream.apiKey)]),
-            .init(kind: .trustProvider, name: "cluster", spec: [
-                "type": "kubernetes-service-account", "issuer": .string(DemoIdentity.issuer), "audiences": ["sigil"], "jwks": jwks,
-            ]),
-            .init(kind: .trustProvider, name: "github", spec: ["type": "github-actions", "audiences": ["sigil"], "jwks": jwks]),
-            .init(kind: .trustProvider, name: "gitlab", spec: [
-                "type": "gitlab-ci", "issuer": "https://gitlab.example.com", "audiences": ["sigil"], "jwks": jwks,
-            ]),
-            .init(kind: .trustProvider, name: "corp-idp", spec: [
-                "type": "oidc-id-token", "issuer": "https://idp.example.com", "audiences": ["sigil"], "jwks": jwks,
-            ]),
-            .init(kind: .trustProvider, name: "spiffe", spec: [
-                "type": "x509", "caCertificates": .string(pki.rootPEM), "trustDomain": "acme.test",
-                "crls": [.string(try pki.revocationList(revoking: [revoked]))],
-            ]),
+            .init(
+                kind: .trustProvider, name: "cluster",
+                spec: [
+                    "type": "kubernetes-service-account", "issuer": .string(DemoIdentity.issuer),
+                    "audiences": ["sigil"], "jwks": jwks,
+                ]),
+            .init(
+                kind: .trustProvider, name: "github",
+                spec: ["type": "github-actions", "audiences": ["sigil"], "jwks": jwks]),
+            .init(
+                kind: .trustProvider, name: "gitlab",
+                spec: [
+                    "type": "gitlab-ci", "issuer": "https://gitlab.example.com", "audiences": ["sigil"], "jwks": jwks,
+                ]),
+            .init(
+                kind: .trustProvider, name: "corp-idp",
+                spec: [
+                    "type": "oidc-id-token", "issuer": "https://idp.example.com", "audiences": ["sigil"], "jwks": jwks,
+                ]),
+            .init(
+                kind: .trustProvider, name: "spiffe",
+                spec: [
+                    "type": "x509", "caCertificates": .string(pki.rootPEM), "trustDomain": "acme.test",
+                    "crls": [.string(try pki.revocationList(revoking: [revoked]))],
+                ]),
             .init(kind: .trustProvider, name: "vms", spec: ["type": "join-token"]),
-            .init(kind: .trustProvider, name: "ec2", spec: [
-                "type": "aws-instance-identity", "certificates": .string(aws.certificatePEM), "accounts": ["123456789012"],
-            ]),
+            .init(
+                kind: .trustProvider, name: "ec2",
+                spec: [
+                    "type": "aws-instance-identity", "certificates": .string(aws.certificatePEM),
+                    "accounts": ["123456789012"],
+                ]),
         ]
         let clients: [(String, JSONValue, String)] = [
-            ("deployer", [["trustProvider": "github", "claims": ["repository": "octo-org/*", "ref": "refs/heads/main"]]], "github"),
+            (
+                "deployer",
+                [["trustProvider": "github", "claims": ["repository": "octo-org/*", "ref": "refs/heads/main"]]],
+                "github"
+            ),
             ("gitlab-job", [["trustProvider": "gitlab", "claims": ["project_path": "mygroup/*"]]], "gitlab"),
             ("idp-service", [["trustProvider": "corp-idp", "claims": ["groups": "oncall"]]], "corp-idp"),
-            ("payments-api", [["trustProvider": "spiffe", "spiffeIDPrefix": "spiffe://acme.test/ns/payments"]], "spiffe"),
+            (
+                "payments-api", [["trustProvider": "spiffe", "spiffeIDPrefix": "spiffe://acme.test/ns/payments"]],
+                "spiffe"
+            ),
             ("build-host", [["trustProvider": "vms", "claims": ["name": "build-*"]]], "vms"),
-            ("ec2-worker", [["trustProvider": "ec2", "claims": ["accountId": "123456789012", "region": "eu-*"]]], "ec2"),
+            (
+                "ec2-worker", [["trustProvider": "ec2", "claims": ["accountId": "123456789012", "region": "eu-*"]]],
+                "ec2"
+            ),
         ]
         for (name, identifiers, provider) in clients {
             documents.append(.init(kind: .clientWorkload, name: name, spec: ["identifiers": identifiers]))
-            documents.append(.init(kind: .accessPolicy, name: "\(name)-api", spec: [
-                "clientWorkload": .string(name), "serverWorkload": "api", "trustProvider": .string(provider),
-                "credentialProvider": "api-key",
-            ]))
+            documents.append(
+                .init(
+                    kind: .accessPolicy, name: "\(name)-api",
+                    spec: [
+                        "clientWorkload": .string(name), "serverWorkload": "api", "trustProvider": .string(provider),
+                        "credentialProvider": "api-key",
+                    ]))
         }
         // Two factors: the pod's service account and its SVID, both required by the workload and by the policy.
-        documents.append(.init(kind: .clientWorkload, name: "payments-mfa", spec: [
-            "match": "all",
-            "identifiers": [
-                ["trustProvider": "cluster", "namespace": "payments", "serviceAccount": "api"],
-                ["trustProvider": "spiffe", "spiffeIDPrefix": "spiffe://acme.test/ns/mfa"],
-            ],
-        ]))
-        documents.append(.init(kind: .accessPolicy, name: "payments-mfa-api", spec: [
-            "clientWorkload": "payments-mfa", "serverWorkload": "api", "trustProviders": ["all": ["cluster", "spiffe"]],
-            "credentialProvider": "api-key",
-        ]))
+        documents.append(
+            .init(
+                kind: .clientWorkload, name: "payments-mfa",
+                spec: [
+                    "match": "all",
+                    "identifiers": [
+                        ["trustProvider": "cluster", "namespace": "payments", "serviceAccount": "api"],
+                        ["trustProvider": "spiffe", "spiffeIDPrefix": "spiffe://acme.test/ns/mfa"],
+                    ],
+                ]))
+        documents.append(
+            .init(
+                kind: .accessPolicy, name: "payments-mfa-api",
+                spec: [
+                    "clientWorkload": "payments-mfa", "serverWorkload": "api",
+                    "trustProviders": ["all": ["cluster", "spiffe"]],
+                    "credentialProvider": "api-key",
+                ]))
         let applied = try await admin.apply(documents)
         #expect(applied.allSatisfy { $0.change == "created" }, "\(applied.map { "\($0.status) \($0.detail ?? "")" })")
         try await admin.waitUntilProjected(documents)
@@ -101,37 +137,82 @@ struct TrustProviderTypesEndToEndTests {
 
         // One edge per kind of evidence; the name, proxy port and files each presents.
         let edges: [(String, Int, [String])] = [
-            ("gh", 7490, ["--token-file", try write("github.jwt", try await identity.token(claims: CITokenClaims.githubActions()))]),
-            ("gl", 7491, ["--token-file", try write("gitlab.jwt", try await identity.token(
-                claims: CITokenClaims.gitlabCI(issuer: "https://gitlab.example.com")))]),
-            ("idp", 7492, ["--token-file", try write("idp.jwt", try await identity.token(claims: [
-                "iss": "https://idp.example.com", "sub": "svc-42", "aud": "sigil", "groups": ["payments", "oncall"],
-                "iat": .number(Date().timeIntervalSince1970.rounded(.down)),
-                "nbf": .number(Date().timeIntervalSince1970.rounded(.down)),
-                "exp": .number(Date().timeIntervalSince1970.rounded(.down) + 600),
-            ]))]),
-            ("svid", 7493, ["--certificate", try write("payments.pem", payments.chainPEM), "--key", try write("payments.key", payments.keyPEM)]),
+            (
+                "gh", 7490,
+                [
+                    "--token-file",
+                    try write("github.jwt", try await identity.token(claims: CITokenClaims.githubActions())),
+                ]
+            ),
+            (
+                "gl", 7491,
+                [
+                    "--token-file",
+                    try write(
+                        "gitlab.jwt",
+                        try await identity.token(
+                            claims: CITokenClaims.gitlabCI(issuer: "https://gitlab.example.com"))),
+                ]
+            ),
+            (
+                "idp", 7492,
+                [
+                    "--token-file",
+                    try write(
+                        "idp.jwt",
+                        try await identity.token(claims: [
+                            "iss": "https://idp.example.com", "sub": "svc-42", "aud": "sigil",
+                            "groups": ["payments", "oncall"],
+                            "iat": .number(Date().timeIntervalSince1970.rounded(.down)),
+                            "nbf": .number(Date().timeIntervalSince1970.rounded(.down)),
+                            "exp": .number(Date().timeIntervalSince1970.rounded(.down) + 600),
+                        ])),
+                ]
+            ),
+            (
+                "svid", 7493,
+                [
+                    "--certificate", try write("payments.pem", payments.chainPEM), "--key",
+                    try write("payments.key", payments.keyPEM),
+                ]
+            ),
             ("vm", 7494, ["--join-token-file", try write("join-token", String(joinToken))]),
-            ("ec2", 7495, [
-                "--aws-document", try write("document.json", document),
-                "--aws-signature", try write("signature", try aws.signature(of: document)),
-            ]),
-            ("mfa", 7496, [
-                "--token-file", try write("k8s.jwt", try await identity.token(namespace: "payments", serviceAccount: "api")),
-                "--certificate", try write("mfa.pem", mfa.chainPEM), "--key", try write("mfa.key", mfa.keyPEM),
-            ]),
-            ("stolen", 7497, ["--certificate", try write("stolen.pem", revoked.chainPEM), "--key", try write("stolen.key", revoked.keyPEM)]),
+            (
+                "ec2", 7495,
+                [
+                    "--aws-document", try write("document.json", document),
+                    "--aws-signature", try write("signature", try aws.signature(of: document)),
+                ]
+            ),
+            (
+                "mfa", 7496,
+                [
+                    "--token-file",
+                    try write("k8s.jwt", try await identity.token(namespace: "payments", serviceAccount: "api")),
+                    "--certificate", try write("mfa.pem", mfa.chainPEM), "--key", try write("mfa.key", mfa.keyPEM),
+                ]
+            ),
+            (
+                "stolen", 7497,
+                [
+                    "--certificate", try write("stolen.pem", revoked.chainPEM), "--key",
+                    try write("stolen.key", revoked.keyPEM),
+                ]
+            ),
             ("vm-again", 7498, ["--join-token-file", "\(evidence)/join-token"]),
             ("half", 7499, ["--token-file", "\(evidence)/k8s.jwt"]),
         ]
         for (name, proxyPort, files) in edges {
             let (status, output) = try await constellation.sigil(
-                ["dev", "edge", "--state-directory", constellation.stateDirectory, "--name", name, "--proxy-port",
-                 String(proxyPort)] + files)
+                [
+                    "dev", "edge", "--state-directory", constellation.stateDirectory, "--name", name, "--proxy-port",
+                    String(proxyPort),
+                ] + files)
             try #require(status == 0, "sigil dev edge \(name): \(output)")
         }
         func request(_ proxyPort: Int) async throws -> ForwardProxyRequest.Response {
-            try await ForwardProxyRequest.get("http://127.0.0.1:\(port)/reports", proxyHost: "127.0.0.1", proxyPort: proxyPort)
+            try await ForwardProxyRequest.get(
+                "http://127.0.0.1:\(port)/reports", proxyHost: "127.0.0.1", proxyPort: proxyPort)
         }
         for (name, proxyPort, _) in edges.prefix(7) {
             let answer = try await request(proxyPort)
@@ -140,7 +221,9 @@ struct TrustProviderTypesEndToEndTests {
         #expect(upstream.authorized == 7)
 
         // A revoked certificate, a join token presented a second time, one factor of two: refused, the reason said.
-        let refusals: [(Int, String)] = [(7497, "certificate-revoked"), (7498, "join-token-used"), (7499, "no-client-workload")]
+        let refusals: [(Int, String)] = [
+            (7497, "certificate-revoked"), (7498, "join-token-used"), (7499, "no-client-workload"),
+        ]
         for (proxyPort, code) in refusals {
             let answer = try await request(proxyPort)
             #expect(answer.status == 403 && answer.body.contains(code), "\(proxyPort): \(answer.status) \(answer.body)")

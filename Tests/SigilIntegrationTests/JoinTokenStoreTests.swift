@@ -76,7 +76,9 @@ struct JoinTokenStoreTests {
             let (_, used) = JoinToken.generate()
             try await store.create(
                 used, tenant: "acme", trustProvider: "vms", name: "used", expiresAt: Date() + 600, createdBy: "test")
-            #expect(try await store.redeem(used, tenant: "acme", requestID: "r3") == .redeemed(trustProvider: "vms", name: "used"))
+            #expect(
+                try await store.redeem(used, tenant: "acme", requestID: "r3")
+                    == .redeemed(trustProvider: "vms", name: "used"))
             #expect(try await store.revoke(id: used.id, tenant: "acme") == .used)
             let listed = try await store.list(tenant: "acme")
             #expect(listed.map(\.name).sorted() == ["old", "used"])

@@ -26,7 +26,8 @@ struct AccessDecisionTests {
     }
 
     func attested(
-        _ client: String, provider: String = "cluster", providers: [String]? = nil, host: String = "ledger.internal", port: Int = 443
+        _ client: String, provider: String = "cluster", providers: [String]? = nil, host: String = "ledger.internal",
+        port: Int = 443
     ) -> IdentityAttested {
         IdentityAttested(
             requestID: "r", target: AccessTarget(scheme: "https", host: host, port: port),
@@ -78,12 +79,17 @@ struct AccessDecisionTests {
                         "credentialProvider": "ledger-key",
                     ], context: context))
         }
-        #expect(decider.decide(attested("deployer", providers: ["cluster", "github"]), tenant: "acme").policy?.name == "both-ledger")
+        #expect(
+            decider.decide(attested("deployer", providers: ["cluster", "github"]), tenant: "acme").policy?.name
+                == "both-ledger")
         let partial = decider.decide(attested("deployer", providers: ["cluster"]), tenant: "acme")
         #expect(partial.policy == nil)
         #expect(partial.reason?.code == "no-matching-policy")
-        #expect(partial.reason?.detail == "access policy both-ledger needs all of cluster, github; the evidence was verified by cluster")
-        #expect(decider.decide(attested("reporter", providers: ["github"]), tenant: "acme").policy?.name == "either-ledger")
+        #expect(
+            partial.reason?.detail
+                == "access policy both-ledger needs all of cluster, github; the evidence was verified by cluster")
+        #expect(
+            decider.decide(attested("reporter", providers: ["github"]), tenant: "acme").policy?.name == "either-ledger")
         #expect(decider.decide(attested("reporter", providers: ["gitlab"]), tenant: "acme").policy == nil)
     }
 

@@ -31,7 +31,10 @@ struct BenchVerify: AsyncParsableCommand {
         let setups: [(String, JWTKeyCollection, String, JSONValue)] = [
             (
                 "ES256", await JWTKeyCollection().add(ecdsa: ecdsa, kid: "bench"), ecdsa.publicKey.pemRepresentation,
-                ["kty": "EC", "crv": "P-256", "alg": "ES256", "kid": "bench", "x": .string(point.x), "y": .string(point.y)]
+                [
+                    "kty": "EC", "crv": "P-256", "alg": "ES256", "kid": "bench", "x": .string(point.x),
+                    "y": .string(point.y),
+                ]
             ),
             (
                 "RS256", await JWTKeyCollection().add(rsa: rsa, digestAlgorithm: .sha256, kid: "bench"),
@@ -59,7 +62,8 @@ struct BenchVerify: AsyncParsableCommand {
                 verified += signed.count
             }
             let elapsed = ContinuousClock.now - started
-            results[algorithm] = Double(verified) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            results[algorithm] =
+                Double(verified) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             try signed.joined(separator: "\n").write(
                 toFile: "\(outputDirectory)/\(algorithm).tokens", atomically: true, encoding: .utf8)
             try publicPEM.write(toFile: "\(outputDirectory)/\(algorithm).pem", atomically: true, encoding: .utf8)

@@ -9,7 +9,8 @@ struct SigilBenchCommand: AsyncParsableCommand {
         commandName: "sigil-bench",
         abstract: "Benchmark steps that need the control plane (used by `make bench`).",
         subcommands: [
-            BenchSetup.self, BenchCold.self, BenchSingleFlight.self, BenchEdgeStart.self, BenchAudit.self, BenchVerify.self,
+            BenchSetup.self, BenchCold.self, BenchSingleFlight.self, BenchEdgeStart.self, BenchAudit.self,
+            BenchVerify.self,
         ]
     )
 }

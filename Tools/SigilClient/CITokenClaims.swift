@@ -16,7 +16,8 @@ public enum CITokenClaims {
         let workflowRef = "\(repository)/.github/workflows/deploy.yml@\(ref)"
         var claims: [String: JSONValue] = [
             "jti": .string(UUID().uuidString.lowercased()),
-            "sub": .string(environment.map { "repo:\(repository):environment:\($0)" } ?? "repo:\(repository):ref:\(ref)"),
+            "sub": .string(
+                environment.map { "repo:\(repository):environment:\($0)" } ?? "repo:\(repository):ref:\(ref)"),
             "aud": .string(audience),
             "ref": .string(ref),
             "sha": "example-sha",

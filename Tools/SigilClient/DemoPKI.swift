@@ -1,8 +1,8 @@
-import _CryptoExtras
 import Crypto
 import Foundation
 import SwiftASN1
 import X509
+import _CryptoExtras
 
 /// A stand-in certificate authority for `x509` trust providers: a root, an intermediate, and workload certificates
 /// (X.509-SVIDs: a SPIFFE ID as the one URI SAN) with their keys, all P-256; revocation lists made by `openssl ca`
@@ -98,14 +98,14 @@ public struct DemoPKI: Sendable {
         try index.write(toFile: "\(directory)/index.txt", atomically: true, encoding: .utf8)
         try "01\n".write(toFile: "\(directory)/crlnumber", atomically: true, encoding: .utf8)
         try """
-            [ ca ]
-            default_ca = demo
-            [ demo ]
-            database = \(directory)/index.txt
-            crlnumber = \(directory)/crlnumber
-            default_md = sha256
-            default_crl_days = 1
-            """.write(toFile: "\(directory)/ca.cnf", atomically: true, encoding: .utf8)
+        [ ca ]
+        default_ca = demo
+        [ demo ]
+        database = \(directory)/index.txt
+        crlnumber = \(directory)/crlnumber
+        default_md = sha256
+        default_crl_days = 1
+        """.write(toFile: "\(directory)/ca.cnf", atomically: true, encoding: .utf8)
         try intermediate.serializeAsPEM().pemString.write(
             toFile: "\(directory)/ca.pem", atomically: true, encoding: .utf8)
         try intermediateKey.pemRepresentation.write(toFile: "\(directory)/ca.key", atomically: true, encoding: .utf8)
@@ -114,7 +114,8 @@ public struct DemoPKI: Sendable {
         process.arguments = [
             "ca", "-gencrl", "-config", "\(directory)/ca.cnf", "-keyfile", "\(directory)/ca.key", "-cert",
             "\(directory)/ca.pem", "-out", "\(directory)/crl.pem", "-crl_lastupdate",
-            formatter.string(from: min(Date(), nextUpdate) - 3600), "-crl_nextupdate", formatter.string(from: nextUpdate),
+            formatter.string(from: min(Date(), nextUpdate) - 3600), "-crl_nextupdate",
+            formatter.string(from: nextUpdate),
         ]
         let errors = Pipe()
         process.standardError = errors
@@ -146,7 +147,8 @@ public struct DemoAWSIdentity: Sendable {
         }
         certificate = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: Date() - 3600,
-            notValidAfter: Date() + 365 * 86_400, issuer: name, subject: name, signatureAlgorithm: .sha256WithRSAEncryption,
+            notValidAfter: Date() + 365 * 86_400, issuer: name, subject: name,
+            signatureAlgorithm: .sha256WithRSAEncryption,
             extensions: Certificate.Extensions {}, issuerPrivateKey: .init(key))
     }
 

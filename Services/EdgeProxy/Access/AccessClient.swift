@@ -34,7 +34,8 @@ struct AccessClient: AccessRequester {
         let reply: AccessReply?
         do {
             let sealed = try HPKESealing.seal(
-                Array(try JSONEncoder().encode(evidence.bundle(tenant: edge.tenant, requestID: requestID))), to: try HPKERecipientKey.publicKey(attestationKey.publicKey),
+                Array(try JSONEncoder().encode(evidence.bundle(tenant: edge.tenant, requestID: requestID))),
+                to: try HPKERecipientKey.publicKey(attestationKey.publicKey),
                 recipientKeyID: attestationKey.keyID,
                 context: .evidence(
                     tenant: edge.tenant, requestID: requestID, edgeID: edge.edgeID,

@@ -106,7 +106,8 @@ final class CredentialBroker: Sendable {
     }
 
     private func refresh(
-        _ held: HeldCredential, key: CredentialKey, evidence gathered: WorkloadEvidence.Gathered, workload: EdgeServerWorkload
+        _ held: HeldCredential, key: CredentialKey, evidence gathered: WorkloadEvidence.Gathered,
+        workload: EdgeServerWorkload
     ) {
         let task = flight(key, evidence: gathered, workload: workload, deadline: .now + timeout)
         Task { [logger, cache] in

@@ -94,8 +94,11 @@ final class WorkloadEvidence: Service, Sendable {
     var current: Result<Gathered, EvidenceError> { state.value }
 
     private var allFiles: [EvidenceFile] {
-        tokenFiles + [certificateFiles?.chain, certificateFiles?.key, joinTokenFile, awsFiles?.document,
-            awsFiles?.signature].compactMap { $0 }
+        tokenFiles
+            + [
+                certificateFiles?.chain, certificateFiles?.key, joinTokenFile, awsFiles?.document,
+                awsFiles?.signature,
+            ].compactMap { $0 }
     }
 
     /// Re-reads the files that changed, and gathers the evidence again if any did.

@@ -65,7 +65,8 @@ struct JoinTokenController {
             guard body.ttlSeconds <= spec.maxTTLSeconds else {
                 throw ProblemDetails.invalidField(
                     "ttlSeconds",
-                    "ttlSeconds must be at most \(spec.maxTTLSeconds) (TrustProvider \(body.trustProvider)'s maxTTLSeconds)")
+                    "ttlSeconds must be at most \(spec.maxTTLSeconds) (TrustProvider \(body.trustProvider)'s maxTTLSeconds)"
+                )
             }
             let (token, joinToken) = JoinToken.generate()
             let expiresAt = Date().addingTimeInterval(TimeInterval(body.ttlSeconds))
@@ -117,7 +118,8 @@ struct JoinTokenController {
                 "Create a one-time join token (shown once)",
                 requestBody: SpecSchema.object(requestSchema).jsonSchema,
                 responses: APIResponse.authenticated.merging([
-                    201: APIResponse.json("The token: keep it secret, hand it to the machine.", APIResponse.ref("JoinTokenCreated")),
+                    201: APIResponse.json(
+                        "The token: keep it secret, hand it to the machine.", APIResponse.ref("JoinTokenCreated")),
                     400: APIResponse.problem("The body is not JSON."),
                     413: APIResponse.problem("The body is larger than 4 KiB."),
                     422: APIResponse.problem("A field is invalid, the provider is unknown or not of type join-token."),

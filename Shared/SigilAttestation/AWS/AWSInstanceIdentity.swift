@@ -24,7 +24,8 @@ package struct AWSInstanceIdentityTrustSpec: Codable, Sendable, Equatable {
             .init(
                 "regions",
                 .array(
-                    of: .string(maxLength: 32, pattern: (regex: "^[a-z]{2}(-[a-z]+)+-[0-9]+$", meaning: "an AWS region")),
+                    of: .string(
+                        maxLength: 32, pattern: (regex: "^[a-z]{2}(-[a-z]+)+-[0-9]+$", meaning: "an AWS region")),
                     minItems: 1, maxItems: 64),
                 "Only instances in these regions (default: any)."),
         ])
@@ -95,7 +96,8 @@ package struct AWSInstanceIdentityVerifier: Sendable {
         let signed = authorities.filter { _, authority in
             authority.keys.contains {
                 $0.isValidSignature(
-                    evidence.signature.bytes, for: evidence.document.bytes, signatureAlgorithm: .sha256WithRSAEncryption)
+                    evidence.signature.bytes, for: evidence.document.bytes, signatureAlgorithm: .sha256WithRSAEncryption
+                )
             }
         }
         guard let (provider, authority) = signed.first else { throw .signatureInvalid }

@@ -75,7 +75,8 @@ package struct ClientWorkloadSpec: ResourceSpec {
         } else {
             guard shorthand == 3 else {
                 throw ProblemDetails.invalidField(
-                    trustProvider == nil ? "spec.trustProvider" : namespace == nil ? "spec.namespace" : "spec.serviceAccount",
+                    trustProvider == nil
+                        ? "spec.trustProvider" : namespace == nil ? "spec.namespace" : "spec.serviceAccount",
                     "give spec.identifiers, or all three of spec.trustProvider, spec.namespace and "
                         + "spec.serviceAccount")
             }
@@ -102,7 +103,8 @@ package struct ClientWorkloadSpec: ResourceSpec {
         if identifiers == nil, let trustProvider, let namespace, let serviceAccount {
             return "service account \(namespace)/\(serviceAccount) of \(trustProvider)"
         }
-        return "identifiers (\(match.rawValue)) " + effectiveIdentifiers.map(\.description).sorted().joined(separator: "; ")
+        return "identifiers (\(match.rawValue)) "
+            + effectiveIdentifiers.map(\.description).sorted().joined(separator: "; ")
     }
 
     /// Whether the verified evidence identifies this workload.

@@ -51,7 +51,8 @@ package struct WorkloadIdentifier: Codable, Sendable, Equatable, CustomStringCon
 
     /// An identifier with no matcher would let anything the provider verifies in: every token GitHub signs.
     func check(at path: String) throws {
-        let given = [namespace, serviceAccount, podNamePrefix, spiffeIDPrefix].compactMap { $0 }.count
+        let given =
+            [namespace, serviceAccount, podNamePrefix, spiffeIDPrefix].compactMap { $0 }.count
             + (claims?.count ?? 0)
         guard given > 0 else {
             throw ProblemDetails.invalidField(

@@ -31,7 +31,8 @@ package struct Attestor: Sendable {
         }
         if let certificate = bundle.x509 {
             verified.append(
-                try await x509.verify(certificate, tenant: tenant, requestID: requestID, providers: providers, now: now))
+                try await x509.verify(certificate, tenant: tenant, requestID: requestID, providers: providers, now: now)
+            )
         }
         if let document = bundle.awsInstanceIdentity {
             verified.append(try AWSInstanceIdentityVerifier().verify(document, providers: providers))

@@ -44,7 +44,9 @@ package struct JoinToken: Sendable, Equatable {
         let parts = token.dropFirst(Self.prefix.count).split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].utf8.count == 16, parts[0].allSatisfy(\.isHexDigit),
             (40...64).contains(parts[1].utf8.count),
-            parts[1].unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") })
+            parts[1].unicodeScalars.allSatisfy({
+                $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_")
+            })
         else { return nil }
         self.init(id: String(parts[0]), secretHash: Array(SHA256.hash(data: Array(parts[1].utf8))))
     }

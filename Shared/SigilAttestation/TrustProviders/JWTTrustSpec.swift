@@ -18,12 +18,14 @@ package struct JWTTrustSpec: Codable, Sendable, Equatable {
             if let preset = profile.presetIssuer {
                 .init(
                     "issuer", .string(maxLength: 2048), default: .string(preset),
-                    "The tokens' `iss`, exactly (default: \(preset)\(profile == .gitlabCI ? "; a self-managed GitLab's URL" : "")).")
+                    "The tokens' `iss`, exactly (default: \(preset)\(profile == .gitlabCI ? "; a self-managed GitLab's URL" : ""))."
+                )
             } else {
                 .init("issuer", .string(maxLength: 2048), required: true, "The tokens' `iss`, exactly.")
             }
         let discoveryNote =
-            profile.presetIssuer == nil ? "" : " With no key source given, discovery is used (the issuer publishes one)."
+            profile.presetIssuer == nil
+            ? "" : " With no key source given, discovery is used (the issuer publishes one)."
         return SpecSchema.ObjectSchema(
             profile.summary,
             [

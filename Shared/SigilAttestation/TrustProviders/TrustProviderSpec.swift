@@ -57,7 +57,8 @@ package enum TrustProviderSpec: VariantResourceSpec {
         let directory = try admission.context.configuration.source.directory(KeyFileDirectory.variable)
         switch self {
         case .kubernetesServiceAccount(let spec):
-            return .kubernetesServiceAccount(try await spec.admitted(.kubernetesServiceAccount, keyFileDirectory: directory))
+            return .kubernetesServiceAccount(
+                try await spec.admitted(.kubernetesServiceAccount, keyFileDirectory: directory))
         case .oidcIDToken(let spec):
             return .oidcIDToken(try await spec.admitted(.oidcIDToken, keyFileDirectory: directory))
         case .githubActions(let spec):

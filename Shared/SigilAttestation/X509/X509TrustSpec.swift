@@ -48,7 +48,8 @@ package struct X509TrustSpec: Codable, Sendable, Equatable {
                 "spec.caCertificates", "spec.caCertificates is not PEM CERTIFICATE blocks: \(error)")
         }
         guard !roots.isEmpty, roots.count <= 64 else {
-            throw ProblemDetails.invalidField("spec.caCertificates", "spec.caCertificates must hold 1 to 64 certificates")
+            throw ProblemDetails.invalidField(
+                "spec.caCertificates", "spec.caCertificates must hold 1 to 64 certificates")
         }
         if let index = roots.firstIndex(where: { $0.extensions.basicConstraintsIfReadable.map(Self.isCA) != true }) {
             throw ProblemDetails.invalidField(
@@ -61,7 +62,8 @@ package struct X509TrustSpec: Codable, Sendable, Equatable {
                     throw CertificateRevocationList.Malformed(description: "no X509 CRL block")
                 }
             } catch {
-                throw ProblemDetails.invalidField("spec.crls[\(index)]", "spec.crls[\(index)] is not a usable CRL: \(error)")
+                throw ProblemDetails.invalidField(
+                    "spec.crls[\(index)]", "spec.crls[\(index)] is not a usable CRL: \(error)")
             }
         }
         return self

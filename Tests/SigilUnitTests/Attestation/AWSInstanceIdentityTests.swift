@@ -15,7 +15,8 @@ struct AWSInstanceIdentityTests {
         ]
         if let regions { document["regions"] = .array(regions.map { .string($0) }) }
         let context = try await ResourceBench.context(.identityAttestation)
-        return TrustProvider(try await ResourceBench.admit(TrustProviderSpec.self, "ec2", .object(document), context: context))
+        return TrustProvider(
+            try await ResourceBench.admit(TrustProviderSpec.self, "ec2", .object(document), context: context))
     }
 
     func evidence(_ document: String, signature: String) -> AWSInstanceIdentityEvidence {
@@ -45,8 +46,15 @@ struct AWSInstanceIdentityTests {
         let foreign = DemoAWSIdentity.document(account: "999999999999")
         let elsewhere = DemoAWSIdentity.document(region: "us-east-1")
         let cases: [(String, AWSInstanceIdentityEvidence, String)] = [
-            ("signed by another key", evidence(document, signature: try impostor.signature(of: document)), "signature-invalid"),
-            ("altered after signing", evidence(document.replacingOccurrences(of: "t3.micro", with: "t3.large"), signature: signature), "signature-invalid"),
+            (
+                "signed by another key", evidence(document, signature: try impostor.signature(of: document)),
+                "signature-invalid"
+            ),
+            (
+                "altered after signing",
+                evidence(document.replacingOccurrences(of: "t3.micro", with: "t3.large"), signature: signature),
+                "signature-invalid"
+            ),
             ("another account", evidence(foreign, signature: try aws.signature(of: foreign)), "claim-mismatch"),
             ("another region", evidence(elsewhere, signature: try aws.signature(of: elsewhere)), "claim-mismatch"),
             ("not JSON", evidence("garbage", signature: try aws.signature(of: "garbage")), "malformed"),

@@ -77,7 +77,9 @@ struct ClientWorkloadIdentifierTests {
 
     @Test("the shorthand is one Kubernetes identifier, exact")
     func shorthand() async throws {
-        let spec = try await workload(["trustProvider": "cluster", "namespace": "payments", "serviceAccount": "api-writer"])
+        let spec = try await workload([
+            "trustProvider": "cluster", "namespace": "payments", "serviceAccount": "api-writer",
+        ])
         #expect(spec.matches([evidence("cluster", pod)]))
         #expect(!spec.matches([evidence("cluster", pod.merging(["serviceAccount": ["api-reader"]]) { $1 })]))
     }
@@ -86,13 +88,22 @@ struct ClientWorkloadIdentifierTests {
     func refusals() async throws {
         let cases: [(JSONValue, String)] = [
             (["identifiers": [["trustProvider": "github"]]], "spec.identifiers[0]"),
-            (["identifiers": [["trustProvider": "github", "claims": ["repository": "**"]]]], "spec.identifiers[0].claims.repository"),
             (
-                ["identifiers": [["trustProvider": "c", "namespace": "a"]], "trustProvider": "c", "namespace": "a", "serviceAccount": "b"],
+                ["identifiers": [["trustProvider": "github", "claims": ["repository": "**"]]]],
+                "spec.identifiers[0].claims.repository"
+            ),
+            (
+                [
+                    "identifiers": [["trustProvider": "c", "namespace": "a"]], "trustProvider": "c", "namespace": "a",
+                    "serviceAccount": "b",
+                ],
                 "spec.identifiers"
             ),
             (["trustProvider": "c", "namespace": "a"], "spec.serviceAccount"),
-            (["identifiers": [["trustProvider": "c", "spiffeIDPrefix": "https://acme.org/x"]]], "spec.identifiers[0].spiffeIDPrefix"),
+            (
+                ["identifiers": [["trustProvider": "c", "spiffeIDPrefix": "https://acme.org/x"]]],
+                "spec.identifiers[0].spiffeIDPrefix"
+            ),
             (["identifiers": [["trustProvider": "c", "namespace": "a b"]]], "spec.identifiers[0].namespace"),
         ]
         for (spec, field) in cases {

@@ -19,7 +19,9 @@ final class MemoryJoinTokens: JoinTokenRedeemer {
     let entries = Mutex<[String: Entry]>([:])
 
     func add(_ token: JoinToken, trustProvider: String, name: String, expiresAt: Date = Date() + 3600) {
-        entries.withLock { $0[token.id] = Entry(token: token, trustProvider: trustProvider, name: name, expiresAt: expiresAt) }
+        entries.withLock {
+            $0[token.id] = Entry(token: token, trustProvider: trustProvider, name: name, expiresAt: expiresAt)
+        }
     }
 
     func redeem(_ token: JoinToken, tenant: String, requestID: String) async throws -> JoinTokenRedemption {
@@ -97,7 +99,9 @@ struct JoinTokenTests {
         let (token, joinToken) = JoinToken.generate()
         #expect(token.hasPrefix("sigil-join.\(joinToken.id)."))
         #expect(JoinToken(presented: token) == joinToken)
-        #expect(!joinToken.secretHash.isEmpty && !token.contains(joinToken.secretHash.map { String(format: "%02x", $0) }.joined()))
+        #expect(
+            !joinToken.secretHash.isEmpty
+                && !token.contains(joinToken.secretHash.map { String(format: "%02x", $0) }.joined()))
         #expect(JoinToken.generate().token != token)
     }
 }

@@ -15,7 +15,8 @@ func admittedProvider(
     document["jwks"] = try JSONDecoder().decode(
         JSONValue.self, from: JSONSerialization.data(withJSONObject: try identity.jwks()))
     let context = try await ResourceBench.context(.identityAttestation)
-    return TrustProvider(try await ResourceBench.admit(TrustProviderSpec.self, name, .object(document), context: context))
+    return TrustProvider(
+        try await ResourceBench.admit(TrustProviderSpec.self, name, .object(document), context: context))
 }
 
 @Suite("Trust provider types: GitHub Actions, GitLab CI and OIDC tokens shaped like the real ones")
@@ -32,7 +33,9 @@ struct TrustProviderTypeTests {
         let verified = try await verifier.verify(token, providers: [github])
         #expect(verified.type == "github-actions")
         #expect(verified.attributes.first("repository") == "octo-org/octo-repo")
-        #expect(verified.attributes.first("job_workflow_ref") == "octo-org/octo-repo/.github/workflows/deploy.yml@refs/heads/main")
+        #expect(
+            verified.attributes.first("job_workflow_ref")
+                == "octo-org/octo-repo/.github/workflows/deploy.yml@refs/heads/main")
         #expect(verified.published["environment"] == "prod")
         #expect(verified.published["repository_owner"] == "octo-org")
         #expect(verified.published["sha"] == nil, "only the identifying claims are published")
@@ -40,7 +43,9 @@ struct TrustProviderTypeTests {
         // A token from another issuer (a look-alike) is not GitHub's.
         let lookalike = try await identity.token(
             claims: CITokenClaims.githubActions(issuer: "https://token.actions.githubusercontent.com.evil"))
-        await #expect(throws: AttestationRefusal.unknownIssuer) { try await verifier.verify(lookalike, providers: [github]) }
+        await #expect(throws: AttestationRefusal.unknownIssuer) {
+            try await verifier.verify(lookalike, providers: [github])
+        }
         // A token without a claim GitHub always sets is not a GitHub token.
         var partial = CITokenClaims.githubActions()
         partial.removeValue(forKey: "job_workflow_ref")
@@ -50,8 +55,9 @@ struct TrustProviderTypeTests {
         // GitHub's default audience (the owner's URL) is not Sigil's.
         let wrongAudience = try await identity.token(
             claims: CITokenClaims.githubActions(audience: "https://github.com/octo-org"))
-        await #expect(throws: AttestationRefusal.claimMismatch(
-            "aud", expected: "one of [\"sigil\"]", actual: "[\"\\\"https://github.com/octo-org\\\"\"]")
+        await #expect(
+            throws: AttestationRefusal.claimMismatch(
+                "aud", expected: "one of [\"sigil\"]", actual: "[\"\\\"https://github.com/octo-org\\\"\"]")
         ) { try await verifier.verify(wrongAudience, providers: [github]) }
     }
 
@@ -78,7 +84,10 @@ struct TrustProviderTypeTests {
     func oidcNestedClaims() async throws {
         let oidc = try await admittedProvider(
             "corp-idp",
-            ["type": "oidc-id-token", "issuer": "https://idp.example.com", "audiences": ["sigil"], "allowedAlgorithms": ["ES256"]],
+            [
+                "type": "oidc-id-token", "issuer": "https://idp.example.com", "audiences": ["sigil"],
+                "allowedAlgorithms": ["ES256"],
+            ],
             identity: identity)
         let now = Date().timeIntervalSince1970.rounded(.down)
         let token = try await identity.token(claims: [
@@ -131,13 +140,18 @@ struct TrustProviderTypeTests {
     func hostileShapes() async throws {
         let oidc = try await admittedProvider(
             "corp-idp",
-            ["type": "oidc-id-token", "issuer": "https://idp.example.com", "audiences": ["sigil"], "allowedAlgorithms": ["ES256"]],
+            [
+                "type": "oidc-id-token", "issuer": "https://idp.example.com", "audiences": ["sigil"],
+                "allowedAlgorithms": ["ES256"],
+            ],
             identity: identity)
         // A payload nested 6,000 deep (12 KiB, under the size limit): refused before anything recurses on it.
         let deep = String(repeating: "[", count: 6_000) + String(repeating: "]", count: 6_000)
         let header = try JSONSerialization.data(withJSONObject: ["alg": "ES256", "kid": DemoIdentity.keyID]).base64URL
         let nested = "\(header).\(Data(#"{"iss":"https://idp.example.com","x":\#(deep)}"#.utf8).base64URL).c2ln"
-        await #expect(throws: AttestationRefusal.tokenMalformed) { try await verifier.verify(nested, providers: [oidc]) }
+        await #expect(throws: AttestationRefusal.tokenMalformed) {
+            try await verifier.verify(nested, providers: [oidc])
+        }
         // A thousand claims (the token's 16 KiB bound is what limits them): verified, none dropped.
         let now = Date().timeIntervalSince1970.rounded(.down)
         var claims: [String: JSONValue] = [

@@ -64,12 +64,25 @@ struct X509TrustProviderTests {
         let otherDomain = try pki.workload(path: "/ns/payments/sa/api", trustDomain: "evil.test")
         let cases: [(String, X509Evidence, String)] = [
             ("proof for another request", try evidence(workload, requestID: "request-0", pki: pki), "proof-invalid"),
-            ("proof by another key", try evidence(workload, signer: P256.Signing.PrivateKey(), pki: pki), "proof-invalid"),
+            (
+                "proof by another key", try evidence(workload, signer: P256.Signing.PrivateKey(), pki: pki),
+                "proof-invalid"
+            ),
             ("expired leaf", try evidence(expired, pki: pki), "certificate-expired"),
             ("leaf not valid yet", try evidence(future, pki: pki), "certificate-not-yet-valid"),
-            ("another CA", try evidence(foreign, chain: [foreign.certificate, other.intermediate], pki: other), "certificate-untrusted"),
-            ("intermediate missing", try evidence(workload, chain: [workload.certificate], pki: pki), "certificate-untrusted"),
-            ("a CA certificate as leaf", X509Evidence(chain: [try pki.intermediate.serializeAsPEM().derBytes], proof: []), "certificate-untrusted"),
+            (
+                "another CA", try evidence(foreign, chain: [foreign.certificate, other.intermediate], pki: other),
+                "certificate-untrusted"
+            ),
+            (
+                "intermediate missing", try evidence(workload, chain: [workload.certificate], pki: pki),
+                "certificate-untrusted"
+            ),
+            (
+                "a CA certificate as leaf",
+                X509Evidence(chain: [try pki.intermediate.serializeAsPEM().derBytes], proof: []),
+                "certificate-untrusted"
+            ),
             ("SPIFFE ID of another trust domain", try evidence(otherDomain, pki: pki), "claim-mismatch"),
             ("garbage DER", X509Evidence(chain: [[0x30, 0x03, 0x02, 0x01]], proof: []), "malformed"),
             ("empty chain", X509Evidence(chain: [], proof: []), "malformed"),
@@ -115,10 +128,16 @@ struct X509TrustProviderTests {
         let workload = try pki.workload(path: "/x")
         let context = try await ResourceBench.context(.identityAttestation)
         let cases: [(JSONValue, String)] = [
-            (["type": "x509", "caCertificates": .string(try workload.certificate.serializeAsPEM().pemString)], "spec.caCertificates"),
+            (
+                ["type": "x509", "caCertificates": .string(try workload.certificate.serializeAsPEM().pemString)],
+                "spec.caCertificates"
+            ),
             (["type": "x509", "caCertificates": "not pem"], "spec.caCertificates"),
             (["type": "x509", "caCertificates": .string(pki.rootPEM), "crls": [.string(pki.rootPEM)]], "spec.crls[0]"),
-            (["type": "x509", "caCertificates": .string(pki.rootPEM), "trustDomain": "spiffe://acme.test"], "spec.trustDomain"),
+            (
+                ["type": "x509", "caCertificates": .string(pki.rootPEM), "trustDomain": "spiffe://acme.test"],
+                "spec.trustDomain"
+            ),
         ]
         for (spec, field) in cases {
             do {

@@ -33,12 +33,15 @@ struct DevEdge: AsyncParsableCommand {
         guard (1024...65_535).contains(proxyPort), (1024...65_535).contains(httpPort ?? proxyPort + 1000) else {
             throw ValidationError("--proxy-port and --http-port must be from 1024 to 65535")
         }
-        guard (certificate == nil) == (key == nil) else { throw ValidationError("give --certificate and --key together") }
+        guard (certificate == nil) == (key == nil) else {
+            throw ValidationError("give --certificate and --key together")
+        }
         guard (awsDocument == nil) == (awsSignature == nil) else {
             throw ValidationError("give --aws-document and --aws-signature together")
         }
         guard !tokenFile.isEmpty || certificate != nil || joinTokenFile != nil || awsDocument != nil else {
-            throw ValidationError("give evidence: --token-file, --certificate/--key, --join-token-file or --aws-document")
+            throw ValidationError(
+                "give evidence: --token-file, --certificate/--key, --join-token-file or --aws-document")
         }
     }
 
@@ -47,14 +50,17 @@ struct DevEdge: AsyncParsableCommand {
         guard var processes = state.loadProcesses(),
             processes.processes.contains(where: { $0.name == "sigil-edge" && ProcessLauncher.isAlive($0.pid) })
         else {
-            throw ValidationError("no constellation with an edge runs from \(state.directory); run `sigil dev up` first")
+            throw ValidationError(
+                "no constellation with an edge runs from \(state.directory); run `sigil dev up` first")
         }
         let processName = "sigil-edge-\(name)"
         guard !processes.processes.contains(where: { $0.name == processName && ProcessLauncher.isAlive($0.pid) }) else {
             throw ValidationError("an edge named \(name) already runs")
         }
         var environment = AdminClient.readEnvFile(state.edgeEnvFile)
-        guard !environment.isEmpty else { throw ValidationError("\(state.edgeEnvFile) is missing: restart with `sigil dev up`") }
+        guard !environment.isEmpty else {
+            throw ValidationError("\(state.edgeEnvFile) is missing: restart with `sigil dev up`")
+        }
         for variable in [
             "SIGIL_EDGE_TOKEN_FILE", "SIGIL_EDGE_CERTIFICATE_FILE", "SIGIL_EDGE_KEY_FILE", "SIGIL_EDGE_JOIN_TOKEN_FILE",
             "SIGIL_EDGE_AWS_IDENTITY_DOCUMENT_FILE", "SIGIL_EDGE_AWS_IDENTITY_SIGNATURE_FILE",

@@ -34,10 +34,13 @@ struct TokenCommand: AsyncParsableCommand {
             guard status == 201, let created = try JSONSerialization.jsonObject(with: answer) as? [String: Any],
                 let token = created["token"] as? String
             else {
-                throw AdminClient.Failure(description: "join token not created (\(status)): \(AdminClient.describe(answer))")
+                throw AdminClient.Failure(
+                    description: "join token not created (\(status)): \(AdminClient.describe(answer))")
             }
             FileHandle.standardError.write(
-                Data("join token \(created["id"] ?? "?") for \(name) (\(trustProvider)), expires \(created["expiresAt"] ?? "?")\n".utf8))
+                Data(
+                    "join token \(created["id"] ?? "?") for \(name) (\(trustProvider)), expires \(created["expiresAt"] ?? "?")\n"
+                        .utf8))
             print(token)
         }
     }
@@ -47,14 +50,18 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             let admin = AdminClient()
-            let (status, answer, _) = try await admin.send(.GET, try admin.setting("SIGIL_ATTEST_URL") + "/v1/join-tokens")
+            let (status, answer, _) = try await admin.send(
+                .GET, try admin.setting("SIGIL_ATTEST_URL") + "/v1/join-tokens")
             guard status == 200, let listing = try JSONSerialization.jsonObject(with: answer) as? [String: Any] else {
-                throw AdminClient.Failure(description: "join tokens not listed (\(status)): \(AdminClient.describe(answer))")
+                throw AdminClient.Failure(
+                    description: "join tokens not listed (\(status)): \(AdminClient.describe(answer))")
             }
             print(["ID", "TRUST PROVIDER", "NAME", "EXPIRES", "USED"].joined(separator: "\t"))
             for item in listing["items"] as? [[String: Any]] ?? [] {
                 let used = (item["usedAt"] as? String).map { "\($0) (\(item["usedByRequest"] ?? "?"))" } ?? "-"
-                print(["id", "trustProvider", "name", "expiresAt"].map { "\(item[$0] ?? "-")" }.joined(separator: "\t") + "\t" + used)
+                print(
+                    ["id", "trustProvider", "name", "expiresAt"].map { "\(item[$0] ?? "-")" }.joined(separator: "\t")
+                        + "\t" + used)
             }
         }
     }
@@ -69,7 +76,8 @@ struct TokenCommand: AsyncParsableCommand {
             let (status, answer, _) = try await admin.send(
                 .DELETE, try admin.setting("SIGIL_ATTEST_URL") + "/v1/join-tokens/\(id)")
             guard status == 204 else {
-                throw AdminClient.Failure(description: "join token not revoked (\(status)): \(AdminClient.describe(answer))")
+                throw AdminClient.Failure(
+                    description: "join token not revoked (\(status)): \(AdminClient.describe(answer))")
             }
             print("join token \(id) revoked")
         }
