@@ -127,6 +127,17 @@ let package = Package(
             path: "Shared/SigilAttestation"
         ),
 
+        // Access policies, server workloads and the compiled decision engine: what sigil-policy runs, and what the bench
+        // measures beside Cedar.
+        .target(
+            name: "SigilPolicy",
+            dependencies: [
+                "SigilService",
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            path: "Shared/SigilPolicy"
+        ),
+
         // MARK: Services
         .executableTarget(
             name: "IdentityAttestation",
@@ -140,7 +151,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "PolicyDecision",
-            dependencies: ["SigilService", "SigilCrypto"],
+            dependencies: ["SigilService", "SigilCrypto", "SigilPolicy"],
             path: "Services/PolicyDecision",
             exclude: ["openapi.yaml"]
         ),
@@ -229,6 +240,7 @@ let package = Package(
                 "SigilClient",
                 "SigilService",
                 "SigilAttestation",
+                "SigilPolicy",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -250,6 +262,7 @@ let package = Package(
                 "SigilService",
                 "SigilClient",
                 "SigilAttestation",
+                "SigilPolicy",
                 "IdentityAttestation",
                 "PolicyDecision",
                 "CredentialIssuance",

@@ -1,4 +1,5 @@
 import SigilEvents
+import SigilPolicy
 import SigilProjection
 import SigilService
 

@@ -5,6 +5,7 @@ import SigilKafka
 import Testing
 
 @testable import PolicyDecision
+@testable import SigilPolicy
 @testable import SigilService
 
 @Suite("Policy decisions: exact matches only, every denial with its reason")
@@ -43,7 +44,7 @@ struct AccessDecisionTests {
         #expect(decision.policy?.name == "billing-ledger")
         #expect(decision.policy?.spec.credentialProvider == "ledger-key")
         #expect(decision.policy?.spec.ttlSeconds == 300)
-        #expect(decision.reason == nil)
+        #expect(decision.refusal == nil)
     }
 
     @Test("anything but an exact match is denied with a reason")
@@ -59,7 +60,7 @@ struct AccessDecisionTests {
         for (request, tenant, code) in cases {
             let decision = decider.decide(request, tenant: tenant)
             #expect(decision.policy == nil)
-            #expect(decision.reason?.code == code, "\(request.clientWorkload) \(request.target) \(tenant)")
+            #expect(decision.refusal?.code == code, "\(request.clientWorkload) \(request.target) \(tenant)")
         }
     }
 
@@ -84,10 +85,10 @@ struct AccessDecisionTests {
                 == "both-ledger")
         let partial = decider.decide(attested("deployer", providers: ["cluster"]), tenant: "acme")
         #expect(partial.policy == nil)
-        #expect(partial.reason?.code == "no-matching-policy")
+        #expect(partial.refusal?.code == "no-matching-policy")
         #expect(
-            partial.reason?.detail
-                == "access policy both-ledger needs all of cluster, github; the evidence was verified by cluster")
+            partial.refusal?.detail
+                == "both-ledger (allow) does not apply: trustProviders: expected all of cluster, github, was cluster")
         #expect(
             decider.decide(attested("reporter", providers: ["github"]), tenant: "acme").policy?.name == "either-ledger")
         #expect(decider.decide(attested("reporter", providers: ["gitlab"]), tenant: "acme").policy == nil)

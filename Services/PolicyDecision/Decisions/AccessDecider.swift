@@ -1,44 +1,26 @@
+import Foundation
 import Logging
 import Metrics
 import SigilEvents
+import SigilPolicy
 import SigilService
 
-/// Decides an attested request: the target must be a server workload and an access policy must match exactly
-/// (client workload, server workload) with its trust providers satisfied by those that verified the evidence. No match is a denial, also written to the edge's reply
-/// partition.
+/// Decides an attested request with the policy engine (`PolicyEngine`: the target must be a server workload; deny
+/// overrides allow; every policy weighed is explained). A grant goes to `access.decisions` for issuance; a refusal
+/// too, and to the edge's reply partition, its detail saying which policy denied or why none applied.
 struct AccessDecider: Sendable {
     let context: ServiceContext
+    let engine: PolicyEngine
 
-    func decide(
-        _ attested: IdentityAttested, tenant: String
-    ) -> (policy: Resource<AccessPolicySpec>?, serverWorkload: String?, reason: RefusalReason?) {
-        let resources = context.resources
-        guard let server = resources.index(ServerWorkloadSpec.self).serverWorkload(at: attested.target, tenant: tenant)
-        else {
-            return (
-                nil, nil,
-                RefusalReason(
-                    code: "unknown-server-workload",
-                    detail:
-                        "\(attested.target.scheme)://\(attested.target.host):\(attested.target.port) is not a server workload"
-                )
-            )
-        }
-        let candidates = resources.index(AccessPolicySpec.self).all(tenant: tenant).filter {
-            $0.spec.clientWorkload == attested.clientWorkload && $0.spec.serverWorkload == server.name
-        }
-        guard let policy = candidates.first(where: { $0.spec.requirement.isSatisfied(by: attested.trustProviders) })
-        else {
-            let detail =
-                if let unsatisfied = candidates.first {
-                    "access policy \(unsatisfied.name) needs \(unsatisfied.spec.requirement); the evidence was verified by "
-                        + attested.trustProviders.joined(separator: ", ")
-                } else {
-                    "no access policy lets \(attested.clientWorkload) reach \(server.name)"
-                }
-            return (nil, server.name, RefusalReason(code: "no-matching-policy", detail: detail))
-        }
-        return (policy, server.name, nil)
+    init(context: ServiceContext) {
+        self.context = context
+        engine = PolicyEngine(context.resources)
+    }
+
+    func decide(_ attested: IdentityAttested, tenant: String, at moment: Date = Date()) -> PolicyEngine.Decision {
+        engine.decide(
+            clientWorkload: attested.clientWorkload, target: attested.target, trustProviders: attested.trustProviders,
+            tenant: tenant, at: moment)
     }
 
     func handle(_ event: CloudEvent, _ payload: any EventPayload, logger: Logger) async throws {
@@ -51,23 +33,28 @@ struct AccessDecider: Sendable {
             return
         }
         let decision = decide(attested, tenant: tenant)
-        if let policy = decision.policy, let server = decision.serverWorkload {
+        if let policy = decision.policy, let server = decision.serverWorkload,
+            let credentialProvider = policy.spec.credentialProvider
+        {
             let granted = AccessGranted(
                 requestID: attested.requestID, target: attested.target, reply: attested.reply,
                 clientWorkload: attested.clientWorkload, serverWorkload: server, accessPolicy: policy.name,
-                credentialProvider: policy.spec.credentialProvider, ttlSeconds: policy.spec.ttlSeconds,
-                deadline: attested.deadline
+                credentialProvider: credentialProvider, ttlSeconds: policy.spec.ttlSeconds,
+                deadline: attested.deadline, explanation: decision.explanation
             )
             try await context.publish(
                 granted, to: .accessDecisions, tenant: tenant, partitionKey: attested.requestID,
                 subject: attested.requestID, inResponseTo: event)
             Counter(label: "sigil.decisions", dimensions: [("outcome", "granted")]).increment()
             logger.info("access granted", metadata: ["request": "\(attested.requestID)", "policy": "\(policy.name)"])
-        } else if let reason = decision.reason {
+        } else {
+            let reason =
+                decision.refusal
+                ?? RefusalReason(code: "no-matching-policy", detail: "no access policy grants this request")
             try await context.publish(
                 AccessDenied(
                     requestID: attested.requestID, target: attested.target, clientWorkload: attested.clientWorkload,
-                    reason: reason),
+                    reason: reason, explanation: decision.explanation),
                 to: .accessDecisions, tenant: tenant, partitionKey: attested.requestID, subject: attested.requestID,
                 inResponseTo: event
             )

@@ -128,6 +128,8 @@ public struct AccessGranted: EventPayload {
     public var accessPolicy: String
     public var credentialProvider: String
     public var ttlSeconds: Int
+    /// The policies weighed and why this one granted (absent in events written before explanations).
+    public var explanation: DecisionExplanation?
     public init(
         requestID: String,
         target: AccessTarget,
@@ -137,8 +139,10 @@ public struct AccessGranted: EventPayload {
         accessPolicy: String,
         credentialProvider: String,
         ttlSeconds: Int,
-        deadline: Deadline
+        deadline: Deadline,
+        explanation: DecisionExplanation? = nil
     ) {
+        self.explanation = explanation
         self.requestID = requestID
         self.target = target
         self.reply = reply
@@ -157,7 +161,13 @@ public struct AccessDenied: EventPayload {
     public var target: AccessTarget
     public var clientWorkload: String
     public var reason: RefusalReason
-    public init(requestID: String, target: AccessTarget, clientWorkload: String, reason: RefusalReason) {
+    /// The policies weighed and why none granted (absent when no server workload or policy was there to weigh).
+    public var explanation: DecisionExplanation?
+    public init(
+        requestID: String, target: AccessTarget, clientWorkload: String, reason: RefusalReason,
+        explanation: DecisionExplanation? = nil
+    ) {
+        self.explanation = explanation
         self.requestID = requestID
         self.target = target
         self.clientWorkload = clientWorkload

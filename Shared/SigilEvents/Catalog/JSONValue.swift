@@ -11,20 +11,20 @@ public enum JSONValue: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        // The commonest kinds first: each kind tried and not found costs a thrown error (token claims and resource
-        // specs are mostly strings and objects).
+        // The commonest kinds first: each kind tried and not found costs a thrown error (token claims are mostly
+        // strings and numbers, then objects and lists; resource specs strings and objects).
         if container.decodeNil() {
             self = .null
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
-        } else if let value = try? container.decode([String: JSONValue].self) {
-            self = .object(value)
         } else if let value = try? container.decode(Double.self) {
             self = .number(value)
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
+        } else if let value = try? container.decode([String: JSONValue].self) {
+            self = .object(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
         } else {
-            self = .array(try container.decode([JSONValue].self))
+            self = .bool(try container.decode(Bool.self))
         }
     }
 

@@ -5,8 +5,12 @@ import Synchronization
 /// Filled from the owning service's projection after every committed batch that changed it.
 public final class ResourceIndex<Spec: ResourceSpec>: Sendable {
     private let byTenant = Mutex<[String: [String: Resource<Spec>]]>([:])
+    private let changes = Atomic<UInt64>(0)
 
     public init() {}
+
+    /// Counts changes: what a use site that compiles the resources into its own index compares to know it is stale.
+    public var generation: UInt64 { changes.load(ordering: .acquiring) }
 
     /// The tenant's resources of this kind, by name.
     public func all(tenant: String) -> [Resource<Spec>] {
@@ -26,6 +30,7 @@ public final class ResourceIndex<Spec: ResourceSpec>: Sendable {
     /// Adds or replaces one resource (for consumers that keep configuration in memory only).
     public func define(_ resource: Resource<Spec>) {
         byTenant.withLock { $0[resource.metadata.tenant, default: [:]][resource.name] = resource }
+        changes.add(1, ordering: .releasing)
     }
 
     /// Replaces everything (after reading the projection).
@@ -33,6 +38,7 @@ public final class ResourceIndex<Spec: ResourceSpec>: Sendable {
         var index: [String: [String: Resource<Spec>]] = [:]
         for resource in resources { index[resource.metadata.tenant, default: [:]][resource.name] = resource }
         byTenant.withLock { $0 = index }
+        changes.add(1, ordering: .releasing)
     }
 }
 

@@ -2,14 +2,14 @@ import SigilEvents
 import SigilService
 
 /// A server workload: an API at scheme://host:port that client workloads get credentials for.
-struct ServerWorkloadSpec: ResourceSpec {
-    enum Scheme: String, Codable, Sendable {
+package struct ServerWorkloadSpec: ResourceSpec {
+    package enum Scheme: String, Codable, Sendable {
         case http, https
     }
 
-    static let kind = ResourceKind.serverWorkload
-    static let summary = "An API that client workloads reach through an edge, at one scheme, host and port."
-    static let schema = SpecSchema.object(
+    package static let kind = ResourceKind.serverWorkload
+    package static let summary = "An API that client workloads reach through an edge, at one scheme, host and port."
+    package static let schema = SpecSchema.object(
         summary,
         [
             .init("scheme", .string(choices: ["http", "https"]), default: "https", "How the edge reaches it."),
@@ -27,25 +27,25 @@ struct ServerWorkloadSpec: ResourceSpec {
                 "Besides interval summaries, one audit event per proxied request."),
         ])
 
-    var scheme: Scheme
-    var host: String
-    var port: Int
-    var reportEachRequest: Bool
+    package var scheme: Scheme
+    package var host: String
+    package var port: Int
+    package var reportEachRequest: Bool
 
-    var target: AccessTarget { AccessTarget(scheme: scheme.rawValue, host: host, port: port) }
+    package var target: AccessTarget { AccessTarget(scheme: scheme.rawValue, host: host, port: port) }
 
-    func admitted(_ admission: Admission<Self>) async throws -> Self {
+    package func admitted(_ admission: Admission<Self>) async throws -> Self {
         var spec = self
         spec.host = host.lowercased()
         return spec
     }
 
-    var uniqueness: String? { "\(scheme.rawValue)://\(host):\(port)" }
+    package var uniqueness: String? { "\(scheme.rawValue)://\(host):\(port)" }
 }
 
 extension ResourceIndex where Spec == ServerWorkloadSpec {
     /// The tenant's server workload at exactly this scheme, host and port, if any.
-    func serverWorkload(at target: AccessTarget, tenant: String) -> Resource<ServerWorkloadSpec>? {
+    package func serverWorkload(at target: AccessTarget, tenant: String) -> Resource<ServerWorkloadSpec>? {
         let wanted = AccessTarget(scheme: target.scheme, host: target.host.lowercased(), port: target.port)
         return all(tenant: tenant).first { $0.spec.target == wanted }
     }
