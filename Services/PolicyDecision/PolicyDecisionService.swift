@@ -33,6 +33,11 @@ extension SigilServiceDefinition {
             topics: [.config, .accessAttested, .accessDecisions, .accessReplies, .posture, .deadletter]
         )
         definition.resources = [ResourceDefinition(ServerWorkloadSpec.self), ResourceDefinition(AccessPolicySpec.self)]
+        definition.routes = { group, context in
+            ExplainController(engine: PolicyEngine(context.resources)).add(to: group, resources: context.resources)
+        }
+        definition.openAPIPaths = ExplainController.openAPIPaths
+        definition.openAPISchemas = ExplainController.openAPISchemas
         definition.workers = { context in
             let decider = AccessDecider(context: context)
             return [

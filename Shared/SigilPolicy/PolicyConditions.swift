@@ -89,7 +89,8 @@ package struct TimeWindow: Codable, Sendable, Equatable, CustomStringConvertible
         let dayText =
             named.count == 7
             ? "every day"
-            : Weekday.allCases.filter(named.contains).map(\.rawValue).joined(separator: ",")
+            : [Weekday.mon, .tue, .wed, .thu, .fri, .sat, .sun].filter(named.contains).map(\.rawValue)
+                .joined(separator: ",")
         return "\(dayText) \(from)-\(to) \(timeZone)"
     }
 }

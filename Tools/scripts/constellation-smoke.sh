@@ -169,6 +169,20 @@ metadata: {name: reports-api-key}
 spec: {type: static, inject: header, header: X-API-Key, value: smoke-reports-key-0123456789}
 DOC"
 check "the sidecar example's sigil-resources.yaml applies" "$sigil" apply -f "$example/sigil-resources.yaml"
+check "sigil policy explain names the policy that grants" bash -c \
+  "'$sigil' policy explain --client billing --server reports | grep -q '^allow: access policy billing-reads-reports'"
+check "a weekend deny overrides the allow on Saturday only; explain shows each check" bash -c "'$sigil' apply -f - <<'DOC' >/dev/null &&
+kind: AccessPolicy
+metadata: {name: no-weekend-reports}
+spec:
+  clientWorkload: billing
+  serverWorkload: reports
+  effect: deny
+  conditions: {timeWindows: [{days: [sat, sun], from: '00:00', to: '24:00', timeZone: Europe/Berlin}]}
+DOC
+for i in \$(seq 50); do '$sigil' policy explain --client billing --server reports --at 2026-11-28T10:00:00Z > '$state/explain.out' && grep -q '^deny: denied-by-policy' '$state/explain.out' && break; sleep 0.1; done
+grep -q '^deny: denied-by-policy' '$state/explain.out' && grep -q 'ok   timeWindows: expected sat,sun 00:00-24:00 Europe/Berlin, was sat 11:00 Europe/Berlin' '$state/explain.out' &&
+'$sigil' policy explain --client billing --server reports --at 2026-11-25T10:00:00Z | grep -q '^allow: access policy billing-reads-reports'"
 
 check "schemathesis finds no server error and no contract violation in any service's API" \
   Tools/scripts/api-contract.sh "$state"
