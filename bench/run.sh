@@ -12,6 +12,8 @@
 #      to rsyslog over TCP beside the same number of messages written straight to a second rsyslog.
 #   7. attestation: service-account tokens (ES256, RS256) verified per second on one core by sigil-attest's verifier,
 #      beside PyJWT verifying the same tokens with the same checks.
+#   8. policy: decisions among 10, 1,000 and 10,000 policies (time windows, trust providers, weekend denies) by the
+#      policy service's engine and by Cedar through cedarpy, both in process on one core.
 # Release build; the constellation runs from it with `sigil dev up` (mock broker, throwaway PostgreSQL). The edge
 # runs one proxy thread (SIGIL_EDGE_THREADS=1), as nginx runs one worker.
 set -euo pipefail
@@ -194,6 +196,11 @@ mkdir -p "$DIR/verify"
 taskset -c 0 "$BIN/sigil-bench" verify --output-directory "$DIR/verify" > "$DIR/verify.json"
 taskset -c 0 python3 bench/pyjwt_verify.py "$DIR/verify" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["issuer"])' "$DIR/verify.json")" 3 \
   > "$DIR/verify-pyjwt.json"
+
+# --- 8. policy decisions among 10, 1,000 and 10,000 policies, beside Cedar (cedarpy) -------------------------------------
+echo "==> policy: decisions among 10, 1,000 and 10,000 policies, sigil's engine and Cedar"
+taskset -c 0 "$BIN/sigil-bench" policy --policies 10 1000 10000 > "$DIR/policy.json"
+taskset -c 0 python3 bench/cedar_decide.py 10,1000,10000 3 > "$DIR/policy-cedar.json"
 
 # --- the table -------------------------------------------------------------------------------------------------------
 python3 bench/table.py "$DIR" "$EDGE_IDLE_RSS" "$EDGE_THREADS" "$ANCHOR_RSS" "$DURATION" | tee "$DIR/table.md"

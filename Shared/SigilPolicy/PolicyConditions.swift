@@ -119,9 +119,9 @@ struct CompiledTimeWindow: Sendable {
         let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
         let weekday = parts.weekday ?? 1
         let inTime = from < to ? (minute >= from && minute < to) : (minute >= from || minute < to)
-        let local = String(
-            format: "%@ %02d:%02d %@", TimeWindow.Weekday.allCases[weekday - 1].rawValue, minute / 60, minute % 60,
-            window.timeZone)
+        func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
+        let day = TimeWindow.Weekday.allCases[max(0, min(6, weekday - 1))].rawValue
+        let local = "\(day) \(twoDigits(minute / 60)):\(twoDigits(minute % 60)) \(window.timeZone)"
         return (days.contains(weekday) && inTime, local)
     }
 }

@@ -26,6 +26,16 @@ package final class PolicyEngine: Sendable {
     struct CompiledPolicy: Sendable {
         let resource: Resource<AccessPolicySpec>
         let windows: [CompiledTimeWindow]
+        /// What the explanation says each check expects, written once.
+        let expectedProviders: String?
+        let expectedWindows: String
+
+        init(_ resource: Resource<AccessPolicySpec>) {
+            self.resource = resource
+            windows = (resource.spec.conditions?.timeWindows ?? []).map(CompiledTimeWindow.init)
+            expectedProviders = resource.spec.requirement?.description
+            expectedWindows = windows.map(\.window.description).joined(separator: " or ")
+        }
     }
 
     struct Pair: Hashable, Sendable {
@@ -124,11 +134,11 @@ package final class PolicyEngine: Sendable {
     static func evaluate(_ policy: CompiledPolicy, trustProviders: [String], at moment: Date) -> PolicyEvaluation {
         let spec = policy.resource.spec
         var checks: [ConditionCheck] = []
-        if let requirement = spec.requirement {
+        if let requirement = spec.requirement, let expected = policy.expectedProviders {
             checks.append(
                 ConditionCheck(
                     condition: "trustProviders", satisfied: requirement.isSatisfied(by: trustProviders),
-                    expected: requirement.description,
+                    expected: expected,
                     actual: trustProviders.isEmpty ? "none" : trustProviders.joined(separator: ", ")))
         }
         if !policy.windows.isEmpty {
@@ -136,7 +146,7 @@ package final class PolicyEngine: Sendable {
             var local: [String] = []
             for window in policy.windows {
                 let (contains, moment) = window.contains(moment)
-                local.append(moment)
+                if !local.contains(moment) { local.append(moment) }
                 if contains {
                     inside = true
                     break
@@ -144,9 +154,8 @@ package final class PolicyEngine: Sendable {
             }
             checks.append(
                 ConditionCheck(
-                    condition: "timeWindows", satisfied: inside,
-                    expected: policy.windows.map(\.window.description).joined(separator: " or "),
-                    actual: Array(Set(local)).sorted().joined(separator: " / ")))
+                    condition: "timeWindows", satisfied: inside, expected: policy.expectedWindows,
+                    actual: local.joined(separator: " / ")))
         }
         return PolicyEvaluation(
             policy: policy.resource.name, effect: spec.effect.rawValue, applies: checks.allSatisfy(\.satisfied),
@@ -175,8 +184,7 @@ package final class PolicyEngine: Sendable {
         for server in servers.all(tenant: tenant) { serverByTarget[server.spec.target] = server.name }
         var grouped: [Pair: [CompiledPolicy]] = [:]
         for policy in policies.all(tenant: tenant) {
-            let compiled = CompiledPolicy(
-                resource: policy, windows: (policy.spec.conditions?.timeWindows ?? []).map(CompiledTimeWindow.init))
+            let compiled = CompiledPolicy(policy)
             grouped[Pair(client: policy.spec.clientWorkload, server: policy.spec.serverWorkload), default: []]
                 .append(compiled)
         }

@@ -10,7 +10,7 @@ struct SigilBenchCommand: AsyncParsableCommand {
         abstract: "Benchmark steps that need the control plane (used by `make bench`).",
         subcommands: [
             BenchSetup.self, BenchCold.self, BenchSingleFlight.self, BenchEdgeStart.self, BenchAudit.self,
-            BenchVerify.self,
+            BenchVerify.self, BenchPolicy.self,
         ]
     )
 }

@@ -19,10 +19,10 @@ check_jsonschema, kubernetes_validate" 2>/dev/null ||
     python3 -m pip install -q --disable-pip-version-check schemathesis openapi-spec-validator pyyaml jsonschema \
       ocsf-json-schema 'moto[server]' boto3 check-jsonschema kubernetes-validate
 fi
-# The anchor of the JWT verification benchmark.
+# The anchors of the JWT verification and policy benchmarks.
 if [ "${1:-run}" = bench ]; then
-  python3 -c "import jwt, cryptography" 2>/dev/null ||
-    python3 -m pip install -q --disable-pip-version-check 'pyjwt[crypto]'
+  python3 -c "import jwt, cryptography, cedarpy" 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check 'pyjwt[crypto]' cedarpy
 fi
 
 missing=()
