@@ -220,6 +220,7 @@ let package = Package(
                 "SigilCrypto",
                 "SigilService",
                 "SigilClient",
+                "SigilPolicy",
                 "SigilProjection",
                 "SigilTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),

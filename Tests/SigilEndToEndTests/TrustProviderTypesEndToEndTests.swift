@@ -243,5 +243,30 @@ struct TrustProviderTypesEndToEndTests {
         #expect((attested["claims"] as? [String: String])?["spiffe.spiffeID"] == "spiffe://acme.test/ns/mfa/sa/api")
         #expect(records.contains { $0["outcome"] as? String == "join-token-changed" })
         #expect(!records.contains { "\($0)".contains(String(joinToken.split(separator: ".").last!)) })
+
+        // Simulation: the seven granted requests, replayed against a proposal that removes one policy and denies
+        // another client: two would now be denied, five stay as they were.
+        try await AdminClient.waitFor("the seven attestations in the audit log") {
+            try await admin.auditRecords(since: .distantPast).filter { $0["outcome"] as? String == "attested" }.count
+                == 7 ? true : nil
+        }
+        let proposal = try write(
+            "proposal.yaml",
+            """
+            kind: AccessPolicy
+            metadata: {name: no-idp-service}
+            spec: {clientWorkload: idp-service, serverWorkload: api, effect: deny}
+            """)
+        let (simulated, report) = try await constellation.sigil([
+            "policy", "simulate", "-f", proposal, "--remove", "deployer-api", "--since", "1h",
+        ])
+        #expect(simulated == 0, "\(report)")
+        #expect(report.contains("replayed 7 access requests"), "\(report)")
+        #expect(report.contains("unchanged: 5") && report.contains("newly denied: 2"), "\(report)")
+        #expect(
+            report.contains("deployer -> http://127.0.0.1:\(port)") && report.contains("denied-by-policy"), "\(report)")
+        // A simulation applies nothing: the proposed policy does not exist, the removed one still does.
+        #expect(try await constellation.sigil(["get", "AccessPolicy", "no-idp-service"]).status != 0)
+        #expect(try await constellation.sigil(["get", "AccessPolicy", "deployer-api"]).status == 0)
     }
 }

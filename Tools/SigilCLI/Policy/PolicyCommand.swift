@@ -8,7 +8,7 @@ struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Reason about access policies before and after they decide.",
-        subcommands: [Explain.self]
+        subcommands: [Explain.self, PolicySimulate.self]
     )
 
     struct Explain: AsyncParsableCommand {
