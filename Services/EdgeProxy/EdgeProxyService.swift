@@ -45,13 +45,21 @@ struct EdgeParts: Sendable {
             context.tokens.add(
                 token: token, principal: .init(tenant: edge.tenant, role: .edge, tokenName: "edge-\(edge.edgeID)"))
         }
-        view = ControlPlaneView(context: context, tenant: edge.tenant)
+        // The view is made before the broker whose cache it revokes from: the cache is made first and shared.
+        let cache = CredentialCache()
+        let logger = context.logger
+        view = ControlPlaneView(context: context, tenant: edge.tenant) { change in
+            let revoked = cache.revoke(change)
+            if revoked > 0 {
+                logger.info("credentials revoked", metadata: ["change": "\(change)", "count": "\(revoked)"])
+            }
+        }
         replies = ReplyListener(context: context, edge: edge)
         evidence = WorkloadEvidence(edge.evidenceSources, logger: context.logger)
         credentials = CredentialBroker(
             evidence: evidence,
             requester: AccessClient(context: context, edge: edge, view: view, replies: replies),
-            timeout: edge.timeout, logger: context.logger)
+            timeout: edge.timeout, logger: context.logger, cache: cache)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: edge.threads)
         let edgeID = edge.edgeID
         let tenant = edge.tenant

@@ -113,15 +113,18 @@ struct CompiledTimeWindow: Sendable {
         to = TimeWindow.minutes(window.to)
     }
 
-    /// Whether `moment` falls in the window, and the moment as the window's zone reads it.
-    func contains(_ moment: Date) -> (Bool, local: String) {
-        let parts = calendar.dateComponents([.weekday, .hour, .minute], from: moment)
+    /// Whether `moment` falls in the window, the moment as the window's zone reads it, and (inside) the seconds
+    /// until the window closes by the wall clock.
+    func contains(_ moment: Date) -> (Bool, local: String, secondsLeft: Int) {
+        let parts = calendar.dateComponents([.weekday, .hour, .minute, .second], from: moment)
         let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
         let weekday = parts.weekday ?? 1
         let inTime = from < to ? (minute >= from && minute < to) : (minute >= from || minute < to)
+        let minutesLeft = from < to || minute < to ? to - minute : 24 * 60 - minute + to
+        let secondsLeft = max(1, minutesLeft * 60 - (parts.second ?? 0))
         func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
         let day = TimeWindow.Weekday.allCases[max(0, min(6, weekday - 1))].rawValue
         let local = "\(day) \(twoDigits(minute / 60)):\(twoDigits(minute % 60)) \(window.timeZone)"
-        return (days.contains(weekday) && inTime, local)
+        return (days.contains(weekday) && inTime, local, secondsLeft)
     }
 }

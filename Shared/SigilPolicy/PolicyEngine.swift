@@ -17,6 +17,9 @@ package final class PolicyEngine: Sendable {
         package let serverWorkload: String?
         /// The allow that granted.
         package let policy: Resource<AccessPolicySpec>?
+        /// How long the credential may live: the policy's `ttlSeconds`, cut to the end of the time window that let
+        /// it in (so access ends with the window, not a TTL later).
+        package var ttlSeconds: Int? = nil
         /// Why not, when nothing granted.
         package let refusal: RefusalReason?
         /// Every policy weighed (nil when the target is no server workload).
@@ -126,8 +129,17 @@ package final class PolicyEngine: Sendable {
                         "access policy \(deciding.resource.name) denies \(clientWorkload) reaching \(serverWorkload)"),
                 explanation: explanation)
         }
+        var ttl = deciding.resource.spec.ttlSeconds
+        if !deciding.windows.isEmpty {
+            let left = deciding.windows.compactMap { window -> Int? in
+                let (inside, _, secondsLeft) = window.contains(moment)
+                return inside ? secondsLeft : nil
+            }.max()
+            ttl = min(ttl, left ?? ttl)
+        }
         return Decision(
-            serverWorkload: serverWorkload, policy: deciding.resource, refusal: nil, explanation: explanation)
+            serverWorkload: serverWorkload, policy: deciding.resource, ttlSeconds: ttl, refusal: nil,
+            explanation: explanation)
     }
 
     /// Each check of one policy against the request.
@@ -145,7 +157,7 @@ package final class PolicyEngine: Sendable {
             var inside = false
             var local: [String] = []
             for window in policy.windows {
-                let (contains, moment) = window.contains(moment)
+                let (contains, moment, _) = window.contains(moment)
                 if !local.contains(moment) { local.append(moment) }
                 if contains {
                     inside = true

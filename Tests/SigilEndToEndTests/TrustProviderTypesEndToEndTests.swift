@@ -268,5 +268,26 @@ struct TrustProviderTypesEndToEndTests {
         // A simulation applies nothing: the proposed policy does not exist, the removed one still does.
         #expect(try await constellation.sigil(["get", "AccessPolicy", "no-idp-service"]).status != 0)
         #expect(try await constellation.sigil(["get", "AccessPolicy", "deployer-api"]).status == 0)
+
+        // Continuous evaluation: the deployer's edge holds a credential for five minutes; a deny applied now takes it
+        // away within seconds, and the next request is decided again (and refused, saying by which policy).
+        #expect(try await request(7490).status == 200)
+        let denied = try await admin.apply([
+            .init(
+                kind: .accessPolicy, name: "no-deployer",
+                spec: [
+                    "clientWorkload": "deployer", "serverWorkload": "api", "effect": "deny",
+                ])
+        ])
+        #expect(denied.first?.change == "created", "\(denied.map { $0.detail ?? "" })")
+        let revokedAfter = ContinuousClock.now
+        let refused = try await AdminClient.waitFor("the deployer's credential to be revoked", within: .seconds(10)) {
+            let answer = try await request(7490)
+            return answer.status == 403 ? answer : nil
+        }
+        #expect(refused.body.contains("denied-by-policy") && refused.body.contains("no-deployer"), "\(refused.body)")
+        #expect(ContinuousClock.now - revokedAfter < .seconds(5))
+        // The other workloads' credentials for the same server went too, and they are simply granted again.
+        #expect(try await request(7491).status == 200)
     }
 }

@@ -209,4 +209,13 @@ struct PolicyEngineTests {
             }
         }
     }
+
+    @Test("a credential granted in a time window lives no longer than the window")
+    func ttlEndsWithTheWindow() async throws {
+        let office = try await engine([("office", Self.weekdays)])
+        #expect(decide(office, at: "2026-11-25T10:00:00Z").ttlSeconds == 300)  // the policy's ttlSeconds
+        #expect(decide(office, at: "2026-11-25T15:59:30Z").ttlSeconds == 30)  // 16:59:30 Berlin: 30 s left
+        let always = try await engine([("always", Self.allow)])
+        #expect(decide(always, at: "2026-11-25T15:59:30Z").ttlSeconds == 300)
+    }
 }

@@ -25,7 +25,8 @@ struct CredentialIssuer: Sendable {
                 requestID: granted.requestID,
                 credential: sealed,
                 expiresAt: Date().addingTimeInterval(TimeInterval(granted.ttlSeconds)),
-                leaseID: "lease-" + UUIDv7.generate()
+                leaseID: "lease-" + UUIDv7.generate(), accessPolicy: granted.accessPolicy,
+                serverWorkload: granted.serverWorkload
             )
             try await context.publish(
                 issued, to: .accessReplies, tenant: tenant, partitionKey: granted.requestID,

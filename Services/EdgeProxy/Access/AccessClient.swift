@@ -79,7 +79,8 @@ struct AccessClient: AccessRequester {
                 let credential = try JSONDecoder().decode(Sealed.self, from: Data(plaintext))
                 held = HeldCredential(
                     requestID: requestID, inject: credential.inject, header: credential.header, value: credential.value,
-                    obtainedAt: Date(), expiresAt: issued.expiresAt)
+                    obtainedAt: Date(), expiresAt: issued.expiresAt, accessPolicy: issued.accessPolicy,
+                    serverWorkload: issued.serverWorkload)
             } catch {
                 throw EdgeRefusal(
                     kind: .refused, stage: "edge", code: "credential-unreadable",

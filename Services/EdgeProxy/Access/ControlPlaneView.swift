@@ -8,7 +8,9 @@ import SigilService
 import Synchronization
 
 /// What the edge knows of the configuration: its tenant's server workloads and the current attestation key,
-/// read from the config topic from the beginning (the edge keeps nothing durable).
+/// read from the config topic from the beginning (the edge keeps nothing durable). Changes to access policies,
+/// server workloads, client workloads and trust providers are also passed on as `AccessChange`s, so that
+/// credentials they may no longer grant are dropped at once (continuous evaluation).
 final class ControlPlaneView: Service, Sendable {
     struct AttestationKey: Sendable {
         let keyID: String
@@ -23,10 +25,14 @@ final class ControlPlaneView: Service, Sendable {
     private let attestationKeys = Mutex<[String: AttestationKey]>([:])
     /// The tenant's server workloads, typed, for the request path.
     let serverWorkloads = ServerWorkloadIndex()
+    /// Told of every configuration change that may withdraw access (the credential cache revokes by it).
+    private let accessChanged: @Sendable (AccessChange) -> Void
 
-    init(context: ServiceContext, tenant: String) {
+    init(context: ServiceContext, tenant: String, accessChanged: @escaping @Sendable (AccessChange) -> Void = { _ in })
+    {
         self.context = context
         self.tenant = tenant
+        self.accessChanged = accessChanged
         // Not ready until the configuration written before start has been read: until then a server workload
         // would look unmanaged.
         context.readiness.addCondition("configuration")
@@ -97,12 +103,17 @@ final class ControlPlaneView: Service, Sendable {
         else { return nil }
         switch payload {
         case is AttestationKeyPublished: break
-        case let defined as ResourceDefined where defined.kind == .serverWorkload && event.tenant == tenant: break
-        case let removed as ResourceRemoved where removed.kind == .serverWorkload && event.tenant == tenant: break
+        case let defined as ResourceDefined where Self.watchedKinds.contains(defined.kind) && event.tenant == tenant:
+            break
+        case let removed as ResourceRemoved where Self.watchedKinds.contains(removed.kind) && event.tenant == tenant:
+            break
         default: return nil
         }
         return context.isAuthentic(event, payload) ? (event, payload) : nil
     }
+
+    /// The kinds whose changes the edge reads: server workloads (its routing), and those that decide access.
+    static let watchedKinds: Set<ResourceKind> = [.serverWorkload, .accessPolicy, .clientWorkload, .trustProvider]
 
     /// Takes in one admitted configuration event; returns the change to the server workloads it makes, if any.
     private func apply(_ admitted: (event: CloudEvent, payload: any EventPayload)) -> ServerWorkloadIndex.Change? {
@@ -121,12 +132,31 @@ final class ControlPlaneView: Service, Sendable {
         case let defined as ResourceDefined where defined.kind == .serverWorkload && event.tenant == tenant:
             // The rule every consumer shares: a write that lost a race is ignored everywhere.
             guard context.resources.catalog.apply(defined, tenant: tenant) else { return nil }
+            accessChanged(.serverWorkload(defined.name))
             if let workload = ServerWorkloadIndex.serverWorkload(defined) { return .define(workload) }
             context.logger.warning("server workload not understood", metadata: ["name": "\(defined.name)"])
             return .remove(name: defined.name)
         case let removed as ResourceRemoved where removed.kind == .serverWorkload && event.tenant == tenant:
             guard context.resources.catalog.apply(removed, tenant: tenant) else { return nil }
+            accessChanged(.serverWorkload(removed.name))
             return .remove(name: removed.name)
+        case let defined as ResourceDefined where defined.kind == .accessPolicy && event.tenant == tenant:
+            // A new or changed policy may deny what another granted: everything for its server workload goes, and
+            // what was granted under its own name (its server workload may have changed).
+            accessChanged(.accessPolicy(defined.name))
+            if case .string(let server)? = defined.spec["serverWorkload"] { accessChanged(.serverWorkload(server)) }
+            return nil
+        case let removed as ResourceRemoved where removed.kind == .accessPolicy && event.tenant == tenant:
+            accessChanged(.accessPolicy(removed.name))
+            return nil
+        case let defined as ResourceDefined where event.tenant == tenant:
+            _ = defined
+            accessChanged(.identities)
+            return nil
+        case let removed as ResourceRemoved where event.tenant == tenant:
+            _ = removed
+            accessChanged(.identities)
+            return nil
         default:
             return nil
         }

@@ -34,15 +34,19 @@ final class CredentialBroker: Sendable {
     }
 
     let evidence: WorkloadEvidence
-    let cache = CredentialCache()
+    let cache: CredentialCache
     private let requester: any AccessRequester
     private let timeout: Duration
     private let logger: Logger
     private let inflight = Mutex<[CredentialKey: Task<Result<HeldCredential, EdgeRefusal>, Never>]>([:])
     private let fromCache = Counter(label: "sigil.edge.credentials", dimensions: [("source", "cache")])
 
-    init(evidence: WorkloadEvidence, requester: any AccessRequester, timeout: Duration, logger: Logger) {
+    init(
+        evidence: WorkloadEvidence, requester: any AccessRequester, timeout: Duration, logger: Logger,
+        cache: CredentialCache = CredentialCache()
+    ) {
         self.evidence = evidence
+        self.cache = cache
         self.requester = requester
         self.timeout = timeout
         self.logger = logger
@@ -89,10 +93,13 @@ final class CredentialBroker: Sendable {
             if let running = inflight[key] { return running }
             let task = Task { [requester, cache, logger] in
                 let result: Result<HeldCredential, EdgeRefusal>
+                // A configuration change while the request was decided may have withdrawn what it grants: the
+                // credential then serves the requests waiting for it, and is not kept.
+                let revocations = cache.revocations
                 do throws(EdgeRefusal) {
                     let held = try await requester.requestCredential(
                         for: workload, evidence: gathered, deadline: deadline, logger: logger)
-                    cache.store(held, for: key)
+                    cache.store(held, for: key, unlessRevokedSince: revocations)
                     result = .success(held)
                 } catch {
                     result = .failure(error)

@@ -15,8 +15,16 @@ final class HeldCredential: Sendable {
     let refreshAt: Date
     /// Set by the first request that finds it due for refresh, so one refresh starts, not one per request.
     let refreshClaimed = ManagedAtomic(false)
+    /// The access policy and server workload it was granted under (nil from an issuer that did not say).
+    let accessPolicy: String?
+    let serverWorkload: String?
 
-    init(requestID: String, headerName: String, headerValue: String, obtainedAt: Date, expiresAt: Date) {
+    init(
+        requestID: String, headerName: String, headerValue: String, obtainedAt: Date, expiresAt: Date,
+        accessPolicy: String? = nil, serverWorkload: String? = nil
+    ) {
+        self.accessPolicy = accessPolicy
+        self.serverWorkload = serverWorkload
         self.requestID = requestID
         self.headerName = headerName
         self.headerValue = headerValue
@@ -27,12 +35,13 @@ final class HeldCredential: Sendable {
 
     /// The header for an issued credential: `header` (named by the provider, default `Authorization`) or `bearer`.
     convenience init(
-        requestID: String, inject: String, header: String?, value: String, obtainedAt: Date, expiresAt: Date
+        requestID: String, inject: String, header: String?, value: String, obtainedAt: Date, expiresAt: Date,
+        accessPolicy: String? = nil, serverWorkload: String? = nil
     ) {
         let name = inject == "header" ? (header ?? "Authorization") : "Authorization"
         self.init(
             requestID: requestID, headerName: name, headerValue: inject == "bearer" ? "Bearer \(value)" : value,
-            obtainedAt: obtainedAt, expiresAt: expiresAt)
+            obtainedAt: obtainedAt, expiresAt: expiresAt, accessPolicy: accessPolicy, serverWorkload: serverWorkload)
     }
 }
 
@@ -63,6 +72,10 @@ struct CredentialKey: Hashable, Sendable {
 /// The credentials the edge holds, read without a lock; replaced whole on the rare write.
 final class CredentialCache: Sendable {
     private let entries = Snapshot<[CredentialKey: HeldCredential]>([:])
+    private let revocationCount = ManagedAtomic<Int>(0)
+
+    /// How many revocations there have been: a credential requested before one is not kept after it.
+    var revocations: Int { revocationCount.load(ordering: .acquiring) }
 
     /// The credential for `key` if it has not expired (it may be due for refresh: see `HeldCredential.refreshAt`).
     func usable(_ key: CredentialKey, at now: Date = Date()) -> HeldCredential? {
@@ -70,10 +83,15 @@ final class CredentialCache: Sendable {
         return held
     }
 
-    /// Stores a credential and drops every expired one.
-    func store(_ credential: HeldCredential, for key: CredentialKey, at now: Date = Date()) {
+    /// Stores a credential and drops every expired one; not if a revocation came since `revocations` (read when it
+    /// was requested).
+    func store(
+        _ credential: HeldCredential, for key: CredentialKey, at now: Date = Date(),
+        unlessRevokedSince revocations: Int? = nil
+    ) {
         entries.update { entries in
             entries = entries.filter { now < $0.value.expiresAt }
+            if let revocations, revocations != self.revocations { return }
             entries[key] = credential
         }
     }
@@ -82,5 +100,39 @@ final class CredentialCache: Sendable {
         entries.update { $0.removeValue(forKey: key) }
     }
 
+    /// Drops every credential a configuration change may no longer grant; returns how many. The next request for
+    /// each is decided again.
+    @discardableResult
+    func revoke(_ change: AccessChange) -> Int {
+        var revoked = 0
+        // Counted first: a credential being stored concurrently either sees the count move (and is not kept) or is
+        // stored before the filter below, which then drops it.
+        revocationCount.wrappingIncrement(ordering: .releasing)
+        entries.update { entries in
+            let before = entries.count
+            entries = entries.filter { !change.affects($0.value) }
+            revoked = before - entries.count
+        }
+        return revoked
+    }
+
     var count: Int { entries.value.count }
+}
+
+/// A configuration change that may withdraw access already granted (continuous evaluation).
+enum AccessChange: Sendable, Equatable {
+    /// An access policy was changed or removed: the credentials granted under it.
+    case accessPolicy(String)
+    /// A server workload was changed or removed: the credentials for it.
+    case serverWorkload(String)
+    /// A client workload or trust provider changed: who a workload is may have changed, so every credential.
+    case identities
+
+    func affects(_ credential: HeldCredential) -> Bool {
+        switch self {
+        case .accessPolicy(let name): credential.accessPolicy == nil || credential.accessPolicy == name
+        case .serverWorkload(let name): credential.serverWorkload == nil || credential.serverWorkload == name
+        case .identities: true
+        }
+    }
 }

@@ -39,7 +39,7 @@ struct AccessDecider: Sendable {
             let granted = AccessGranted(
                 requestID: attested.requestID, target: attested.target, reply: attested.reply,
                 clientWorkload: attested.clientWorkload, serverWorkload: server, accessPolicy: policy.name,
-                credentialProvider: credentialProvider, ttlSeconds: policy.spec.ttlSeconds,
+                credentialProvider: credentialProvider, ttlSeconds: decision.ttlSeconds ?? policy.spec.ttlSeconds,
                 deadline: attested.deadline, explanation: decision.explanation
             )
             try await context.publish(

@@ -182,7 +182,16 @@ public struct CredentialIssued: EventPayload {
     public var credential: SealedData
     public var expiresAt: Date
     public var leaseID: String
-    public init(requestID: String, credential: SealedData, expiresAt: Date, leaseID: String) {
+    /// The access policy and server workload it was granted under: an edge drops it when either changes
+    /// (continuous evaluation). Absent in events written before.
+    public var accessPolicy: String?
+    public var serverWorkload: String?
+    public init(
+        requestID: String, credential: SealedData, expiresAt: Date, leaseID: String, accessPolicy: String? = nil,
+        serverWorkload: String? = nil
+    ) {
+        self.accessPolicy = accessPolicy
+        self.serverWorkload = serverWorkload
         self.requestID = requestID
         self.credential = credential
         self.expiresAt = expiresAt
