@@ -76,7 +76,11 @@ package final class PolicyEngine: Sendable {
     ) -> Decision {
         let index = self.index(tenant)
         let wanted = AccessTarget(scheme: target.scheme, host: target.host.lowercased(), port: target.port)
-        guard let server = index.serverByTarget[wanted] else {
+        // An exact host first, then the wildcards that cover it, the most specific first (as the edge routes).
+        let server =
+            index.serverByTarget[wanted]
+            ?? wanted.wildcardCandidates.lazy.compactMap { index.serverByTarget[$0] }.first
+        guard let server else {
             return Decision(
                 serverWorkload: nil, policy: nil,
                 refusal: RefusalReason(

@@ -18,9 +18,12 @@ package struct ServerWorkloadSpec: ResourceSpec {
                 .string(
                     maxLength: 253,
                     pattern: (
-                        regex: "^([A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?|[0-9A-Fa-f:.]{2,45})$",
-                        meaning: "a host name or an IP address"
-                    )), required: true, "Host name or IP address (compared without case)."),
+                        regex:
+                            "^((\\*\\.)?[A-Za-z0-9]([-A-Za-z0-9.]{0,249}[A-Za-z0-9])?|[0-9A-Fa-f:.]{2,45})$",
+                        meaning: "a host name or an IP address (or `*.` and a domain: any host under it)"
+                    )), required: true,
+                "Host name, or `*.payments.internal` for any host under a domain (an exact host's server workload "
+                    + "wins over a wildcard, a longer wildcard over a shorter), or IP address; compared without case."),
             .init("port", .integer(minimum: 1, maximum: 65_535), required: true, "TCP port."),
             .init(
                 "reportEachRequest", .boolean, default: false,
@@ -41,12 +44,4 @@ package struct ServerWorkloadSpec: ResourceSpec {
     }
 
     package var uniqueness: String? { "\(scheme.rawValue)://\(host):\(port)" }
-}
-
-extension ResourceIndex where Spec == ServerWorkloadSpec {
-    /// The tenant's server workload at exactly this scheme, host and port, if any.
-    package func serverWorkload(at target: AccessTarget, tenant: String) -> Resource<ServerWorkloadSpec>? {
-        let wanted = AccessTarget(scheme: target.scheme, host: target.host.lowercased(), port: target.port)
-        return all(tenant: tenant).first { $0.spec.target == wanted }
-    }
 }

@@ -218,4 +218,40 @@ struct PolicyEngineTests {
         let always = try await engine([("always", Self.allow)])
         #expect(decide(always, at: "2026-11-25T15:59:30Z").ttlSeconds == 300)
     }
+
+    @Test("a wildcard server workload covers the hosts under it; an exact one wins; admission takes only `*.` first")
+    func wildcardServers() async throws {
+        let context = try await ResourceBench.context(.policyDecision)
+        let servers = context.resources.index(ServerWorkloadSpec.self)
+        for (name, host) in [("payments", "*.Payments.internal"), ("ledger", "ledger.payments.internal")] {
+            servers.define(
+                try await ResourceBench.admit(
+                    ServerWorkloadSpec.self, name, ["host": .string(host), "port": 443], context: context))
+        }
+        for (name, server) in [("to-payments", "payments"), ("to-ledger", "ledger")] {
+            context.resources.index(AccessPolicySpec.self).define(
+                try await ResourceBench.admit(
+                    AccessPolicySpec.self, name,
+                    [
+                        "clientWorkload": "billing", "serverWorkload": .string(server), "trustProvider": "cluster",
+                        "credentialProvider": "k",
+                    ], context: context))
+        }
+        let engine = PolicyEngine(context.resources)
+        func decide(_ host: String) -> PolicyEngine.Decision {
+            engine.decide(
+                clientWorkload: "billing", target: AccessTarget(scheme: "https", host: host, port: 443),
+                trustProviders: ["cluster"], tenant: "acme", at: Date())
+        }
+        #expect(decide("reports.payments.internal").policy?.name == "to-payments")
+        #expect(decide("REPORTS.payments.internal").serverWorkload == "payments")
+        #expect(decide("ledger.payments.internal").policy?.name == "to-ledger")
+        #expect(decide("payments.internal").refusal?.code == "unknown-server-workload")
+        for host in ["pay*.internal", "*", "*.", "a.*.internal"] {
+            await #expect(throws: ProblemDetails.self, "\(host)") {
+                try await ResourceBench.admit(
+                    ServerWorkloadSpec.self, "bad", ["host": .string(host), "port": 443], context: context)
+            }
+        }
+    }
 }

@@ -8,7 +8,8 @@ struct EdgeServerWorkload: Sendable, Hashable {
     let reportsEachRequest: Bool
 }
 
-/// The tenant's server workloads by exact scheme, host and port, read without a lock on every request.
+/// The tenant's server workloads by scheme, host and port, read without a lock on every request: an exact host first,
+/// then wildcards (`*.payments.internal`) from the most specific.
 final class ServerWorkloadIndex: Sendable {
     struct State: Sendable {
         var byTarget: [AccessTarget: EdgeServerWorkload] = [:]
@@ -26,7 +27,14 @@ final class ServerWorkloadIndex: Sendable {
         apply(workloads.map(Change.define))
     }
 
-    func serverWorkload(at target: AccessTarget) -> EdgeServerWorkload? { state.value.byTarget[target] }
+    func serverWorkload(at target: AccessTarget) -> EdgeServerWorkload? {
+        let byTarget = state.value.byTarget
+        if let exact = byTarget[target] { return exact }
+        for candidate in target.wildcardCandidates {
+            if let covering = byTarget[candidate] { return covering }
+        }
+        return nil
+    }
 
     var names: [String] { state.value.targetOf.keys.sorted() }
 

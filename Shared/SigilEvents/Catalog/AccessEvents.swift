@@ -10,6 +10,21 @@ public struct AccessTarget: Codable, Sendable, Hashable {
         self.host = host
         self.port = port
     }
+
+    /// The wildcard server workloads that would cover this target, most specific first: `api.eu.payments.internal`
+    /// is covered by `*.eu.payments.internal`, then `*.payments.internal`, then `*.internal` (a wildcard stands for one
+    /// or more labels, never for the bare domain). None for an IP address.
+    public var wildcardCandidates: [AccessTarget] {
+        guard host.contains(where: \.isLetter), !host.contains(":") else { return [] }
+        var candidates: [AccessTarget] = []
+        var rest = Substring(host)
+        while let dot = rest.firstIndex(of: ".") {
+            rest = rest[rest.index(after: dot)...]
+            guard !rest.isEmpty else { break }
+            candidates.append(AccessTarget(scheme: scheme, host: "*." + rest, port: port))
+        }
+        return candidates
+    }
 }
 
 /// Where the terminal outcome of an access request goes back to: the edge's reply partition and its one-time
