@@ -10,16 +10,9 @@ import Testing
 struct PolicySimulatorTests {
     let ledger = AccessTarget(scheme: "https", host: "ledger.internal", port: 443)
 
+    /// The same configuration helper as the engine's tests: server workload `ledger`, the given policies.
     func engine(_ policies: [(String, JSONValue)]) async throws -> PolicyEngine {
-        let context = try await ResourceBench.context(.policyDecision)
-        context.resources.index(ServerWorkloadSpec.self).define(
-            try await ResourceBench.admit(
-                ServerWorkloadSpec.self, "ledger", ["host": "ledger.internal", "port": 443], context: context))
-        for (name, spec) in policies {
-            context.resources.index(AccessPolicySpec.self).define(
-                try await ResourceBench.admit(AccessPolicySpec.self, name, spec, context: context))
-        }
-        return PolicyEngine(context.resources)
+        try await PolicyEngineTests().engine(policies)
     }
 
     @Test("newly denied, newly allowed and a different credential are told apart, grouped and counted")

@@ -41,20 +41,8 @@ struct JoinTokenController {
         let providers = context.resources.index(TrustProviderSpec.self)
         group.post("/join-tokens") { request, context in
             let principal = try context.requirePrincipal([.admin])
-            let bytes: ByteBuffer
-            do {
-                bytes = try await request.body.collect(upTo: 4096)
-            } catch {
-                throw ProblemDetails(
-                    status: .contentTooLarge, slug: "document-too-large", title: "Document too large",
-                    detail: "a join token request is at most 4 KiB")
-            }
-            guard let json = try? EventJSON.decoder.decode(JSONValue.self, from: Data(buffer: bytes)) else {
-                throw ProblemDetails(
-                    status: .badRequest, slug: "malformed-body", title: "Malformed body",
-                    detail: "the body is not JSON: {\"trustProvider\": ..., \"name\": ..., \"ttlSeconds\": ...}")
-            }
-            let body = try SpecSchema.object(Self.requestSchema).admit(json, at: "").decode(CreateRequest.self)
+            let body = try await request.admittedBody(
+                Self.requestSchema, as: CreateRequest.self, limit: 4096, what: "a join token request")
             guard let provider = providers.get(tenant: principal.tenant, name: body.trustProvider) else {
                 throw ProblemDetails.invalidField("trustProvider", "no TrustProvider named \(body.trustProvider)")
             }

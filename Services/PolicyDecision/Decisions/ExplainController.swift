@@ -49,20 +49,8 @@ struct ExplainController {
     func add(to group: RouterGroup<AdminRequestContext>, resources: ResourceStore) {
         group.post("/decisions/explain") { request, context in
             let principal = try context.requirePrincipal()
-            let bytes: ByteBuffer
-            do {
-                bytes = try await request.body.collect(upTo: 16 * 1024)
-            } catch {
-                throw ProblemDetails(
-                    status: .contentTooLarge, slug: "document-too-large", title: "Document too large",
-                    detail: "a question is at most 16 KiB")
-            }
-            guard let json = try? EventJSON.decoder.decode(JSONValue.self, from: Data(buffer: bytes)) else {
-                throw ProblemDetails(
-                    status: .badRequest, slug: "malformed-body", title: "Malformed body",
-                    detail: "the body is not JSON: {\"clientWorkload\": ..., \"serverWorkload\": ...}")
-            }
-            let question = try SpecSchema.object(Self.requestSchema).admit(json, at: "").decode(Question.self)
+            let question = try await request.admittedBody(
+                Self.requestSchema, as: Question.self, limit: 16 * 1024, what: "a question")
             var moment = Date()
             if let at = question.at {
                 let formatter = ISO8601DateFormatter()
