@@ -33,13 +33,16 @@ extension SigilServiceDefinition {
             topics: [.config, .accessAttested, .accessDecisions, .accessReplies, .posture, .deadletter]
         )
         definition.resources = [ResourceDefinition(ServerWorkloadSpec.self), ResourceDefinition(AccessPolicySpec.self)]
+        // One compiled engine per process, shared by the decisions and the explain route.
+        let engine = ServicePart { context in PolicyEngine(context.resources) }
         definition.routes = { group, context in
-            ExplainController(engine: PolicyEngine(context.resources)).add(to: group, resources: context.resources)
+            guard let engine = try? engine.get(context) else { return }
+            ExplainController(engine: engine).add(to: group, resources: context.resources)
         }
         definition.openAPIPaths = ExplainController.openAPIPaths
         definition.openAPISchemas = ExplainController.openAPISchemas
         definition.workers = { context in
-            let decider = AccessDecider(context: context)
+            let decider = AccessDecider(context: context, engine: try engine.get(context))
             return [
                 EventWorker(name: "decisions", topics: [.accessAttested], context: context) { event, payload, logger in
                     try await decider.handle(event, payload, logger: logger)

@@ -65,12 +65,17 @@ final class ControlPlaneView: Service, Sendable {
             if end > 0 { behind[position.partition] = end }
         }
         if behind.isEmpty { context.readiness.satisfy("configuration") }
+        // Changes written before this edge started withdraw nothing it holds (it holds nothing yet): only records
+        // from here on are read for revocation, so a start pays no signature check for the tenant's policies.
+        let startedAt = behind
         try await withGracefulShutdownHandler {
             while let batch = try await consumer.nextBatch() {
                 // Decoded, filtered and signature-checked on every core; then taken in, in order. One index update
                 // per batch: a new edge in a tenant with thousands of server workloads copies the index a few times,
                 // not once per workload.
-                let admitted = await ConsumerBatch.map(batch) { self.admit($0) }
+                let admitted = await ConsumerBatch.map(batch) { message in
+                    self.admit(message, beforeStart: message.offset < (startedAt[message.partition] ?? 0))
+                }
                 var changes: [ServerWorkloadIndex.Change] = []
                 defer { serverWorkloads.apply(changes) }
                 for (message, event) in zip(batch, admitted) {
@@ -95,25 +100,31 @@ final class ControlPlaneView: Service, Sendable {
 
     /// A configuration record this edge acts on: of its tenant (or an attestation key), a kind it uses, and signed
     /// by a role allowed to write it. Everything else is skipped here, before the costly signature check where the
-    /// kind already says it is of no use (the services with projections dead-letter bad records; the edge skips).
-    private func admit(_ message: KafkaConsumerMessage) -> (event: CloudEvent, payload: any EventPayload)? {
+    /// kind already says it is of no use (the services with projections dead-letter bad records; the edge skips);
+    /// so are changes that only revoke, when written `beforeStart`.
+    private func admit(
+        _ message: KafkaConsumerMessage, beforeStart: Bool
+    ) -> (event: CloudEvent, payload: any EventPayload)? {
         guard let event = try? CloudEvent(kafkaMessage: message),
             event.tenant == tenant || event.tenant == AttestationKeyPublished.tenant,
             let payload = try? EventCatalog.sigil.decode(event)
         else { return nil }
         switch payload {
         case is AttestationKeyPublished: break
-        case let defined as ResourceDefined where Self.watchedKinds.contains(defined.kind) && event.tenant == tenant:
+        case let defined as ResourceDefined where event.tenant == tenant && Self.reads(defined.kind, beforeStart):
             break
-        case let removed as ResourceRemoved where Self.watchedKinds.contains(removed.kind) && event.tenant == tenant:
+        case let removed as ResourceRemoved where event.tenant == tenant && Self.reads(removed.kind, beforeStart):
             break
         default: return nil
         }
         return context.isAuthentic(event, payload) ? (event, payload) : nil
     }
 
-    /// The kinds whose changes the edge reads: server workloads (its routing), and those that decide access.
-    static let watchedKinds: Set<ResourceKind> = [.serverWorkload, .accessPolicy, .clientWorkload, .trustProvider]
+    /// The kinds whose changes the edge reads: server workloads (its routing) always, and those that decide access
+    /// (their changes revoke credentials) once it has started.
+    static func reads(_ kind: ResourceKind, _ beforeStart: Bool) -> Bool {
+        kind == .serverWorkload || (!beforeStart && [.accessPolicy, .clientWorkload, .trustProvider].contains(kind))
+    }
 
     /// Takes in one admitted configuration event; returns the change to the server workloads it makes, if any.
     private func apply(_ admitted: (event: CloudEvent, payload: any EventPayload)) -> ServerWorkloadIndex.Change? {
@@ -149,12 +160,8 @@ final class ControlPlaneView: Service, Sendable {
         case let removed as ResourceRemoved where removed.kind == .accessPolicy && event.tenant == tenant:
             accessChanged(.accessPolicy(removed.name))
             return nil
-        case let defined as ResourceDefined where event.tenant == tenant:
-            _ = defined
-            accessChanged(.identities)
-            return nil
-        case let removed as ResourceRemoved where event.tenant == tenant:
-            _ = removed
+        case is ResourceDefined where event.tenant == tenant, is ResourceRemoved where event.tenant == tenant:
+            // A client workload or trust provider (what `admit` lets through besides).
             accessChanged(.identities)
             return nil
         default:

@@ -41,9 +41,6 @@ final class WorkloadEvidence: Service, Sendable {
             }
             return bundle
         }
-
-        /// The tokens presented (for tests and logs of the fake control plane).
-        var tokens: [String] { evidence.tokens }
     }
 
     struct HeldCertificate: Sendable {

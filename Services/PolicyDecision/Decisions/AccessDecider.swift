@@ -12,9 +12,9 @@ struct AccessDecider: Sendable {
     let context: ServiceContext
     let engine: PolicyEngine
 
-    init(context: ServiceContext) {
+    init(context: ServiceContext, engine: PolicyEngine? = nil) {
         self.context = context
-        engine = PolicyEngine(context.resources)
+        self.engine = engine ?? PolicyEngine(context.resources)
     }
 
     func decide(_ attested: IdentityAttested, tenant: String, at moment: Date = Date()) -> PolicyEngine.Decision {

@@ -53,9 +53,7 @@ struct ExplainController {
                 Self.requestSchema, as: Question.self, limit: 16 * 1024, what: "a question")
             var moment = Date()
             if let at = question.at {
-                let formatter = ISO8601DateFormatter()
-                formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-                guard let parsed = ISO8601DateFormatter().date(from: at) ?? formatter.date(from: at) else {
+                guard let parsed = CloudEvent.parseTime(at) else {
                     throw ProblemDetails.invalidField("at", "at is not an RFC 3339 time")
                 }
                 moment = parsed

@@ -31,7 +31,7 @@ final class FakeAccessRequester: AccessRequester {
             $0 += 1
             return $0
         }
-        tokens.withLockedValue { $0.append(contentsOf: evidence.tokens) }
+        tokens.withLockedValue { $0.append(contentsOf: evidence.evidence.tokens) }
         if ContinuousClock.now + delay > deadline {
             try? await Task.sleep(until: deadline, clock: .continuous)
             throw EdgeRefusal(kind: .unavailable, stage: "edge", code: "control-plane-timeout", detail: "test")

@@ -31,7 +31,7 @@ struct PolicySimulate: AsyncParsableCommand {
 
     func run() async throws {
         let admin = AdminClient()
-        let sinceDate = Date().addingTimeInterval(-Double(try TokenCommand.seconds(since, maximumDays: 366)))
+        let sinceDate = Date().addingTimeInterval(-Double(try DurationOption.seconds(since, maximumDays: 366)))
         let currentServers: [Resource<ServerWorkloadSpec>] = try await Self.list(.serverWorkload, admin)
         let currentPolicies: [Resource<AccessPolicySpec>] = try await Self.list(.accessPolicy, admin)
         guard let tenant = (currentServers.first?.metadata.tenant ?? currentPolicies.first?.metadata.tenant) else {
@@ -103,8 +103,6 @@ struct PolicySimulate: AsyncParsableCommand {
     ) async throws -> [PolicySimulator.RecordedRequest] {
         var requests: [PolicySimulator.RecordedRequest] = []
         var cursor: String?
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         repeat {
             var components = URLComponents()
             components.queryItems =
@@ -124,7 +122,7 @@ struct PolicySimulate: AsyncParsableCommand {
                     let target = data["target"] as? [String: Any], let scheme = target["scheme"] as? String,
                     let host = target["host"] as? String, let port = target["port"] as? Int,
                     let timeText = record["time"] as? String,
-                    let time = formatter.date(from: timeText) ?? ISO8601DateFormatter().date(from: timeText)
+                    let time = CloudEvent.parseTime(timeText)
                 else { continue }
                 let providers =
                     data["trustProviders"] as? [String] ?? (data["trustProvider"] as? String).map { [$0] } ?? []

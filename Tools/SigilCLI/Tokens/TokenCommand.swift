@@ -24,7 +24,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(help: "How long it may wait to be used: 90s, 30m, 1h, 2d (default 1h).") var ttl = "1h"
 
         func run() async throws {
-            let seconds = try TokenCommand.seconds(ttl)
+            let seconds = try DurationOption.seconds(ttl)
             let admin = AdminClient()
             let body = try JSONSerialization.data(withJSONObject: [
                 "trustProvider": trustProvider, "name": name, "ttlSeconds": seconds,
@@ -81,16 +81,5 @@ struct TokenCommand: AsyncParsableCommand {
             }
             print("join token \(id) revoked")
         }
-    }
-
-    /// `90s`, `30m`, `1h`, `2d`, or plain seconds; at most `maximumDays`.
-    static func seconds(_ text: String, maximumDays: Int = 30) throws -> Int {
-        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        let (number, unit) = text.last.flatMap { units[$0] }.map { (text.dropLast(), $0) } ?? (Substring(text), 1)
-        guard let value = Int(number), value > 0, value <= maximumDays * 86_400 / unit else {
-            throw ValidationError(
-                "\(text) is not a duration like 90s, 30m, 1h or 2d of at most \(maximumDays) days")
-        }
-        return value * unit
     }
 }
