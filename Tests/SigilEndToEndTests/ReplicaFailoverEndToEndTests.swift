@@ -52,8 +52,11 @@ struct ReplicaFailoverEndToEndTests {
         let refused = try await admin.apply(documents).filter(\.refused)
         try #require(refused.isEmpty, "\(refused.map { "\($0.document.reference): \($0.detail ?? "")" })")
         // Every replica reads the configuration itself: wait for the second ones too (their admin APIs, 100 above).
-        try await admin.waitUntilProjected(documents)
-        try await constellation.secondReplicasAdmin().waitUntilProjected(documents)
+        // Two replicas of a service race to project the same records, and the one that loses a batch reloads and
+        // resumes (`StaleProjectionWriter`): with 200 documents at once on two cores that can take longer than the
+        // usual 20 s (a clean-clone run timed out once), so this set gets a minute.
+        try await admin.waitUntilProjected(documents, within: .seconds(60))
+        try await constellation.secondReplicasAdmin().waitUntilProjected(documents, within: .seconds(60))
         try await identity.present(namespace: "demo", serviceAccount: "billing", tokenFile: tokenFile)
         // Both edges know every server workload once the last one answers through each.
         for proxy in Self.edgeProxies {
