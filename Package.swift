@@ -43,6 +43,12 @@ let package = Package(
             providers: [.apt(["librdkafka-dev"])]
         ),
         .systemLibrary(
+            name: "CMaxMindDB",
+            path: "Shared/CMaxMindDB",
+            pkgConfig: "libmaxminddb",
+            providers: [.apt(["libmaxminddb-dev"])]
+        ),
+        .systemLibrary(
             name: "CZlib",
             path: "Shared/CZlib",
             pkgConfig: "zlib",
@@ -137,6 +143,17 @@ let package = Package(
             ],
             path: "Shared/SigilPolicy"
         ),
+        // Geography for policy conditions: a MaxMind-format database read with libmaxminddb (sigil-policy and the
+        // CLI's simulate link it; the edge does not).
+        .target(
+            name: "SigilGeography",
+            dependencies: [
+                "SigilPolicy",
+                "CMaxMindDB",
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            path: "Shared/SigilGeography"
+        ),
 
         // MARK: Services
         .executableTarget(
@@ -151,7 +168,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "PolicyDecision",
-            dependencies: ["SigilService", "SigilCrypto", "SigilPolicy"],
+            dependencies: ["SigilService", "SigilCrypto", "SigilPolicy", "SigilGeography"],
             path: "Services/PolicyDecision",
             exclude: ["openapi.yaml"]
         ),
@@ -180,6 +197,7 @@ let package = Package(
             dependencies: [
                 "SigilService",
                 "SigilCrypto",
+                "SigilPolicy",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -287,6 +305,8 @@ let package = Package(
                 "SigilProjection",
                 "SigilService",
                 "SigilAttestation",
+                "SigilPolicy",
+                "SigilGeography",
                 "IdentityAttestation",
                 "AuditIngestion",
                 "SigilTestSupport",
@@ -295,7 +315,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/SigilIntegrationTests",
-            exclude: ["Receivers/ocsf_validate.py", "Receivers/s3_peer.py"]
+            exclude: ["Receivers/ocsf_validate.py", "Receivers/s3_peer.py", "Peers/geo_mmdb.py"]
         ),
         // End to end: the five executables as processes (`sigil dev up`), the mock broker, a real PostgreSQL.
         .testTarget(

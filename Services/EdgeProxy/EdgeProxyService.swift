@@ -59,7 +59,7 @@ struct EdgeParts: Sendable {
         credentials = CredentialBroker(
             evidence: evidence,
             requester: AccessClient(context: context, edge: edge, view: view, replies: replies),
-            timeout: edge.timeout, logger: context.logger, cache: cache)
+            timeout: edge.timeout, logger: context.logger, cache: cache, inputs: view.decisionInputs)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: edge.threads)
         let edgeID = edge.edgeID
         let tenant = edge.tenant

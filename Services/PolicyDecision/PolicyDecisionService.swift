@@ -1,4 +1,5 @@
 import SigilEvents
+import SigilGeography
 import SigilPolicy
 import SigilProjection
 import SigilService
@@ -34,7 +35,9 @@ extension SigilServiceDefinition {
         )
         definition.resources = [ResourceDefinition(ServerWorkloadSpec.self), ResourceDefinition(AccessPolicySpec.self)]
         // One compiled engine per process, shared by the decisions and the explain route.
-        let engine = ServicePart { context in PolicyEngine(context.resources) }
+        let engine = ServicePart { context in
+            PolicyEngine(context.resources, geography: try GeographySetting.locator(context))
+        }
         definition.routes = { group, context in
             guard let engine = try? engine.get(context) else { return }
             ExplainController(engine: engine).add(to: group, resources: context.resources)

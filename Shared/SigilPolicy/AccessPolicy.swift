@@ -30,7 +30,11 @@ package struct AccessPolicySpec: ResourceSpec {
                 "Or several: `all` (each must have verified evidence: multi-factor) or `any` (one is enough)."),
             .init(
                 "credentialProvider", SpecSchema.reference,
-                "The CredentialProvider whose credential the edge injects (an allow needs one; a deny has none)."),
+                "The CredentialProvider whose credential the edge injects (an allow needs it or credentialRoutes; a "
+                    + "deny has none); with routes, the one for a request no route selects."),
+            .init(
+                "credentialRoutes", .array(of: .object(CredentialRoute.schema), minItems: 1, maxItems: 32),
+                "Credentials chosen by the request (header, path, method), tried in order before credentialProvider."),
             .init(
                 "ttlSeconds", .integer(minimum: 10, maximum: 86_400), default: 300,
                 "How long an issued credential lives."),
@@ -45,12 +49,13 @@ package struct AccessPolicySpec: ResourceSpec {
     package var trustProvider: String?
     package var trustProviders: TrustRequirement?
     package var credentialProvider: String?
+    package var credentialRoutes: [CredentialRoute]?
     package var ttlSeconds: Int
     package var conditions: PolicyConditions?
 
     private enum CodingKeys: String, CodingKey {
         case clientWorkload, serverWorkload, effect, trustProvider, trustProviders, credentialProvider, ttlSeconds
-        case conditions
+        case conditions, credentialRoutes
     }
 
     /// Policies stored before `effect` existed read as allows.
@@ -62,6 +67,7 @@ package struct AccessPolicySpec: ResourceSpec {
         trustProvider = try container.decodeIfPresent(String.self, forKey: .trustProvider)
         trustProviders = try container.decodeIfPresent(TrustRequirement.self, forKey: .trustProviders)
         credentialProvider = try container.decodeIfPresent(String.self, forKey: .credentialProvider)
+        credentialRoutes = try container.decodeIfPresent([CredentialRoute].self, forKey: .credentialRoutes)
         ttlSeconds = try container.decode(Int.self, forKey: .ttlSeconds)
         conditions = try container.decodeIfPresent(PolicyConditions.self, forKey: .conditions)
     }
@@ -86,16 +92,20 @@ package struct AccessPolicySpec: ResourceSpec {
                 throw ProblemDetails.invalidField(
                     "spec.trustProvider", "an allow needs spec.trustProvider or spec.trustProviders")
             }
-            guard credentialProvider != nil else {
-                throw ProblemDetails.invalidField("spec.credentialProvider", "an allow needs spec.credentialProvider")
+            guard credentialProvider != nil || credentialRoutes != nil else {
+                throw ProblemDetails.invalidField(
+                    "spec.credentialProvider", "an allow needs spec.credentialProvider or spec.credentialRoutes")
             }
         case .deny:
-            guard credentialProvider == nil else {
+            guard credentialProvider == nil, credentialRoutes == nil else {
                 throw ProblemDetails.invalidField(
                     "spec.credentialProvider", "a deny issues nothing: leave spec.credentialProvider out")
             }
         }
         try conditions?.check(at: "spec.conditions")
+        for (index, route) in (credentialRoutes ?? []).enumerated() {
+            try route.check(at: "spec.credentialRoutes[\(index)]")
+        }
         return self
     }
 
@@ -108,6 +118,12 @@ package struct AccessPolicySpec: ResourceSpec {
             references.append(
                 ResourceReference(kind: .credentialProvider, name: credentialProvider, field: "spec.credentialProvider")
             )
+        }
+        for (index, route) in (credentialRoutes ?? []).enumerated() {
+            references.append(
+                ResourceReference(
+                    kind: .credentialProvider, name: route.credentialProvider,
+                    field: "spec.credentialRoutes[\(index)].credentialProvider"))
         }
         if let trustProvider {
             references.append(ResourceReference(kind: .trustProvider, name: trustProvider, field: "spec.trustProvider"))

@@ -9,23 +9,59 @@ package struct PolicyConditions: Codable, Sendable, Equatable, CustomStringConve
         [
             .init(
                 "timeWindows", .array(of: .object(TimeWindow.schema), minItems: 1, maxItems: 16),
-                "The moment of the request falls in one of these (local time of each window's time zone).")
+                "The moment of the request falls in one of these (local time of each window's time zone)."),
+            .init(
+                "sourceNetworks", .array(of: .string(maxLength: 49), minItems: 1, maxItems: 256),
+                "The workload's address, as the edge's listener sees it, is in one of these CIDR blocks "
+                    + "(`10.0.0.0/8`, `2001:db8::/32`, or one address); an edge that cannot tell fails the condition."),
+            .init(
+                "geography", .object(GeographyCondition.schema),
+                "The workload's address is in one of these countries or subdivisions, by the policy service's "
+                    + "geolocation database (SIGIL_POLICY_GEOIP_DATABASE); an unknown place fails the condition."),
         ])
 
     package var timeWindows: [TimeWindow]?
+    package var sourceNetworks: [String]?
+    package var geography: GeographyCondition?
 
-    package init(timeWindows: [TimeWindow]?) {
+    package init(
+        timeWindows: [TimeWindow]? = nil, sourceNetworks: [String]? = nil, geography: GeographyCondition? = nil
+    ) {
         self.timeWindows = timeWindows
+        self.sourceNetworks = sourceNetworks
+        self.geography = geography
     }
 
     func check(at path: String) throws {
         for (index, window) in (timeWindows ?? []).enumerated() {
             try window.check(at: "\(path).timeWindows[\(index)]")
         }
+        for (index, text) in (sourceNetworks ?? []).enumerated() {
+            let field = "\(path).sourceNetworks[\(index)]"
+            do throws(NetworkBlock.Problem) {
+                _ = try NetworkBlock(parsing: text)
+            } catch {
+                let why =
+                    switch error {
+                    case .notAnAddress: "is not an IP address or CIDR block"
+                    case .badPrefixLength: "has a prefix length out of range (0-32 for IPv4, 0-128 for IPv6)"
+                    case .hostBitsSet(let meant): "has host bits set (the block is \(meant))"
+                    }
+                throw ProblemDetails.invalidField(field, "\(field) \(why)")
+            }
+        }
+        try geography?.check(at: "\(path).geography")
     }
 
+    /// Whether the policy examines the workload's address (the edge then keeps a credential per address).
+    package var usesSource: Bool { sourceNetworks != nil || geography != nil }
+
     package var description: String {
-        (timeWindows ?? []).map(\.description).joined(separator: " or ")
+        var parts: [String] = []
+        if let timeWindows { parts.append(timeWindows.map(\.description).joined(separator: " or ")) }
+        if let sourceNetworks { parts.append("from \(sourceNetworks.joined(separator: ", "))") }
+        if let geography { parts.append("in \(geography)") }
+        return parts.joined(separator: " and ")
     }
 }
 

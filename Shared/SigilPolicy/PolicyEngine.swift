@@ -17,6 +17,8 @@ package final class PolicyEngine: Sendable {
         package let serverWorkload: String?
         /// The allow that granted.
         package let policy: Resource<AccessPolicySpec>?
+        /// The credential it grants for this request (its route's, or its default).
+        package var credentialProvider: String? = nil
         /// How long the credential may live: the policy's `ttlSeconds`, cut to the end of the time window that let
         /// it in (so access ends with the window, not a TTL later).
         package var ttlSeconds: Int? = nil
@@ -29,15 +31,23 @@ package final class PolicyEngine: Sendable {
     struct CompiledPolicy: Sendable {
         let resource: Resource<AccessPolicySpec>
         let windows: [CompiledTimeWindow]
+        let networks: [NetworkBlock]?
+        let geography: GeographyCondition?
         /// What the explanation says each check expects, written once.
         let expectedProviders: String?
         let expectedWindows: String
+        let expectedNetworks: String
 
         init(_ resource: Resource<AccessPolicySpec>) {
             self.resource = resource
-            windows = (resource.spec.conditions?.timeWindows ?? []).map(CompiledTimeWindow.init)
+            let conditions = resource.spec.conditions
+            windows = (conditions?.timeWindows ?? []).map(CompiledTimeWindow.init)
+            // Admission checked each block: none is dropped here (a dropped block would only narrow an allow).
+            networks = conditions?.sourceNetworks.map { $0.compactMap { try? NetworkBlock(parsing: $0) } }
+            geography = conditions?.geography
             expectedProviders = resource.spec.requirement?.description
             expectedWindows = windows.map(\.window.description).joined(separator: " or ")
+            expectedNetworks = (networks ?? []).map(\.description).joined(separator: ", ")
         }
     }
 
@@ -46,9 +56,15 @@ package final class PolicyEngine: Sendable {
         let server: String
     }
 
+    struct ScopedServer: Sendable {
+        let name: String
+        let scope: RequestScope
+    }
+
     struct TenantIndex: Sendable {
         let generations: (UInt64, UInt64)
-        let serverByTarget: [AccessTarget: String]
+        /// The server workloads at each target, the most specific scope first.
+        let serverByTarget: [AccessTarget: [ScopedServer]]
         let policies: [Pair: [CompiledPolicy]]
     }
 
@@ -60,57 +76,88 @@ package final class PolicyEngine: Sendable {
     private let state = ManagedAtomic(Snapshot([:]))
     private let servers: ResourceIndex<ServerWorkloadSpec>
     private let policies: ResourceIndex<AccessPolicySpec>
+    /// Where addresses are, for geography conditions (nil: no database configured, and such conditions fail).
+    private let geography: (any GeoLocator)?
 
-    package init(servers: ResourceIndex<ServerWorkloadSpec>, policies: ResourceIndex<AccessPolicySpec>) {
+    package init(
+        servers: ResourceIndex<ServerWorkloadSpec>, policies: ResourceIndex<AccessPolicySpec>,
+        geography: (any GeoLocator)? = nil
+    ) {
         self.servers = servers
         self.policies = policies
+        self.geography = geography
     }
 
-    package convenience init(_ store: ResourceStore) {
-        self.init(servers: store.index(ServerWorkloadSpec.self), policies: store.index(AccessPolicySpec.self))
+    package convenience init(_ store: ResourceStore, geography: (any GeoLocator)? = nil) {
+        self.init(
+            servers: store.index(ServerWorkloadSpec.self), policies: store.index(AccessPolicySpec.self),
+            geography: geography)
     }
 
     /// The decision for a client workload (with the trust providers that verified its evidence) reaching a target.
     package func decide(
-        clientWorkload: String, target: AccessTarget, trustProviders: [String], tenant: String, at moment: Date
+        clientWorkload: String, target: AccessTarget, request: RequestAttributes? = nil, trustProviders: [String],
+        tenant: String, at moment: Date
     ) -> Decision {
         let index = self.index(tenant)
         let wanted = AccessTarget(scheme: target.scheme, host: target.host.lowercased(), port: target.port)
-        // An exact host first, then the wildcards that cover it, the most specific first (as the edge routes).
-        let server =
-            index.serverByTarget[wanted]
-            ?? wanted.wildcardCandidates.lazy.compactMap { index.serverByTarget[$0] }.first
+        // An exact host first, then the wildcards that cover it, the most specific first (as the edge routes); at a
+        // target, the server workload whose method and path scope takes the request, the most specific first.
+        var server: ScopedServer?
+        for candidate in [wanted] + wanted.wildcardCandidates {
+            guard let servers = index.serverByTarget[candidate] else { continue }
+            // Where paths tell server workloads apart, a path that could be read two ways is refused, never taken
+            // by the catch-all (`/public/../admin` is not a public path).
+            if let path = request?.path, !PathPrefix.isCanonical(path),
+                servers.contains(where: { $0.scope.pathPrefix != nil })
+            {
+                return Decision(
+                    serverWorkload: nil, policy: nil,
+                    refusal: RefusalReason(
+                        code: "ambiguous-path",
+                        detail:
+                            "the path is not in canonical form and server workloads at this host are told apart by path"
+                    ),
+                    explanation: nil)
+            }
+            server = RequestScope.pick(servers, scope: \.scope, method: request?.method, path: request?.path)
+            if server != nil { break }
+        }
         guard let server else {
+            let what = request.map { " (\($0.method) \($0.path))" } ?? ""
             return Decision(
                 serverWorkload: nil, policy: nil,
                 refusal: RefusalReason(
                     code: "unknown-server-workload",
-                    detail: "\(target.scheme)://\(target.host):\(target.port) is not a server workload"),
+                    detail: "\(target.scheme)://\(target.host):\(target.port)\(what) is not a server workload"),
                 explanation: nil)
         }
         return decide(
-            clientWorkload: clientWorkload, serverWorkload: server, trustProviders: trustProviders, index: index,
-            at: moment)
+            clientWorkload: clientWorkload, serverWorkload: server.name, request: request,
+            trustProviders: trustProviders, index: index, at: moment)
     }
 
     /// The decision for a client and server workload by name (what `explain` answers).
     package func decide(
-        clientWorkload: String, serverWorkload: String, trustProviders: [String], tenant: String, at moment: Date
+        clientWorkload: String, serverWorkload: String, request: RequestAttributes? = nil, trustProviders: [String],
+        tenant: String, at moment: Date
     ) -> Decision {
         decide(
-            clientWorkload: clientWorkload, serverWorkload: serverWorkload, trustProviders: trustProviders,
-            index: index(tenant), at: moment)
+            clientWorkload: clientWorkload, serverWorkload: serverWorkload, request: request,
+            trustProviders: trustProviders, index: index(tenant), at: moment)
     }
 
     private func decide(
-        clientWorkload: String, serverWorkload: String, trustProviders: [String], index: TenantIndex, at moment: Date
+        clientWorkload: String, serverWorkload: String, request: RequestAttributes?, trustProviders: [String],
+        index: TenantIndex, at moment: Date
     ) -> Decision {
         let candidates = index.policies[Pair(client: clientWorkload, server: serverWorkload)] ?? []
         var evaluations: [PolicyEvaluation] = []
         evaluations.reserveCapacity(candidates.count)
         var deciding: CompiledPolicy?
         for candidate in candidates {
-            let evaluation = Self.evaluate(candidate, trustProviders: trustProviders, at: moment)
+            let evaluation = Self.evaluate(
+                candidate, request: request, trustProviders: trustProviders, at: moment, geography: geography)
             evaluations.append(evaluation)
             // Deny first in the order, so the first that applies is the deny (if any) or the granting allow.
             if deciding == nil, evaluation.applies { deciding = candidate }
@@ -141,13 +188,26 @@ package final class PolicyEngine: Sendable {
             }.max()
             ttl = min(ttl, left ?? ttl)
         }
+        guard let credential = deciding.resource.spec.credential(for: request).provider else {
+            return Decision(
+                serverWorkload: serverWorkload, policy: nil,
+                refusal: RefusalReason(
+                    code: "no-credential-route",
+                    detail:
+                        "access policy \(deciding.resource.name) allows, but none of its credential routes selects "
+                        + "this request and it has no default credentialProvider"),
+                explanation: explanation)
+        }
         return Decision(
-            serverWorkload: serverWorkload, policy: deciding.resource, ttlSeconds: ttl, refusal: nil,
-            explanation: explanation)
+            serverWorkload: serverWorkload, policy: deciding.resource, credentialProvider: credential,
+            ttlSeconds: ttl, refusal: nil, explanation: explanation)
     }
 
     /// Each check of one policy against the request.
-    static func evaluate(_ policy: CompiledPolicy, trustProviders: [String], at moment: Date) -> PolicyEvaluation {
+    static func evaluate(
+        _ policy: CompiledPolicy, request: RequestAttributes? = nil, trustProviders: [String], at moment: Date,
+        geography locator: (any GeoLocator)? = nil
+    ) -> PolicyEvaluation {
         let spec = policy.resource.spec
         var checks: [ConditionCheck] = []
         if let requirement = spec.requirement, let expected = policy.expectedProviders {
@@ -173,9 +233,41 @@ package final class PolicyEngine: Sendable {
                     condition: "timeWindows", satisfied: inside, expected: policy.expectedWindows,
                     actual: local.joined(separator: " / ")))
         }
+        if let networks = policy.networks {
+            let address = request?.source.flatMap(IPAddress.init)
+            checks.append(
+                ConditionCheck(
+                    condition: "sourceNetworks",
+                    satisfied: address.map { address in networks.contains { $0.contains(address) } } ?? false,
+                    expected: policy.expectedNetworks,
+                    actual: address?.description ?? Self.unknownSource(request)))
+        }
+        if let geography = policy.geography {
+            var location: GeoLocation?
+            let actual: String
+            if let address = request?.source.flatMap(IPAddress.init) {
+                if let locator {
+                    location = locator.locate(address)
+                    actual =
+                        location.map { "\($0) (\(address))" } ?? "unknown place (\(address) is not in the database)"
+                } else {
+                    actual = "unknown place (no geolocation database: SIGIL_POLICY_GEOIP_DATABASE)"
+                }
+            } else {
+                actual = Self.unknownSource(request)
+            }
+            checks.append(
+                ConditionCheck(
+                    condition: "geography", satisfied: location.map(geography.holds) ?? false,
+                    expected: geography.description, actual: actual))
+        }
         return PolicyEvaluation(
             policy: policy.resource.name, effect: spec.effect.rawValue, applies: checks.allSatisfy(\.satisfied),
             checks: checks)
+    }
+
+    static func unknownSource(_ request: RequestAttributes?) -> String {
+        request?.source.map { "unreadable address \($0.prefix(48))" } ?? "unknown (the edge did not say)"
     }
 
     /// The tenant's index, built again if its server workloads or policies changed since it was built.
@@ -196,8 +288,17 @@ package final class PolicyEngine: Sendable {
     }
 
     private func build(_ tenant: String, generations: (UInt64, UInt64)) -> TenantIndex {
-        var serverByTarget: [AccessTarget: String] = [:]
-        for server in servers.all(tenant: tenant) { serverByTarget[server.spec.target] = server.name }
+        var serverByTarget: [AccessTarget: [ScopedServer]] = [:]
+        for server in servers.all(tenant: tenant) {
+            serverByTarget[server.spec.target, default: []].append(
+                ScopedServer(name: server.name, scope: server.spec.scope))
+        }
+        for (target, list) in serverByTarget where list.count > 1 {
+            serverByTarget[target] = list.sorted {
+                RequestScope.moreSpecific($0.scope, $1.scope)
+                    || (!RequestScope.moreSpecific($1.scope, $0.scope) && $0.name < $1.name)
+            }
+        }
         var grouped: [Pair: [CompiledPolicy]] = [:]
         for policy in policies.all(tenant: tenant) {
             let compiled = CompiledPolicy(policy)

@@ -12,8 +12,14 @@ package struct PolicySimulator: Sendable {
         package let clientWorkload: String
         package let target: AccessTarget
         package let trustProviders: [String]
+        /// What the edge said of the request (absent in records from before request attributes).
+        package let request: RequestAttributes?
 
-        package init(time: Date, clientWorkload: String, target: AccessTarget, trustProviders: [String]) {
+        package init(
+            time: Date, clientWorkload: String, target: AccessTarget, trustProviders: [String],
+            request: RequestAttributes? = nil
+        ) {
+            self.request = request
             self.time = time
             self.clientWorkload = clientWorkload
             self.target = target
@@ -108,10 +114,10 @@ package struct PolicySimulator: Sendable {
 
     private func outcome(_ engine: PolicyEngine, _ request: RecordedRequest) -> Outcome {
         let decision = engine.decide(
-            clientWorkload: request.clientWorkload, target: request.target, trustProviders: request.trustProviders,
-            tenant: tenant, at: request.time)
+            clientWorkload: request.clientWorkload, target: request.target, request: request.request,
+            trustProviders: request.trustProviders, tenant: tenant, at: request.time)
         return Outcome(
-            policy: decision.policy?.name, credentialProvider: decision.policy?.spec.credentialProvider,
+            policy: decision.policy?.name, credentialProvider: decision.credentialProvider,
             refusal: decision.refusal.map { "\($0.code): \($0.detail)" })
     }
 }

@@ -1,7 +1,9 @@
 import SigilEvents
 import SigilService
 
-/// A server workload: an API at scheme://host:port that client workloads get credentials for.
+/// A server workload: an API at scheme://host:port that client workloads get credentials for, optionally only some of
+/// its methods and paths (so one host can be several server workloads: `/v1/payments` and `/v1/admin` with their own
+/// policies).
 package struct ServerWorkloadSpec: ResourceSpec {
     package enum Scheme: String, Codable, Sendable {
         case http, https
@@ -26,6 +28,14 @@ package struct ServerWorkloadSpec: ResourceSpec {
                     + "wins over a wildcard, a longer wildcard over a shorter), or IP address; compared without case."),
             .init("port", .integer(minimum: 1, maximum: 65_535), required: true, "TCP port."),
             .init(
+                "methods", .array(of: .string(choices: HTTPMethods.all), minItems: 1, maxItems: 9),
+                "Only requests with these methods (default: every method)."),
+            .init(
+                "pathPrefix", .string(maxLength: 512, pattern: PathPrefixes.pattern),
+                "Only requests whose path is under this prefix, by whole segments (`/v1/admin` covers "
+                    + "`/v1/admin/users`, not `/v1/administrator`). Of the server workloads at one host and port, the "
+                    + "one with the longest prefix covering the path is the request's, then one that names methods."),
+            .init(
                 "reportEachRequest", .boolean, default: false,
                 "Besides interval summaries, one audit event per proxied request."),
         ])
@@ -34,14 +44,24 @@ package struct ServerWorkloadSpec: ResourceSpec {
     package var host: String
     package var port: Int
     package var reportEachRequest: Bool
+    package var methods: [String]?
+    package var pathPrefix: String?
 
     package var target: AccessTarget { AccessTarget(scheme: scheme.rawValue, host: host, port: port) }
 
     package func admitted(_ admission: Admission<Self>) async throws -> Self {
         var spec = self
         spec.host = host.lowercased()
+        if let pathPrefix { try PathPrefixes.check(pathPrefix, at: "spec.pathPrefix") }
+        spec.methods = methods.map { Array(Set($0)).sorted() }
         return spec
     }
 
-    package var uniqueness: String? { "\(scheme.rawValue)://\(host):\(port)" }
+    package var uniqueness: String? {
+        "\(scheme.rawValue)://\(host):\(port)\(pathPrefix ?? "")"
+            + (methods.map { " for \($0.joined(separator: ", "))" } ?? "")
+    }
+
+    /// What picks this server workload among those at its target.
+    package var scope: RequestScope { RequestScope(methods: methods, pathPrefix: pathPrefix) }
 }

@@ -289,5 +289,32 @@ struct TrustProviderTypesEndToEndTests {
         #expect(ContinuousClock.now - revokedAfter < .seconds(5))
         // The other workloads' credentials for the same server went too, and they are simply granted again.
         #expect(try await request(7491).status == 200)
+
+        // Source networks: the edge tells the address it saw (loopback here). A deny for another network does not
+        // apply; one for loopback does, and the audit log records the address the decision judged.
+        #expect(try await request(7492).status == 200)
+        for (name, network) in [("idp-not-from-lab", "10.99.0.0/16"), ("idp-not-from-loopback", "127.0.0.0/8")] {
+            _ = try await admin.apply([
+                .init(
+                    kind: .accessPolicy, name: name,
+                    spec: [
+                        "clientWorkload": "idp-service", "serverWorkload": "api", "effect": "deny",
+                        "conditions": ["sourceNetworks": [.string(network)]],
+                    ])
+            ])
+        }
+        let fromLoopback = try await AdminClient.waitFor("the loopback deny to apply", within: .seconds(10)) {
+            let answer = try await request(7492)
+            return answer.status == 403 ? answer : nil
+        }
+        #expect(fromLoopback.body.contains("idp-not-from-loopback"), "\(fromLoopback.body)")
+        let judged = try await AdminClient.waitFor("the denial in the audit log") {
+            try await admin.auditRecords(since: .distantPast).first {
+                $0["outcome"] as? String == "denied" && "\($0)".contains("idp-not-from-loopback")
+            }
+        }
+        let attributes = (judged["data"] as? [String: Any])?["request"] as? [String: Any]
+        #expect(attributes?["source"] as? String == "127.0.0.1", "\(judged)")
+        #expect(attributes?["method"] as? String == "GET", "\(judged)")
     }
 }

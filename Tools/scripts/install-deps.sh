@@ -3,7 +3,7 @@
 # Uses sudo when not root. Usage: install-deps.sh [run|test]
 set -euo pipefail
 
-packages=(pkg-config librdkafka-dev zlib1g-dev postgresql curl)
+packages=(pkg-config librdkafka-dev zlib1g-dev libmaxminddb-dev postgresql curl)
 case "${1:-run}" in
   test) packages+=(kcat rsyslog rsyslog-gnutls openssl nginx kubectl) ;;
   bench) packages+=(nginx wrk rsyslog) ;;
@@ -12,12 +12,13 @@ esac
 # Test peers and checkers from PyPI: schemathesis drives the APIs from their OpenAPI documents; ocsf-json-schema
 # (the official OCSF schemas as JSON Schema) checks the OCSF log-stream format; moto's S3 server and boto3/botocore are
 # the S3 log stream's peer and SigV4 reference; check-jsonschema (with the compose specification built in) and
-# kubernetes-validate (the Kubernetes API's schemas) check the deployment files.
+# kubernetes-validate (the Kubernetes API's schemas) check the deployment files; mmdb-writer writes the geography
+# tests' MaxMind-format database.
 if [ "${1:-run}" = test ]; then
   python3 -c "import schemathesis, openapi_spec_validator, yaml, jsonschema, ocsf_json_schema, moto.server, boto3, \
-check_jsonschema, kubernetes_validate" 2>/dev/null ||
+check_jsonschema, kubernetes_validate, mmdb_writer" 2>/dev/null ||
     python3 -m pip install -q --disable-pip-version-check schemathesis openapi-spec-validator pyyaml jsonschema \
-      ocsf-json-schema 'moto[server]' boto3 check-jsonschema kubernetes-validate
+      ocsf-json-schema 'moto[server]' boto3 check-jsonschema kubernetes-validate mmdb-writer
 fi
 # The anchors of the JWT verification and policy benchmarks.
 if [ "${1:-run}" = bench ]; then

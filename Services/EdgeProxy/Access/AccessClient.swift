@@ -17,8 +17,8 @@ struct AccessClient: AccessRequester {
     let replies: ReplyListener
 
     func requestCredential(
-        for workload: EdgeServerWorkload, evidence: WorkloadEvidence.Gathered, deadline: ContinuousClock.Instant,
-        logger: Logger
+        for workload: EdgeServerWorkload, request: RequestAttributes, evidence: WorkloadEvidence.Gathered,
+        deadline: ContinuousClock.Instant, logger: Logger
     ) async throws(EdgeRefusal) -> HeldCredential {
         guard let attestationKey = view.currentAttestationKey, let partition = replies.replyPartition else {
             throw EdgeRefusal(
@@ -43,7 +43,7 @@ struct AccessClient: AccessRequester {
             )
             let requested = AccessRequested(
                 requestID: requestID, target: workload.target, evidence: sealed, reply: replyAddress,
-                deadline: wallDeadline)
+                deadline: wallDeadline, request: request)
             reply = try await replies.reply(to: requestID, by: deadline) {
                 try context.enqueue(
                     requested, to: .accessRequests, tenant: edge.tenant, partitionKey: requestID, subject: requestID)

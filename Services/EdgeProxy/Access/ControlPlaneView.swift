@@ -4,11 +4,13 @@ import ServiceLifecycle
 import SigilCrypto
 import SigilEvents
 import SigilKafka
+import SigilPolicy
 import SigilService
 import Synchronization
 
-/// What the edge knows of the configuration: its tenant's server workloads and the current attestation key,
-/// read from the config topic from the beginning (the edge keeps nothing durable). Changes to access policies,
+/// What the edge knows of the configuration: its tenant's server workloads, what its access policies examine of a
+/// request (`DecisionInputIndex`) and the current attestation key, read from the config topic from the beginning
+/// (the edge keeps nothing durable). Changes to access policies,
 /// server workloads, client workloads and trust providers are also passed on as `AccessChange`s, so that
 /// credentials they may no longer grant are dropped at once (continuous evaluation).
 final class ControlPlaneView: Service, Sendable {
@@ -25,6 +27,8 @@ final class ControlPlaneView: Service, Sendable {
     private let attestationKeys = Mutex<[String: AttestationKey]>([:])
     /// The tenant's server workloads, typed, for the request path.
     let serverWorkloads = ServerWorkloadIndex()
+    /// What each server workload's policies examine of a request.
+    let decisionInputs = DecisionInputIndex()
     /// Told of every configuration change that may withdraw access (the credential cache revokes by it).
     private let accessChanged: @Sendable (AccessChange) -> Void
 
@@ -120,10 +124,11 @@ final class ControlPlaneView: Service, Sendable {
         return context.isAuthentic(event, payload) ? (event, payload) : nil
     }
 
-    /// The kinds whose changes the edge reads: server workloads (its routing) always, and those that decide access
-    /// (their changes revoke credentials) once it has started.
+    /// The kinds whose changes the edge reads: server workloads (its routing) and access policies (what of a request
+    /// they examine) always, and those that only decide access (their changes revoke credentials) once it has started.
     static func reads(_ kind: ResourceKind, _ beforeStart: Bool) -> Bool {
-        kind == .serverWorkload || (!beforeStart && [.accessPolicy, .clientWorkload, .trustProvider].contains(kind))
+        kind == .serverWorkload || kind == .accessPolicy
+            || (!beforeStart && [.clientWorkload, .trustProvider].contains(kind))
     }
 
     /// Takes in one admitted configuration event; returns the change to the server workloads it makes, if any.
@@ -152,12 +157,21 @@ final class ControlPlaneView: Service, Sendable {
             accessChanged(.serverWorkload(removed.name))
             return .remove(name: removed.name)
         case let defined as ResourceDefined where defined.kind == .accessPolicy && event.tenant == tenant:
+            guard context.resources.catalog.apply(defined, tenant: tenant) else { return nil }
+            // What it examines first, so a credential requested after the revocation is keyed by it.
+            let spec = try? defined.spec.decode(AccessPolicySpec.self)
+            if spec == nil {
+                context.logger.warning("access policy not understood", metadata: ["name": "\(defined.name)"])
+            }
+            decisionInputs.apply(policy: defined.name, spec: spec)
             // A new or changed policy may deny what another granted: everything for its server workload goes, and
             // what was granted under its own name (its server workload may have changed).
             accessChanged(.accessPolicy(defined.name))
             if case .string(let server)? = defined.spec["serverWorkload"] { accessChanged(.serverWorkload(server)) }
             return nil
         case let removed as ResourceRemoved where removed.kind == .accessPolicy && event.tenant == tenant:
+            guard context.resources.catalog.apply(removed, tenant: tenant) else { return nil }
+            decisionInputs.apply(policy: removed.name, spec: nil)
             accessChanged(.accessPolicy(removed.name))
             return nil
         case is ResourceDefined where event.tenant == tenant, is ResourceRemoved where event.tenant == tenant:

@@ -7,8 +7,8 @@ import Synchronization
 /// Obtains a credential through the control plane (the access flow over Kafka in `sigil-edge`; a fake in tests).
 protocol AccessRequester: Sendable {
     func requestCredential(
-        for workload: EdgeServerWorkload, evidence: WorkloadEvidence.Gathered, deadline: ContinuousClock.Instant,
-        logger: Logger
+        for workload: EdgeServerWorkload, request: RequestAttributes, evidence: WorkloadEvidence.Gathered,
+        deadline: ContinuousClock.Instant, logger: Logger
     ) async throws(EdgeRefusal) -> HeldCredential
 }
 
@@ -22,7 +22,8 @@ struct EdgeRefusal: Error, Sendable {
 }
 
 /// The credential for each request to a server workload: from the cache without a lock when held; otherwise one
-/// access request per (target, token) however many requests wait for it (single flight); refreshed in the
+/// access request per (server workload, evidence, request selection) however many requests wait for it (single
+/// flight); refreshed in the
 /// background once 80% of its lifetime has passed, and used until it expires even if the refresh fails (static
 /// stability: a control-plane outage does not stop traffic that holds credentials).
 final class CredentialBroker: Sendable {
@@ -30,10 +31,12 @@ final class CredentialBroker: Sendable {
         case ready(HeldCredential)
         case refused(EdgeRefusal)
         /// Not held: `obtain` it (asynchronously).
-        case needed(CredentialKey, WorkloadEvidence.Gathered)
+        case needed(CredentialKey, WorkloadEvidence.Gathered, RequestAttributes)
     }
 
     let evidence: WorkloadEvidence
+    /// What each server workload's decisions examine of a request (from the access policies).
+    let inputs: DecisionInputIndex
     let cache: CredentialCache
     private let requester: any AccessRequester
     private let timeout: Duration
@@ -43,8 +46,9 @@ final class CredentialBroker: Sendable {
 
     init(
         evidence: WorkloadEvidence, requester: any AccessRequester, timeout: Duration, logger: Logger,
-        cache: CredentialCache = CredentialCache()
+        cache: CredentialCache = CredentialCache(), inputs: DecisionInputIndex = DecisionInputIndex()
     ) {
+        self.inputs = inputs
         self.evidence = evidence
         self.cache = cache
         self.requester = requester
@@ -52,8 +56,9 @@ final class CredentialBroker: Sendable {
         self.logger = logger
     }
 
-    /// The request path's synchronous lookup: two atomic loads and a dictionary read.
-    func lookup(_ workload: EdgeServerWorkload, now: Date = Date()) -> Lookup {
+    /// The request path's synchronous lookup: three atomic loads and a dictionary read. `request` carries the
+    /// headers the workload's policies route by (`inputs.inputs(for:)`), no others.
+    func lookup(_ workload: EdgeServerWorkload, request: RequestAttributes, now: Date = Date()) -> Lookup {
         let gathered: WorkloadEvidence.Gathered
         switch evidence.current {
         case .success(let current): gathered = current
@@ -65,12 +70,13 @@ final class CredentialBroker: Sendable {
             case .failure(let error): return .refused(Self.refusal(error.problem))
             }
         }
-        let key = CredentialKey(target: workload.target, evidenceDigest: gathered.digest)
-        guard let held = cache.usable(key, at: now) else { return .needed(key, gathered) }
+        let selection = inputs.inputs(for: workload.name).map { RequestSelection(request, inputs: $0) } ?? .none
+        let key = CredentialKey(serverWorkload: workload.name, evidenceDigest: gathered.digest, selection: selection)
+        guard let held = cache.usable(key, at: now) else { return .needed(key, gathered, request) }
         if now >= held.refreshAt,
             held.refreshClaimed.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
         {
-            refresh(held, key: key, evidence: gathered, workload: workload)
+            refresh(held, key: key, evidence: gathered, workload: workload, request: request)
         }
         fromCache.increment()
         return .ready(held)
@@ -80,14 +86,14 @@ final class CredentialBroker: Sendable {
     /// The answer comes by `deadline` (counted from the first waiting request's arrival) or is a 503 refusal.
     func obtain(
         _ key: CredentialKey, evidence gathered: WorkloadEvidence.Gathered, workload: EdgeServerWorkload,
-        deadline: ContinuousClock.Instant
+        request: RequestAttributes, deadline: ContinuousClock.Instant
     ) async -> Result<HeldCredential, EdgeRefusal> {
-        await flight(key, evidence: gathered, workload: workload, deadline: deadline).value
+        await flight(key, evidence: gathered, workload: workload, request: request, deadline: deadline).value
     }
 
     private func flight(
         _ key: CredentialKey, evidence gathered: WorkloadEvidence.Gathered, workload: EdgeServerWorkload,
-        deadline: ContinuousClock.Instant
+        request: RequestAttributes, deadline: ContinuousClock.Instant
     ) -> Task<Result<HeldCredential, EdgeRefusal>, Never> {
         inflight.withLock { inflight in
             if let running = inflight[key] { return running }
@@ -98,7 +104,7 @@ final class CredentialBroker: Sendable {
                 let revocations = cache.revocations
                 do throws(EdgeRefusal) {
                     let held = try await requester.requestCredential(
-                        for: workload, evidence: gathered, deadline: deadline, logger: logger)
+                        for: workload, request: request, evidence: gathered, deadline: deadline, logger: logger)
                     cache.store(held, for: key, unlessRevokedSince: revocations)
                     result = .success(held)
                 } catch {
@@ -114,9 +120,9 @@ final class CredentialBroker: Sendable {
 
     private func refresh(
         _ held: HeldCredential, key: CredentialKey, evidence gathered: WorkloadEvidence.Gathered,
-        workload: EdgeServerWorkload
+        workload: EdgeServerWorkload, request: RequestAttributes
     ) {
-        let task = flight(key, evidence: gathered, workload: workload, deadline: .now + timeout)
+        let task = flight(key, evidence: gathered, workload: workload, request: request, deadline: .now + timeout)
         Task { [logger, cache] in
             guard case .failure(let refusal) = await task.value else { return }
             if refusal.kind == .refused {

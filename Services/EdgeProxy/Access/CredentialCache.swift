@@ -62,11 +62,12 @@ extension HeldCredential {
     }
 }
 
-/// Which credential: one per server workload target and per workload token (a different token never reuses
-/// another's credential; a rotated token obtains its own).
+/// Which credential: one per server workload, per workload evidence (a different token never reuses another's
+/// credential; a rotated token obtains its own) and per selection of the request attributes its policies examine.
 struct CredentialKey: Hashable, Sendable {
-    let target: AccessTarget
+    let serverWorkload: String
     let evidenceDigest: String
+    var selection = RequestSelection.none
 }
 
 /// The credentials the edge holds, read without a lock; replaced whole on the rare write.

@@ -1,18 +1,23 @@
 import SigilEvents
+import SigilPolicy
 
 /// A server workload as the edge needs it on the request path: typed once, when its configuration event arrives.
 struct EdgeServerWorkload: Sendable, Hashable {
     let name: String
     let target: AccessTarget
+    /// Which of the target's requests are this server workload's (methods, path prefix).
+    var scope = RequestScope(methods: nil, pathPrefix: nil)
     /// The server workload asked for one `edge.request-proxied` event per request (besides the interval summaries).
-    let reportsEachRequest: Bool
+    var reportsEachRequest = false
 }
 
 /// The tenant's server workloads by scheme, host and port, read without a lock on every request: an exact host first,
-/// then wildcards (`*.payments.internal`) from the most specific.
+/// then wildcards (`*.payments.internal`) from the most specific; at a target, the server workload whose method and
+/// path scope takes the request, the most specific scope first (as the policy service picks).
 final class ServerWorkloadIndex: Sendable {
     struct State: Sendable {
-        var byTarget: [AccessTarget: EdgeServerWorkload] = [:]
+        /// Each target's server workloads, the most specific scope first.
+        var byTarget: [AccessTarget: [EdgeServerWorkload]] = [:]
         var targetOf: [String: AccessTarget] = [:]
     }
 
@@ -21,19 +26,41 @@ final class ServerWorkloadIndex: Sendable {
         case remove(name: String)
     }
 
+    /// What a request to a target is.
+    enum Match: Sendable, Equatable {
+        case serverWorkload(EdgeServerWorkload)
+        /// No server workload at the target takes it: forwarded as unmanaged traffic (if the edge allows that).
+        case unmanaged
+        /// Server workloads at the target are told apart by path, and this path could be read two ways
+        /// (`/public/../admin`, `%2F`): refused rather than guessed.
+        case ambiguousPath
+    }
+
     private let state = Snapshot(State())
 
     init(_ workloads: [EdgeServerWorkload] = []) {
         apply(workloads.map(Change.define))
     }
 
-    func serverWorkload(at target: AccessTarget) -> EdgeServerWorkload? {
+    /// The server workload for a request (`path` without its query); with no method and path, one without a scope.
+    func match(_ target: AccessTarget, method: String? = nil, path: String? = nil) -> Match {
         let byTarget = state.value.byTarget
-        if let exact = byTarget[target] { return exact }
-        for candidate in target.wildcardCandidates {
-            if let covering = byTarget[candidate] { return covering }
+        for candidate in [target] + target.wildcardCandidates {
+            guard let workloads = byTarget[candidate] else { continue }
+            if let path, !PathPrefix.isCanonical(path), workloads.contains(where: { $0.scope.pathPrefix != nil }) {
+                return .ambiguousPath
+            }
+            if let workload = RequestScope.pick(workloads, scope: \.scope, method: method, path: path) {
+                return .serverWorkload(workload)
+            }
         }
-        return nil
+        return .unmanaged
+    }
+
+    /// Whether any server workload is at the target (whatever its scope).
+    func manages(_ target: AccessTarget) -> Bool {
+        let byTarget = state.value.byTarget
+        return ([target] + target.wildcardCandidates).contains { byTarget[$0] != nil }
     }
 
     var names: [String] { state.value.targetOf.keys.sorted() }
@@ -42,18 +69,27 @@ final class ServerWorkloadIndex: Sendable {
     func apply(_ changes: [Change]) {
         guard !changes.isEmpty else { return }
         state.update { state in
+            var touched = Set<AccessTarget>()
             for change in changes {
+                let name: String
                 switch change {
-                case .define(let workload):
-                    if let previous = state.targetOf[workload.name], state.byTarget[previous]?.name == workload.name {
-                        state.byTarget[previous] = nil
-                    }
-                    state.byTarget[workload.target] = workload
+                case .define(let workload): name = workload.name
+                case .remove(let removed): name = removed
+                }
+                if let previous = state.targetOf.removeValue(forKey: name) {
+                    state.byTarget[previous]?.removeAll { $0.name == name }
+                    if state.byTarget[previous]?.isEmpty == true { state.byTarget[previous] = nil }
+                }
+                if case .define(let workload) = change {
+                    state.byTarget[workload.target, default: []].append(workload)
                     state.targetOf[workload.name] = workload.target
-                case .remove(let name):
-                    if let previous = state.targetOf.removeValue(forKey: name), state.byTarget[previous]?.name == name {
-                        state.byTarget[previous] = nil
-                    }
+                    touched.insert(workload.target)
+                }
+            }
+            for target in touched {
+                state.byTarget[target]?.sort {
+                    RequestScope.moreSpecific($0.scope, $1.scope)
+                        || (!RequestScope.moreSpecific($1.scope, $0.scope) && $0.name < $1.name)
                 }
             }
         }
@@ -65,17 +101,21 @@ final class ServerWorkloadIndex: Sendable {
 
     /// The server workload a configuration event defines, typed, or nil if it is not one the edge can serve.
     static func serverWorkload(_ defined: ResourceDefined) -> EdgeServerWorkload? {
-        /// The part of the `ServerWorkload` spec (as the policy service admitted it) that the edge uses.
+        /// The part of the `ServerWorkload` spec (as the policy service admitted it) that the edge uses; fields added
+        /// later are optional, so records written before them still read.
         struct Spec: Decodable {
             let scheme: String
             let host: String
             let port: Int
             let reportEachRequest: Bool?
+            let methods: [String]?
+            let pathPrefix: String?
         }
         guard let spec = try? defined.spec.decode(Spec.self) else { return nil }
         return EdgeServerWorkload(
             name: defined.name,
             target: AccessTarget(scheme: spec.scheme, host: spec.host.lowercased(), port: spec.port),
+            scope: RequestScope(methods: spec.methods, pathPrefix: spec.pathPrefix),
             reportsEachRequest: spec.reportEachRequest ?? false)
     }
 }

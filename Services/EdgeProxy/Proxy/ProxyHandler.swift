@@ -50,6 +50,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     let tally: ActivityTally
     /// The connection's handler context, set when the handler joins the pipeline (before any event).
     var storedContext: ChannelHandlerContext?
+    /// The workload's address, as this connection came from it (read once; what source-network conditions judge).
+    var sourceAddress: String?
     var context: ChannelHandlerContext { storedContext! }
     var phase = Phase.idle
     var exchange: Exchange?
@@ -72,10 +74,12 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         storedContext = context
+        sourceAddress = context.channel.remoteAddress?.ipAddress
         if context.channel.isActive { becameIdle() }
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        sourceAddress = context.channel.remoteAddress?.ipAddress
         becameIdle()
         context.fireChannelActive()
     }
@@ -212,10 +216,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         exchange?.route = route
         switch route {
         case .tunnel(let host, let port):
-            if environment.serverWorkloads.serverWorkload(at: AccessTarget(scheme: "https", host: host, port: port))
-                != nil
-                || environment.serverWorkloads.serverWorkload(at: AccessTarget(scheme: "http", host: host, port: port))
-                    != nil
+            if environment.serverWorkloads.manages(AccessTarget(scheme: "https", host: host, port: port))
+                || environment.serverWorkloads.manages(AccessTarget(scheme: "http", host: host, port: port))
             {
                 return refuse(
                     ProxyProblem(
@@ -226,26 +228,57 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             if let problem = unmanagedProblem(host) { return refuse(problem) }
             openTunnel(host: host, port: port)
-        case .forward(let target, _, _):
+        case .forward(let target, _, let pathAndQuery):
             if environment.isProxyItself(target) {
                 return refuse(.badRequest("not-a-proxy-request", "the request is addressed to the proxy itself"))
             }
-            guard let workload = environment.serverWorkloads.serverWorkload(at: target) else {
+            let path = String(pathAndQuery.prefix { $0 != "?" })
+            let method = head.method.rawValue
+            let workload: EdgeServerWorkload
+            switch environment.serverWorkloads.match(target, method: method, path: path) {
+            case .serverWorkload(let matched): workload = matched
+            case .ambiguousPath: return refuse(.ambiguousPath)
+            case .unmanaged:
                 if let problem = unmanagedProblem(target.host) { return refuse(problem) }
                 environment.counters.unmanaged.increment()
                 return connectUpstream()
             }
             exchange?.workload = workload
-            switch environment.credentials.lookup(workload) {
+            let request: RequestAttributes
+            switch requestAttributes(head, method: method, path: path, workload: workload) {
+            case .failure(let problem): return refuse(problem)
+            case .success(let attributes): request = attributes
+            }
+            switch environment.credentials.lookup(workload, request: request) {
             case .ready(let credential):
                 exchange?.credential = credential
                 connectUpstream()
             case .refused(let refusal):
                 refuse(ProxyProblem(refusal: refusal))
-            case .needed(let key, let evidence):
-                obtainCredential(key, evidence: evidence, workload: workload)
+            case .needed(let key, let evidence, let request):
+                obtainCredential(key, evidence: evidence, workload: workload, request: request)
             }
         }
+    }
+
+    /// What the workload's policies may examine of the request: its method, path and address, and the headers they
+    /// route by (each present at most once: two values would leave the upstream and Sigil reading different ones).
+    func requestAttributes(
+        _ head: HTTPRequestHead, method: String, path: String, workload: EdgeServerWorkload
+    ) -> Result<RequestAttributes, ProxyProblem> {
+        var request = RequestAttributes(method: method, path: path, source: sourceAddress)
+        guard let inputs = environment.credentials.inputs.inputs(for: workload.name) else { return .success(request) }
+        if !inputs.pathPrefixes.isEmpty, !PathPrefix.isCanonical(path) { return .failure(.ambiguousPath) }
+        for name in inputs.headers {
+            let values = head.headers[name]
+            guard values.count <= 1 else {
+                return .failure(
+                    .badRequest(
+                        "ambiguous-header", "the request has \(name) more than once; its access policies route by it"))
+            }
+            if let value = values.first { request.headers[name] = value }
+        }
+        return .success(request)
     }
 
     func unmanagedProblem(_ host: String) -> ProxyProblem? {
@@ -255,7 +288,10 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             detail: "\(host) is not a server workload and this edge forwards only to server workloads")
     }
 
-    func obtainCredential(_ key: CredentialKey, evidence: WorkloadEvidence.Gathered, workload: EdgeServerWorkload) {
+    func obtainCredential(
+        _ key: CredentialKey, evidence: WorkloadEvidence.Gathered, workload: EdgeServerWorkload,
+        request: RequestAttributes
+    ) {
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let generation = self.generation
         let credentials = environment.credentials
@@ -266,7 +302,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             + environment.configuration.timeout
         let eventLoop = context.eventLoop
         Task {
-            let result = await credentials.obtain(key, evidence: evidence, workload: workload, deadline: deadline)
+            let result = await credentials.obtain(
+                key, evidence: evidence, workload: workload, request: request, deadline: deadline)
             eventLoop.execute {
                 let handler = loopBound.value
                 guard handler.generation == generation, case .preparing = handler.phase else { return }

@@ -17,6 +17,12 @@ struct ProxyProblem: Error, Equatable {
         ProxyProblem(status: .badRequest, slug: slug, detail: detail)
     }
 
+    /// A path Sigil and the upstream could read differently (`/public/../admin`, `%2F`), where the path decides.
+    static let ambiguousPath = badRequest(
+        "ambiguous-path",
+        "the path has a `.` or `..` segment, an encoded `/`, `\\`, `.` or `%`, or a control character; this server "
+            + "workload's access is decided by path, so send the path in its plain form")
+
     /// 403 for a refusal by the control plane or the edge's own checks, 503 when it could not answer in time.
     init(refusal: EdgeRefusal) {
         let refused = refusal.kind == .refused

@@ -43,7 +43,8 @@ struct AccessRequestHandler: Sendable {
                 clientWorkload: workload.name,
                 trustProviders: evidence.map(\.trustProvider),
                 claims: Attestor.publishedClaims(evidence),
-                deadline: request.deadline
+                deadline: request.deadline,
+                request: request.request
             )
             try await context.publish(
                 attested, to: .accessAttested, tenant: tenant, partitionKey: request.requestID,

@@ -19,8 +19,8 @@ struct AccessDecider: Sendable {
 
     func decide(_ attested: IdentityAttested, tenant: String, at moment: Date = Date()) -> PolicyEngine.Decision {
         engine.decide(
-            clientWorkload: attested.clientWorkload, target: attested.target, trustProviders: attested.trustProviders,
-            tenant: tenant, at: moment)
+            clientWorkload: attested.clientWorkload, target: attested.target, request: attested.request,
+            trustProviders: attested.trustProviders, tenant: tenant, at: moment)
     }
 
     func handle(_ event: CloudEvent, _ payload: any EventPayload, logger: Logger) async throws {
@@ -34,13 +34,13 @@ struct AccessDecider: Sendable {
         }
         let decision = decide(attested, tenant: tenant)
         if let policy = decision.policy, let server = decision.serverWorkload,
-            let credentialProvider = policy.spec.credentialProvider
+            let credentialProvider = decision.credentialProvider
         {
             let granted = AccessGranted(
                 requestID: attested.requestID, target: attested.target, reply: attested.reply,
                 clientWorkload: attested.clientWorkload, serverWorkload: server, accessPolicy: policy.name,
                 credentialProvider: credentialProvider, ttlSeconds: decision.ttlSeconds ?? policy.spec.ttlSeconds,
-                deadline: attested.deadline, explanation: decision.explanation
+                deadline: attested.deadline, explanation: decision.explanation, request: attested.request
             )
             try await context.publish(
                 granted, to: .accessDecisions, tenant: tenant, partitionKey: attested.requestID,
@@ -54,7 +54,7 @@ struct AccessDecider: Sendable {
             try await context.publish(
                 AccessDenied(
                     requestID: attested.requestID, target: attested.target, clientWorkload: attested.clientWorkload,
-                    reason: reason, explanation: decision.explanation),
+                    reason: reason, explanation: decision.explanation, request: attested.request),
                 to: .accessDecisions, tenant: tenant, partitionKey: attested.requestID, subject: attested.requestID,
                 inResponseTo: event
             )

@@ -27,6 +27,16 @@ struct ExplainController {
                         meaning: "an RFC 3339 time"
                     )),
                 "The moment to decide at (default: now)."),
+            .init(
+                "from", .string(maxLength: 45),
+                "The workload's address as the edge would see it (for source-network and geography conditions)."),
+            .init("method", .string(maxLength: 16), default: "GET", "The request's method."),
+            .init(
+                "path", .string(maxLength: 2048), default: "/",
+                "The request's path (for credential routes by path)."),
+            .init(
+                "headers", .map(of: .string(maxLength: 1024), maxEntries: 32),
+                "Request headers credential routes read (name → value)."),
         ])
 
     struct Question: Decodable {
@@ -34,6 +44,10 @@ struct ExplainController {
         let serverWorkload: String
         let trustProviders: [String]?
         let at: String?
+        let from: String?
+        let method: String
+        let path: String
+        let headers: [String: String]?
     }
 
     struct Answer: Encodable {
@@ -43,6 +57,7 @@ struct ExplainController {
         let reason: RefusalReason?
         let at: Date
         let trustProviders: [String]
+        let request: RequestAttributes
         let explanation: DecisionExplanation?
     }
 
@@ -77,15 +92,19 @@ struct ExplainController {
                             }
                             .flatMap { ($0.spec.requirement?.all ?? []) + ($0.spec.requirement?.any ?? []) })
                 ).sorted()
+            var headers: [String: String] = [:]
+            for (name, value) in question.headers ?? [:] { headers[name.lowercased()] = value }
+            let attributes = RequestAttributes(
+                method: question.method.uppercased(), path: question.path, source: question.from, headers: headers)
             let decision = engine.decide(
                 clientWorkload: question.clientWorkload, serverWorkload: question.serverWorkload,
-                trustProviders: providers, tenant: principal.tenant, at: moment)
+                request: attributes, trustProviders: providers, tenant: principal.tenant, at: moment)
             return OperationsController.json(
                 .ok,
                 Answer(
                     decision: decision.policy == nil ? "deny" : "allow", accessPolicy: decision.policy?.name,
-                    credentialProvider: decision.policy?.spec.credentialProvider, reason: decision.refusal, at: moment,
-                    trustProviders: providers, explanation: decision.explanation))
+                    credentialProvider: decision.credentialProvider, reason: decision.refusal, at: moment,
+                    trustProviders: providers, request: attributes, explanation: decision.explanation))
         }
         group.refuseOtherMethods("/decisions/explain", allowed: [.post])
     }
@@ -117,6 +136,14 @@ struct ExplainController {
                 ],
                 "at": ["type": "string", "format": "date-time"],
                 "trustProviders": ["type": "array", "items": ["type": "string"]],
+                "request": [
+                    "type": "object",
+                    "properties": [
+                        "method": ["type": "string"], "path": ["type": "string"],
+                        "source": ["type": ["string", "null"]],
+                        "headers": ["type": "object", "additionalProperties": ["type": "string"]],
+                    ],
+                ],
                 "explanation": [
                     "type": ["object", "null"],
                     "properties": [

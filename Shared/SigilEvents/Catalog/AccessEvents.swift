@@ -50,9 +50,13 @@ public struct AccessRequested: EventPayload {
     public var reply: ReplyAddress
     /// When the edge stops waiting; every stage drops the request after it.
     public var deadline: Deadline
+    /// What the edge saw of the request that decisions may use (absent from edges before request attributes).
+    public var request: RequestAttributes?
     public init(
-        requestID: String, target: AccessTarget, evidence: SealedData, reply: ReplyAddress, deadline: Deadline
+        requestID: String, target: AccessTarget, evidence: SealedData, reply: ReplyAddress, deadline: Deadline,
+        request: RequestAttributes? = nil
     ) {
+        self.request = request
         self.requestID = requestID
         self.target = target
         self.evidence = evidence
@@ -74,6 +78,8 @@ public struct IdentityAttested: EventPayload {
     public var trustProviders: [String]
     /// Verified, non-secret claims (issuer, subject, namespace, ...).
     public var claims: [String: String]
+    /// What the edge saw of the request that decisions may use (absent from edges before request attributes).
+    public var request: RequestAttributes?
     public init(
         requestID: String,
         target: AccessTarget,
@@ -81,8 +87,10 @@ public struct IdentityAttested: EventPayload {
         clientWorkload: String,
         trustProviders: [String],
         claims: [String: String],
-        deadline: Deadline
+        deadline: Deadline,
+        request: RequestAttributes? = nil
     ) {
+        self.request = request
         self.requestID = requestID
         self.target = target
         self.reply = reply
@@ -94,7 +102,7 @@ public struct IdentityAttested: EventPayload {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case requestID, target, reply, deadline, clientWorkload, trustProvider, trustProviders, claims
+        case requestID, target, reply, deadline, clientWorkload, trustProvider, trustProviders, claims, request
     }
 
     public init(from decoder: any Decoder) throws {
@@ -107,6 +115,7 @@ public struct IdentityAttested: EventPayload {
         trustProvider = try container.decode(String.self, forKey: .trustProvider)
         trustProviders = try container.decodeIfPresent([String].self, forKey: .trustProviders) ?? [trustProvider]
         claims = try container.decode([String: String].self, forKey: .claims)
+        request = try container.decodeIfPresent(RequestAttributes.self, forKey: .request)
     }
 }
 
@@ -145,6 +154,8 @@ public struct AccessGranted: EventPayload {
     public var ttlSeconds: Int
     /// The policies weighed and why this one granted (absent in events written before explanations).
     public var explanation: DecisionExplanation?
+    /// What the edge saw of the request that decisions may use (absent from edges before request attributes).
+    public var request: RequestAttributes?
     public init(
         requestID: String,
         target: AccessTarget,
@@ -155,8 +166,10 @@ public struct AccessGranted: EventPayload {
         credentialProvider: String,
         ttlSeconds: Int,
         deadline: Deadline,
-        explanation: DecisionExplanation? = nil
+        explanation: DecisionExplanation? = nil,
+        request: RequestAttributes? = nil
     ) {
+        self.request = request
         self.explanation = explanation
         self.requestID = requestID
         self.target = target
@@ -178,10 +191,13 @@ public struct AccessDenied: EventPayload {
     public var reason: RefusalReason
     /// The policies weighed and why none granted (absent when no server workload or policy was there to weigh).
     public var explanation: DecisionExplanation?
+    /// What the edge saw of the request that decisions may use (absent from edges before request attributes).
+    public var request: RequestAttributes?
     public init(
         requestID: String, target: AccessTarget, clientWorkload: String, reason: RefusalReason,
-        explanation: DecisionExplanation? = nil
+        explanation: DecisionExplanation? = nil, request: RequestAttributes? = nil
     ) {
+        self.request = request
         self.explanation = explanation
         self.requestID = requestID
         self.target = target

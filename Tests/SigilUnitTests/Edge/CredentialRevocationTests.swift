@@ -13,7 +13,7 @@ struct CredentialRevocationTests {
     }
 
     func key(_ host: String) -> CredentialKey {
-        CredentialKey(target: AccessTarget(scheme: "https", host: host, port: 443), evidenceDigest: "d")
+        CredentialKey(serverWorkload: host, evidenceDigest: "d")
     }
 
     @Test("a policy change drops what it granted, a server workload change what is for it, an identity change all")

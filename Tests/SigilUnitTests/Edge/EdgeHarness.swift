@@ -13,6 +13,8 @@ import SigilEvents
 final class FakeAccessRequester: AccessRequester {
     let requests = NIOLockedValueBox(0)
     let tokens = NIOLockedValueBox<[String]>([])
+    /// Each access request's server workload and what the edge said of the request.
+    let asked = NIOLockedValueBox<[(serverWorkload: String, request: RequestAttributes)]>([])
     let delay: Duration
     let lifetime: TimeInterval
     let refusal: EdgeRefusal?
@@ -24,14 +26,15 @@ final class FakeAccessRequester: AccessRequester {
     }
 
     func requestCredential(
-        for workload: EdgeServerWorkload, evidence: WorkloadEvidence.Gathered, deadline: ContinuousClock.Instant,
-        logger: Logger
+        for workload: EdgeServerWorkload, request: RequestAttributes, evidence: WorkloadEvidence.Gathered,
+        deadline: ContinuousClock.Instant, logger: Logger
     ) async throws(EdgeRefusal) -> HeldCredential {
         let number = requests.withLockedValue {
             $0 += 1
             return $0
         }
         tokens.withLockedValue { $0.append(contentsOf: evidence.evidence.tokens) }
+        asked.withLockedValue { $0.append((workload.name, request)) }
         if ContinuousClock.now + delay > deadline {
             try? await Task.sleep(until: deadline, clock: .continuous)
             throw EdgeRefusal(kind: .unavailable, stage: "edge", code: "control-plane-timeout", detail: "test")
@@ -52,6 +55,9 @@ final class EdgeUnderTest: Sendable {
     let evidence: WorkloadEvidence
     let tokenFile: String
     let port: Int
+    /// The edge's server workloads (`test-api` at the upstream) and what their policies examine, as a test sets them.
+    let serverWorkloads: ServerWorkloadIndex
+    let inputs = DecisionInputIndex()
     let events = NIOLockedValueBox<[any EventPayload]>([])
 
     init(
@@ -66,12 +72,13 @@ final class EdgeUnderTest: Sendable {
         evidence = WorkloadEvidence(tokenFiles: [tokenFile], logger: logger)
         self.requester = requester
         let credentials = CredentialBroker(
-            evidence: evidence, requester: requester, timeout: configuration.timeout, logger: logger)
+            evidence: evidence, requester: requester, timeout: configuration.timeout, logger: logger, inputs: inputs)
         let index = ServerWorkloadIndex([
             EdgeServerWorkload(
                 name: "test-api", target: AccessTarget(scheme: "http", host: "127.0.0.1", port: upstream.port),
                 reportsEachRequest: false)
         ])
+        serverWorkloads = index
         let events = self.events
         let reporter = ActivityReporter(
             edgeID: configuration.edgeID, interval: .seconds(3600), loops: Array(group.makeIterator())

@@ -106,10 +106,10 @@ struct EdgeTests {
         #expect(held.headerName == "Authorization" && held.headerValue == "Bearer v")
         #expect(held.refreshAt == start.addingTimeInterval(80))
         let target = AccessTarget(scheme: "http", host: "api", port: 80)
-        let key = CredentialKey(target: target, evidenceDigest: "token-a")
+        let key = CredentialKey(serverWorkload: "api", evidenceDigest: "token-a")
         cache.store(held, for: key, at: start)
         #expect(cache.usable(key, at: start.addingTimeInterval(99)) != nil)
-        #expect(cache.usable(CredentialKey(target: target, evidenceDigest: "token-b"), at: start) == nil)
+        #expect(cache.usable(CredentialKey(serverWorkload: "api", evidenceDigest: "token-b"), at: start) == nil)
         #expect(cache.usable(key, at: start.addingTimeInterval(100)) == nil)
     }
 

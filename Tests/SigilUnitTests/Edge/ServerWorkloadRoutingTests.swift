@@ -4,6 +4,13 @@ import Testing
 
 @testable import EdgeProxy
 
+extension ServerWorkloadIndex {
+    func serverWorkload(at target: AccessTarget, method: String? = nil, path: String? = nil) -> EdgeServerWorkload? {
+        guard case .serverWorkload(let workload) = match(target, method: method, path: path) else { return nil }
+        return workload
+    }
+}
+
 @Suite("Edge routing: exact hosts, then wildcards from the most specific; never the bare domain")
 struct ServerWorkloadRoutingTests {
     func target(_ host: String, port: Int = 443) -> AccessTarget {

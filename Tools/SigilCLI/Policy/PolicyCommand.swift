@@ -15,7 +15,8 @@ struct PolicyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "What would be decided for a client and server workload, and why (every policy, every check).",
             discussion: """
-                Example: sigil policy explain --client billing --server ledger-api --at 2026-11-28T10:00:00Z
+                Example: sigil policy explain --client billing --server ledger-api --at 2026-11-28T10:00:00Z \
+                           --from 10.1.2.3 --path /v1/reports --header X-Account=eu
                 Without --trust-provider, the evidence is taken as verified by every trust provider the policies name.
                 """)
 
@@ -24,6 +25,12 @@ struct PolicyCommand: AsyncParsableCommand {
         @Option(help: "A trust provider that verified the evidence (repeat for several).") var trustProvider: [String] =
             []
         @Option(help: "The moment to decide at, RFC 3339 (default: now).") var at: String?
+        @Option(help: "The workload's address, as the edge would see it (source networks, geography).")
+        var from: String?
+        @Option(help: "The request's method (default GET).") var method: String?
+        @Option(help: "The request's path (default /).") var path: String?
+        @Option(help: "A request header credential routes read, NAME=VALUE (repeat for several).") var header:
+            [String] = []
         @Option(name: [.short, .customLong("output")], help: "text or json.") var output = "text"
 
         func run() async throws {
@@ -32,6 +39,19 @@ struct PolicyCommand: AsyncParsableCommand {
             var question: [String: Any] = ["clientWorkload": client, "serverWorkload": server]
             if !trustProvider.isEmpty { question["trustProviders"] = trustProvider }
             if let at { question["at"] = at }
+            if let from { question["from"] = from }
+            if let method { question["method"] = method }
+            if let path { question["path"] = path }
+            if !header.isEmpty {
+                var headers: [String: String] = [:]
+                for pair in header {
+                    guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                        throw ValidationError("--header takes NAME=VALUE, not \(pair)")
+                    }
+                    headers[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+                }
+                question["headers"] = headers
+            }
             let (status, body, _) = try await admin.send(
                 .POST, try admin.setting("SIGIL_POLICY_URL") + "/v1/decisions/explain",
                 body: try JSONSerialization.data(withJSONObject: question))
@@ -58,6 +78,14 @@ struct PolicyCommand: AsyncParsableCommand {
                 lines.append("deny: \(reason?["code"] ?? "?") — \(reason?["detail"] ?? "")")
             }
             lines.append("  at \(answer["at"] ?? "?"), evidence verified by: \(providers.isEmpty ? "none" : providers)")
+            if let request = answer["request"] as? [String: Any] {
+                let headers = (request["headers"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }
+                    .map { "\($0.key): \($0.value)" }
+                lines.append(
+                    "  request \(request["method"] ?? "GET") \(request["path"] ?? "/") from "
+                        + "\(request["source"] as? String ?? "an unknown address")"
+                        + (headers.isEmpty ? "" : " with \(headers.joined(separator: ", "))"))
+            }
             let explanation = answer["explanation"] as? [String: Any]
             for policy in explanation?["policies"] as? [[String: Any]] ?? [] {
                 let applies = policy["applies"] as? Bool == true

@@ -126,11 +126,16 @@ struct PolicySimulate: AsyncParsableCommand {
                 else { continue }
                 let providers =
                     data["trustProviders"] as? [String] ?? (data["trustProvider"] as? String).map { [$0] } ?? []
+                let attributes = (data["request"] as? [String: Any]).flatMap { request in
+                    (try? JSONSerialization.data(withJSONObject: request)).flatMap {
+                        try? JSONDecoder().decode(RequestAttributes.self, from: $0)
+                    }
+                }
                 requests.append(
                     PolicySimulator.RecordedRequest(
                         time: time, clientWorkload: client,
                         target: AccessTarget(scheme: scheme, host: host, port: port),
-                        trustProviders: providers))
+                        trustProviders: providers, request: attributes))
             }
             if items.count < 500 { break }
         } while true
