@@ -168,7 +168,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "PolicyDecision",
-            dependencies: ["SigilService", "SigilCrypto", "SigilPolicy", "SigilGeography"],
+            dependencies: [
+                "SigilService", "SigilCrypto", "SigilPolicy", "SigilGeography",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Services/PolicyDecision",
             exclude: ["openapi.yaml"]
         ),
@@ -295,7 +298,11 @@ let package = Package(
             path: "Tests/SigilUnitTests"
         ),
         // Real receivers the integration and end-to-end tests deliver audit records to (rsyslog).
-        .target(name: "SigilTestSupport", path: "Tests/SigilTestSupport"),
+        .target(
+            name: "SigilTestSupport",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Tests/SigilTestSupport"
+        ),
         // Integration tests: the librdkafka mock broker, a real PostgreSQL, real receivers (rsyslog).
         .testTarget(
             name: "SigilIntegrationTests",
@@ -307,6 +314,7 @@ let package = Package(
                 "SigilAttestation",
                 "SigilPolicy",
                 "SigilGeography",
+                "PolicyDecision",
                 "IdentityAttestation",
                 "AuditIngestion",
                 "SigilTestSupport",

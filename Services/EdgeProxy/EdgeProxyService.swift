@@ -12,12 +12,12 @@ extension SigilServiceDefinition {
                 "Edge proxy: gathers workload evidence, obtains credentials and injects them into outgoing requests.",
             defaultPort: 7105,
             schema: nil,
-            topics: [.config, .accessRequests, .accessReplies, .edgeActivity]
+            topics: [.config, .accessRequests, .accessReplies, .edgeActivity, .posture]
         )
         let parts = ServicePart { context in try EdgeParts(context) }
         definition.workers = { context in
             let parts = try parts.get(context)
-            return [parts.view, parts.replies, parts.evidence, parts.proxy, parts.reporter]
+            return [parts.view, parts.posture, parts.replies, parts.evidence, parts.proxy, parts.reporter]
         }
         definition.routes = { group, context in
             guard let parts = try? parts.get(context) else { return }
@@ -33,6 +33,7 @@ extension SigilServiceDefinition {
 struct EdgeParts: Sendable {
     let edge: EdgeConfiguration
     let view: ControlPlaneView
+    let posture: PostureWatcher
     let replies: ReplyListener
     let evidence: WorkloadEvidence
     let credentials: CredentialBroker
@@ -48,12 +49,15 @@ struct EdgeParts: Sendable {
         // The view is made before the broker whose cache it revokes from: the cache is made first and shared.
         let cache = CredentialCache()
         let logger = context.logger
-        view = ControlPlaneView(context: context, tenant: edge.tenant) { change in
+        let revoke: @Sendable (AccessChange) -> Void = { change in
             let revoked = cache.revoke(change)
             if revoked > 0 {
                 logger.info("credentials revoked", metadata: ["change": "\(change)", "count": "\(revoked)"])
             }
         }
+        view = ControlPlaneView(context: context, tenant: edge.tenant, accessChanged: revoke)
+        posture = PostureWatcher(
+            context: context, tenant: edge.tenant, inputs: view.decisionInputs, accessChanged: revoke)
         replies = ReplyListener(context: context, edge: edge)
         evidence = WorkloadEvidence(edge.evidenceSources, logger: context.logger)
         credentials = CredentialBroker(

@@ -30,13 +30,20 @@ extension SigilServiceDefinition {
                     ]
                 },
                 .resources(version: 2, replacing: [.serverWorkload, .accessPolicy]),
+                Migration(version: 3, name: "posture feeds") { schema in
+                    [ResourceKind.postureFeed.createTable(in: schema)]
+                },
             ],
             topics: [.config, .accessAttested, .accessDecisions, .accessReplies, .posture, .deadletter]
         )
-        definition.resources = [ResourceDefinition(ServerWorkloadSpec.self), ResourceDefinition(AccessPolicySpec.self)]
-        // One compiled engine per process, shared by the decisions and the explain route.
+        definition.resources = [
+            ResourceDefinition(ServerWorkloadSpec.self), ResourceDefinition(AccessPolicySpec.self),
+            ResourceDefinition(PostureFeedSpec.self),
+        ]
+        // One posture board and one compiled engine per process, shared by the decisions and the explain route.
+        let posture = PostureBoard()
         let engine = ServicePart { context in
-            PolicyEngine(context.resources, geography: try GeographySetting.locator(context))
+            PolicyEngine(context.resources, geography: try GeographySetting.locator(context), posture: posture)
         }
         definition.routes = { group, context in
             guard let engine = try? engine.get(context) else { return }
@@ -49,7 +56,10 @@ extension SigilServiceDefinition {
             return [
                 EventWorker(name: "decisions", topics: [.accessAttested], context: context) { event, payload, logger in
                     try await decider.handle(event, payload, logger: logger)
-                }
+                },
+                PostureReader(context: context, board: posture),
+                PostureCollector(
+                    context: context, board: posture, feeds: context.resources.index(PostureFeedSpec.self)),
             ]
         }
         return definition

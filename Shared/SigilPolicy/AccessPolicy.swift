@@ -125,6 +125,11 @@ package struct AccessPolicySpec: ResourceSpec {
                     kind: .credentialProvider, name: route.credentialProvider,
                     field: "spec.credentialRoutes[\(index)].credentialProvider"))
         }
+        for (index, condition) in (conditions?.posture ?? []).enumerated() {
+            references.append(
+                ResourceReference(
+                    kind: .postureFeed, name: condition.feed, field: "spec.conditions.posture[\(index)].feed"))
+        }
         if let trustProvider {
             references.append(ResourceReference(kind: .trustProvider, name: trustProvider, field: "spec.trustProvider"))
         }

@@ -18,18 +18,24 @@ package struct PolicyConditions: Codable, Sendable, Equatable, CustomStringConve
                 "geography", .object(GeographyCondition.schema),
                 "The workload's address is in one of these countries or subdivisions, by the policy service's "
                     + "geolocation database (SIGIL_POLICY_GEOIP_DATABASE); an unknown place fails the condition."),
+            .init(
+                "posture", .array(of: .object(PostureCondition.schema), minItems: 1, maxItems: 8),
+                "What posture feeds last reported of the client's host or cluster (each must hold)."),
         ])
 
     package var timeWindows: [TimeWindow]?
     package var sourceNetworks: [String]?
     package var geography: GeographyCondition?
+    package var posture: [PostureCondition]?
 
     package init(
-        timeWindows: [TimeWindow]? = nil, sourceNetworks: [String]? = nil, geography: GeographyCondition? = nil
+        timeWindows: [TimeWindow]? = nil, sourceNetworks: [String]? = nil, geography: GeographyCondition? = nil,
+        posture: [PostureCondition]? = nil
     ) {
         self.timeWindows = timeWindows
         self.sourceNetworks = sourceNetworks
         self.geography = geography
+        self.posture = posture
     }
 
     func check(at path: String) throws {
@@ -51,6 +57,9 @@ package struct PolicyConditions: Codable, Sendable, Equatable, CustomStringConve
             }
         }
         try geography?.check(at: "\(path).geography")
+        for (index, condition) in (posture ?? []).enumerated() {
+            try condition.check(at: "\(path).posture[\(index)]")
+        }
     }
 
     /// Whether the policy examines the workload's address (the edge then keeps a credential per address).
@@ -61,6 +70,7 @@ package struct PolicyConditions: Codable, Sendable, Equatable, CustomStringConve
         if let timeWindows { parts.append(timeWindows.map(\.description).joined(separator: " or ")) }
         if let sourceNetworks { parts.append("from \(sourceNetworks.joined(separator: ", "))") }
         if let geography { parts.append("in \(geography)") }
+        if let posture { parts.append("posture \(posture.map(\.description).joined(separator: "; "))") }
         return parts.joined(separator: " and ")
     }
 }

@@ -33,6 +33,7 @@ package final class PolicyEngine: Sendable {
         let windows: [CompiledTimeWindow]
         let networks: [NetworkBlock]?
         let geography: GeographyCondition?
+        let posture: [PostureCondition]
         /// What the explanation says each check expects, written once.
         let expectedProviders: String?
         let expectedWindows: String
@@ -45,6 +46,7 @@ package final class PolicyEngine: Sendable {
             // Admission checked each block: none is dropped here (a dropped block would only narrow an allow).
             networks = conditions?.sourceNetworks.map { $0.compactMap { try? NetworkBlock(parsing: $0) } }
             geography = conditions?.geography
+            posture = conditions?.posture ?? []
             expectedProviders = resource.spec.requirement?.description
             expectedWindows = windows.map(\.window.description).joined(separator: " or ")
             expectedNetworks = (networks ?? []).map(\.description).joined(separator: ", ")
@@ -78,26 +80,31 @@ package final class PolicyEngine: Sendable {
     private let policies: ResourceIndex<AccessPolicySpec>
     /// Where addresses are, for geography conditions (nil: no database configured, and such conditions fail).
     private let geography: (any GeoLocator)?
+    /// What posture feeds last reported, for posture conditions (nil: none known, and such conditions fail).
+    private let posture: PostureBoard?
 
     package init(
         servers: ResourceIndex<ServerWorkloadSpec>, policies: ResourceIndex<AccessPolicySpec>,
-        geography: (any GeoLocator)? = nil
+        geography: (any GeoLocator)? = nil, posture: PostureBoard? = nil
     ) {
         self.servers = servers
         self.policies = policies
         self.geography = geography
+        self.posture = posture
     }
 
-    package convenience init(_ store: ResourceStore, geography: (any GeoLocator)? = nil) {
+    package convenience init(
+        _ store: ResourceStore, geography: (any GeoLocator)? = nil, posture: PostureBoard? = nil
+    ) {
         self.init(
             servers: store.index(ServerWorkloadSpec.self), policies: store.index(AccessPolicySpec.self),
-            geography: geography)
+            geography: geography, posture: posture)
     }
 
     /// The decision for a client workload (with the trust providers that verified its evidence) reaching a target.
     package func decide(
         clientWorkload: String, target: AccessTarget, request: RequestAttributes? = nil, trustProviders: [String],
-        tenant: String, at moment: Date
+        claims: [String: String] = [:], tenant: String, at moment: Date
     ) -> Decision {
         let index = self.index(tenant)
         let wanted = AccessTarget(scheme: target.scheme, host: target.host.lowercased(), port: target.port)
@@ -134,30 +141,31 @@ package final class PolicyEngine: Sendable {
         }
         return decide(
             clientWorkload: clientWorkload, serverWorkload: server.name, request: request,
-            trustProviders: trustProviders, index: index, at: moment)
+            trustProviders: trustProviders, claims: claims, tenant: tenant, index: index, at: moment)
     }
 
     /// The decision for a client and server workload by name (what `explain` answers).
     package func decide(
         clientWorkload: String, serverWorkload: String, request: RequestAttributes? = nil, trustProviders: [String],
-        tenant: String, at moment: Date
+        claims: [String: String] = [:], tenant: String, at moment: Date
     ) -> Decision {
         decide(
             clientWorkload: clientWorkload, serverWorkload: serverWorkload, request: request,
-            trustProviders: trustProviders, index: index(tenant), at: moment)
+            trustProviders: trustProviders, claims: claims, tenant: tenant, index: index(tenant), at: moment)
     }
 
     private func decide(
         clientWorkload: String, serverWorkload: String, request: RequestAttributes?, trustProviders: [String],
-        index: TenantIndex, at moment: Date
+        claims: [String: String], tenant: String, index: TenantIndex, at moment: Date
     ) -> Decision {
         let candidates = index.policies[Pair(client: clientWorkload, server: serverWorkload)] ?? []
         var evaluations: [PolicyEvaluation] = []
         evaluations.reserveCapacity(candidates.count)
         var deciding: CompiledPolicy?
         for candidate in candidates {
-            let evaluation = Self.evaluate(
-                candidate, request: request, trustProviders: trustProviders, at: moment, geography: geography)
+            let evaluation = evaluate(
+                candidate, request: request, trustProviders: trustProviders, claims: claims, tenant: tenant,
+                at: moment)
             evaluations.append(evaluation)
             // Deny first in the order, so the first that applies is the deny (if any) or the granting allow.
             if deciding == nil, evaluation.applies { deciding = candidate }
@@ -188,6 +196,11 @@ package final class PolicyEngine: Sendable {
             }.max()
             ttl = min(ttl, left ?? ttl)
         }
+        // Nor past the moment a posture report it relied on goes stale.
+        for condition in deciding.posture {
+            let (_, _, left) = condition.evaluate(claims: claims, board: posture, tenant: tenant, at: moment)
+            ttl = min(ttl, left ?? ttl)
+        }
         guard let credential = deciding.resource.spec.credential(for: request).provider else {
             return Decision(
                 serverWorkload: serverWorkload, policy: nil,
@@ -204,9 +217,9 @@ package final class PolicyEngine: Sendable {
     }
 
     /// Each check of one policy against the request.
-    static func evaluate(
-        _ policy: CompiledPolicy, request: RequestAttributes? = nil, trustProviders: [String], at moment: Date,
-        geography locator: (any GeoLocator)? = nil
+    func evaluate(
+        _ policy: CompiledPolicy, request: RequestAttributes? = nil, trustProviders: [String],
+        claims: [String: String] = [:], tenant: String = "", at moment: Date
     ) -> PolicyEvaluation {
         let spec = policy.resource.spec
         var checks: [ConditionCheck] = []
@@ -246,7 +259,7 @@ package final class PolicyEngine: Sendable {
             var location: GeoLocation?
             let actual: String
             if let address = request?.source.flatMap(IPAddress.init) {
-                if let locator {
+                if let locator = self.geography {
                     location = locator.locate(address)
                     actual =
                         location.map { "\($0) (\(address))" } ?? "unknown place (\(address) is not in the database)"
@@ -260,6 +273,12 @@ package final class PolicyEngine: Sendable {
                 ConditionCheck(
                     condition: "geography", satisfied: location.map(geography.holds) ?? false,
                     expected: geography.description, actual: actual))
+        }
+        for condition in policy.posture {
+            let (satisfied, actual, _) = condition.evaluate(claims: claims, board: posture, tenant: tenant, at: moment)
+            checks.append(
+                ConditionCheck(
+                    condition: "posture", satisfied: satisfied, expected: condition.description, actual: actual))
         }
         return PolicyEvaluation(
             policy: policy.resource.name, effect: spec.effect.rawValue, applies: checks.allSatisfy(\.satisfied),

@@ -14,12 +14,15 @@ package struct PolicySimulator: Sendable {
         package let trustProviders: [String]
         /// What the edge said of the request (absent in records from before request attributes).
         package let request: RequestAttributes?
+        /// The attested claims (posture conditions find their subject in them).
+        package let claims: [String: String]
 
         package init(
             time: Date, clientWorkload: String, target: AccessTarget, trustProviders: [String],
-            request: RequestAttributes? = nil
+            request: RequestAttributes? = nil, claims: [String: String] = [:]
         ) {
             self.request = request
+            self.claims = claims
             self.time = time
             self.clientWorkload = clientWorkload
             self.target = target
@@ -115,7 +118,7 @@ package struct PolicySimulator: Sendable {
     private func outcome(_ engine: PolicyEngine, _ request: RecordedRequest) -> Outcome {
         let decision = engine.decide(
             clientWorkload: request.clientWorkload, target: request.target, request: request.request,
-            trustProviders: request.trustProviders, tenant: tenant, at: request.time)
+            trustProviders: request.trustProviders, claims: request.claims, tenant: tenant, at: request.time)
         return Outcome(
             policy: decision.policy?.name, credentialProvider: decision.credentialProvider,
             refusal: decision.refusal.map { "\($0.code): \($0.detail)" })

@@ -1,6 +1,7 @@
 import Foundation
 import SigilClient
 import SigilEvents
+import SigilTestSupport
 import Testing
 
 /// Every trust provider type through a real edge: the constellation as processes (`sigil dev up`), one more edge per
@@ -316,5 +317,54 @@ struct TrustProviderTypesEndToEndTests {
         let attributes = (judged["data"] as? [String: Any])?["request"] as? [String: Any]
         #expect(attributes?["source"] as? String == "127.0.0.1", "\(judged)")
         #expect(attributes?["method"] as? String == "GET", "\(judged)")
+
+        // Posture: the EC2 worker's access now needs its instance healthy in a CrowdStrike-style feed (a local fake,
+        // pulled by sigil-policy every 5 s). When the score falls, the credential the edge holds is revoked within
+        // seconds and the next request is refused, the explanation saying what the feed reported.
+        let feeds = FakePostureFeeds()
+        let instance = "i-0abc123def4567890"
+        feeds.host("aid-1", .init(hostname: "build-01", instanceID: instance, score: 90, lastSeen: Date()))
+        try await withThrowingTaskGroup(of: Void.self) { serving in
+            let server = feeds.application()
+            serving.addTask { try await server.runService() }
+            defer { serving.cancelAll() }
+            let feedPort = try await AdminClient.waitFor("the posture feed to listen") { feeds.port }
+            let applied = try await admin.apply([
+                .init(
+                    kind: .postureFeed, name: "falcon",
+                    spec: [
+                        "type": "crowdstrike", "url": .string("http://127.0.0.1:\(feedPort)"),
+                        "clientID": .string(feeds.clientID), "clientSecret": .string(feeds.clientSecret),
+                        "pollIntervalSeconds": 5,
+                    ]),
+                .init(
+                    kind: .accessPolicy, name: "ec2-worker-api",
+                    spec: [
+                        "clientWorkload": "ec2-worker", "serverWorkload": "api", "trustProvider": "ec2",
+                        "credentialProvider": "api-key",
+                        "conditions": [
+                            "posture": [
+                                [
+                                    "feed": "falcon", "subjectClaim": "instanceId", "minimumScore": 70,
+                                    "maxLastSeenSeconds": 600,
+                                ]
+                            ]
+                        ],
+                    ]),
+            ])
+            #expect(applied.allSatisfy { $0.change != nil }, "\(applied.map { $0.detail ?? "" })")
+            try await AdminClient.waitFor("the healthy instance to be granted", within: .seconds(30)) {
+                try await request(7495).status == 200 ? true : nil
+            }
+            feeds.host("aid-1", .init(hostname: "build-01", instanceID: instance, score: 20, lastSeen: Date()))
+            let turnedBad = ContinuousClock.now
+            let refused = try await AdminClient.waitFor("the credential to be revoked", within: .seconds(30)) {
+                let answer = try await request(7495)
+                return answer.status == 403 ? answer : nil
+            }
+            #expect(ContinuousClock.now - turnedBad < .seconds(15), "a poll (5 s) and the revocation")
+            #expect(refused.body.contains("posture") && refused.body.contains("score 20"), "\(refused.body)")
+            #expect(!refused.body.contains(feeds.clientSecret))
+        }
     }
 }

@@ -102,8 +102,10 @@ struct EventSigningTests {
         )
         #expect(
             EventAuthority.allowedRoles(
-                for: PostureReported(subject: "s", signal: "x", value: .null, observedAt: Date())
-            ).isEmpty)
+                for: PostureReported(
+                    feed: "f", subject: "s", score: nil, status: nil, lastSeen: Date(), observedAt: Date())
+            ) == [.policy], "posture feeds are pulled by sigil-policy")
+        #expect(EventAuthority.allowedRoles(for: defined(.postureFeed)) == [.policy])
     }
 
     @Test("a trust bundle with a duplicate key id or a key that is not Ed25519 is refused")

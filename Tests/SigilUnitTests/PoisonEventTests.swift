@@ -56,7 +56,8 @@ enum EventSamples {
                 edgeID: "edge-1", windowStart: Date(timeIntervalSince1970: 1_800_000_000),
                 windowEnd: Date(timeIntervalSince1970: 1_800_000_010), entries: []),
             PostureReported(
-                subject: "host-1", signal: "edr", value: ["healthy": true],
+                feed: "hosts", subject: "host-1", score: 90, status: "normal",
+                lastSeen: Date(timeIntervalSince1970: 1_799_999_990),
                 observedAt: Date(timeIntervalSince1970: 1_800_000_000)),
             letter,
         ]

@@ -14,7 +14,7 @@ struct PolicyRequestConditionTests {
     /// client `billing`).
     func engine(
         servers: [(String, [String: JSONValue])] = [("ledger", [:])], policies: [(String, [String: JSONValue])],
-        geography: (any GeoLocator)? = nil
+        geography: (any GeoLocator)? = nil, posture: PostureBoard? = nil
     ) async throws -> PolicyEngine {
         let context = try await ResourceBench.context(.policyDecision)
         for (name, extra) in servers {
@@ -31,7 +31,7 @@ struct PolicyRequestConditionTests {
                 try await ResourceBench.admit(
                     AccessPolicySpec.self, name, .object(fields.merging(spec) { $1 }), context: context))
         }
-        return PolicyEngine(context.resources, geography: geography)
+        return PolicyEngine(context.resources, geography: geography, posture: posture)
     }
 
     /// A geolocation database as a table.
@@ -142,6 +142,69 @@ struct PolicyRequestConditionTests {
         let blind = try await self.engine(policies: policy)
         #expect(decide(blind, from: "81.2.69.1").policy == nil, "no database: the condition fails")
         #expect(actual(decide(blind, from: "81.2.69.1"))?.contains("SIGIL_POLICY_GEOIP_DATABASE") == true)
+    }
+
+    @Test("posture: fresh up to exactly maxLastSeen, then stale; score and status; the grant ends when the report ages")
+    func posture() async throws {
+        let board = PostureBoard()
+        let seen = Date(timeIntervalSince1970: 1_800_000_000)
+        func report(_ subject: String, score: Int?, status: String?, lastSeen: Date = seen) {
+            board.record([
+                (
+                    "acme",
+                    PostureReported(
+                        feed: "falcon", subject: subject, score: score, status: status, lastSeen: lastSeen,
+                        observedAt: lastSeen)
+                )
+            ])
+        }
+        report("host-a", score: 85, status: "normal")
+        report("host-b", score: 60, status: "normal")
+        report("host-c", score: 95, status: "contained")
+        let engine = try await engine(
+            policies: [
+                (
+                    "healthy-hosts",
+                    [
+                        "credentialProvider": "k",
+                        "conditions": [
+                            "posture": [
+                                [
+                                    "feed": "falcon", "subjectClaim": "hostname", "minimumScore": 70,
+                                    "statuses": ["normal"], "maxLastSeenSeconds": 600,
+                                ]
+                            ]
+                        ],
+                    ]
+                )
+            ], posture: board)
+        func decide(_ host: String?, at seconds: TimeInterval) -> PolicyEngine.Decision {
+            engine.decide(
+                clientWorkload: "billing", target: target, request: RequestAttributes(method: "GET", path: "/"),
+                trustProviders: ["cluster"], claims: host.map { ["hostname": $0] } ?? [:], tenant: "acme",
+                at: seen.addingTimeInterval(seconds))
+        }
+        func check(_ decision: PolicyEngine.Decision) -> ConditionCheck? {
+            decision.explanation?.policies.first?.checks.first { $0.condition == "posture" }
+        }
+        let fresh = decide("host-a", at: 60)
+        #expect(fresh.policy != nil)
+        #expect(fresh.ttlSeconds == 300, "the policy's TTL: the report stays fresh for 540 s more")
+        #expect(decide("host-a", at: 480).ttlSeconds == 120, "cut to when the report goes stale")
+        #expect(decide("host-a", at: 600).policy != nil, "exactly maxLastSeen old still holds")
+        let stale = decide("host-a", at: 601)
+        #expect(stale.policy == nil)
+        #expect(check(stale)?.actual.contains("(stale)") == true, "\(check(stale)?.actual ?? "")")
+        #expect(decide("host-b", at: 60).policy == nil, "score 60 < 70")
+        #expect(decide("host-c", at: 60).policy == nil, "contained")
+        #expect(check(decide("host-z", at: 60))?.actual == "no report of host-z from falcon")
+        #expect(check(decide(nil, at: 60))?.actual == "the client has no claim hostname")
+        #expect(check(fresh)?.expected == "falcon: claim hostname, score >= 70, status normal, seen within 600 s")
+        // A newer report replaces the held one; an older one does not.
+        report("host-a", score: 40, status: "normal", lastSeen: seen.addingTimeInterval(30))
+        #expect(decide("host-a", at: 60).policy == nil)
+        report("host-a", score: 99, status: "normal", lastSeen: seen)
+        #expect(decide("host-a", at: 60).policy == nil, "an older report does not come back")
     }
 
     @Test("credential routes: the first route whose conditions hold names the credential, else the default")

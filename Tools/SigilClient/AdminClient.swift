@@ -15,7 +15,7 @@ public struct AdminClient {
     /// Which service owns a kind: the variable holding its URL.
     public static let routes: [ResourceKind: String] = [
         .trustProvider: "SIGIL_ATTEST_URL", .clientWorkload: "SIGIL_ATTEST_URL",
-        .serverWorkload: "SIGIL_POLICY_URL", .accessPolicy: "SIGIL_POLICY_URL",
+        .serverWorkload: "SIGIL_POLICY_URL", .accessPolicy: "SIGIL_POLICY_URL", .postureFeed: "SIGIL_POLICY_URL",
         .credentialProvider: "SIGIL_ISSUE_URL", .logStream: "SIGIL_AUDIT_URL",
     ]
 

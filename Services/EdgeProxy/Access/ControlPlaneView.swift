@@ -51,55 +51,36 @@ final class ControlPlaneView: Service, Sendable {
     }
 
     func run() async throws {
-        let configTopic = context.topics.name(.config)
-        let metadata = try await context.admin.metadata()
-        let partitions = (0..<(metadata.topic(configTopic)?.partitions ?? 1)).map {
-            KafkaTopicPartitionOffset(topic: configTopic, partition: $0, offset: .beginning)
-        }
-        var configuration = KafkaConsumerConfiguration(
-            client: context.configuration.kafkaClient("sigil-edge-config"), mode: .assign(partitions))
-        configuration.fetchWaitMaxMilliseconds = context.configuration.kafkaFetchWaitMaxMilliseconds
         // Large batches at start: each is checked on every core (see `admit`).
-        configuration.maximumBatchSize = 5_000
-        let consumer = try KafkaConsumer(configuration: configuration, logger: context.logger)
+        let reader = try await WholeTopicReader(
+            context, topic: .config, client: "sigil-edge-config", from: .beginning, maximumBatchSize: 5_000)
         // Where the topic ended when this edge started: read up to there, it is ready.
-        var behind: [Int32: Int64] = [:]
-        for position in partitions {
-            let end = try await context.admin.highWatermark(topic: configTopic, partition: position.partition)
-            if end > 0 { behind[position.partition] = end }
-        }
-        if behind.isEmpty { context.readiness.satisfy("configuration") }
+        var catchUp = CatchUp(reader.ends)
+        if catchUp.isDone { context.readiness.satisfy("configuration") }
         // Changes written before this edge started withdraw nothing it holds (it holds nothing yet): only records
-        // from here on are read for revocation, so a start pays no signature check for the tenant's policies.
-        let startedAt = behind
-        try await withGracefulShutdownHandler {
-            while let batch = try await consumer.nextBatch() {
-                // Decoded, filtered and signature-checked on every core; then taken in, in order. One index update
-                // per batch: a new edge in a tenant with thousands of server workloads copies the index a few times,
-                // not once per workload.
-                let admitted = await ConsumerBatch.map(batch) { message in
-                    self.admit(message, beforeStart: message.offset < (startedAt[message.partition] ?? 0))
-                }
-                var changes: [ServerWorkloadIndex.Change] = []
-                defer { serverWorkloads.apply(changes) }
-                for (message, event) in zip(batch, admitted) {
-                    if let event, let change = apply(event) { changes.append(change) }
-                    if let end = behind[message.partition], message.offset + 1 >= end {
-                        behind[message.partition] = nil
-                        if behind.isEmpty {
-                            serverWorkloads.apply(changes)
-                            changes = []
-                            context.readiness.satisfy("configuration")
-                            context.logger.info(
-                                "configuration read", metadata: ["serverWorkloads": "\(serverWorkloads.names.count)"])
-                        }
-                    }
+        // from here on are read for revocation, so a start pays no signature check for client workloads or trust
+        // providers.
+        let startedAt = reader.ends
+        try await reader.run { batch in
+            // Decoded, filtered and signature-checked on every core; then taken in, in order. One index update per
+            // batch: a new edge in a tenant with thousands of server workloads copies the index a few times, not
+            // once per workload.
+            let admitted = await ConsumerBatch.map(batch) { message in
+                self.admit(message, beforeStart: message.offset < (startedAt[message.partition] ?? 0))
+            }
+            var changes: [ServerWorkloadIndex.Change] = []
+            defer { serverWorkloads.apply(changes) }
+            for (message, event) in zip(batch, admitted) {
+                if let event, let change = apply(event) { changes.append(change) }
+                if catchUp.passed(message) {
+                    serverWorkloads.apply(changes)
+                    changes = []
+                    context.readiness.satisfy("configuration")
+                    context.logger.info(
+                        "configuration read", metadata: ["serverWorkloads": "\(serverWorkloads.names.count)"])
                 }
             }
-        } onGracefulShutdown: {
-            consumer.stop()
         }
-        await consumer.close()
     }
 
     /// A configuration record this edge acts on: of its tenant (or an attestation key), a kind it uses, and signed

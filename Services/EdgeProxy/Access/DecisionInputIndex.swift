@@ -9,6 +9,8 @@ final class DecisionInputIndex: Sendable {
     struct State: Sendable {
         var byPolicy: [String: (server: String, inputs: DecisionInputs)] = [:]
         var byServer: [String: DecisionInputs] = [:]
+        /// Each policy's posture conditions (what a posture report may withdraw).
+        var posture: [String: [PostureCondition]] = [:]
     }
 
     private let state = Snapshot(State())
@@ -21,6 +23,7 @@ final class DecisionInputIndex: Sendable {
         state.update { state in
             var servers: Set<String> = []
             if let previous = state.byPolicy.removeValue(forKey: name) { servers.insert(previous.server) }
+            state.posture[name] = spec?.conditions?.posture
             if let spec {
                 state.byPolicy[name] = (spec.serverWorkload, spec.decisionInputs)
                 servers.insert(spec.serverWorkload)
@@ -31,6 +34,17 @@ final class DecisionInputIndex: Sendable {
                 state.byServer[server] = union.isEmpty ? nil : union
             }
         }
+    }
+}
+
+extension DecisionInputIndex {
+    /// The policies a posture report from `feed` no longer holds for (its score or status falls short of one of their
+    /// conditions on the feed): what they granted is dropped (continuous evaluation). Which client the subject is,
+    /// the edge cannot tell; every credential under such a policy goes, and is decided again.
+    func policiesFailing(feed: String, score: Int?, status: String?) -> [String] {
+        state.value.posture.compactMap { policy, conditions in
+            conditions.contains { $0.feed == feed && !$0.accepts(score: score, status: status) } ? policy : nil
+        }.sorted()
     }
 }
 

@@ -20,7 +20,7 @@ struct AccessDecider: Sendable {
     func decide(_ attested: IdentityAttested, tenant: String, at moment: Date = Date()) -> PolicyEngine.Decision {
         engine.decide(
             clientWorkload: attested.clientWorkload, target: attested.target, request: attested.request,
-            trustProviders: attested.trustProviders, tenant: tenant, at: moment)
+            trustProviders: attested.trustProviders, claims: attested.claims, tenant: tenant, at: moment)
     }
 
     func handle(_ event: CloudEvent, _ payload: any EventPayload, logger: Logger) async throws {

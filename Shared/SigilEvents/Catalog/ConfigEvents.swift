@@ -7,6 +7,7 @@ public enum ResourceKind: String, Codable, Sendable, CaseIterable {
     case serverWorkload = "ServerWorkload"
     case credentialProvider = "CredentialProvider"
     case accessPolicy = "AccessPolicy"
+    case postureFeed = "PostureFeed"
     case logStream = "LogStream"
     case adminToken = "AdminToken"
 }

@@ -41,17 +41,30 @@ public struct RequestProxied: EventPayload {
     }
 }
 
-/// A posture signal about a workload or host, from an EDR or cloud-security feed.
+/// What a posture feed (an EDR's host feed, a cloud-security tool's cluster feed) says of one subject — a host or a
+/// cluster — as `sigil-policy` pulled it: a score (0-100, higher is better) and a status where the feed has them, and
+/// when the feed last saw the subject. Written when any of them changes; keyed by tenant, feed and subject (the
+/// topic keeps each subject's latest).
 public struct PostureReported: EventPayload {
-    public static let eventType = EventType(area: "posture", event: "reported", version: 1)
+    public static let eventType = EventType(area: "posture", event: "reported", version: 2)
+    /// The `PostureFeed` resource it came from.
+    public var feed: String
+    /// The host name, device id or cluster name the feed reports on.
     public var subject: String
-    public var signal: String
-    public var value: JSONValue
+    public var score: Int?
+    /// The feed's word for the subject's state (`normal`, `contained`, `healthy`, ...), lower case.
+    public var status: String?
+    /// When the feed last heard from the subject.
+    public var lastSeen: Date
+    /// When Sigil pulled it.
     public var observedAt: Date
-    public init(subject: String, signal: String, value: JSONValue, observedAt: Date) {
+
+    public init(feed: String, subject: String, score: Int?, status: String?, lastSeen: Date, observedAt: Date) {
+        self.feed = feed
         self.subject = subject
-        self.signal = signal
-        self.value = value
+        self.score = score
+        self.status = status
+        self.lastSeen = lastSeen
         self.observedAt = observedAt
     }
 }

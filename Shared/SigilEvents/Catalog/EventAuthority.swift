@@ -8,7 +8,7 @@ extension ResourceKind {
     public var owner: ServiceRole {
         switch self {
         case .trustProvider, .clientWorkload: .attest
-        case .serverWorkload, .accessPolicy: .policy
+        case .serverWorkload, .accessPolicy, .postureFeed: .policy
         case .credentialProvider, .adminToken: .issue
         case .logStream: .audit
         }
@@ -24,13 +24,13 @@ public enum EventAuthority {
         case is AttestationKeyPublished, is IdentityAttested, is AttestationFailed, is JoinTokenCreated,
             is JoinTokenRevoked:
             [.attest]
-        case is AccessGranted, is AccessDenied: [.policy]
+        case is AccessGranted, is AccessDenied, is PostureReported: [.policy]
         case is CredentialIssued, is TenantKeyRotated, is TenantCreated, is TenantDeleted: [.issue]
         case is AccessRefused: [.attest, .policy, .issue]
         case is AccessRequested, is EdgeStarted, is EdgeStopped, is RequestProxied, is RequestsSummarized: [.edge]
         case is AuditCheckpointed: [.audit]
         case is EventDeadLettered: Set(ServiceRole.allCases)
-        default: []  // e.g. posture reports: no integration holds a key yet
+        default: []
         }
     }
 }

@@ -62,6 +62,12 @@ public struct SigilTopics: Sendable, Hashable {
             configs["cleanup.policy"] = "compact"
             configs["retention.ms"] = "-1"
         }
+        // Posture: each subject's latest report (keyed by tenant, feed and subject) for a week — a report older than
+        // that is stale for any policy (maxLastSeen is at most a day), so losing it fails closed.
+        if topic == .posture {
+            configs["cleanup.policy"] = "compact,delete"
+            configs["retention.ms"] = String(7 * 24 * 3_600_000)
+        }
         return KafkaTopicSpecification(
             name: name(topic),
             partitions: partitions[topic] ?? topic.defaultPartitions,

@@ -10,7 +10,7 @@ public struct ConfigurationSource: Sendable {
     /// Values that are secrets and must never be printed by the configuration library's diagnostics.
     static let secretKeys: Set<String> = [
         "SIGIL_ADMIN_TOKEN", "SIGIL_AUDITOR_TOKEN", "SIGIL_POSTGRES_URL", "SIGIL_KEK", "SIGIL_SIGNING_KEY",
-        "SIGIL_AUDIT_KEK", "SIGIL_ATTEST_PRIVATE_KEY", "SIGIL_EDGE_ROLE_TOKEN",
+        "SIGIL_AUDIT_KEK", "SIGIL_POLICY_KEK", "SIGIL_ATTEST_PRIVATE_KEY", "SIGIL_EDGE_ROLE_TOKEN",
     ]
 
     public init(environment: [String: String]) async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import SigilEvents
+import SigilPolicy
 import Testing
 
 @testable import EdgeProxy
@@ -32,6 +33,31 @@ struct CredentialRevocationTests {
         // A credential from an issuer that did not say under which policy: any policy change may withdraw it.
         cache.store(held(policy: nil, server: nil), for: key("legacy"))
         #expect(cache.revoke(.accessPolicy("anything")) == 1)
+    }
+
+    @Test("a posture report names the policies whose conditions on its feed it falls short of")
+    func postureFailures() throws {
+        let inputs = DecisionInputIndex()
+        func policy(_ name: String, _ posture: String) throws {
+            let json = """
+                {"clientWorkload": "c", "serverWorkload": "s", "trustProvider": "t", "credentialProvider": "k",
+                 "ttlSeconds": 300, "conditions": {"posture": [\(posture)]}}
+                """
+            inputs.apply(policy: name, spec: try JSONDecoder().decode(AccessPolicySpec.self, from: Data(json.utf8)))
+        }
+        try policy(
+            "strict", #"{"feed": "falcon", "subjectClaim": "hostname", "minimumScore": 80, "maxLastSeenSeconds": 600}"#)
+        try policy(
+            "lenient", #"{"feed": "falcon", "subjectClaim": "hostname", "minimumScore": 50, "maxLastSeenSeconds": 600}"#
+        )
+        try policy(
+            "clusters", #"{"feed": "wiz", "subject": "prod", "statuses": ["connected"], "maxLastSeenSeconds": 600}"#)
+        #expect(inputs.policiesFailing(feed: "falcon", score: 90, status: "normal").isEmpty)
+        #expect(inputs.policiesFailing(feed: "falcon", score: 70, status: "normal") == ["strict"])
+        #expect(inputs.policiesFailing(feed: "falcon", score: nil, status: nil) == ["lenient", "strict"])
+        #expect(inputs.policiesFailing(feed: "wiz", score: 100, status: "disconnected") == ["clusters"])
+        inputs.apply(policy: "strict", spec: nil)
+        #expect(inputs.policiesFailing(feed: "falcon", score: 70, status: "normal").isEmpty, "a removed policy")
     }
 
     @Test("a credential requested before a revocation serves its request but is not kept")

@@ -9,6 +9,7 @@ import Testing
 @testable import AuditIngestion
 @testable import CredentialIssuance
 @testable import IdentityAttestation
+@testable import PolicyDecision
 @testable import SigilService
 
 /// The kinds of the other services: each refuses what would weaken it, naming the field, and keeps its secrets.
@@ -212,6 +213,37 @@ struct KindAdmissionTests {
                 stream(["type": "splunk-hec", "url": "https://splunk.example:8088", "token": "t"]))
             #expect(
                 answer.status == .unprocessableContent && answer.detail.contains("SIGIL_AUDIT_KEK"), "\(answer.detail)")
+        }
+    }
+
+    @Test("posture feeds: https (http to this host only), the client secret encrypted and never shown, no KEK refused")
+    func postureFeeds() async throws {
+        let secret = "cs-" + UUID().uuidString
+        let feed: JSONValue = [
+            "type": "crowdstrike", "url": "https://api.crowdstrike.com", "clientID": "sigil",
+            "clientSecret": .string(secret),
+        ]
+        let off = try await Bench(.policyDecision)
+        try await off.application().test(.router) { client in
+            let answer = try await put(client, .postureFeed, "falcon", feed)
+            #expect(
+                answer.status == .unprocessableContent && answer.detail.contains("SIGIL_POLICY_KEK"), "\(answer.detail)"
+            )
+        }
+        let kek = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        let bench = try await Bench(.policyDecision, environment: ["SIGIL_POLICY_KEK": kek])
+        try await bench.application().test(.router) { client in
+            guard case .object(var fields) = feed else { return }
+            fields["url"] = "http://api.crowdstrike.com"
+            let plain = try await put(client, .postureFeed, "falcon", .object(fields))
+            #expect(plain.field == "spec.url", "\(plain.detail)")
+            fields["url"] = "https://api.crowdstrike.com"
+            fields["type"] = "qualys"
+            #expect(try await put(client, .postureFeed, "falcon", .object(fields)).field == "spec.type")
+            let created = try await put(client, .postureFeed, "falcon", feed)
+            #expect(created.status == .created, "\(created.detail)")
+            #expect(!"\(created.body)".contains(secret) && "\(created.body)".contains("clientSecretEncrypted"))
+            for event in bench.log.events { #expect(!String(decoding: event.data, as: UTF8.self).contains(secret)) }
         }
     }
 }

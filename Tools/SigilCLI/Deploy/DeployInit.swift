@@ -38,6 +38,7 @@ struct DeployInit: AsyncParsableCommand {
             ("SIGIL_ATTEST_PRIVATE_KEY", DevSecret.generateKey()),
             ("SIGIL_KEK", DevSecret.generateKey()),
             ("SIGIL_AUDIT_KEK", DevSecret.generateKey()),
+            ("SIGIL_POLICY_KEK", DevSecret.generateKey()),
             ("SIGIL_DEMO_API_KEY", "demo_" + DevSecret.generate(bytes: 24)),
         ]
         for role in ServiceRole.allCases {

@@ -105,6 +105,7 @@ struct DevUp: AsyncParsableCommand {
             "sigil-attest": ["SIGIL_ATTEST_PRIVATE_KEY": DevSecret.generateKey()],
             "sigil-issue": ["SIGIL_KEK": DevSecret.generateKey()],
             "sigil-audit": ["SIGIL_AUDIT_KEK": DevSecret.generateKey()],
+            "sigil-policy": ["SIGIL_POLICY_KEK": DevSecret.generateKey()],
         ]
         let signing = SigningKeySet.generate(suffix: "dev-1")
         for (role, key) in signing.keys {

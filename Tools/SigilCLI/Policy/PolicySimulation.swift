@@ -135,7 +135,8 @@ struct PolicySimulate: AsyncParsableCommand {
                     PolicySimulator.RecordedRequest(
                         time: time, clientWorkload: client,
                         target: AccessTarget(scheme: scheme, host: host, port: port),
-                        trustProviders: providers, request: attributes))
+                        trustProviders: providers, request: attributes,
+                        claims: data["claims"] as? [String: String] ?? [:]))
             }
             if items.count < 500 { break }
         } while true

@@ -7,18 +7,7 @@ import SigilService
 /// What the HTTP destinations share: an `https` URL (plain `http` only to this host), optional PEM authorities for a
 /// private CA, and one client per stream.
 enum HTTPDestination {
-    static func checkURL(_ text: String, field: String) throws {
-        guard let url = URLComponents(string: text), let scheme = url.scheme, let host = url.host, !host.isEmpty,
-            url.user == nil, url.password == nil, url.fragment == nil
-        else {
-            throw ProblemDetails.invalidField(field, "\(field) must be an absolute http(s) URL without credentials")
-        }
-        let loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host)
-        guard scheme == "https" || (scheme == "http" && loopback) else {
-            throw ProblemDetails.invalidField(
-                field, "\(field) must be https (plain http only to this host: secrets never cross a network in clear)")
-        }
-    }
+    static func checkURL(_ text: String, field: String) throws { try OutboundURL.check(text, field: field) }
 
     static func checkCA(_ ca: String?, field: String) throws {
         guard let ca else { return }
