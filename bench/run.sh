@@ -12,8 +12,8 @@
 #      to rsyslog over TCP beside the same number of messages written straight to a second rsyslog.
 #   7. attestation: service-account tokens (ES256, RS256) verified per second on one core by sigil-attest's verifier,
 #      beside PyJWT verifying the same tokens with the same checks.
-#   8. policy: decisions among 10, 1,000 and 10,000 policies (time windows, trust providers, weekend denies) by the
-#      policy service's engine and by Cedar through cedarpy, both in process on one core.
+#   8. policy: decisions among 10, 1,000 and 10,000 policies (time windows, source networks, trust providers, weekend
+#      denies) by the policy service's engine and by Cedar through cedarpy, both in process on one core.
 # Release build; the constellation runs from it with `sigil dev up` (mock broker, throwaway PostgreSQL). The edge
 # runs one proxy thread (SIGIL_EDGE_THREADS=1), as nginx runs one worker.
 set -euo pipefail

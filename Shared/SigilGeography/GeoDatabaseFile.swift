@@ -93,7 +93,7 @@ public final class GeoDatabase: AtomicReference, @unchecked Sendable {
     func locate(_ address: IPAddress) -> GeoLocation? {
         var error: Int32 = 0
         var result: MMDB_lookup_result_s
-        if address.bytes.count == 4 {
+        if address.isV4 {
             var socket = sockaddr_in()
             socket.sin_family = sa_family_t(AF_INET)
             withUnsafeMutableBytes(of: &socket.sin_addr) { $0.copyBytes(from: address.bytes) }

@@ -111,24 +111,32 @@ package final class PolicyEngine: Sendable {
         // An exact host first, then the wildcards that cover it, the most specific first (as the edge routes); at a
         // target, the server workload whose method and path scope takes the request, the most specific first.
         var server: ScopedServer?
-        for candidate in [wanted] + wanted.wildcardCandidates {
-            guard let servers = index.serverByTarget[candidate] else { continue }
-            // Where paths tell server workloads apart, a path that could be read two ways is refused, never taken
-            // by the catch-all (`/public/../admin` is not a public path).
-            if let path = request?.path, !PathPrefix.isCanonical(path),
-                servers.contains(where: { $0.scope.pathPrefix != nil })
+        var ambiguous = false
+        // Where paths tell server workloads apart, a path that could be read two ways is refused, never taken by the
+        // catch-all (`/public/../admin` is not a public path).
+        func take(_ candidate: AccessTarget) -> Bool {
+            guard let servers = index.serverByTarget[candidate] else { return false }
+            if let path = request?.path, servers.count > 1 || servers[0].scope.pathPrefix != nil,
+                !PathPrefix.isCanonical(path), servers.contains(where: { $0.scope.pathPrefix != nil })
             {
-                return Decision(
-                    serverWorkload: nil, policy: nil,
-                    refusal: RefusalReason(
-                        code: "ambiguous-path",
-                        detail:
-                            "the path is not in canonical form and server workloads at this host are told apart by path"
-                    ),
-                    explanation: nil)
+                ambiguous = true
+                return true
             }
             server = RequestScope.pick(servers, scope: \.scope, method: request?.method, path: request?.path)
-            if server != nil { break }
+            return server != nil
+        }
+        // The wildcards (a string made per parent domain) only when the exact host has none that takes the request.
+        if !take(wanted) {
+            for candidate in wanted.wildcardCandidates where take(candidate) { break }
+        }
+        if ambiguous {
+            return Decision(
+                serverWorkload: nil, policy: nil,
+                refusal: RefusalReason(
+                    code: "ambiguous-path",
+                    detail: "the path is not in canonical form and server workloads at this host are told apart by path"
+                ),
+                explanation: nil)
         }
         guard let server else {
             let what = request.map { " (\($0.method) \($0.path))" } ?? ""
@@ -253,7 +261,7 @@ package final class PolicyEngine: Sendable {
                     condition: "sourceNetworks",
                     satisfied: address.map { address in networks.contains { $0.contains(address) } } ?? false,
                     expected: policy.expectedNetworks,
-                    actual: address?.description ?? Self.unknownSource(request)))
+                    actual: address != nil ? request?.source ?? "" : Self.unknownSource(request)))
         }
         if let geography = policy.geography {
             var location: GeoLocation?

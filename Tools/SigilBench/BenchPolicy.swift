@@ -5,8 +5,8 @@ import SigilPolicy
 import SigilService
 
 /// Policy decisions on one core, in process: the policy service's engine deciding requests among 10, 1,000 and
-/// 10,000 policies (each an allow with a trust-provider check and a weekday office-hours window in Europe/Berlin;
-/// every tenth pair also a weekend deny). `bench/cedar_decide.py` has Cedar (cedarpy) decide the same requests over
+/// 10,000 policies (each an allow with a trust-provider check, a weekday office-hours window in Europe/Berlin and a
+/// source network; every tenth pair also a weekend deny). `bench/cedar_decide.py` has Cedar (cedarpy) decide the same requests over
 /// the same policies.
 struct BenchPolicy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,6 +29,7 @@ struct BenchPolicy: AsyncParsableCommand {
             let budget = Duration.milliseconds(Int(seconds * 1000))
             var index = 0
             let providers = ["cluster"]
+            let request = RequestAttributes(method: "GET", path: "/v1/ledger", source: "10.1.2.3")
             while ContinuousClock.now - started < budget {
                 for _ in 0..<1_000 {
                     let pair = (index &* 7_919) % count
@@ -38,8 +39,8 @@ struct BenchPolicy: AsyncParsableCommand {
                     let target = AccessTarget(scheme: "https", host: "s\(pair).bench.internal", port: 443)
                     let before = ContinuousClock.now
                     let decision = engine.decide(
-                        clientWorkload: client, target: target, trustProviders: providers, tenant: "bench",
-                        at: Self.moment)
+                        clientWorkload: client, target: target, request: request, trustProviders: providers,
+                        tenant: "bench", at: Self.moment)
                     let elapsed = (ContinuousClock.now - before).components
                     durations.append(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
                     if decision.policy != nil { granted += 1 }
@@ -89,7 +90,8 @@ struct BenchPolicy: AsyncParsableCommand {
                             "days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00",
                             "timeZone": "Europe/Berlin",
                         ]
-                    ]
+                    ],
+                    "sourceNetworks": ["10.0.0.0/8"],
                 ],
             ]
             policyResources.append(

@@ -45,14 +45,19 @@ final class ServerWorkloadIndex: Sendable {
     /// The server workload for a request (`path` without its query); with no method and path, one without a scope.
     func match(_ target: AccessTarget, method: String? = nil, path: String? = nil) -> Match {
         let byTarget = state.value.byTarget
-        for candidate in [target] + target.wildcardCandidates {
-            guard let workloads = byTarget[candidate] else { continue }
-            if let path, !PathPrefix.isCanonical(path), workloads.contains(where: { $0.scope.pathPrefix != nil }) {
+        func at(_ candidate: AccessTarget) -> Match? {
+            guard let workloads = byTarget[candidate] else { return nil }
+            if let path, workloads.count > 1 || workloads[0].scope.pathPrefix != nil, !PathPrefix.isCanonical(path),
+                workloads.contains(where: { $0.scope.pathPrefix != nil })
+            {
                 return .ambiguousPath
             }
-            if let workload = RequestScope.pick(workloads, scope: \.scope, method: method, path: path) {
-                return .serverWorkload(workload)
-            }
+            return RequestScope.pick(workloads, scope: \.scope, method: method, path: path).map(Match.serverWorkload)
+        }
+        // The exact host first; the wildcards (a string made per parent domain) only when it has none for the request.
+        if let exact = at(target) { return exact }
+        for candidate in target.wildcardCandidates {
+            if let covering = at(candidate) { return covering }
         }
         return .unmanaged
     }
@@ -60,7 +65,7 @@ final class ServerWorkloadIndex: Sendable {
     /// Whether any server workload is at the target (whatever its scope).
     func manages(_ target: AccessTarget) -> Bool {
         let byTarget = state.value.byTarget
-        return ([target] + target.wildcardCandidates).contains { byTarget[$0] != nil }
+        return byTarget[target] != nil || target.wildcardCandidates.contains { byTarget[$0] != nil }
     }
 
     var names: [String] { state.value.targetOf.keys.sorted() }
