@@ -26,6 +26,6 @@ topic access.attested "$access_partitions"
 topic access.decisions "$access_partitions"
 topic access.replies "$access_partitions"
 topic edge.activity 6
-topic posture 3
+topic posture 3 --config cleanup.policy=compact,delete --config retention.ms=604800000
 topic deadletter 3
 topic audit.checkpoints 3 --config cleanup.policy=compact --config retention.ms=-1

@@ -31,13 +31,13 @@ enum CredentialProviderSpec: VariantResourceSpec {
     }
 }
 
-/// Type `static`: one API key or token, stored only encrypted with the tenant's data key, injected as a named
-/// header or as `Authorization: Bearer`.
+/// Type `static`: one API key, token or `user:password`, stored only encrypted with the tenant's data key, injected
+/// as `Authorization: Bearer`, a named header (with an optional prefix), `Authorization: Basic`, or a query parameter.
 struct StaticCredential: Codable, Sendable, Equatable {
     static let type = "static"
 
-    enum Injection: String, Codable, Sendable {
-        case header, bearer
+    enum Injection: String, Codable, Sendable, CaseIterable {
+        case header, bearer, basic, query
     }
 
     static let schema = SpecSchema.ObjectSchema(
@@ -45,14 +45,25 @@ struct StaticCredential: Codable, Sendable, Equatable {
         [
             .init("type", .string(choices: [type]), required: true, "The credential provider's type."),
             .init(
-                "inject", .string(choices: ["header", "bearer"]), default: "bearer",
-                "`bearer`: Authorization: Bearer <value>; `header`: the value in the named header."),
+                "inject", .string(choices: Injection.allCases.map(\.rawValue)), default: "bearer",
+                "`bearer`: Authorization: Bearer <value>; `header`: the value in the named header (after `prefix`); "
+                    + "`basic`: the value is user:password, sent as Authorization: Basic; `query`: the value as the "
+                    + "query parameter `parameter` (replacing any the workload sent)."),
             .init(
                 "header",
                 .string(
                     maxLength: 256,
                     pattern: (regex: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", meaning: "an HTTP header name")),
                 "The header, when inject is `header`."),
+            .init(
+                "prefix", .string(maxLength: 64, pattern: (regex: "^[\\x20-\\x7E]*$", meaning: "printable ASCII")),
+                "Written before the value in the header (`Token `, `ApiKey `), when inject is `header`."),
+            .init(
+                "parameter",
+                .string(
+                    maxLength: 128,
+                    pattern: (regex: "^[A-Za-z0-9._~-]+$", meaning: "a query parameter name (letters, digits, ._~-)")),
+                "The query parameter, when inject is `query`."),
             .init(
                 "value", .string(maxLength: 8_192), writeOnly: true,
                 "The secret; encrypted at admission, never shown again."),
@@ -64,22 +75,31 @@ struct StaticCredential: Codable, Sendable, Equatable {
 
     var inject: Injection
     var header: String?
+    var prefix: String?
+    var parameter: String?
     var value: String?
     var valueEncrypted: EncryptedValue?
+
+    init(
+        inject: Injection, header: String? = nil, prefix: String? = nil, parameter: String? = nil,
+        value: String? = nil, valueEncrypted: EncryptedValue? = nil
+    ) {
+        self.inject = inject
+        self.header = header
+        self.prefix = prefix
+        self.parameter = parameter
+        self.value = value
+        self.valueEncrypted = valueEncrypted
+    }
 
     /// The additional data binding a ciphertext to its tenant's resource, so it cannot be moved to another one.
     static func field(_ name: String) -> String { "CredentialProvider/\(name)/value" }
 
     func admitted(_ admission: Admission<CredentialProviderSpec>, current: StaticCredential?) async throws -> Self {
-        if inject == .header, header == nil {
-            throw ProblemDetails.invalidField("spec.header", "spec.header is required when spec.inject is header")
-        }
-        if inject == .bearer, header != nil {
-            throw ProblemDetails.invalidField("spec.header", "spec.header is only for spec.inject: header")
-        }
+        try checkInjection()
         let keyring = try IssuanceParts.keyring.get(admission.context)
         let field = Self.field(admission.name)
-        var stored = StaticCredential(inject: inject, header: header, value: nil, valueEncrypted: nil)
+        var stored = StaticCredential(inject: inject, header: header, prefix: prefix, parameter: parameter)
         switch (value, valueEncrypted) {
         case (let secret?, nil):
             // The same secret again keeps its ciphertext, so re-applying a file changes nothing.
@@ -103,11 +123,33 @@ struct StaticCredential: Codable, Sendable, Equatable {
         }
         return stored
     }
+
+    /// Each injection's own fields, and no other's; a basic credential's value is `user:password`.
+    func checkInjection() throws {
+        let fields: [(String, Any?, Injection)] = [
+            ("header", header, .header), ("prefix", prefix, .header), ("parameter", parameter, .query),
+        ]
+        for (name, given, owner) in fields where given != nil && inject != owner {
+            throw ProblemDetails.invalidField("spec.\(name)", "spec.\(name) is only for spec.inject: \(owner.rawValue)")
+        }
+        if inject == .header, header == nil {
+            throw ProblemDetails.invalidField("spec.header", "spec.header is required when spec.inject is header")
+        }
+        if inject == .query, parameter == nil {
+            throw ProblemDetails.invalidField("spec.parameter", "spec.parameter is required when spec.inject is query")
+        }
+        if inject == .basic, let value, value.firstIndex(of: ":").map({ $0 == value.startIndex }) ?? true {
+            throw ProblemDetails.invalidField(
+                "spec.value", "spec.value must be user:password (a user name, a colon, the password) for basic")
+        }
+    }
 }
 
 /// What the edge receives, sealed: how to inject and the value.
 struct IssuedCredential: Codable, Sendable {
     let inject: String
     let header: String?
+    var prefix: String? = nil
+    var parameter: String? = nil
     let value: String
 }

@@ -64,8 +64,8 @@ struct CredentialIssuer: Sendable {
         do {
             let secret = try keyring.decrypt(value, tenant: tenant, field: StaticCredential.field(provider.name))
             let credential = IssuedCredential(
-                inject: credential.inject.rawValue, header: credential.header,
-                value: String(decoding: secret, as: UTF8.self))
+                inject: credential.inject.rawValue, header: credential.header, prefix: credential.prefix,
+                parameter: credential.parameter, value: String(decoding: secret, as: UTF8.self))
             let edgeKey = try HPKERecipientKey.publicKey(granted.reply.publicKey.bytes)
             return try HPKESealing.seal(
                 Array(try JSONEncoder().encode(credential)), to: edgeKey, recipientKeyID: granted.requestID,

@@ -71,25 +71,39 @@ struct AccessClient: AccessRequester {
             struct Sealed: Decodable {
                 let inject: String
                 let header: String?
+                let prefix: String?
+                let parameter: String?
                 let value: String
             }
+            let credential: Sealed
             do {
                 let plaintext = try replyKey.open(
                     issued.credential, context: .credential(tenant: edge.tenant, requestID: requestID))
-                let credential = try JSONDecoder().decode(Sealed.self, from: Data(plaintext))
-                held = HeldCredential(
-                    requestID: requestID, inject: credential.inject, header: credential.header, value: credential.value,
-                    obtainedAt: Date(), expiresAt: issued.expiresAt, accessPolicy: issued.accessPolicy,
-                    serverWorkload: issued.serverWorkload)
+                credential = try JSONDecoder().decode(Sealed.self, from: Data(plaintext))
             } catch {
                 throw EdgeRefusal(
                     kind: .refused, stage: "edge", code: "credential-unreadable",
                     detail: "the issued credential does not open with this request's key")
             }
+            guard
+                let injected = HeldCredential(
+                    requestID: requestID, inject: credential.inject, header: credential.header,
+                    prefix: credential.prefix, parameter: credential.parameter, value: credential.value,
+                    obtainedAt: Date(), expiresAt: issued.expiresAt, accessPolicy: issued.accessPolicy,
+                    serverWorkload: issued.serverWorkload)
+            else {
+                throw EdgeRefusal(
+                    kind: .refused, stage: "edge", code: "credential-unusable",
+                    detail:
+                        "the issued credential's injection (\(credential.inject.prefix(32))) is not one this edge knows"
+                )
+            }
+            held = injected
             guard held.isSendable else {
                 throw EdgeRefusal(
                     kind: .refused, stage: "edge", code: "credential-unusable",
-                    detail: "the issued credential cannot be sent as an HTTP header (name or value characters)")
+                    detail: "the issued credential cannot be sent as it is (header or parameter name, value characters)"
+                )
             }
             Counter(label: "sigil.edge.credentials", dimensions: [("source", "issued")]).increment()
             logger.info("credential obtained", metadata: ["request": "\(requestID)", "lease": "\(issued.leaseID)"])

@@ -2,13 +2,18 @@ import Atomics
 import Foundation
 import SigilEvents
 
-/// A credential the edge holds, decrypted, in memory only, with the header it becomes.
+/// A credential the edge holds, decrypted, in memory only, with how it is injected: a header (`Authorization: Bearer
+/// …`, `X-API-Key: …`, `Authorization: Basic …`) or a query parameter.
 final class HeldCredential: Sendable {
+    enum Injection: Sendable, Equatable {
+        case header(name: String, value: String)
+        /// `value` as it is (the edge percent-encodes it into the query).
+        case query(parameter: String, value: String)
+    }
+
     /// The access request that obtained it (reported with the requests it is used for).
     let requestID: String
-    /// The header the credential is injected as, and its value (e.g. `Authorization: Bearer …`).
-    let headerName: String
-    let headerValue: String
+    let injection: Injection
     let obtainedAt: Date
     let expiresAt: Date
     /// When a background refresh starts: 80% of the lifetime, so steady traffic never waits for the control plane.
@@ -20,45 +25,83 @@ final class HeldCredential: Sendable {
     let serverWorkload: String?
 
     init(
-        requestID: String, headerName: String, headerValue: String, obtainedAt: Date, expiresAt: Date,
-        accessPolicy: String? = nil, serverWorkload: String? = nil
+        requestID: String, injection: Injection, obtainedAt: Date, expiresAt: Date, accessPolicy: String? = nil,
+        serverWorkload: String? = nil
     ) {
         self.accessPolicy = accessPolicy
         self.serverWorkload = serverWorkload
         self.requestID = requestID
-        self.headerName = headerName
-        self.headerValue = headerValue
+        self.injection = injection
         self.obtainedAt = obtainedAt
         self.expiresAt = expiresAt
         self.refreshAt = obtainedAt.addingTimeInterval(max(0, expiresAt.timeIntervalSince(obtainedAt)) * 0.8)
     }
 
-    /// The header for an issued credential: `header` (named by the provider, default `Authorization`) or `bearer`.
     convenience init(
-        requestID: String, inject: String, header: String?, value: String, obtainedAt: Date, expiresAt: Date,
+        requestID: String, headerName: String, headerValue: String, obtainedAt: Date, expiresAt: Date,
         accessPolicy: String? = nil, serverWorkload: String? = nil
     ) {
-        let name = inject == "header" ? (header ?? "Authorization") : "Authorization"
         self.init(
-            requestID: requestID, headerName: name, headerValue: inject == "bearer" ? "Bearer \(value)" : value,
-            obtainedAt: obtainedAt, expiresAt: expiresAt, accessPolicy: accessPolicy, serverWorkload: serverWorkload)
+            requestID: requestID, injection: .header(name: headerName, value: headerValue), obtainedAt: obtainedAt,
+            expiresAt: expiresAt, accessPolicy: accessPolicy, serverWorkload: serverWorkload)
+    }
+
+    /// An issued credential as its provider said to inject it: `bearer`, `header` (named, after an optional prefix),
+    /// `basic` (`user:password`, base64 into `Authorization: Basic`) or `query` (the named parameter). Nil for an
+    /// injection this edge does not know, or one missing its name.
+    convenience init?(
+        requestID: String, inject: String, header: String? = nil, prefix: String? = nil, parameter: String? = nil,
+        value: String, obtainedAt: Date, expiresAt: Date, accessPolicy: String? = nil, serverWorkload: String? = nil
+    ) {
+        let injection: Injection
+        switch inject {
+        case "bearer": injection = .header(name: "Authorization", value: "Bearer \(value)")
+        case "header":
+            guard let header else { return nil }
+            injection = .header(name: header, value: (prefix ?? "") + value)
+        case "basic":
+            injection = .header(name: "Authorization", value: "Basic " + Data(value.utf8).base64EncodedString())
+        case "query":
+            guard let parameter else { return nil }
+            injection = .query(parameter: parameter, value: value)
+        default: return nil
+        }
+        self.init(
+            requestID: requestID, injection: injection, obtainedAt: obtainedAt, expiresAt: expiresAt,
+            accessPolicy: accessPolicy, serverWorkload: serverWorkload)
+    }
+
+    /// The header it replaces, if it is one.
+    var headerName: String? {
+        if case .header(let name, _) = injection { return name }
+        return nil
     }
 }
 
 extension HeldCredential {
-    /// Whether the header can be sent as it is: a field name of token characters (RFC 9110 §5.1) and a value without
-    /// control characters (no CR, LF or NUL: nothing that could split a request), both of sane length. The proxy
-    /// sends headers without a second validation, so a credential is checked once, here, when it arrives.
+    /// Whether it can be sent as it is: a header field name of token characters (RFC 9110 §5.1) and a value without
+    /// control characters (no CR, LF or NUL: nothing that could split a request), both of sane length; a query
+    /// parameter named by unreserved characters (its value is percent-encoded when sent). The proxy sends them
+    /// without a second validation, so a credential is checked once, here, when it arrives.
     var isSendable: Bool {
-        let name = headerName.utf8
-        let value = headerValue.utf8
-        guard (1...256).contains(name.count), value.count <= 16 * 1024 else { return false }
-        let tokenSymbols = Set("!#$%&'*+-.^_`|~".utf8)
-        let nameValid = name.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || tokenSymbols.contains(byte)
+        switch injection {
+        case .header(let name, let value):
+            let name = name.utf8
+            let value = value.utf8
+            guard (1...256).contains(name.count), value.count <= 16 * 1024 else { return false }
+            let tokenSymbols = Set("!#$%&'*+-.^_`|~".utf8)
+            let nameValid = name.allSatisfy { byte in
+                Self.isAlphanumeric(byte) || tokenSymbols.contains(byte)
+            }
+            return nameValid && value.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+        case .query(let parameter, let value):
+            return (1...128).contains(parameter.utf8.count) && value.utf8.count <= 8 * 1024
+                && parameter.utf8.allSatisfy { Self.isAlphanumeric($0) || Set("-._~".utf8).contains($0) }
         }
-        return nameValid && value.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+    }
+
+    static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
     }
 }
 

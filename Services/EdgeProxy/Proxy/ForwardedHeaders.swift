@@ -1,8 +1,9 @@
+import Foundation
 import NIOHTTP1
 
 /// The header rewriting of a forward proxy (RFC 9110 §7.6): hop-by-hop fields dropped, including those the
 /// `Connection` field names; `Host` set from the request target; one `Via` line; the injected credential replacing
-/// whatever the workload sent under that name.
+/// whatever the workload sent under that name (a header, or a query parameter).
 enum ForwardedHeaders {
     static let via = "1.1 sigil-edge"
 
@@ -34,7 +35,7 @@ enum ForwardedHeaders {
             if name.equalsIgnoringCase("content-length") { hasLength = true }
             // `Expect: 100-continue` is answered by the edge itself once it is ready for the body.
             if name.equalsIgnoringCase("host") || name.equalsIgnoringCase("expect") || isHopByHop(name)
-                || (credential.map { name.equalsIgnoringCase($0.headerName) } ?? false)
+                || (credential?.headerName.map { name.equalsIgnoringCase($0) } ?? false)
                 || listed.contains(where: { name.equalsIgnoringCase($0) })
             {
                 continue
@@ -43,9 +44,36 @@ enum ForwardedHeaders {
         }
         if chunked && !hasLength { headers.add(name: "transfer-encoding", value: "chunked") }
         headers.add(name: "via", value: vias.isEmpty ? via : vias.joined(separator: ", ") + ", " + via)
-        if let credential { headers.add(name: credential.headerName, value: credential.headerValue) }
-        return HTTPRequestHead(version: .http1_1, method: head.method, uri: path, headers: headers)
+        var uri = path
+        switch credential?.injection {
+        case .header(let name, let value): headers.add(name: name, value: value)
+        case .query(let parameter, let value): uri = injecting(parameter, value, into: path)
+        case nil: break
+        }
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
     }
+
+    /// `path` with `parameter=value` (the value percent-encoded) as its query's last pair, every pair the workload
+    /// sent under that name (as it is, or percent-encoded) taken out.
+    static func injecting(_ parameter: String, _ value: String, into path: String) -> String {
+        let question = path.firstIndex(of: "?")
+        let base = question.map { path[..<$0] } ?? Substring(path)
+        var pairs: [Substring] = []
+        if let question {
+            for pair in path[path.index(after: question)...].split(separator: "&", omittingEmptySubsequences: true) {
+                let name = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                if (String(name).removingPercentEncoding ?? String(name)) == parameter { continue }
+                pairs.append(pair)
+            }
+        }
+        let encoded = value.addingPercentEncoding(withAllowedCharacters: queryValueCharacters) ?? ""
+        pairs.append(Substring("\(parameter)=\(encoded)"))
+        return base + "?" + pairs.joined(separator: "&")
+    }
+
+    /// RFC 3986 unreserved characters: everything else in a value is percent-encoded.
+    static let queryValueCharacters = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     /// The head sent to the workload for an upstream's response.
     static func response(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {

@@ -18,11 +18,17 @@ final class FakeAccessRequester: AccessRequester {
     let delay: Duration
     let lifetime: TimeInterval
     let refusal: EdgeRefusal?
+    /// How the issued credential is injected (the upstream's key in `X-API-Key` unless a test says otherwise).
+    let injection: HeldCredential.Injection
 
-    init(delay: Duration = .milliseconds(50), lifetime: TimeInterval = 300, refusal: EdgeRefusal? = nil) {
+    init(
+        delay: Duration = .milliseconds(50), lifetime: TimeInterval = 300, refusal: EdgeRefusal? = nil,
+        injection: HeldCredential.Injection = .header(name: "X-API-Key", value: TestUpstream.apiKey)
+    ) {
         self.delay = delay
         self.lifetime = lifetime
         self.refusal = refusal
+        self.injection = injection
     }
 
     func requestCredential(
@@ -42,8 +48,8 @@ final class FakeAccessRequester: AccessRequester {
         try? await Task.sleep(for: delay)
         if let refusal { throw refusal }
         return HeldCredential(
-            requestID: "request-\(number)", headerName: "X-API-Key", headerValue: TestUpstream.apiKey,
-            obtainedAt: Date(), expiresAt: Date().addingTimeInterval(lifetime))
+            requestID: "request-\(number)", injection: injection, obtainedAt: Date(),
+            expiresAt: Date().addingTimeInterval(lifetime))
     }
 }
 

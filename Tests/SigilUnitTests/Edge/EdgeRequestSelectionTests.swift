@@ -72,4 +72,27 @@ extension EdgeProxyTests {
             #expect(asked == ["test-api-admin", "test-api"], "one credential for each server workload")
         }
     }
+
+    @Test(
+        "a query-parameter credential reaches the upstream in the query, the workload's own value gone; basic as a header"
+    )
+    func injectedQueryAndBasic() async throws {
+        let query = FakeAccessRequester(injection: .query(parameter: "api_key", value: "k&1 2"))
+        try await withEdge(requester: query) { edge, upstream in
+            try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+                let echo = try await connection.send(.GET, "http://127.0.0.1:\(upstream.port)/echo?api_key=mine&page=2")
+                #expect(echo.status == 200)
+                #expect(echo.text.contains("?page=2&api_key=k%261%202\""), "\(echo.text)")
+                #expect(!echo.text.contains("mine"), "the workload's own value is gone")
+            }
+        }
+        let basic = FakeAccessRequester(injection: .header(name: "Authorization", value: "Basic c3ZjOnB3"))
+        try await withEdge(requester: basic) { edge, upstream in
+            try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+                let echo = try await connection.send(
+                    .GET, "http://127.0.0.1:\(upstream.port)/echo", headers: ["Authorization": "Bearer workload-own"])
+                #expect(echo.text.contains("Basic c3ZjOnB3") && !echo.text.contains("workload-own"), "\(echo.text)")
+            }
+        }
+    }
 }

@@ -97,13 +97,14 @@ struct EdgeTests {
     }
 
     @Test("a credential is used until it expires, due for refresh at 80%; tokens never share one")
-    func cache() {
+    func cache() throws {
         let cache = CredentialCache()
         let start = Date()
-        let held = HeldCredential(
-            requestID: "r", inject: "bearer", header: nil, value: "v", obtainedAt: start,
-            expiresAt: start.addingTimeInterval(100))
-        #expect(held.headerName == "Authorization" && held.headerValue == "Bearer v")
+        let held = try #require(
+            HeldCredential(
+                requestID: "r", inject: "bearer", header: nil, value: "v", obtainedAt: start,
+                expiresAt: start.addingTimeInterval(100)))
+        #expect(held.injection == .header(name: "Authorization", value: "Bearer v"))
         #expect(held.refreshAt == start.addingTimeInterval(80))
         let target = AccessTarget(scheme: "http", host: "api", port: 80)
         let key = CredentialKey(serverWorkload: "api", evidenceDigest: "token-a")
@@ -111,6 +112,46 @@ struct EdgeTests {
         #expect(cache.usable(key, at: start.addingTimeInterval(99)) != nil)
         #expect(cache.usable(CredentialKey(serverWorkload: "api", evidenceDigest: "token-b"), at: start) == nil)
         #expect(cache.usable(key, at: start.addingTimeInterval(100)) == nil)
+    }
+
+    @Test(
+        "injections: bearer, a header with a prefix, basic from user:password, a query parameter replacing the workload's"
+    )
+    func injections() throws {
+        func held(
+            _ inject: String, header: String? = nil, prefix: String? = nil, parameter: String? = nil, value: String
+        )
+            -> HeldCredential?
+        {
+            HeldCredential(
+                requestID: "r", inject: inject, header: header, prefix: prefix, parameter: parameter, value: value,
+                obtainedAt: Date(), expiresAt: Date().addingTimeInterval(60))
+        }
+        #expect(
+            held("header", header: "Authorization", prefix: "Token ", value: "abc")?.injection
+                == .header(name: "Authorization", value: "Token abc"))
+        #expect(
+            held("basic", value: "svc:p@ss:word")?.injection
+                == .header(name: "Authorization", value: "Basic c3ZjOnBAc3M6d29yZA=="))
+        #expect(
+            held("query", parameter: "api_key", value: "a b&c=d")?.injection
+                == .query(parameter: "api_key", value: "a b&c=d"))
+        #expect(held("header", value: "no-name") == nil, "a header injection names its header")
+        #expect(held("query", value: "no-name") == nil)
+        #expect(held("sigv4", value: "x") == nil, "an injection this edge does not know")
+        #expect(
+            held("query", parameter: "a=b", value: "x")?.isSendable == false,
+            "a parameter name that would split the query")
+
+        let cases: [(String, String)] = [
+            ("/v1/items", "/v1/items?api_key=a%20b%26c%3Dd"),
+            ("/v1/items?page=2", "/v1/items?page=2&api_key=a%20b%26c%3Dd"),
+            ("/v1/items?api_key=workload-own&page=2", "/v1/items?page=2&api_key=a%20b%26c%3Dd"),
+            ("/v1/items?api%5Fkey=sneaky&&page=2", "/v1/items?page=2&api_key=a%20b%26c%3Dd"),
+        ]
+        for (path, expected) in cases {
+            #expect(ForwardedHeaders.injecting("api_key", "a b&c=d", into: path) == expected, "\(path)")
+        }
     }
 
     @Test("a credential that could split a request (CR, LF, NUL, a bad field name) is not sendable")

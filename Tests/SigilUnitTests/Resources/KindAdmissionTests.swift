@@ -104,6 +104,13 @@ struct KindAdmissionTests {
                 (spec.merging(["value": .string(String(repeating: "a", count: 9000))]), "spec.value"),
                 (spec.merging(["value": .null]), "spec.value"),
                 (spec.merging(["type": "vault"]), "spec.type"),
+                (spec.merging(["inject": "basic", "header": .null, "value": "no-colon"]), "spec.value"),
+                (spec.merging(["inject": "basic", "header": .null, "value": ":password-only"]), "spec.value"),
+                (spec.merging(["inject": "query", "header": .null]), "spec.parameter"),
+                (spec.merging(["inject": "query", "header": .null, "parameter": "a&b"]), "spec.parameter"),
+                (spec.merging(["inject": "bearer", "header": .null, "prefix": "Token "]), "spec.prefix"),
+                (spec.merging(["parameter": "api_key"]), "spec.parameter"),
+                (spec.merging(["prefix": "Token\n"]), "spec.prefix"),
             ]
             for (refused, field) in refusals {
                 let answer = try await put(client, .credentialProvider, "api-key", refused)
