@@ -177,7 +177,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "CredentialIssuance",
-            dependencies: ["SigilService", "SigilCrypto"],
+            dependencies: ["SigilService", "SigilCrypto", .product(name: "JWTKit", package: "jwt-kit")],
             path: "Services/CredentialIssuance",
             exclude: ["openapi.yaml"]
         ),
@@ -315,11 +315,13 @@ let package = Package(
                 "SigilPolicy",
                 "SigilGeography",
                 "PolicyDecision",
+                "CredentialIssuance",
                 "IdentityAttestation",
                 "AuditIngestion",
                 "SigilTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/SigilIntegrationTests",

@@ -1,3 +1,4 @@
+import Foundation
 import SigilEvents
 import SigilProjection
 import SigilService
@@ -52,8 +53,15 @@ extension SigilServiceDefinition {
                 )
             ]
         }
+        definition.openAPIPaths = JWKSController.openAPIPaths
+        definition.publicRoutes = { router, context in
+            guard let signing = try? IssuanceParts.signing.get(context) else { return }
+            JWKSController(signing: signing, publicURL: IssuanceParts.publicURL(context.configuration)).add(to: router)
+        }
         definition.workers = { context in
-            let issuer = CredentialIssuer(keyring: try keyring.get(context), context: context)
+            let issuer = CredentialIssuer(
+                keyring: try keyring.get(context), signing: try IssuanceParts.signing.get(context),
+                publicURL: IssuanceParts.publicURL(context.configuration), context: context)
             return [
                 EventWorker(name: "issuance", topics: [.accessDecisions], context: context) { event, payload, logger in
                     try await issuer.handle(event, payload, logger: logger)
@@ -69,5 +77,18 @@ enum IssuanceParts {
     /// One keyring per process: admission encrypts with it, the projection fills it, the issuer decrypts.
     static let keyring = ServicePart { context in
         TenantKeyring(kek: try TenantKeyring.loadKEK(context.configuration))
+    }
+
+    /// The tenants' JWT signing keys, rotating every `SIGIL_ISSUE_SIGNING_KEY_DAYS` (30).
+    static let signing = ServicePart { context in
+        let days = try context.configuration.source.int("SIGIL_ISSUE_SIGNING_KEY_DAYS", default: 30, in: 1...365)
+        return TenantSigningKeys(keyring: try keyring.get(context), period: TimeInterval(days) * 86_400)
+    }
+
+    /// `SIGIL_ISSUE_PUBLIC_URL`: where third parties reach this service's JWKS (default: its own address).
+    static func publicURL(_ configuration: ServiceConfiguration) -> String {
+        let url = configuration.source.string(
+            "SIGIL_ISSUE_PUBLIC_URL", default: "http://\(configuration.httpHost):\(configuration.httpPort)")
+        return url.hasSuffix("/") ? String(url.dropLast()) : url
     }
 }

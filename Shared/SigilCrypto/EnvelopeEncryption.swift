@@ -101,6 +101,15 @@ public struct TenantDataKey: Sendable {
     }
 
     private func binding(_ field: String) -> [UInt8] { Array("\(tenant)\u{0}\(field)".utf8) }
+
+    /// 32 bytes derived from the data key for one purpose (HKDF-SHA256): the material of keys every replica must
+    /// hold alike without storing them (a tenant's JWT signing key of one period). Gone with the data key.
+    public func derivedSeed(_ purpose: String) -> [UInt8] {
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: key, salt: Array("sigil-derived-seed-v1".utf8),
+            info: Array("\(purpose)\u{0}\(tenant)\u{0}\(keyID)".utf8), outputByteCount: 32
+        ).withUnsafeBytes { Array($0) }
+    }
 }
 
 /// A secret encrypted with a tenant data key, as stored: `v1:<keyID>:<base64 nonce|ciphertext|tag>`.

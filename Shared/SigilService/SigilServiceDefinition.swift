@@ -28,6 +28,8 @@ public struct SigilServiceDefinition: Sendable {
     public var resources: [ResourceDefinition] = []
     /// Further admin routes under `/v1` (authenticated).
     public var routes: @Sendable (RouterGroup<AdminRequestContext>, ServiceContext) -> Void = { _, _ in }
+    /// Routes anyone may read, outside `/v1` (a tenant's JWKS): nothing secret, nothing that changes state.
+    public var publicRoutes: @Sendable (Router<AdminRequestContext>, ServiceContext) -> Void = { _, _ in }
     /// Long-running workers (access-flow consumers, ...), started after start-up completed.
     public var workers: @Sendable (ServiceContext) throws -> [any Service] = { _ in [] }
 

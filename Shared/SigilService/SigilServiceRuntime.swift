@@ -159,7 +159,8 @@ public enum SigilServiceRuntime {
         let router = buildRouter(
             tokens: tokens,
             readiness: readiness,
-            openAPIDocument: definition.openAPIDocument
+            openAPIDocument: definition.openAPIDocument,
+            publicRoutes: { definition.publicRoutes($0, context) }
         ) { v1 in
             let log = KafkaConfigurationLog(producer: producer, topic: configuration.topics.name(.config))
             ResourceController.add(resourceDefinitions, to: v1, store: context.resources, context: context, log: log)
@@ -180,12 +181,14 @@ public enum SigilServiceRuntime {
         tokens: AdminTokenStore,
         readiness: Readiness,
         openAPIDocument: String,
+        publicRoutes: (Router<AdminRequestContext>) -> Void = { _ in },
         adminRoutes: (RouterGroup<AdminRequestContext>) -> Void = { _ in }
     ) -> Router<AdminRequestContext> {
         let router = Router(context: AdminRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         OperationsController(readiness: readiness, metrics: MetricsBootstrap.registry, openAPIDocument: openAPIDocument)
             .add(to: router)
+        publicRoutes(router)
         let v1 = router.group("/v1").add(middleware: AdminAuthMiddleware(tokens: tokens))
         WhoAmIController().add(to: v1)
         adminRoutes(v1)

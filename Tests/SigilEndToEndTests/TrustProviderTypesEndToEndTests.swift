@@ -318,6 +318,47 @@ struct TrustProviderTypesEndToEndTests {
         #expect(attributes?["source"] as? String == "127.0.0.1", "\(judged)")
         #expect(attributes?["method"] as? String == "GET", "\(judged)")
 
+        // A minted JWT: the deployer (GitHub Actions evidence) reaches the API's /identity part — a server workload of
+        // its own by path — with a token Sigil signs for it, carrying a claim from its attested identity; PyJWT
+        // verifies the token against the JWKS sigil-issue serves, as a third party would.
+        let minted = try await admin.apply([
+            .init(
+                kind: .credentialProvider, name: "api-jwt",
+                spec: [
+                    "type": "jwt", "audience": ["demo-api"], "ttlSeconds": 120,
+                    "claims": ["repo": ["claim": "repository"], "team": ["value": "platform"]],
+                ]),
+            .init(
+                kind: .serverWorkload, name: "api-identity",
+                spec: [
+                    "scheme": "http", "host": "127.0.0.1", "port": .number(Double(port)), "pathPrefix": "/identity",
+                ]),
+            .init(
+                kind: .accessPolicy, name: "deployer-identity",
+                spec: [
+                    "clientWorkload": "deployer", "serverWorkload": "api-identity", "trustProvider": "github",
+                    "credentialProvider": "api-jwt",
+                ]),
+        ])
+        #expect(minted.allSatisfy { $0.change != nil }, "\(minted.map { $0.detail ?? "" })")
+        let identityAnswer = try await AdminClient.waitFor("the minted token to reach the API", within: .seconds(20)) {
+            let answer = try await ForwardProxyRequest.get(
+                "http://127.0.0.1:\(port)/identity", proxyHost: "127.0.0.1", proxyPort: 7490)
+            return answer.status == 200 ? answer : nil
+        }
+        #expect(identityAnswer.body.contains("identity token received"))
+        let token = try #require(upstream.lastBearerToken)
+        let issueURL = try admin.setting("SIGIL_ISSUE_URL")
+        let tenant = constellation.settings["SIGIL_TENANT"] ?? "default"
+        let (jwksStatus, jwksData, _) = try await admin.send(
+            .GET, "\(issueURL)/tenants/\(tenant)/.well-known/jwks.json")
+        let jwksBody = String(decoding: jwksData, as: UTF8.self)
+        #expect(jwksStatus == 200, "\(jwksBody)")
+        let verified = try #require(try PyJWT.verify(jwks: jwksBody, tokens: [token], audience: "demo-api").first)
+        #expect(verified["sub"] as? String == "deployer", "\(verified)")
+        #expect(verified["repo"] as? String == "octo-org/octo-repo" && verified["team"] as? String == "platform")
+        #expect(verified["iss"] as? String == "\(issueURL)/tenants/\(tenant)")
+
         // Posture: the EC2 worker's access now needs its instance healthy in a CrowdStrike-style feed (a local fake,
         // pulled by sigil-policy every 5 s). When the score falls, the credential the edge holds is revoked within
         // seconds and the next request is refused, the explanation saying what the feed reported.

@@ -6,10 +6,15 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// The demo's protected API: answers 200 only to requests carrying its API key, and counts what it saw.
+/// The demo's protected API: answers 200 only to requests carrying its API key, and counts what it saw. `/identity`
+/// takes a bearer token (a JWT Sigil minted) and keeps the last one, for a test to verify against Sigil's JWKS.
 public final class DemoUpstream: Sendable {
     public let apiKey: String
     private let counts = Mutex<(authorized: Int, rejected: Int)>((0, 0))
+    private let bearer = Mutex<String?>(nil)
+
+    /// The last bearer token `/identity` received.
+    public var lastBearerToken: String? { bearer.withLock { $0 } }
     private let boundPorts = Mutex<[Int]>([])
 
     public init(apiKey: String) { self.apiKey = apiKey }
@@ -32,6 +37,12 @@ public final class DemoUpstream: Sendable {
             }
             self.counts.withLock { $0.authorized += 1 }
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "quarterly report: all green\n")))
+        }
+        router.get("/identity") { request, _ -> Response in
+            let header = request.headers[.authorization] ?? ""
+            guard header.hasPrefix("Bearer ") else { return Response(status: .unauthorized) }
+            self.bearer.withLock { $0 = String(header.dropFirst(7)) }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "identity token received\n")))
         }
         var logger = Logger(label: "sigil.demo.upstream")
         logger.logLevel = .warning

@@ -3,14 +3,18 @@ import SigilCrypto
 import SigilEvents
 import SigilService
 
-/// A credential provider: where the credential an edge injects comes from. One type today; each type is a case with
-/// its own spec and schema.
+/// A credential provider: where the credential an edge injects comes from. Each type is a case with its own spec and
+/// schema.
 enum CredentialProviderSpec: VariantResourceSpec {
     case staticValue(StaticCredential)
+    case jwt(JWTCredential)
 
     static let kind = ResourceKind.credentialProvider
     static let summary = "Where the credential an edge injects comes from, and how it is injected."
-    static let variants: [SpecVariant<Self>] = [.init(StaticCredential.type, StaticCredential.schema, Self.staticValue)]
+    static let variants: [SpecVariant<Self>] = [
+        .init(StaticCredential.type, StaticCredential.schema, Self.staticValue),
+        .init(JWTCredential.type, JWTCredential.schema, Self.jwt),
+    ]
 
     init(from decoder: any Decoder) throws { self = try Self.decodeVariant(from: decoder) }
     func encode(to encoder: any Encoder) throws { try encodeVariant(to: encoder) }
@@ -18,6 +22,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
     var variant: (type: String, spec: any Encodable) {
         switch self {
         case .staticValue(let spec): return (StaticCredential.type, spec)
+        case .jwt(let spec): return (JWTCredential.type, spec)
         }
     }
 
@@ -27,6 +32,8 @@ enum CredentialProviderSpec: VariantResourceSpec {
             var current: StaticCredential?
             if case .staticValue(let stored) = admission.current?.spec { current = stored }
             return .staticValue(try await spec.admitted(admission, current: current))
+        case .jwt(let spec):
+            return .jwt(try spec.admitted())
         }
     }
 }

@@ -9,6 +9,9 @@ import SigilService
 /// for this request and writes it to the edge's reply partition. Anything missing is a refusal, never a bare timeout.
 struct CredentialIssuer: Sendable {
     let keyring: TenantKeyring
+    let signing: TenantSigningKeys
+    /// The base of tenants' issuers (`SIGIL_ISSUE_PUBLIC_URL`).
+    let publicURL: String
     let context: ServiceContext
 
     func handle(_ event: CloudEvent, _ payload: any EventPayload, logger: Logger) async throws {
@@ -20,11 +23,11 @@ struct CredentialIssuer: Sendable {
             return
         }
         do {
-            let sealed = try issue(granted, tenant: tenant)
+            let (sealed, lifetime) = try await issue(granted, tenant: tenant)
             let issued = CredentialIssued(
                 requestID: granted.requestID,
                 credential: sealed,
-                expiresAt: Date().addingTimeInterval(TimeInterval(granted.ttlSeconds)),
+                expiresAt: Date().addingTimeInterval(TimeInterval(lifetime)),
                 leaseID: "lease-" + UUIDv7.generate(), accessPolicy: granted.accessPolicy,
                 serverWorkload: granted.serverWorkload
             )
@@ -48,7 +51,8 @@ struct CredentialIssuer: Sendable {
         }
     }
 
-    private func issue(_ granted: AccessGranted, tenant: String) throws(RefusalReason) -> SealedData {
+    /// The credential for the grant, sealed to the edge's one-time key, and how many seconds it lives.
+    private func issue(_ granted: AccessGranted, tenant: String) async throws -> (SealedData, Int) {
         guard
             let provider = context.resources.index(CredentialProviderSpec.self).get(
                 tenant: tenant, name: granted.credentialProvider)
@@ -57,26 +61,49 @@ struct CredentialIssuer: Sendable {
                 code: "unknown-credential-provider",
                 detail: "credential provider \(granted.credentialProvider) does not exist")
         }
-        guard case .staticValue(let credential) = provider.spec, let value = credential.valueEncrypted else {
-            throw RefusalReason(
-                code: "credential-unavailable", detail: "credential provider \(provider.name) holds no value")
+        let credential: IssuedCredential
+        var lifetime = granted.ttlSeconds
+        switch provider.spec {
+        case .staticValue(let spec):
+            guard let value = spec.valueEncrypted,
+                let secret = try? keyring.decrypt(value, tenant: tenant, field: StaticCredential.field(provider.name))
+            else {
+                throw RefusalReason(
+                    code: "credential-unavailable",
+                    detail: "credential provider \(provider.name) holds no readable value")
+            }
+            credential = IssuedCredential(
+                inject: spec.inject.rawValue, header: spec.header, prefix: spec.prefix, parameter: spec.parameter,
+                value: String(decoding: secret, as: UTF8.self))
+        case .jwt(let spec):
+            lifetime = min(lifetime, spec.ttlSeconds)
+            credential = IssuedCredential(
+                inject: spec.inject.rawValue, header: spec.header, prefix: spec.prefix,
+                value: try await mint(spec, granted: granted, tenant: tenant))
         }
         do {
-            let secret = try keyring.decrypt(value, tenant: tenant, field: StaticCredential.field(provider.name))
-            let credential = IssuedCredential(
-                inject: credential.inject.rawValue, header: credential.header, prefix: credential.prefix,
-                parameter: credential.parameter, value: String(decoding: secret, as: UTF8.self))
             let edgeKey = try HPKERecipientKey.publicKey(granted.reply.publicKey.bytes)
-            return try HPKESealing.seal(
+            let sealed = try HPKESealing.seal(
                 Array(try JSONEncoder().encode(credential)), to: edgeKey, recipientKeyID: granted.requestID,
                 context: .credential(tenant: tenant, requestID: granted.requestID)
             )
+            return (sealed, lifetime)
         } catch {
             throw RefusalReason(
-                code: "credential-unavailable",
-                detail: "the credential could not be decrypted or sealed for this request")
+                code: "credential-unavailable", detail: "the credential could not be sealed for this request")
         }
     }
-}
 
+    /// A JWT for the grant, signed with the tenant's current key (its data key made on first use).
+    func mint(_ spec: JWTCredential, granted: AccessGranted, tenant: String) async throws -> String {
+        let issuer = "\(publicURL)/tenants/\(tenant)"
+        let claims = try spec.claims(for: granted, issuer: issuer, at: Date())
+        _ = try await keyring.currentKey(tenant: tenant, context: context)
+        guard let key = signing.current(tenant: tenant, algorithm: spec.algorithm) else {
+            throw RefusalReason(
+                code: "credential-unavailable", detail: "no \(spec.algorithm.rawValue) signing key for this tenant")
+        }
+        return try await key.sign(claims)
+    }
+}
 extension RefusalReason: Error {}

@@ -36,6 +36,11 @@ final class TenantKeyring: Sendable {
         _ = keys.withLock { $0.removeValue(forKey: tenant) }
     }
 
+    /// The tenant's data keys, oldest first.
+    func keys(tenant: String) -> [TenantDataKey] {
+        keys.withLock { $0[tenant] ?? [] }
+    }
+
     func key(tenant: String, keyID: String) -> TenantDataKey? {
         keys.withLock { $0[tenant]?.first { $0.keyID == keyID } }
     }

@@ -40,7 +40,8 @@ struct AccessDecider: Sendable {
                 requestID: attested.requestID, target: attested.target, reply: attested.reply,
                 clientWorkload: attested.clientWorkload, serverWorkload: server, accessPolicy: policy.name,
                 credentialProvider: credentialProvider, ttlSeconds: decision.ttlSeconds ?? policy.spec.ttlSeconds,
-                deadline: attested.deadline, explanation: decision.explanation, request: attested.request
+                deadline: attested.deadline, explanation: decision.explanation, request: attested.request,
+                claims: attested.claims
             )
             try await context.publish(
                 granted, to: .accessDecisions, tenant: tenant, partitionKey: attested.requestID,

@@ -156,6 +156,8 @@ public struct AccessGranted: EventPayload {
     public var explanation: DecisionExplanation?
     /// What the edge saw of the request that decisions may use (absent from edges before request attributes).
     public var request: RequestAttributes?
+    /// The attested identity's non-secret claims (what a minted credential may carry), as `IdentityAttested` had them.
+    public var claims: [String: String]?
     public init(
         requestID: String,
         target: AccessTarget,
@@ -167,8 +169,10 @@ public struct AccessGranted: EventPayload {
         ttlSeconds: Int,
         deadline: Deadline,
         explanation: DecisionExplanation? = nil,
-        request: RequestAttributes? = nil
+        request: RequestAttributes? = nil,
+        claims: [String: String]? = nil
     ) {
+        self.claims = claims
         self.request = request
         self.explanation = explanation
         self.requestID = requestID

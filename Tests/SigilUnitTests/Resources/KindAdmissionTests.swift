@@ -84,6 +84,39 @@ struct KindAdmissionTests {
         }
     }
 
+    @Test("jwt providers: claims Sigil sets are refused, a claim is a value or an attested claim, SVIDs need a domain")
+    func jwtProviders() async throws {
+        let kek = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let bench = try await Bench(.credentialIssuance, environment: ["SIGIL_KEK": kek])
+        try await bench.application().test(.router) { client in
+            let spec: JSONValue = [
+                "type": "jwt", "audience": ["ledger"], "claims": ["team": ["value": "payments"]],
+            ]
+            let refusals: [(JSONValue, String)] = [
+                (spec.merging(["audience": []]), "spec.audience"),
+                (spec.merging(["claims": ["sub": ["value": "root"]]]), "spec.claims.sub"),
+                (spec.merging(["claims": ["exp": ["value": "9999999999"]]]), "spec.claims.exp"),
+                (spec.merging(["claims": ["team": ["value": "a", "claim": "b"]]]), "spec.claims.team"),
+                (spec.merging(["claims": ["team": [:]]]), "spec.claims.team"),
+                (spec.merging(["profile": "jwt-svid"]), "spec.trustDomain"),
+                (spec.merging(["trustDomain": "acme.test"]), "spec.trustDomain"),
+                (spec.merging(["header": "X-Token"]), "spec.header"),
+                (spec.merging(["inject": "header"]), "spec.header"),
+                (spec.merging(["algorithm": "HS256"]), "spec.algorithm"),
+                (spec.merging(["ttlSeconds": 7200]), "spec.ttlSeconds"),
+            ]
+            for (refused, field) in refusals {
+                let answer = try await put(client, .credentialProvider, "ledger-jwt", refused)
+                #expect(answer.status == .unprocessableContent, "\(field)")
+                #expect(answer.field == field, "\(answer.detail)")
+            }
+            let created = try await put(
+                client, .credentialProvider, "ledger-jwt",
+                spec.merging(["profile": "jwt-svid", "trustDomain": "acme.test", "algorithm": "EdDSA"]))
+            #expect(created.status == .created, "\(created.detail)")
+        }
+    }
+
     @Test("credential providers: the secret is encrypted at admission, never shown, and re-applying it changes nothing")
     func credentialProviders() async throws {
         let kek = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()

@@ -50,10 +50,9 @@ struct ResourceBench {
         tokens.add(token: Self.edgeToken, principal: .init(tenant: "acme", role: .edge, tokenName: "edge-1"))
         tokens.add(token: Self.otherAdminToken, principal: .init(tenant: "globex", role: .admin, tokenName: "globex"))
         let router = SigilServiceRuntime.buildRouter(
-            tokens: tokens, readiness: Readiness(checks: []), openAPIDocument: ""
-        ) { v1 in
-            ResourceController.add(definitions, to: v1, store: store, context: context, log: log)
-        }
+            tokens: tokens, readiness: Readiness(checks: []), openAPIDocument: "",
+            adminRoutes: { v1 in ResourceController.add(definitions, to: v1, store: store, context: context, log: log) }
+        )
         return Application(router: router)
     }
 
