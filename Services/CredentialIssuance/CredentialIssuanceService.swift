@@ -61,7 +61,8 @@ extension SigilServiceDefinition {
         definition.workers = { context in
             let issuer = CredentialIssuer(
                 keyring: try keyring.get(context), signing: try IssuanceParts.signing.get(context),
-                publicURL: IssuanceParts.publicURL(context.configuration), context: context)
+                publicURL: IssuanceParts.publicURL(context.configuration), oauth2: OAuth2TokenSource(),
+                context: context)
             return [
                 EventWorker(name: "issuance", topics: [.accessDecisions], context: context) { event, payload, logger in
                     try await issuer.handle(event, payload, logger: logger)

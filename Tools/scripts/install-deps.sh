@@ -13,12 +13,13 @@ esac
 # (the official OCSF schemas as JSON Schema) checks the OCSF log-stream format; moto's S3 server and boto3/botocore are
 # the S3 log stream's peer and SigV4 reference; check-jsonschema (with the compose specification built in) and
 # kubernetes-validate (the Kubernetes API's schemas) check the deployment files; mmdb-writer writes the geography
-# tests' MaxMind-format database; PyJWT verifies minted JWTs against Sigil's JWKS.
+# tests' MaxMind-format database; PyJWT verifies minted JWTs against Sigil's JWKS; authlib (on Flask) is the OAuth 2.0
+# authorization server of the client-credentials tests.
 if [ "${1:-run}" = test ]; then
   python3 -c "import schemathesis, openapi_spec_validator, yaml, jsonschema, ocsf_json_schema, moto.server, boto3, \
-check_jsonschema, kubernetes_validate, mmdb_writer, jwt, cryptography" 2>/dev/null ||
+check_jsonschema, kubernetes_validate, mmdb_writer, jwt, cryptography, authlib, flask" 2>/dev/null ||
     python3 -m pip install -q --disable-pip-version-check schemathesis openapi-spec-validator pyyaml jsonschema \
-      ocsf-json-schema 'moto[server]' boto3 check-jsonschema kubernetes-validate mmdb-writer 'pyjwt[crypto]'
+      ocsf-json-schema 'moto[server]' boto3 check-jsonschema kubernetes-validate mmdb-writer 'pyjwt[crypto]' authlib flask
 fi
 # The anchors of the JWT verification and policy benchmarks.
 if [ "${1:-run}" = bench ]; then

@@ -8,12 +8,14 @@ import SigilService
 enum CredentialProviderSpec: VariantResourceSpec {
     case staticValue(StaticCredential)
     case jwt(JWTCredential)
+    case oauth2(OAuth2ClientCredentials)
 
     static let kind = ResourceKind.credentialProvider
     static let summary = "Where the credential an edge injects comes from, and how it is injected."
     static let variants: [SpecVariant<Self>] = [
         .init(StaticCredential.type, StaticCredential.schema, Self.staticValue),
         .init(JWTCredential.type, JWTCredential.schema, Self.jwt),
+        .init(OAuth2ClientCredentials.type, OAuth2ClientCredentials.schema, Self.oauth2),
     ]
 
     init(from decoder: any Decoder) throws { self = try Self.decodeVariant(from: decoder) }
@@ -23,6 +25,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
         switch self {
         case .staticValue(let spec): return (StaticCredential.type, spec)
         case .jwt(let spec): return (JWTCredential.type, spec)
+        case .oauth2(let spec): return (OAuth2ClientCredentials.type, spec)
         }
     }
 
@@ -34,6 +37,10 @@ enum CredentialProviderSpec: VariantResourceSpec {
             return .staticValue(try await spec.admitted(admission, current: current))
         case .jwt(let spec):
             return .jwt(try spec.admitted())
+        case .oauth2(let spec):
+            var current: OAuth2ClientCredentials?
+            if case .oauth2(let stored) = admission.current?.spec { current = stored }
+            return .oauth2(try await spec.admitted(admission, current: current))
         }
     }
 }
@@ -100,34 +107,14 @@ struct StaticCredential: Codable, Sendable, Equatable {
     }
 
     /// The additional data binding a ciphertext to its tenant's resource, so it cannot be moved to another one.
-    static func field(_ name: String) -> String { "CredentialProvider/\(name)/value" }
+    static func field(_ name: String) -> String { TenantSecret.binding(provider: name, field: "value") }
 
     func admitted(_ admission: Admission<CredentialProviderSpec>, current: StaticCredential?) async throws -> Self {
         try checkInjection()
-        let keyring = try IssuanceParts.keyring.get(admission.context)
-        let field = Self.field(admission.name)
         var stored = StaticCredential(inject: inject, header: header, prefix: prefix, parameter: parameter)
-        switch (value, valueEncrypted) {
-        case (let secret?, nil):
-            // The same secret again keeps its ciphertext, so re-applying a file changes nothing.
-            if let existing = current?.valueEncrypted,
-                (try? keyring.decrypt(existing, tenant: admission.tenant, field: field)) == Array(secret.utf8)
-            {
-                stored.valueEncrypted = existing
-            } else {
-                let key = try await keyring.currentKey(tenant: admission.tenant, context: admission.context)
-                stored.valueEncrypted = try key.encrypt(Array(secret.utf8), field: field)
-            }
-        case (nil, let encrypted?):
-            guard (try? keyring.decrypt(encrypted, tenant: admission.tenant, field: field)) != nil else {
-                throw ProblemDetails.invalidField(
-                    "spec.valueEncrypted", "spec.valueEncrypted was not encrypted for this credential provider")
-            }
-            stored.valueEncrypted = encrypted
-        default:
-            throw ProblemDetails.invalidField(
-                "spec.value", "give exactly one of spec.value (the secret) and spec.valueEncrypted (as stored)")
-        }
+        stored.valueEncrypted = try await TenantSecret.admit(
+            clear: value, encrypted: valueEncrypted, current: current?.valueEncrypted, field: "value",
+            admission: admission)
         return stored
     }
 

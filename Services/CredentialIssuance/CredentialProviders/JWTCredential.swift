@@ -66,15 +66,8 @@ struct JWTCredential: Codable, Sendable, Equatable {
             .init(
                 "inject", .string(choices: Injection.allCases.map(\.rawValue)), default: "bearer",
                 "`bearer`: Authorization: Bearer <token>; `header`: the token in the named header (after `prefix`)."),
-            .init(
-                "header",
-                .string(
-                    maxLength: 256,
-                    pattern: (regex: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", meaning: "an HTTP header name")),
-                "The header, when inject is `header`."),
-            .init(
-                "prefix", .string(maxLength: 64, pattern: (regex: "^[\\x20-\\x7E]*$", meaning: "printable ASCII")),
-                "Written before the token in the header, when inject is `header`."),
+            .init("header", InjectionSchema.header, "The header, when inject is `header`."),
+            .init("prefix", InjectionSchema.prefix, "Written before the token in the header, when inject is `header`."),
         ])
 
     var algorithm: TenantSigningKeys.Algorithm
@@ -106,14 +99,7 @@ struct JWTCredential: Codable, Sendable, Equatable {
                     "spec.claims.\(name)", "give exactly one of spec.claims.\(name).value and .claim")
             }
         }
-        if inject == .header, header == nil {
-            throw ProblemDetails.invalidField("spec.header", "spec.header is required when spec.inject is header")
-        }
-        if inject == .bearer, header != nil || prefix != nil {
-            throw ProblemDetails.invalidField(
-                header != nil ? "spec.header" : "spec.prefix", "spec.header and spec.prefix are only for inject: header"
-            )
-        }
+        try InjectionSchema.check(bearer: inject == .bearer, header: header, prefix: prefix)
         return self
     }
 

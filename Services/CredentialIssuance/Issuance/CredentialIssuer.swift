@@ -12,6 +12,8 @@ struct CredentialIssuer: Sendable {
     let signing: TenantSigningKeys
     /// The base of tenants' issuers (`SIGIL_ISSUE_PUBLIC_URL`).
     let publicURL: String
+    /// Access tokens of `oauth2-client-credentials` providers, shared by the tenant's edges.
+    let oauth2: OAuth2TokenSource
     let context: ServiceContext
 
     func handle(_ event: CloudEvent, _ payload: any EventPayload, logger: Logger) async throws {
@@ -75,6 +77,22 @@ struct CredentialIssuer: Sendable {
             credential = IssuedCredential(
                 inject: spec.inject.rawValue, header: spec.header, prefix: spec.prefix, parameter: spec.parameter,
                 value: String(decoding: secret, as: UTF8.self))
+        case .oauth2(let spec):
+            guard let encrypted = spec.clientSecretEncrypted,
+                let secret = try? keyring.decrypt(
+                    encrypted, tenant: tenant,
+                    field: TenantSecret.binding(provider: provider.name, field: "clientSecret"))
+            else {
+                throw RefusalReason(
+                    code: "credential-unavailable",
+                    detail: "credential provider \(provider.name) holds no readable secret")
+            }
+            let token = try await oauth2.token(
+                for: spec, secret: String(decoding: secret, as: UTF8.self),
+                cacheKey: "\(tenant)/\(provider.name)/\(provider.metadata.resourceVersion)")
+            lifetime = min(lifetime, max(1, Int(token.expiresAt.timeIntervalSinceNow)))
+            credential = IssuedCredential(
+                inject: spec.inject.rawValue, header: spec.header, prefix: spec.prefix, value: token.value)
         case .jwt(let spec):
             lifetime = min(lifetime, spec.ttlSeconds)
             credential = IssuedCredential(

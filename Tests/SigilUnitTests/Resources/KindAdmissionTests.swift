@@ -84,6 +84,36 @@ struct KindAdmissionTests {
         }
     }
 
+    @Test("oauth2 client credentials: the secret encrypted and never shown, https token endpoints, one scope each")
+    func oauth2Providers() async throws {
+        let kek = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let bench = try await Bench(.credentialIssuance, environment: ["SIGIL_KEK": kek])
+        try IssuanceParts.keyring.get(bench.context).remember(TenantDataKey(tenant: "acme"))
+        let secret = "cs_" + UUID().uuidString
+        let spec: JSONValue = [
+            "type": "oauth2-client-credentials", "tokenURL": "https://auth.example/oauth/token", "clientID": "sigil",
+            "clientSecret": .string(secret), "scopes": ["ledger.read"],
+        ]
+        try await bench.application().test(.router) { client in
+            let refusals: [(JSONValue, String)] = [
+                (spec.merging(["tokenURL": "http://auth.example/oauth/token"]), "spec.tokenURL"),
+                (spec.merging(["scopes": ["read write"]]), "spec.scopes[0]"),
+                (spec.merging(["clientSecret": .null]), "spec.clientSecret"),
+                (spec.merging(["clientAuthentication": "private_key_jwt"]), "spec.clientAuthentication"),
+                (spec.merging(["inject": "header"]), "spec.header"),
+            ]
+            for (refused, field) in refusals {
+                let answer = try await put(client, .credentialProvider, "ledger-oauth", refused)
+                #expect(answer.status == .unprocessableContent, "\(field)")
+                #expect(answer.field == field, "\(answer.detail)")
+            }
+            let created = try await put(client, .credentialProvider, "ledger-oauth", spec)
+            #expect(created.status == .created, "\(created.detail)")
+            #expect(!"\(created.body)".contains(secret) && "\(created.body)".contains("clientSecretEncrypted"))
+            for event in bench.log.events { #expect(!String(decoding: event.data, as: UTF8.self).contains(secret)) }
+        }
+    }
+
     @Test("jwt providers: claims Sigil sets are refused, a claim is a value or an attested claim, SVIDs need a domain")
     func jwtProviders() async throws {
         let kek = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
