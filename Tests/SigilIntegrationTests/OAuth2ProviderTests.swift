@@ -81,11 +81,7 @@ struct OAuth2ProviderTests {
                 // Another provider version (a changed secret or scope) asks again; so does body authentication.
                 _ = try await source.token(for: spec(tokenURL, .body), secret: secret, cacheKey: "acme/api/v2")
                 #expect(try await stats()["tokens"] as? Int == 2)
-            } catch {
-                try await source.shutdown()
-                throw error
             }
-            try await source.shutdown()
         }
     }
 
@@ -113,7 +109,6 @@ struct OAuth2ProviderTests {
         } catch let refusal as RefusalReason {
             #expect(refusal.code == "authorization-server-unavailable", "\(refusal)")
         }
-        try await source.shutdown()
     }
 
     @Test("a token that is about to expire is replaced")
@@ -126,7 +121,6 @@ struct OAuth2ProviderTests {
             let second = try await source.token(for: spec(tokenURL), secret: secret, cacheKey: "k")
             #expect(first.value != second.value)
             #expect(try await stats()["tokens"] as? Int == 2)
-            try await source.shutdown()
         }
     }
 }

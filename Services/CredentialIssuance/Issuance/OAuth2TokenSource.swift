@@ -20,12 +20,13 @@ final class OAuth2TokenSource: Sendable {
     private let cache = Mutex<[String: Token]>([:])
     private let inflight = Mutex<[String: Task<Token, any Error>]>([:])
 
-    init(
-        http: HTTPClient = HTTPClient(
-            eventLoopGroupProvider: .singleton, configuration: OAuth2TokenSource.configuration)
-    ) {
+    init(http: HTTPClient = OAuth2TokenSource.client) {
         self.http = http
     }
+
+    /// One client for the process's lifetime (never shut down, so never deinitialized: AsyncHTTPClient traps on a
+    /// client dropped without `shutdown()`); no redirects, so a client secret never follows one to another host.
+    static let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 
     static var configuration: HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
@@ -52,8 +53,6 @@ final class OAuth2TokenSource: Sendable {
         }
         return try await task.value
     }
-
-    func shutdown() async throws { try await http.shutdown() }
 
     /// How many tokens are cached (for tests and status).
     var cached: Int { cache.withLock { $0.count } }
