@@ -261,61 +261,11 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// What the workload's policies may examine of the request: its method, path and address, and the headers they
-    /// route by (each present at most once: two values would leave the upstream and Sigil reading different ones).
-    func requestAttributes(
-        _ head: HTTPRequestHead, method: String, path: String, workload: EdgeServerWorkload
-    ) -> Result<RequestAttributes, ProxyProblem> {
-        var request = RequestAttributes(method: method, path: path, source: sourceAddress)
-        guard let inputs = environment.credentials.inputs.inputs(for: workload.name) else { return .success(request) }
-        if !inputs.pathPrefixes.isEmpty, !PathPrefix.isCanonical(path) { return .failure(.ambiguousPath) }
-        for name in inputs.headers {
-            let values = head.headers[name]
-            guard values.count <= 1 else {
-                return .failure(
-                    .badRequest(
-                        "ambiguous-header", "the request has \(name) more than once; its access policies route by it"))
-            }
-            if let value = values.first { request.headers[name] = value }
-        }
-        return .success(request)
-    }
-
     func unmanagedProblem(_ host: String) -> ProxyProblem? {
         guard environment.configuration.unmanaged == .deny else { return nil }
         return ProxyProblem(
             status: .forbidden, slug: "unmanaged-host-denied",
             detail: "\(host) is not a server workload and this edge forwards only to server workloads")
-    }
-
-    func obtainCredential(
-        _ key: CredentialKey, evidence: WorkloadEvidence.Gathered, workload: EdgeServerWorkload,
-        request: RequestAttributes
-    ) {
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let generation = self.generation
-        let credentials = environment.credentials
-        let arrival = exchange!.arrival.uptimeNanoseconds
-        let deadline =
-            ContinuousClock.now
-            - .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds) - Int64(arrival))
-            + environment.configuration.timeout
-        let eventLoop = context.eventLoop
-        Task {
-            let result = await credentials.obtain(
-                key, evidence: evidence, workload: workload, request: request, deadline: deadline)
-            eventLoop.execute {
-                let handler = loopBound.value
-                guard handler.generation == generation, case .preparing = handler.phase else { return }
-                switch result {
-                case .success(let credential):
-                    handler.exchange?.credential = credential
-                    handler.connectUpstream()
-                case .failure(let refusal):
-                    handler.refuse(ProxyProblem(refusal: refusal))
-                }
-            }
-        }
     }
 
     // MARK: Answering and finishing
