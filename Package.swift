@@ -204,6 +204,7 @@ let package = Package(
                 "SigilService",
                 "SigilCrypto",
                 "SigilPolicy",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Atomics", package: "swift-atomics"),

@@ -62,6 +62,7 @@ extension SigilServiceDefinition {
             let issuer = CredentialIssuer(
                 keyring: try keyring.get(context), signing: try IssuanceParts.signing.get(context),
                 publicURL: IssuanceParts.publicURL(context.configuration), oauth2: OAuth2TokenSource(),
+                sts: STSWebIdentitySource(),
                 context: context)
             return [
                 EventWorker(name: "issuance", topics: [.accessDecisions], context: context) { event, payload, logger in

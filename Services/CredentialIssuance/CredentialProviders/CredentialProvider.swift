@@ -9,6 +9,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
     case staticValue(StaticCredential)
     case jwt(JWTCredential)
     case oauth2(OAuth2ClientCredentials)
+    case awsWebIdentity(AWSWebIdentityCredential)
 
     static let kind = ResourceKind.credentialProvider
     static let summary = "Where the credential an edge injects comes from, and how it is injected."
@@ -16,6 +17,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
         .init(StaticCredential.type, StaticCredential.schema, Self.staticValue),
         .init(JWTCredential.type, JWTCredential.schema, Self.jwt),
         .init(OAuth2ClientCredentials.type, OAuth2ClientCredentials.schema, Self.oauth2),
+        .init(AWSWebIdentityCredential.type, AWSWebIdentityCredential.schema, Self.awsWebIdentity),
     ]
 
     init(from decoder: any Decoder) throws { self = try Self.decodeVariant(from: decoder) }
@@ -26,6 +28,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
         case .staticValue(let spec): return (StaticCredential.type, spec)
         case .jwt(let spec): return (JWTCredential.type, spec)
         case .oauth2(let spec): return (OAuth2ClientCredentials.type, spec)
+        case .awsWebIdentity(let spec): return (AWSWebIdentityCredential.type, spec)
         }
     }
 
@@ -41,6 +44,8 @@ enum CredentialProviderSpec: VariantResourceSpec {
             var current: OAuth2ClientCredentials?
             if case .oauth2(let stored) = admission.current?.spec { current = stored }
             return .oauth2(try await spec.admitted(admission, current: current))
+        case .awsWebIdentity(let spec):
+            return .awsWebIdentity(try spec.admitted())
         }
     }
 }
@@ -139,11 +144,12 @@ struct StaticCredential: Codable, Sendable, Equatable {
     }
 }
 
-/// What the edge receives, sealed: how to inject and the value.
+/// What the edge receives, sealed: how to inject, and the value or the AWS credentials that sign.
 struct IssuedCredential: Codable, Sendable {
     let inject: String
-    let header: String?
+    var header: String? = nil
     var prefix: String? = nil
     var parameter: String? = nil
-    let value: String
+    var value: String? = nil
+    var aws: AWSSigningCredentials? = nil
 }

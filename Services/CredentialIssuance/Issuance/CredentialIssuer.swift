@@ -14,6 +14,8 @@ struct CredentialIssuer: Sendable {
     let publicURL: String
     /// Access tokens of `oauth2-client-credentials` providers, shared by the tenant's edges.
     let oauth2: OAuth2TokenSource
+    /// Temporary credentials of `aws-sts-web-identity` providers, per workload identity.
+    let sts: STSWebIdentitySource
     let context: ServiceContext
 
     func handle(_ event: CloudEvent, _ payload: any EventPayload, logger: Logger) async throws {
@@ -93,6 +95,19 @@ struct CredentialIssuer: Sendable {
             lifetime = min(lifetime, max(1, Int(token.expiresAt.timeIntervalSinceNow)))
             credential = IssuedCredential(
                 inject: spec.inject.rawValue, header: spec.header, prefix: spec.prefix, value: token.value)
+        case .awsWebIdentity(let spec):
+            let subject = try spec.token.claims(for: granted, issuer: "", at: Date())["sub"]
+            let session = try await sts.session(
+                for: spec, sessionName: STSWebIdentitySource.sessionName(clientWorkload: granted.clientWorkload),
+                cacheKey: "\(tenant)/\(provider.name)/\(provider.metadata.resourceVersion)/\(subject ?? .null)"
+            ) { [self] in try await mint(spec.token, granted: granted, tenant: tenant) }
+            lifetime = min(lifetime, max(1, Int(session.refreshAt.timeIntervalSinceNow)))
+            credential = IssuedCredential(
+                inject: "aws-sigv4",
+                aws: AWSSigningCredentials(
+                    accessKeyID: session.accessKeyID, secretAccessKey: session.secretAccessKey,
+                    sessionToken: session.sessionToken, region: spec.region, service: spec.service,
+                    signsPayload: spec.payload == .signed))
         case .jwt(let spec):
             lifetime = min(lifetime, spec.ttlSeconds)
             credential = IssuedCredential(

@@ -3,7 +3,6 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SigilEvents
-import Synchronization
 
 /// Access tokens from OAuth 2.0 authorization servers (client-credentials grant, RFC 6749 §4.4), cached per tenant and
 /// provider — and per provider version, so an updated secret or scope takes effect at once — until a minute (or a
@@ -17,45 +16,21 @@ final class OAuth2TokenSource: Sendable {
     }
 
     private let http: HTTPClient
-    private let cache = Mutex<[String: Token]>([:])
-    private let inflight = Mutex<[String: Task<Token, any Error>]>([:])
+    private let cache = SharedCredentialCache<Token> { $0.expiresAt }
 
-    init(http: HTTPClient = OAuth2TokenSource.client) {
+    init(http: HTTPClient = OutboundHTTP.client) {
         self.http = http
-    }
-
-    /// One client for the process's lifetime (never shut down, so never deinitialized: AsyncHTTPClient traps on a
-    /// client dropped without `shutdown()`); no redirects, so a client secret never follows one to another host.
-    static let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-
-    static var configuration: HTTPClient.Configuration {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(3), read: .seconds(10))
-        configuration.redirectConfiguration = .disallow
-        return configuration
     }
 
     /// A token for the provider, from the cache while it is fresh.
     func token(
         for spec: OAuth2ClientCredentials, secret: String, cacheKey: String, now: Date = Date()
     ) async throws -> Token {
-        if let held = cache.withLock({ $0[cacheKey] }), held.expiresAt > now { return held }
-        let task = inflight.withLock { inflight in
-            if let running = inflight[cacheKey] { return running }
-            let task = Task { [self] in
-                defer { _ = self.inflight.withLock { $0.removeValue(forKey: cacheKey) } }
-                let token = try await request(spec, secret: secret)
-                self.cache.withLock { $0[cacheKey] = token }
-                return token
-            }
-            inflight[cacheKey] = task
-            return task
-        }
-        return try await task.value
+        try await cache.value(cacheKey, now: now) { [self] in try await request(spec, secret: secret) }
     }
 
     /// How many tokens are cached (for tests and status).
-    var cached: Int { cache.withLock { $0.count } }
+    var cached: Int { cache.count }
 
     func request(_ spec: OAuth2ClientCredentials, secret: String) async throws -> Token {
         var form = [("grant_type", "client_credentials")]
@@ -69,14 +44,12 @@ final class OAuth2TokenSource: Sendable {
         switch spec.clientAuthentication {
         case .basic:
             // RFC 6749 §2.3.1: id and secret form-encoded, then joined with a colon and base64-encoded.
-            let pair = Self.formEncoded(spec.clientID) + ":" + Self.formEncoded(secret)
+            let pair = OutboundHTTP.formEncoded(spec.clientID) + ":" + OutboundHTTP.formEncoded(secret)
             request.headers.add(name: "authorization", value: "Basic " + Data(pair.utf8).base64EncodedString())
         case .body:
             form += [("client_id", spec.clientID), ("client_secret", secret)]
         }
-        request.body = .bytes(
-            ByteBuffer(
-                string: form.map { "\(Self.formEncoded($0.0))=\(Self.formEncoded($0.1))" }.joined(separator: "&")))
+        request.body = .bytes(OutboundHTTP.form(form))
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
@@ -85,7 +58,7 @@ final class OAuth2TokenSource: Sendable {
         } catch {
             throw RefusalReason(
                 code: "authorization-server-unavailable",
-                detail: "the token endpoint \(Self.redacted(spec.tokenURL)) did not answer")
+                detail: "the token endpoint \(OutboundHTTP.redacted(spec.tokenURL)) did not answer")
         }
         struct Answer: Decodable {
             let accessToken: String?
@@ -103,7 +76,7 @@ final class OAuth2TokenSource: Sendable {
             let code = answer?.error.flatMap { $0.allSatisfy { $0.isLetter || $0 == "_" } && $0.count <= 64 ? $0 : nil }
             throw RefusalReason(
                 code: "authorization-server-refused",
-                detail: "the token endpoint \(Self.redacted(spec.tokenURL)) answered \(response.status.code)"
+                detail: "the token endpoint \(OutboundHTTP.redacted(spec.tokenURL)) answered \(response.status.code)"
                     + (code.map { " \($0)" } ?? ""))
         }
         guard answer?.tokenType.map({ $0.lowercased() == "bearer" }) ?? true else {
@@ -116,12 +89,4 @@ final class OAuth2TokenSource: Sendable {
         return Token(value: token, expiresAt: Date().addingTimeInterval(lifetime - margin))
     }
 
-    static func formEncoded(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._*")
-        return (text.addingPercentEncoding(withAllowedCharacters: allowed) ?? "").replacingOccurrences(
-            of: "%20", with: "+")
-    }
-
-    static func redacted(_ url: String) -> String { String(url.split(separator: "?", maxSplits: 1).first ?? "") }
 }

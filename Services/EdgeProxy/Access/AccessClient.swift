@@ -73,7 +73,8 @@ struct AccessClient: AccessRequester {
                 let header: String?
                 let prefix: String?
                 let parameter: String?
-                let value: String
+                let value: String?
+                let aws: AWSSigningCredentials?
             }
             let credential: Sealed
             do {
@@ -89,7 +90,8 @@ struct AccessClient: AccessRequester {
                 let injected = HeldCredential(
                     requestID: requestID, inject: credential.inject, header: credential.header,
                     prefix: credential.prefix, parameter: credential.parameter, value: credential.value,
-                    obtainedAt: Date(), expiresAt: issued.expiresAt, accessPolicy: issued.accessPolicy,
+                    aws: credential.aws, obtainedAt: Date(), expiresAt: issued.expiresAt,
+                    accessPolicy: issued.accessPolicy,
                     serverWorkload: issued.serverWorkload)
             else {
                 throw EdgeRefusal(

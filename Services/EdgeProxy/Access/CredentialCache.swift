@@ -9,6 +9,8 @@ final class HeldCredential: Sendable {
         case header(name: String, value: String)
         /// `value` as it is (the edge percent-encodes it into the query).
         case query(parameter: String, value: String)
+        /// Each request signed with AWS Signature Version 4 (`SigV4Signer`).
+        case sigV4(AWSSigningCredentials)
     }
 
     /// The access request that obtained it (reported with the requests it is used for).
@@ -47,13 +49,23 @@ final class HeldCredential: Sendable {
     }
 
     /// An issued credential as its provider said to inject it: `bearer`, `header` (named, after an optional prefix),
-    /// `basic` (`user:password`, base64 into `Authorization: Basic`) or `query` (the named parameter). Nil for an
-    /// injection this edge does not know, or one missing its name.
+    /// `basic` (`user:password`, base64 into `Authorization: Basic`), `query` (the named parameter) or `aws-sigv4`
+    /// (temporary AWS credentials signing each request). Nil for an injection this edge does not know, or one missing
+    /// its name or value.
     convenience init?(
         requestID: String, inject: String, header: String? = nil, prefix: String? = nil, parameter: String? = nil,
-        value: String, obtainedAt: Date, expiresAt: Date, accessPolicy: String? = nil, serverWorkload: String? = nil
+        value: String?, aws: AWSSigningCredentials? = nil, obtainedAt: Date, expiresAt: Date,
+        accessPolicy: String? = nil, serverWorkload: String? = nil
     ) {
         let injection: Injection
+        if inject == "aws-sigv4" {
+            guard let aws else { return nil }
+            self.init(
+                requestID: requestID, injection: .sigV4(aws), obtainedAt: obtainedAt, expiresAt: expiresAt,
+                accessPolicy: accessPolicy, serverWorkload: serverWorkload)
+            return
+        }
+        guard let value else { return nil }
         switch inject {
         case "bearer": injection = .header(name: "Authorization", value: "Bearer \(value)")
         case "header":
@@ -71,10 +83,14 @@ final class HeldCredential: Sendable {
             accessPolicy: accessPolicy, serverWorkload: serverWorkload)
     }
 
-    /// The header it replaces, if it is one.
-    var headerName: String? {
-        if case .header(let name, _) = injection { return name }
-        return nil
+    /// Whether the workload's own header `name` gives way to this credential (the one it injects, or those SigV4
+    /// signing sets).
+    func replaces(_ name: String) -> Bool {
+        switch injection {
+        case .header(let injected, _): return name.equalsIgnoringCase(injected)
+        case .query: return false
+        case .sigV4: return SigV4Signer.replaced.contains(name.lowercased())
+        }
     }
 }
 
@@ -97,6 +113,16 @@ extension HeldCredential {
         case .query(let parameter, let value):
             return (1...128).contains(parameter.utf8.count) && value.utf8.count <= 8 * 1024
                 && parameter.utf8.allSatisfy { Self.isAlphanumeric($0) || Set("-._~".utf8).contains($0) }
+        case .sigV4(let aws):
+            // Key id, region and service go into the Authorization header's scope; the token into a header.
+            let scopeParts = [aws.accessKeyID, aws.region, aws.service]
+            return scopeParts.allSatisfy { part in
+                (1...128).contains(part.utf8.count)
+                    && part.utf8.allSatisfy { Self.isAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+            } && (1...1024).contains(aws.secretAccessKey.utf8.count)
+                && (aws.sessionToken.map { token in
+                    (1...16 * 1024).contains(token.utf8.count) && token.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F }
+                } ?? true)
         }
     }
 

@@ -60,6 +60,9 @@ struct EdgeConfiguration: Sendable {
     var clientIdleTimeout: Duration
     /// `SIGIL_EDGE_MAX_HEADER_BYTES`: the largest request header block accepted (default 64 KiB), then 431.
     var maxHeaderBytes: Int
+    /// `SIGIL_EDGE_MAX_SIGNED_BODY_BYTES`: the largest request body read whole to sign it with SigV4 (default 10 MiB),
+    /// then 413.
+    var maxSignedBodyBytes: Int
     /// `SIGIL_EDGE_REPORT_INTERVAL_MS`: how often credential use is reported on `edge.activity` (default 10 s).
     var reportInterval: Duration
     /// `SIGIL_EDGE_ROLE_TOKEN`: the bearer token (role `edge`) that reads this edge's status; never an admin token.
@@ -118,6 +121,8 @@ struct EdgeConfiguration: Sendable {
         clientIdleTimeout = .milliseconds(
             try source.int("SIGIL_EDGE_CLIENT_IDLE_TIMEOUT_MS", default: 60_000, in: 100...3_600_000))
         maxHeaderBytes = try source.int("SIGIL_EDGE_MAX_HEADER_BYTES", default: 65_536, in: 4_096...1_048_576)
+        maxSignedBodyBytes = try source.int(
+            "SIGIL_EDGE_MAX_SIGNED_BODY_BYTES", default: 10_485_760, in: 0...1_073_741_824)
         reportInterval = .milliseconds(
             try source.int("SIGIL_EDGE_REPORT_INTERVAL_MS", default: 10_000, in: 100...3_600_000))
         roleToken = source.string("SIGIL_EDGE_ROLE_TOKEN")
@@ -146,6 +151,7 @@ struct EdgeConfiguration: Sendable {
         upstreamResponseTimeout = .seconds(30)
         clientIdleTimeout = .seconds(60)
         maxHeaderBytes = 65_536
+        maxSignedBodyBytes = 10_485_760
         reportInterval = .seconds(10)
         roleToken = nil
     }

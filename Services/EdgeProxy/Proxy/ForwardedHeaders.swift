@@ -3,7 +3,7 @@ import NIOHTTP1
 
 /// The header rewriting of a forward proxy (RFC 9110 §7.6): hop-by-hop fields dropped, including those the
 /// `Connection` field names; `Host` set from the request target; one `Via` line; the injected credential replacing
-/// whatever the workload sent under that name (a header, or a query parameter).
+/// whatever the workload sent under that name (a header, or a query parameter), or the request signed (SigV4).
 enum ForwardedHeaders {
     static let via = "1.1 sigil-edge"
 
@@ -12,9 +12,10 @@ enum ForwardedHeaders {
         "transfer-encoding", "upgrade",
     ]
 
-    /// The head sent upstream for a workload's request.
+    /// The head sent upstream for a workload's request; `payloadHash` is the body's, for a SigV4 credential.
     static func request(
-        _ head: HTTPRequestHead, authority: String, path: String, credential: HeldCredential?
+        _ head: HTTPRequestHead, authority: String, path: String, credential: HeldCredential?,
+        payloadHash: String = SigV4Signer.unsignedPayload, now: Date = Date()
     ) -> HTTPRequestHead {
         let listed = connectionListed(head.headers)
         var headers = HTTPHeaders()
@@ -35,7 +36,7 @@ enum ForwardedHeaders {
             if name.equalsIgnoringCase("content-length") { hasLength = true }
             // `Expect: 100-continue` is answered by the edge itself once it is ready for the body.
             if name.equalsIgnoringCase("host") || name.equalsIgnoringCase("expect") || isHopByHop(name)
-                || (credential?.headerName.map { name.equalsIgnoringCase($0) } ?? false)
+                || (credential?.replaces(name) ?? false)
                 || listed.contains(where: { name.equalsIgnoringCase($0) })
             {
                 continue
@@ -48,6 +49,9 @@ enum ForwardedHeaders {
         switch credential?.injection {
         case .header(let name, let value): headers.add(name: name, value: value)
         case .query(let parameter, let value): uri = injecting(parameter, value, into: path)
+        case .sigV4(let aws):
+            SigV4Signer(credentials: aws).sign(
+                method: head.method.rawValue, uri: uri, headers: &headers, payloadHash: payloadHash, at: now)
         case nil: break
         }
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
@@ -126,6 +130,12 @@ extension HTTPRequestHead {
     var isChunked: Bool {
         headers.contains(name: "transfer-encoding")
             && headers[canonicalForm: "transfer-encoding"].contains { $0.equalsIgnoringCase("chunked") }
+    }
+
+    /// Whether the workload waits for `100 Continue` before sending the body.
+    var expectsContinue: Bool {
+        headers.contains(name: "expect")
+            && headers[canonicalForm: "expect"].contains(where: { $0.equalsIgnoringCase("100-continue") })
     }
 
     /// Whether a body follows the head.

@@ -48,11 +48,47 @@ extension ProxyHandler {
                 switch result {
                 case .success(let credential):
                     handler.exchange?.credential = credential
-                    handler.connectUpstream()
+                    handler.proceed()
                 case .failure(let refusal):
                     handler.refuse(ProxyProblem(refusal: refusal))
                 }
             }
         }
+    }
+
+    /// With the credential in hand: on to the upstream, unless the credential signs the body (SigV4), which is then
+    /// read whole first (up to `SIGIL_EDGE_MAX_SIGNED_BODY_BYTES`).
+    func proceed() {
+        guard case .sigV4(let aws) = exchange?.credential?.injection, aws.signsPayload, var exchange,
+            !exchange.requestEnded
+        else { return connectUpstream() }
+        exchange.collecting = true
+        self.exchange = exchange
+        if exchange.buffered.isEmpty, exchange.head.expectsContinue {
+            context.writeAndFlush(
+                wrapOutboundOut(.head(HTTPResponseHead(version: exchange.head.version, status: .continue))),
+                promise: nil)
+        }
+        collected(
+            exchange.buffered.reduce(0) {
+                if case .body(let bytes) = $1 { return $0 + bytes.readableBytes }
+                return $0
+            })
+        readIfWanted()
+    }
+
+    /// Counts body bytes read to be signed; past the limit, the request is refused.
+    func collected(_ count: Int) {
+        guard var exchange else { return }
+        exchange.collectedBytes += count
+        self.exchange = exchange
+        let limit = environment.configuration.maxSignedBodyBytes
+        guard exchange.collectedBytes > limit else { return }
+        refuse(
+            ProxyProblem(
+                status: .payloadTooLarge, slug: "body-too-large-to-sign",
+                detail:
+                    "the request body is larger than \(limit) bytes, the most this edge reads whole to sign it (SigV4); an S3 credential provider can use payload: unsigned"
+            ))
     }
 }

@@ -24,8 +24,12 @@ extension ProxyHandler {
         guard var exchange, case .forward(_, let authority, let path) = exchange.route else { return }
         phase = .proxying(upstream)
         upstream.handler.delegate = self
+        var payloadHash = SigV4Signer.unsignedPayload
+        if case .sigV4(let aws) = exchange.credential?.injection {
+            payloadHash = SigV4Signer(credentials: aws).payloadHash(exchange.buffered)
+        }
         let head = ForwardedHeaders.request(
-            exchange.head, authority: authority, path: path, credential: exchange.credential)
+            exchange.head, authority: authority, path: path, credential: exchange.credential, payloadHash: payloadHash)
         upstream.channel.write(HTTPClientRequestPart.head(head), promise: nil)
         let buffered = exchange.buffered
         exchange.buffered = []
@@ -43,10 +47,7 @@ extension ProxyHandler {
         }
         upstream.channel.flush()
         upstream.channel.read()
-        if !exchange.requestEnded, buffered.isEmpty,
-            exchange.head.headers.contains(name: "expect"),
-            exchange.head.headers[canonicalForm: "expect"].contains(where: { $0.equalsIgnoringCase("100-continue") })
-        {
+        if !exchange.requestEnded, buffered.isEmpty, exchange.head.expectsContinue {
             context.writeAndFlush(
                 wrapOutboundOut(.head(HTTPResponseHead(version: exchange.head.version, status: .continue))),
                 promise: nil)

@@ -35,6 +35,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         var workload: EdgeServerWorkload?
         var credential: HeldCredential?
         var buffered: [HTTPServerRequestPart] = []
+        /// Reading the whole body before going upstream, because the credential signs it (SigV4).
+        var collecting = false
+        var collectedBytes = 0
         var requestEnded = false
         var responseStarted = false
         var responseEnded = false
@@ -91,9 +94,16 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             begin(head)
         case (.idle, _), (.closed, _), (.tunnelling, _):
             return
-        case (.preparing, .body), (.preparing, .end):
-            if case .end = part { exchange?.requestEnded = true }
+        case (.preparing, .body(let bytes)):
             exchange?.buffered.append(part)
+            if exchange?.collecting == true { collected(bytes.readableBytes) }
+        case (.preparing, .end):
+            exchange?.requestEnded = true
+            exchange?.buffered.append(part)
+            if exchange?.collecting == true {
+                exchange?.collecting = false
+                connectUpstream()
+            }
         case (.proxying(let upstream), .body(let bytes)):
             exchange?.bytesIn += bytes.readableBytes
             upstream.channel.write(HTTPClientRequestPart.body(.byteBuffer(bytes)), promise: nil)
@@ -196,6 +206,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.read()
         case .answering where exchange?.requestEnded == false:
             context.read()
+        case .preparing where exchange?.collecting == true:
+            context.read()
         default:
             return
         }
@@ -252,7 +264,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             switch environment.credentials.lookup(workload, request: request) {
             case .ready(let credential):
                 exchange?.credential = credential
-                connectUpstream()
+                proceed()
             case .refused(let refusal):
                 refuse(ProxyProblem(refusal: refusal))
             case .needed(let key, let evidence, let request):
