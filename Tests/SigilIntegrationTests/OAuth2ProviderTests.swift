@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import SigilEvents
+import SigilTestSupport
 import Testing
 
 @testable import CredentialIssuance
@@ -16,35 +17,15 @@ struct OAuth2ProviderTests {
         secret: String, expiresIn: Int = 600,
         _ body: (_ tokenURL: String, _ stats: () async throws -> [String: Any]) async throws -> Void
     ) async throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-            "Peers/oauth_server.py")
-        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("sigil-oauth-\(UUID()).port").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, "sigil-client", secret, "read write", String(expiresIn), portFile]
-        let input = Pipe()
-        process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
-            // The server exits when its stdin closes (a pyenv shim between us would keep it from a signal).
-            try? input.fileHandleForWriting.close()
-            try? FileManager.default.removeItem(atPath: portFile)
-        }
-        var port: Int?
-        let started = ContinuousClock.now
-        while port == nil, ContinuousClock.now - started < .seconds(20) {
-            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
-            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        let found = try #require(port, "the authorization server did not start")
-        let base = "http://127.0.0.1:\(found)"
-        try await body("\(base)/oauth/token") {
-            let response = try await HTTPClient.shared.execute(
-                HTTPClientRequest(url: "\(base)/stats"), timeout: .seconds(5))
-            let data = try await response.body.collect(upTo: 64 * 1024)
-            return try JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any] ?? [:]
+        try await PythonPeer.with("oauth_server.py", ["sigil-client", secret, "read write", String(expiresIn)]) {
+            ports in
+            let base = "http://127.0.0.1:\(ports[0])"
+            try await body("\(base)/oauth/token") {
+                let response = try await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: "\(base)/stats"), timeout: .seconds(5))
+                let data = try await response.body.collect(upTo: 64 * 1024)
+                return try JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any] ?? [:]
+            }
         }
     }
 

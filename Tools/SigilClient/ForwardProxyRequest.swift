@@ -14,6 +14,13 @@ public enum ForwardProxyRequest {
     public static func get(
         _ url: String, proxyHost: String, proxyPort: Int, headers: [(String, String)] = []
     ) async throws -> Response {
+        try await send(.GET, url, proxyHost: proxyHost, proxyPort: proxyPort, headers: headers)
+    }
+
+    public static func send(
+        _ method: HTTPMethod, _ url: String, body: String? = nil, proxyHost: String, proxyPort: Int,
+        headers: [(String, String)] = []
+    ) async throws -> Response {
         let promise = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Response.self)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
@@ -25,14 +32,16 @@ public enum ForwardProxyRequest {
             }
             .connect(host: proxyHost, port: proxyPort)
             .get()
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url)
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: url)
         let authority =
             url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(2).first.map(
                 String.init) ?? ""
         head.headers.add(name: "Host", value: authority)
         head.headers.add(name: "Connection", value: "close")
         for (name, value) in headers { head.headers.add(name: name, value: value) }
+        if let body { head.headers.add(name: "Content-Length", value: String(body.utf8.count)) }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil) }
         try await channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
         let scheduled = channel.eventLoop.scheduleTask(in: .seconds(15)) {
             promise.fail(ChannelError.connectTimeout(.seconds(15)))
