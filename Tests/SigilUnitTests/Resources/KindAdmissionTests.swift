@@ -147,6 +147,36 @@ struct KindAdmissionTests {
         }
     }
 
+    @Test("aws-sts-web-identity providers: role ARNs, regions, durations STS takes; unsigned payloads only for S3")
+    func awsProviders() async throws {
+        let kek = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let bench = try await Bench(.credentialIssuance, environment: ["SIGIL_KEK": kek])
+        try await bench.application().test(.router) { client in
+            let spec: JSONValue = [
+                "type": "aws-sts-web-identity", "roleARN": "arn:aws:iam::123456789012:role/orders-reader",
+                "region": "eu-west-1", "service": "s3",
+            ]
+            let refusals: [(JSONValue, String)] = [
+                (spec.merging(["roleARN": "arn:aws:iam::123456789012:user/alice"]), "spec.roleARN"),
+                (spec.merging(["roleARN": "arn:aws:iam::1234:role/x"]), "spec.roleARN"),
+                (spec.merging(["region": "Europe"]), "spec.region"),
+                (spec.merging(["service": "S3 "]), "spec.service"),
+                (spec.merging(["durationSeconds": 600]), "spec.durationSeconds"),
+                (spec.merging(["durationSeconds": 43_201]), "spec.durationSeconds"),
+                (spec.merging(["service": "execute-api", "payload": "unsigned"]), "spec.payload"),
+                (spec.merging(["stsEndpoint": "http://sts.example.com/"]), "spec.stsEndpoint"),
+            ]
+            for (refused, field) in refusals {
+                let answer = try await put(client, .credentialProvider, "orders", refused)
+                #expect(answer.status == .unprocessableContent, "\(field)")
+                #expect(answer.field == field, "\(answer.detail)")
+            }
+            let created = try await put(client, .credentialProvider, "orders", spec.merging(["payload": "unsigned"]))
+            #expect(created.status == .created, "\(created.detail)")
+            #expect("\(created.body)".contains("sts.amazonaws.com") && "\(created.body)".contains("3600"), "defaults")
+        }
+    }
+
     @Test("credential providers: the secret is encrypted at admission, never shown, and re-applying it changes nothing")
     func credentialProviders() async throws {
         let kek = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
