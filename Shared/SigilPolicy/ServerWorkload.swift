@@ -1,3 +1,4 @@
+import NIOSSL
 import SigilEvents
 import SigilService
 
@@ -14,7 +15,10 @@ package struct ServerWorkloadSpec: ResourceSpec {
     package static let schema = SpecSchema.object(
         summary,
         [
-            .init("scheme", .string(choices: ["http", "https"]), default: "https", "How the edge reaches it."),
+            .init(
+                "scheme", .string(choices: ["http", "https"]), default: "https",
+                "How the edge reaches it: https is TLS the edge originates (the workload sends plain HTTP to the edge), "
+                    + "the upstream's certificate and name verified."),
             .init(
                 "host",
                 .string(
@@ -36,6 +40,15 @@ package struct ServerWorkloadSpec: ResourceSpec {
                     + "`/v1/admin/users`, not `/v1/administrator`). Of the server workloads at one host and port, the "
                     + "one with the longest prefix covering the path is the request's, then one that names methods."),
             .init(
+                "ca", .pem,
+                "PEM certificate authorities the upstream's certificate must chain to (https; default: the system's)."),
+            .init(
+                "serverName",
+                .string(
+                    maxLength: 253, pattern: (regex: "^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$", meaning: "a DNS name")
+                ),
+                "The name sent (SNI) and verified in the upstream's certificate (https; default: host)."),
+            .init(
                 "reportEachRequest", .boolean, default: false,
                 "Besides interval summaries, one audit event per proxied request."),
         ])
@@ -46,6 +59,8 @@ package struct ServerWorkloadSpec: ResourceSpec {
     package var reportEachRequest: Bool
     package var methods: [String]?
     package var pathPrefix: String?
+    package var ca: String?
+    package var serverName: String?
 
     package var target: AccessTarget { AccessTarget(scheme: scheme.rawValue, host: host, port: port) }
 
@@ -54,6 +69,13 @@ package struct ServerWorkloadSpec: ResourceSpec {
         spec.host = host.lowercased()
         if let pathPrefix { try PathPrefixes.check(pathPrefix, at: "spec.pathPrefix") }
         spec.methods = methods.map { Array(Set($0)).sorted() }
+        if scheme == .http, ca != nil || serverName != nil {
+            throw ProblemDetails.invalidField(
+                ca != nil ? "spec.ca" : "spec.serverName", "ca and serverName apply to scheme https only")
+        }
+        if let ca, (try? NIOSSLCertificate.fromPEMBytes(Array(ca.utf8)))?.isEmpty != false {
+            throw ProblemDetails.invalidField("spec.ca", "spec.ca must hold PEM certificates")
+        }
         return spec
     }
 

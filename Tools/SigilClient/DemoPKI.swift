@@ -77,6 +77,34 @@ public struct DemoPKI: Sendable {
         return Workload(certificate: certificate, key: key, chainPEM: chain + "\n")
     }
 
+    /// A TLS server certificate for `names` (DNS) and `addresses` (IP), issued by the intermediate; the chain (leaf,
+    /// intermediate) is what the server presents.
+    public func server(
+        names: [String] = ["localhost"], addresses: [String] = ["127.0.0.1"], notValidAfter: Date = Date() + 3600
+    ) throws -> Workload {
+        let key = P256.Signing.PrivateKey()
+        var alternatives: [GeneralName] = names.map { .dnsName($0) }
+        for address in addresses {
+            var bytes = [UInt8](repeating: 0, count: 4)
+            guard inet_pton(AF_INET, address, &bytes) == 1 else { continue }
+            alternatives.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))))
+        }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: Date() - 60,
+            notValidAfter: notValidAfter, issuer: intermediate.subject,
+            subject: try DistinguishedName { CommonName(names.first ?? addresses.first ?? "server") },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.serverAuth])
+                SubjectAlternativeNames(alternatives)
+            },
+            issuerPrivateKey: .init(intermediateKey))
+        let chain = try [certificate, intermediate].map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
+        return Workload(certificate: certificate, key: key, chainPEM: chain + "\n")
+    }
+
     /// A CRL of the intermediate revoking `revoked`, made by `openssl ca`; `nextUpdate` in the past makes a stale one.
     public func revocationList(revoking revoked: [Workload], nextUpdate: Date = Date() + 86_400) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sigil-crl-\(UUID())").path

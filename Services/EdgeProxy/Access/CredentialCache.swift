@@ -25,11 +25,14 @@ final class HeldCredential: Sendable {
     /// The access policy and server workload it was granted under (nil from an issuer that did not say).
     let accessPolicy: String?
     let serverWorkload: String?
+    /// For an `x509` credential: the TLS that presents its client certificate to the upstream.
+    let upstreamTLS: UpstreamTLS?
 
     init(
         requestID: String, injection: Injection, obtainedAt: Date, expiresAt: Date, accessPolicy: String? = nil,
-        serverWorkload: String? = nil
+        serverWorkload: String? = nil, upstreamTLS: UpstreamTLS? = nil
     ) {
+        self.upstreamTLS = upstreamTLS
         self.accessPolicy = accessPolicy
         self.serverWorkload = serverWorkload
         self.requestID = requestID

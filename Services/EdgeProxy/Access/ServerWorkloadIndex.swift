@@ -9,6 +9,18 @@ struct EdgeServerWorkload: Sendable, Hashable {
     var scope = RequestScope(methods: nil, pathPrefix: nil)
     /// The server workload asked for one `edge.request-proxied` event per request (besides the interval summaries).
     var reportsEachRequest = false
+    /// For `https`: the TLS the edge originates.
+    var tls: UpstreamTLS? = nil
+
+    static func == (left: Self, right: Self) -> Bool {
+        left.name == right.name && left.target == right.target && left.scope == right.scope
+            && left.reportsEachRequest == right.reportsEachRequest && left.tls?.id == right.tls?.id
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(target)
+    }
 }
 
 /// The tenant's server workloads by scheme, host and port, read without a lock on every request: an exact host first,
@@ -115,12 +127,22 @@ final class ServerWorkloadIndex: Sendable {
             let reportEachRequest: Bool?
             let methods: [String]?
             let pathPrefix: String?
+            let ca: String?
+            let serverName: String?
         }
         guard let spec = try? defined.spec.decode(Spec.self) else { return nil }
+        var tls: UpstreamTLS?
+        if spec.scheme == "https" {
+            // Admission checked the CA; one that still does not load leaves the server workload unserved, not open.
+            guard let built = try? UpstreamTLS(ca: spec.ca, serverName: spec.serverName, host: spec.host) else {
+                return nil
+            }
+            tls = built
+        }
         return EdgeServerWorkload(
             name: defined.name,
             target: AccessTarget(scheme: spec.scheme, host: spec.host.lowercased(), port: spec.port),
             scope: RequestScope(methods: spec.methods, pathPrefix: spec.pathPrefix),
-            reportsEachRequest: spec.reportEachRequest ?? false)
+            reportsEachRequest: spec.reportEachRequest ?? false, tls: tls)
     }
 }

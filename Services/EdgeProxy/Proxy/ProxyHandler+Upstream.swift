@@ -7,7 +7,10 @@ extension ProxyHandler {
     func connectUpstream() {
         guard case .forward(let target, _, _) = exchange?.route else { return }
         let generation = self.generation
-        pool.acquire(UpstreamPool.Key(host: target.host, port: target.port)).assumeIsolated().whenComplete {
+        // TLS: the credential's (a client certificate) or the server workload's; none for plain HTTP.
+        let tls = exchange?.credential?.upstreamTLS ?? exchange?.workload?.tls
+        let key = UpstreamPool.Key(host: target.host, port: target.port, tls: tls?.id ?? 0)
+        pool.acquire(key, tls: tls).assumeIsolated().whenComplete {
             [self] result in
             guard self.generation == generation, case .preparing = phase else {
                 if case .success(let connection) = result { pool.release(connection) }
@@ -97,6 +100,11 @@ extension ProxyHandler {
             return ProxyProblem(
                 status: .serviceUnavailable, slug: "upstream-pool-exhausted",
                 detail: "every connection to \(authority) stayed busy until the connect timeout")
+        case .tls:
+            return ProxyProblem(
+                status: .badGateway, slug: "upstream-tls-failed",
+                detail:
+                    "TLS with \(authority) failed: \(TLSFailure.describe((error as? UpstreamUnavailable)?.underlying))")
         default:
             return ProxyProblem(
                 status: .badGateway, slug: "upstream-unreachable",

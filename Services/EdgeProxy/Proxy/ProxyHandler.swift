@@ -240,18 +240,26 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             if let problem = unmanagedProblem(host) { return refuse(problem) }
             openTunnel(host: host, port: port)
-        case .forward(let target, _, let pathAndQuery):
+        case .forward(let target, let authority, let pathAndQuery):
             if environment.isProxyItself(target) {
                 return refuse(.badRequest("not-a-proxy-request", "the request is addressed to the proxy itself"))
             }
             let path = String(pathAndQuery.prefix { $0 != "?" })
             let method = head.method.rawValue
             let workload: EdgeServerWorkload
-            switch environment.serverWorkloads.match(target, method: method, path: path) {
+            switch matchServerWorkload(target, authority: authority, method: method, path: path) {
             case .serverWorkload(let matched): workload = matched
             case .ambiguousPath: return refuse(.ambiguousPath)
             case .unmanaged:
                 if let problem = unmanagedProblem(target.host) { return refuse(problem) }
+                if target.scheme == "https" {
+                    return refuse(
+                        ProxyProblem(
+                            status: .notImplemented, slug: "https-upstream-unmanaged",
+                            detail:
+                                "\(target.host):\(target.port) is not a server workload; the edge originates TLS only for https server workloads (use CONNECT for other HTTPS)"
+                        ))
+                }
                 environment.counters.unmanaged.increment()
                 return connectUpstream()
             }
@@ -271,6 +279,22 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 obtainCredential(key, evidence: evidence, workload: workload, request: request)
             }
         }
+    }
+
+    /// The server workload of a request: at its target, or — a plain `http://` request no http server workload takes
+    /// — an https server workload at the same host (the edge then originates TLS to it; the route follows).
+    func matchServerWorkload(
+        _ target: AccessTarget, authority: String, method: String, path: String
+    ) -> ServerWorkloadIndex.Match {
+        let match = environment.serverWorkloads.match(target, method: method, path: path)
+        guard match == .unmanaged, let https = ProxyRoute.httpsTarget(of: target, authority: authority) else {
+            return match
+        }
+        let upgraded = environment.serverWorkloads.match(https, method: method, path: path)
+        if upgraded != .unmanaged, case .forward(_, let authority, let pathAndQuery) = exchange?.route {
+            exchange?.route = .forward(target: https, authority: authority, path: pathAndQuery)
+        }
+        return upgraded == .unmanaged ? match : upgraded
     }
 
     func unmanagedProblem(_ host: String) -> ProxyProblem? {

@@ -3,7 +3,8 @@ import SigilEvents
 
 /// Where a workload's request goes, decided from its head alone, before any byte is forwarded.
 enum ProxyRoute: Equatable {
-    /// An absolute-form request (`GET http://host:port/path`): forward to `target`, asking for `path`.
+    /// An absolute-form request (`GET http://host:port/path`, or `https://` for TLS the edge originates): forward to
+    /// `target`, asking for `path`.
     case forward(target: AccessTarget, authority: String, path: String)
     /// `CONNECT host:port`: a byte tunnel.
     case tunnel(host: String, port: Int)
@@ -22,10 +23,8 @@ enum ProxyRoute: Equatable {
         if head.uri.hasPrefix("http://") {
             scheme = "http"
         } else if head.uri.hasPrefix("https://") {
-            return .failure(
-                ProxyProblem(
-                    status: .notImplemented, slug: "https-upstream-unsupported",
-                    detail: "absolute-form https:// requests are not supported; use CONNECT for HTTPS"))
+            // Plain HTTP to the edge asking for an https URL: the edge originates the TLS (https server workloads).
+            scheme = "https"
         } else {
             return .failure(
                 .badRequest("not-a-proxy-request", "send absolute-form requests (set HTTP_PROXY to this address)"))
@@ -89,5 +88,14 @@ enum ProxyRoute: Equatable {
             return .badRequest("request-smuggling", "the request has different Content-Length values")
         }
         return nil
+    }
+}
+
+extension ProxyRoute {
+    /// The https server workload a plain `http://` request may mean: the same host, at the port written, or 443 when
+    /// none is (`http://api.example/v1` reaches an https server workload at api.example:443).
+    static func httpsTarget(of target: AccessTarget, authority: String) -> AccessTarget? {
+        guard target.scheme == "http" else { return nil }
+        return Self.authority(authority, scheme: "https")
     }
 }

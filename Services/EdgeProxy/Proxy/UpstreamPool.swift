@@ -2,10 +2,12 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// Why no upstream connection could be had.
 struct UpstreamUnavailable: Error {
-    enum Reason { case refused, timeout, poolExhausted }
+    enum Reason { case refused, timeout, poolExhausted, tls }
     let reason: Reason
     let underlying: (any Error)?
 
@@ -14,21 +16,28 @@ struct UpstreamUnavailable: Error {
         self.underlying = underlying
     }
 
-    /// A failed connect: timed out, or refused (reset, unreachable, no such host).
+    /// A failed connect: timed out, refused (reset, unreachable, no such host), or a TLS handshake that failed.
     init(connecting error: any Error) {
+        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+            self.init(reason: .tls, underlying: error)
+            return
+        }
         let timedOut =
             (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
         self.init(reason: timedOut ? .timeout : .refused, underlying: error)
     }
 }
 
-/// The upstream connections of one event loop, per upstream host and port: reused across workload connections,
+/// The upstream connections of one event loop, per upstream host, port and TLS (none, a server workload's, a client
+/// certificate's): reused across workload connections,
 /// at most `maxConnections` open per upstream (further requests wait their turn until the connect timeout), an idle
 /// one closed after `idleTimeout`. Used only on its event loop, so it takes no lock.
 final class UpstreamPool {
     struct Key: Hashable {
         let host: String
         let port: Int
+        /// `UpstreamTLS.id`, 0 for plain HTTP.
+        var tls: UInt64 = 0
     }
 
     struct Limits {
@@ -40,6 +49,7 @@ final class UpstreamPool {
     private struct Waiter {
         let promise: EventLoopPromise<UpstreamConnection>
         let timeout: Scheduled<Void>
+        let tls: UpstreamTLS?
     }
 
     let eventLoop: any EventLoop
@@ -58,7 +68,7 @@ final class UpstreamPool {
     func idleConnections(to key: Key) -> Int { idle[key]?.count ?? 0 }
 
     /// An idle connection if there is one, else a new one within the limit, else the next one released.
-    func acquire(_ key: Key) -> EventLoopFuture<UpstreamConnection> {
+    func acquire(_ key: Key, tls: UpstreamTLS? = nil) -> EventLoopFuture<UpstreamConnection> {
         eventLoop.assertInEventLoop()
         while let connection = idle[key]?.popLast() {
             guard connection.channel.isActive else { continue }
@@ -67,7 +77,7 @@ final class UpstreamPool {
             return eventLoop.makeSucceededFuture(connection)
         }
         if open[key, default: 0] < limits.maxConnections {
-            return connect(key)
+            return connect(key, tls: tls)
         }
         let promise = eventLoop.makePromise(of: UpstreamConnection.self)
         let timeout = eventLoop.assumeIsolated().scheduleTask(in: limits.connectTimeout) { [self] in
@@ -80,7 +90,7 @@ final class UpstreamPool {
             waiters[key] = queue
             promise.fail(UpstreamUnavailable(reason: .poolExhausted, underlying: nil))
         }
-        waiters[key, default: []].append(Waiter(promise: promise, timeout: timeout))
+        waiters[key, default: []].append(Waiter(promise: promise, timeout: timeout, tls: tls))
         return promise.futureResult
     }
 
@@ -103,21 +113,44 @@ final class UpstreamPool {
         connection.channel.read()
     }
 
-    private func connect(_ key: Key) -> EventLoopFuture<UpstreamConnection> {
+    private func connect(_ key: Key, tls: UpstreamTLS?) -> EventLoopFuture<UpstreamConnection> {
         open[key, default: 0] += 1
+        let connectTimeout = limits.connectTimeout
         let connected = ClientBootstrap(group: eventLoop)
-            .connectTimeout(limits.connectTimeout)
+            .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.autoRead, value: false)
+            // Reads flow during a TLS handshake; the handshake's end turns them to on demand.
+            .channelOption(.autoRead, value: tls != nil)
             .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(try tls.handler())
+                        try channel.pipeline.syncOperations.addHandler(
+                            TLSHandshakeWatcher(promise: channel.eventLoop.makePromise()))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
             }
             .connect(host: key.host, port: key.port)
+            .flatMap { channel -> EventLoopFuture<any Channel> in
+                guard tls != nil,
+                    let watcher = try? channel.pipeline.syncOperations.handler(type: TLSHandshakeWatcher.self)
+                else { return channel.eventLoop.makeSucceededFuture(channel) }
+                let timeout = channel.eventLoop.scheduleTask(in: connectTimeout) {
+                    watcher.promise.fail(ChannelError.connectTimeout(connectTimeout))
+                }
+                return watcher.promise.futureResult.map { _ in
+                    timeout.cancel()
+                    return channel
+                }.flatMapErrorThrowing { error in
+                    timeout.cancel()
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
         return connected.assumeIsolated().flatMapThrowing { [self] channel in
             let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
             let connection = UpstreamConnection(key: key, channel: channel, handler: handler)
@@ -141,7 +174,7 @@ final class UpstreamPool {
     private func serveNextWaiter(_ key: Key) {
         guard open[key, default: 0] < limits.maxConnections, let waiter = waiters[key]?.popFirst() else { return }
         waiter.timeout.cancel()
-        connect(key).cascade(to: waiter.promise)
+        connect(key, tls: waiter.tls).cascade(to: waiter.promise)
     }
 
     /// Closes every idle connection (shutdown).
@@ -165,6 +198,33 @@ final class UpstreamConnection: @unchecked Sendable {
         self.key = key
         self.channel = channel
         self.handler = handler
+    }
+}
+
+/// Completes when the upstream's TLS handshake does (then reads go on demand, as on a plain connection), or fails with
+/// its error: a certificate that does not verify is a refused connection, told as such, not a reset mid-request.
+final class TLSHandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = NIOAny
+    let promise: EventLoopPromise<Void>
+
+    init(promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            context.channel.setOption(.autoRead, value: false).whenComplete { [promise] _ in promise.succeed() }
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(ChannelError.eof)
+        context.fireChannelInactive()
     }
 }
 

@@ -48,7 +48,17 @@ struct EdgeTests {
             if case .failure(let problem) = result { return problem.document.type } else { return nil }
         }
         #expect(slug(route(.GET, "/relative")) == "urn:sigil:problem:not-a-proxy-request")
-        #expect(slug(route(.GET, "https://api/")) == "urn:sigil:problem:https-upstream-unsupported")
+        #expect(
+            try route(.GET, "https://api.internal/v1").get()
+                == .forward(
+                    target: AccessTarget(scheme: "https", host: "api.internal", port: 443),
+                    authority: "api.internal", path: "/v1"))
+        #expect(
+            ProxyRoute.httpsTarget(of: AccessTarget(scheme: "http", host: "api", port: 80), authority: "api")
+                == AccessTarget(scheme: "https", host: "api", port: 443))
+        #expect(
+            ProxyRoute.httpsTarget(of: AccessTarget(scheme: "http", host: "api", port: 8443), authority: "api:8443")
+                == AccessTarget(scheme: "https", host: "api", port: 8443))
         #expect(slug(route(.GET, "http://us@er:pw@host/")) == "urn:sigil:problem:malformed-request")
         #expect(
             slug(route(.POST, "http://api/", ["content-length": "3", "transfer-encoding": "chunked"]))

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A keep-alive HTTP/1.1 upstream for the edge's tests, on 127.0.0.1 with a system-chosen port.
 /// `/key` answers 200 only with the right `x-api-key`; `/echo` answers the request line and headers as JSON;
@@ -14,13 +15,15 @@ final class TestUpstream: Sendable {
     let connections = NIOLockedValueBox(0)
     var port: Int { channel.localAddress!.port! }
 
-    init(group: any EventLoopGroup) async throws {
+    /// `tls`: serve HTTPS with this context (a server certificate; maybe requiring a client's).
+    init(group: any EventLoopGroup, tls: NIOSSLContext? = nil) async throws {
         let connections = self.connections
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 connections.withLockedValue { $0 += 1 }
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(TestUpstreamHandler())
                 }

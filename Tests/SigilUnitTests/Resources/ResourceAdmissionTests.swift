@@ -61,6 +61,18 @@ struct ResourceAdmissionTests {
                     .serverWorkload, ["host": "a", "port": 1, "reportEachRequest": "yes"], "spec.reportEachRequest",
                     "true or false"
                 ),
+                (
+                    .serverWorkload, ["scheme": "http", "host": "a", "port": 80, "ca": "x"], "spec.ca",
+                    "scheme https only"
+                ),
+                (
+                    .serverWorkload, ["scheme": "http", "host": "a", "port": 80, "serverName": "a.example"],
+                    "spec.serverName", "scheme https only"
+                ),
+                (
+                    .serverWorkload, ["host": "a", "port": 443, "ca": "not a certificate"], "spec.ca",
+                    "PEM certificates"
+                ),
                 (.accessPolicy, ["clientWorkload": "billing"], "spec.serverWorkload", "is required"),
                 (
                     .accessPolicy, Self.policy.merging(["ttlSeconds": 5]), "spec.ttlSeconds",
