@@ -181,6 +181,8 @@ let package = Package(
             dependencies: [
                 "SigilService", "SigilCrypto", .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             path: "Services/CredentialIssuance",
             exclude: ["openapi.yaml"]

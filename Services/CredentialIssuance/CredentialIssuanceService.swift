@@ -55,12 +55,17 @@ extension SigilServiceDefinition {
         }
         definition.openAPIPaths = JWKSController.openAPIPaths
         definition.publicRoutes = { router, context in
-            guard let signing = try? IssuanceParts.signing.get(context) else { return }
-            JWKSController(signing: signing, publicURL: IssuanceParts.publicURL(context.configuration)).add(to: router)
+            guard let signing = try? IssuanceParts.signing.get(context),
+                let authority = try? IssuanceParts.authority.get(context)
+            else { return }
+            JWKSController(
+                signing: signing, authority: authority, publicURL: IssuanceParts.publicURL(context.configuration)
+            ).add(to: router)
         }
         definition.workers = { context in
             let issuer = CredentialIssuer(
                 keyring: try keyring.get(context), signing: try IssuanceParts.signing.get(context),
+                authority: try IssuanceParts.authority.get(context),
                 publicURL: IssuanceParts.publicURL(context.configuration), oauth2: OAuth2TokenSource(),
                 sts: STSWebIdentitySource(),
                 context: context)
@@ -86,6 +91,9 @@ enum IssuanceParts {
         let days = try context.configuration.source.int("SIGIL_ISSUE_SIGNING_KEY_DAYS", default: 30, in: 1...365)
         return TenantSigningKeys(keyring: try keyring.get(context), period: TimeInterval(days) * 86_400)
     }
+
+    /// The tenants' certificate authorities for `x509` credentials (one per data key and signing period).
+    static let authority = ServicePart { context in TenantCertificateAuthority(signing: try signing.get(context)) }
 
     /// `SIGIL_ISSUE_PUBLIC_URL`: where third parties reach this service's JWKS (default: its own address).
     static func publicURL(_ configuration: ServiceConfiguration) -> String {

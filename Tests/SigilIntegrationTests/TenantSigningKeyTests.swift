@@ -46,7 +46,10 @@ struct TenantSigningKeyTests {
         let signing = signing(TenantDataKey(tenant: "acme"))
         let router = Router(context: AdminRequestContext.self)
         router.add(middleware: ProblemMiddleware())
-        JWKSController(signing: signing, publicURL: "https://sigil.example").add(to: router)
+        JWKSController(
+            signing: signing, authority: TenantCertificateAuthority(signing: signing),
+            publicURL: "https://sigil.example"
+        ).add(to: router)
         let app = Application(router: router)
         try await app.test(.router) { client in
             let discovery = try await client.execute(

@@ -10,6 +10,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
     case jwt(JWTCredential)
     case oauth2(OAuth2ClientCredentials)
     case awsWebIdentity(AWSWebIdentityCredential)
+    case x509(X509Credential)
 
     static let kind = ResourceKind.credentialProvider
     static let summary = "Where the credential an edge injects comes from, and how it is injected."
@@ -18,6 +19,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
         .init(JWTCredential.type, JWTCredential.schema, Self.jwt),
         .init(OAuth2ClientCredentials.type, OAuth2ClientCredentials.schema, Self.oauth2),
         .init(AWSWebIdentityCredential.type, AWSWebIdentityCredential.schema, Self.awsWebIdentity),
+        .init(X509Credential.type, X509Credential.schema, Self.x509),
     ]
 
     init(from decoder: any Decoder) throws { self = try Self.decodeVariant(from: decoder) }
@@ -29,6 +31,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
         case .jwt(let spec): return (JWTCredential.type, spec)
         case .oauth2(let spec): return (OAuth2ClientCredentials.type, spec)
         case .awsWebIdentity(let spec): return (AWSWebIdentityCredential.type, spec)
+        case .x509(let spec): return (X509Credential.type, spec)
         }
     }
 
@@ -46,6 +49,8 @@ enum CredentialProviderSpec: VariantResourceSpec {
             return .oauth2(try await spec.admitted(admission, current: current))
         case .awsWebIdentity(let spec):
             return .awsWebIdentity(try spec.admitted())
+        case .x509:
+            return self
         }
     }
 }
@@ -152,4 +157,7 @@ struct IssuedCredential: Codable, Sendable {
     var parameter: String? = nil
     var value: String? = nil
     var aws: AWSSigningCredentials? = nil
+    /// An `x509` credential: the certificate chain (leaf, CA) and its key, PEM.
+    var certificateChain: String? = nil
+    var privateKey: String? = nil
 }

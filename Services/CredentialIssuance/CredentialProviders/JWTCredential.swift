@@ -103,6 +103,26 @@ struct JWTCredential: Codable, Sendable, Equatable {
         return self
     }
 
+    /// Who a grant's credential names: the client workload, or the value of an attested claim (missing: refused, since
+    /// an upstream may rely on it); in `trustDomain`, a SPIFFE ID (`spiffe://<domain>/<subject>`).
+    static func subject(
+        of granted: AccessGranted, claim: String?, trustDomain: String?
+    ) throws(RefusalReason) -> String {
+        var subject = granted.clientWorkload
+        if let claim {
+            guard let value = granted.claims?[claim] else {
+                throw RefusalReason(
+                    code: "claim-missing",
+                    detail:
+                        "the attested identity has no claim \(claim), which credential provider \(granted.credentialProvider) needs"
+                )
+            }
+            subject = value
+        }
+        if let trustDomain, !subject.hasPrefix("spiffe://") { subject = "spiffe://\(trustDomain)/\(subject)" }
+        return subject
+    }
+
     /// The token's claims for a grant, or why not (an attested claim it needs is missing).
     func claims(
         for granted: AccessGranted, issuer: String, at moment: Date
@@ -118,11 +138,8 @@ struct JWTCredential: Codable, Sendable, Equatable {
             }
             return value
         }
-        var subject = granted.clientWorkload
-        if let subjectClaim { subject = try attestedClaim(subjectClaim) }
-        if profile == .jwtSVID, let trustDomain, !subject.hasPrefix("spiffe://") {
-            subject = "spiffe://\(trustDomain)/\(subject)"
-        }
+        let subject = try Self.subject(
+            of: granted, claim: subjectClaim, trustDomain: profile == .jwtSVID ? trustDomain : nil)
         let issuedAt = Int(moment.timeIntervalSince1970)
         let lifetime = min(ttlSeconds, granted.ttlSeconds)
         var result: [String: JSONValue] = [

@@ -10,6 +10,7 @@ import SigilService
 struct CredentialIssuer: Sendable {
     let keyring: TenantKeyring
     let signing: TenantSigningKeys
+    let authority: TenantCertificateAuthority
     /// The base of tenants' issuers (`SIGIL_ISSUE_PUBLIC_URL`).
     let publicURL: String
     /// Access tokens of `oauth2-client-credentials` providers, shared by the tenant's edges.
@@ -108,6 +109,16 @@ struct CredentialIssuer: Sendable {
                     accessKeyID: session.accessKeyID, secretAccessKey: session.secretAccessKey,
                     sessionToken: session.sessionToken, region: spec.region, service: spec.service,
                     signsPayload: spec.payload == .signed))
+        case .x509(let spec):
+            let spiffeID = try JWTCredential.subject(
+                of: granted, claim: spec.subjectClaim, trustDomain: spec.trustDomain)
+            _ = try await keyring.currentKey(tenant: tenant, context: context)
+            let issued = try authority.issue(
+                tenant: tenant, spiffeID: spiffeID, commonName: granted.clientWorkload,
+                lifetime: min(lifetime, spec.ttlSeconds))
+            lifetime = max(1, Int(issued.expiresAt.timeIntervalSinceNow))
+            credential = IssuedCredential(
+                inject: "x509", certificateChain: issued.chainPEM, privateKey: issued.keyPEM)
         case .jwt(let spec):
             lifetime = min(lifetime, spec.ttlSeconds)
             credential = IssuedCredential(

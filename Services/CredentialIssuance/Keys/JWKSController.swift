@@ -6,9 +6,12 @@ import SigilService
 /// What third parties verify Sigil's minted JWTs with, per tenant, without a token: `GET
 /// /tenants/{tenant}/.well-known/openid-configuration` (OpenID Connect Discovery 1.0: `issuer`, `jwks_uri`, the
 /// algorithms) and `GET /tenants/{tenant}/.well-known/jwks.json` (RFC 7517: the previous, current and next period's
-/// public keys). The issuer is `SIGIL_ISSUE_PUBLIC_URL` followed by `/tenants/<tenant>`. Cacheable for five minutes.
+/// public keys). The issuer is `SIGIL_ISSUE_PUBLIC_URL` followed by `/tenants/<tenant>`. Also `GET
+/// /tenants/{tenant}/x509-bundle.pem`: the certificate authorities (previous, current, next) of `x509` credentials, for
+/// upstreams to trust. Cacheable for five minutes.
 struct JWKSController {
     let signing: TenantSigningKeys
+    let authority: TenantCertificateAuthority
     let publicURL: String
 
     static let tenantPattern = try! NSRegularExpression(pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -20,6 +23,14 @@ struct JWKSController {
             let tenant = try tenant(context)
             let keys = signing.published(tenant: tenant).map(\.jwk)
             return try Self.json(["keys": keys])
+        }
+        router.get("/tenants/:tenant/x509-bundle.pem") { _, context in
+            let tenant = try tenant(context)
+            let pem = authority.bundle(tenant: tenant).map(\.pem).joined(separator: "\n")
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/x-pem-file", .cacheControl: "public, max-age=300"],
+                body: .init(byteBuffer: ByteBuffer(string: pem)))
         }
         router.get("/tenants/:tenant/.well-known/openid-configuration") { _, context in
             let tenant = try tenant(context)
@@ -74,6 +85,18 @@ struct JWKSController {
                 parameters: [tenantParameter],
                 responses: [
                     200: APIResponse.json("The JSON Web Key Set.", ["type": "object", "required": ["keys"]]),
+                    404: APIResponse.problem("No such tenant, or it has issued nothing yet."),
+                ])
+        ],
+        "/tenants/{tenant}/x509-bundle.pem": [
+            "get": APIOperation(
+                "The tenant's certificate authorities for x509 credentials (previous, current and next period), PEM",
+                open: true, parameters: [tenantParameter],
+                responses: [
+                    200: [
+                        "description": "PEM certificates.",
+                        "content": ["application/x-pem-file": ["schema": ["type": "string"]]],
+                    ],
                     404: APIResponse.problem("No such tenant, or it has issued nothing yet."),
                 ])
         ],

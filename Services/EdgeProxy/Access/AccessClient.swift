@@ -75,6 +75,8 @@ struct AccessClient: AccessRequester {
                 let parameter: String?
                 let value: String?
                 let aws: AWSSigningCredentials?
+                let certificateChain: String?
+                let privateKey: String?
             }
             let credential: Sealed
             do {
@@ -86,14 +88,20 @@ struct AccessClient: AccessRequester {
                     kind: .refused, stage: "edge", code: "credential-unreadable",
                     detail: "the issued credential does not open with this request's key")
             }
-            guard
-                let injected = HeldCredential(
+            let injected: HeldCredential?
+            if credential.inject == "x509" {
+                injected = try Self.clientCertificate(
+                    credential.certificateChain, credential.privateKey, workload: workload, requestID: requestID,
+                    expiresAt: issued.expiresAt, accessPolicy: issued.accessPolicy,
+                    serverWorkload: issued.serverWorkload)
+            } else {
+                injected = HeldCredential(
                     requestID: requestID, inject: credential.inject, header: credential.header,
                     prefix: credential.prefix, parameter: credential.parameter, value: credential.value,
                     aws: credential.aws, obtainedAt: Date(), expiresAt: issued.expiresAt,
-                    accessPolicy: issued.accessPolicy,
-                    serverWorkload: issued.serverWorkload)
-            else {
+                    accessPolicy: issued.accessPolicy, serverWorkload: issued.serverWorkload)
+            }
+            guard let injected else {
                 throw EdgeRefusal(
                     kind: .refused, stage: "edge", code: "credential-unusable",
                     detail:
@@ -111,5 +119,27 @@ struct AccessClient: AccessRequester {
             logger.info("credential obtained", metadata: ["request": "\(requestID)", "lease": "\(issued.leaseID)"])
             return held
         }
+    }
+
+    /// An `x509` credential: the TLS to the server workload, presenting the certificate. Only an https server
+    /// workload can take one.
+    static func clientCertificate(
+        _ chain: String?, _ key: String?, workload: EdgeServerWorkload, requestID: String, expiresAt: Date,
+        accessPolicy: String?, serverWorkload: String?
+    ) throws(EdgeRefusal) -> HeldCredential? {
+        guard let chain, let key else { return nil }
+        guard let tls = workload.tls else {
+            throw EdgeRefusal(
+                kind: .refused, stage: "edge", code: "credential-unusable",
+                detail: "an x509 credential is presented in TLS: server workload \(workload.name) must be scheme https")
+        }
+        guard let presenting = try? tls.presenting(chainPEM: chain, keyPEM: key) else {
+            throw EdgeRefusal(
+                kind: .refused, stage: "edge", code: "credential-unusable",
+                detail: "the issued client certificate or its key does not load")
+        }
+        return HeldCredential(
+            requestID: requestID, injection: .clientCertificate, obtainedAt: Date(), expiresAt: expiresAt,
+            accessPolicy: accessPolicy, serverWorkload: serverWorkload, upstreamTLS: presenting)
     }
 }

@@ -11,6 +11,8 @@ final class HeldCredential: Sendable {
         case query(parameter: String, value: String)
         /// Each request signed with AWS Signature Version 4 (`SigV4Signer`).
         case sigV4(AWSSigningCredentials)
+        /// Nothing in the request: a client certificate in the TLS to the upstream (`upstreamTLS`).
+        case clientCertificate
     }
 
     /// The access request that obtained it (reported with the requests it is used for).
@@ -91,7 +93,7 @@ final class HeldCredential: Sendable {
     func replaces(_ name: String) -> Bool {
         switch injection {
         case .header(let injected, _): return name.equalsIgnoringCase(injected)
-        case .query: return false
+        case .query, .clientCertificate: return false
         case .sigV4: return SigV4Signer.replaced.contains(name.lowercased())
         }
     }
@@ -116,6 +118,8 @@ extension HeldCredential {
         case .query(let parameter, let value):
             return (1...128).contains(parameter.utf8.count) && value.utf8.count <= 8 * 1024
                 && parameter.utf8.allSatisfy { Self.isAlphanumeric($0) || Set("-._~".utf8).contains($0) }
+        case .clientCertificate:
+            return upstreamTLS != nil
         case .sigV4(let aws):
             // Key id, region and service go into the Authorization header's scope; the token into a header.
             let scopeParts = [aws.accessKeyID, aws.region, aws.service]

@@ -181,6 +181,10 @@ extension ProxyHandler: UpstreamDelegate {
             return connectUpstream()
         }
         guard case .forward(let target, _, _) = exchange.route else { return }
+        if let error, UpstreamUnavailable(connecting: error).reason == .tls {
+            // TLS 1.3 refuses a client certificate (or its absence) after the handshake, at the first request.
+            return refuse(Self.problem(for: UpstreamUnavailable(connecting: error), target: target))
+        }
         refuse(
             ProxyProblem(
                 status: .badGateway, slug: "upstream-reset",

@@ -13,15 +13,20 @@ import Testing
 /// verifying the certificate against the server workload's CA and its name. Part of `EdgeProxyTests`, whose tests run
 /// one at a time.
 extension EdgeProxyTests {
-    /// An HTTPS test upstream with a certificate from `pki` for `names` and `addresses`.
+    /// An HTTPS test upstream with a certificate from `pki` for `names` and `addresses`; with `clientCA`, it requires
+    /// a client certificate from that CA (mutual TLS).
     static func httpsUpstream(
-        _ pki: DemoPKI, names: [String] = ["localhost"], addresses: [String] = ["127.0.0.1"]
+        _ pki: DemoPKI, names: [String] = ["localhost"], addresses: [String] = ["127.0.0.1"], clientCA: String? = nil
     ) async throws -> TestUpstream {
         let server = try pki.server(names: names, addresses: addresses)
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(server.chainPEM.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(server.keyPEM.utf8), format: .pem)))
         configuration.minimumTLSVersion = .tlsv12
+        if let clientCA {
+            configuration.certificateVerification = .noHostnameVerification
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(clientCA.utf8)))
+        }
         return try await TestUpstream(
             group: MultiThreadedEventLoopGroup.singleton, tls: try NIOSSLContext(configuration: configuration))
     }
@@ -92,6 +97,37 @@ extension EdgeProxyTests {
                 let refused = try await connection.send(.GET, "https://127.0.0.1:1/")
                 #expect(refused.status == 501 && refused.text.contains("https-upstream-unmanaged"))
             }
+        }
+    }
+
+    @Test("mutual TLS: an x509 credential's certificate is presented; without one the upstream refuses the handshake")
+    func clientCertificates() async throws {
+        let pki = try DemoPKI()
+        let upstream = try await Self.httpsUpstream(pki, clientCA: pki.rootPEM)
+        defer { Task { await upstream.close() } }
+        try await withEdge { edge, _ in
+            try useHTTPS(edge, upstream, ca: pki.rootPEM)
+            try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+                let refused = try await connection.send(.GET, "http://127.0.0.1:\(upstream.port)/key")
+                #expect(refused.status == 502, "\(refused.text)")
+                #expect(
+                    refused.text.contains("upstream-tls-failed") && refused.text.contains("client certificate"),
+                    "\(refused.text)")
+            }
+        }
+        let workload = try pki.workload(path: "/billing")
+        let presenting = try UpstreamTLS(ca: pki.rootPEM, serverName: nil, host: "127.0.0.1")
+            .presenting(chainPEM: workload.chainPEM, keyPEM: workload.keyPEM)
+        let requester = FakeAccessRequester(injection: .clientCertificate, upstreamTLS: presenting)
+        try await withEdge(requester: requester) { edge, _ in
+            try useHTTPS(edge, upstream, ca: pki.rootPEM)
+            try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+                for _ in 0..<20 {
+                    let echo = try await connection.send(.GET, "http://127.0.0.1:\(upstream.port)/echo")
+                    #expect(echo.status == 200, "\(echo.text)")
+                }
+            }
+            #expect(requester.requests.withLockedValue { $0 } == 1)
         }
     }
 }

@@ -20,11 +20,15 @@ final class FakeAccessRequester: AccessRequester {
     let refusal: EdgeRefusal?
     /// How the issued credential is injected (the upstream's key in `X-API-Key` unless a test says otherwise).
     let injection: HeldCredential.Injection
+    /// The TLS an `x509` credential brings (its client certificate).
+    let upstreamTLS: UpstreamTLS?
 
     init(
         delay: Duration = .milliseconds(50), lifetime: TimeInterval = 300, refusal: EdgeRefusal? = nil,
-        injection: HeldCredential.Injection = .header(name: "X-API-Key", value: TestUpstream.apiKey)
+        injection: HeldCredential.Injection = .header(name: "X-API-Key", value: TestUpstream.apiKey),
+        upstreamTLS: UpstreamTLS? = nil
     ) {
+        self.upstreamTLS = upstreamTLS
         self.delay = delay
         self.lifetime = lifetime
         self.refusal = refusal
@@ -49,7 +53,7 @@ final class FakeAccessRequester: AccessRequester {
         if let refusal { throw refusal }
         return HeldCredential(
             requestID: "request-\(number)", injection: injection, obtainedAt: Date(),
-            expiresAt: Date().addingTimeInterval(lifetime))
+            expiresAt: Date().addingTimeInterval(lifetime), upstreamTLS: upstreamTLS)
     }
 }
 
