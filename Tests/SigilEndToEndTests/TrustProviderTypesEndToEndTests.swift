@@ -320,6 +320,7 @@ struct TrustProviderTypesEndToEndTests {
 
         try await mintedToken(constellation, upstream: upstream, port: port)
         try await awsFederation(constellation)
+        try await mutualTLS(constellation)
         try await postureRevokes(admin, request: request)
     }
 }
