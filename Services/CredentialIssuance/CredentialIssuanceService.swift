@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import SigilEvents
 import SigilProjection
 import SigilService
@@ -53,7 +54,17 @@ extension SigilServiceDefinition {
                 )
             ]
         }
-        definition.openAPIPaths = JWKSController.openAPIPaths
+        definition.openAPIPaths = JWKSController.openAPIPaths.merging(TenantDeletionController.openAPIPaths) {
+            first, _ in first
+        }
+        definition.openAPISchemas = TenantDeletionController.openAPISchemas
+        definition.routes = { group, context in
+            guard let keyring = try? keyring.get(context), let postgres = context.postgres else { return }
+            TenantDeletionController(
+                keyring: keyring, schema: SchemaName("issue"), postgres: postgres, context: context
+            )
+            .add(to: group)
+        }
         definition.publicRoutes = { router, context in
             guard let signing = try? IssuanceParts.signing.get(context),
                 let authority = try? IssuanceParts.authority.get(context)
@@ -69,11 +80,18 @@ extension SigilServiceDefinition {
                 publicURL: IssuanceParts.publicURL(context.configuration), oauth2: OAuth2TokenSource(),
                 sts: STSWebIdentitySource(),
                 context: context)
-            return [
+            var workers: [any Service] = [
                 EventWorker(name: "issuance", topics: [.accessDecisions], context: context) { event, payload, logger in
                     try await issuer.handle(event, payload, logger: logger)
                 }
             ]
+            if let postgres = context.postgres {
+                workers.append(
+                    DataKeyRewrap(
+                        keyring: try keyring.get(context), schema: SchemaName("issue"), postgres: postgres,
+                        context: context))
+            }
+            return workers
         }
         return definition
     }
@@ -83,7 +101,7 @@ extension SigilServiceDefinition {
 enum IssuanceParts {
     /// One keyring per process: admission encrypts with it, the projection fills it, the issuer decrypts.
     static let keyring = ServicePart { context in
-        TenantKeyring(kek: try TenantKeyring.loadKEK(context.configuration))
+        try TenantKeyring.load(context.configuration)
     }
 
     /// The tenants' JWT signing keys, rotating every `SIGIL_ISSUE_SIGNING_KEY_DAYS` (30).

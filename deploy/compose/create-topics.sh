@@ -20,7 +20,7 @@ topic() {
   echo "topic $name ready"
 }
 
-topic config 3 --config cleanup.policy=compact --config retention.ms=-1
+topic config 3 --config cleanup.policy=compact --config max.compaction.lag.ms=86400000 --config retention.ms=-1
 topic access.requests "$access_partitions"
 topic access.attested "$access_partitions"
 topic access.decisions "$access_partitions"

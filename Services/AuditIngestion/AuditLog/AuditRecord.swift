@@ -73,7 +73,7 @@ struct AuditRecord: Sendable {
     static let outcomes = [
         "requested", "attested", "attestation-failed", "granted", "denied", "issued", "refused", "proxied",
         "proxied-summary", "edge-started", "edge-stopped", "dead-lettered", "resource-defined", "resource-removed",
-        "key-published", "tenant-changed", "join-token-changed",
+        "key-published", "key-destroyed", "tenant-changed", "join-token-changed",
     ]
 
     /// The access outcome and the workloads an event records, for filtering.
@@ -98,6 +98,7 @@ struct AuditRecord: Sendable {
         case is ResourceDefined: ("resource-defined", nil, nil)
         case is ResourceRemoved: ("resource-removed", nil, nil)
         case is AttestationKeyPublished, is TenantKeyRotated: ("key-published", nil, nil)
+        case is TenantKeyDestroyed: ("key-destroyed", nil, nil)
         case is TenantCreated, is TenantDeleted: ("tenant-changed", nil, nil)
         case is JoinTokenCreated, is JoinTokenRevoked: ("join-token-changed", nil, nil)
         default: (nil, nil, nil)

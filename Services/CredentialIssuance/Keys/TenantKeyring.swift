@@ -9,19 +9,61 @@ import Synchronization
 
 /// Tenant data keys, unwrapped in memory only. Wrapped copies travel as `tenant key rotated` events on the config
 /// topic and rest in `issue.tenant_data_keys`; the key-encryption key (`SIGIL_KEK`) never leaves this process.
-/// Deleting a tenant forgets its keys, which crypto-shreds everything encrypted with them.
+/// Destroying a tenant's keys forgets them here, deletes their rows, and supersedes their records on the compacted
+/// topic, which crypto-shreds everything encrypted with them.
+///
+/// KEK rotation: `SIGIL_KEK` wraps; `SIGIL_KEK_PREVIOUS` (the key it replaces) still unwraps, until `DataKeyRewrap`
+/// has re-wrapped every data key under the new one.
 final class TenantKeyring: Sendable {
     let kek: KeyEncryptionKey
+    /// The key-encryption key being replaced: unwraps only.
+    let previousKEK: KeyEncryptionKey?
     private let keys = Mutex<[String: [TenantDataKey]]>([:])
 
-    init(kek: KeyEncryptionKey) { self.kek = kek }
+    init(kek: KeyEncryptionKey, previous: KeyEncryptionKey? = nil) {
+        self.kek = kek
+        self.previousKEK = previous
+    }
 
-    static func loadKEK(_ configuration: ServiceConfiguration) throws -> KeyEncryptionKey {
-        guard let material = try configuration.source.key("SIGIL_KEK", bytes: 32) else {
+    /// The keyring of `SIGIL_KEK` (id `SIGIL_KEK_ID`) and, during a rotation, `SIGIL_KEK_PREVIOUS`
+    /// (`SIGIL_KEK_PREVIOUS_ID`).
+    static func load(_ configuration: ServiceConfiguration) throws -> TenantKeyring {
+        let source = configuration.source
+        guard let material = try source.key("SIGIL_KEK", bytes: 32) else {
             throw ConfigurationError(key: "SIGIL_KEK", expected: "set: the key-encryption key, 32 random bytes, base64")
         }
-        let keyID = configuration.source.string("SIGIL_KEK_ID", default: "kek-1")
-        return try KeyEncryptionKey(keyID: keyID, material: material)
+        let kek = try KeyEncryptionKey(keyID: source.string("SIGIL_KEK_ID", default: "kek-1"), material: material)
+        var previous: KeyEncryptionKey?
+        if let old = try source.key("SIGIL_KEK_PREVIOUS", bytes: 32) {
+            guard let oldID = source.string("SIGIL_KEK_PREVIOUS_ID"), oldID != kek.keyID else {
+                throw ConfigurationError(
+                    key: "SIGIL_KEK_PREVIOUS_ID", expected: "the replaced key's id, different from SIGIL_KEK_ID")
+            }
+            previous = try KeyEncryptionKey(keyID: oldID, material: old)
+        }
+        return TenantKeyring(kek: kek, previous: previous)
+    }
+
+    /// A wrapped data key opened with whichever key-encryption key wrapped it; one this process does not have is an
+    /// error that says how to fix it.
+    func unwrap(_ wrapped: WrappedDataKey) throws(SigilCryptoError) -> TenantDataKey {
+        if wrapped.kekID == kek.keyID { return try kek.unwrap(wrapped) }
+        if let previousKEK, wrapped.kekID == previousKEK.keyID { return try previousKEK.unwrap(wrapped) }
+        throw SigilCryptoError(
+            .unknownKey,
+            "data key \(wrapped.keyID) of tenant \(wrapped.tenant) is wrapped by key-encryption key \(wrapped.kekID), "
+                + "which is neither SIGIL_KEK_ID (\(kek.keyID)) nor SIGIL_KEK_PREVIOUS_ID"
+                + (previousKEK.map { " (\($0.keyID))" } ?? "")
+                + ": give that key as SIGIL_KEK_PREVIOUS until every data key is re-wrapped")
+    }
+
+    /// The key of a data key's records on `sigil.config`: its wrapping, re-wrapping and destruction share it, so
+    /// compaction keeps only the latest.
+    static func recordKey(tenant: String, keyID: String) -> String { "\(tenant)/data-key/\(keyID)" }
+
+    /// Forgets one data key (destroyed).
+    func forget(tenant: String, keyID: String) {
+        keys.withLock { $0[tenant]?.removeAll { $0.keyID == keyID } }
     }
 
     func remember(_ key: TenantDataKey) {
@@ -52,7 +94,8 @@ final class TenantKeyring: Sendable {
         let wrapped = try kek.wrap(key)
         try await context.publish(
             TenantKeyRotated(keyID: key.keyID, wrappedDataKey: Array(try EventJSON.encoder.encode(wrapped))),
-            to: .config, tenant: tenant, partitionKey: "\(tenant)/data-key/\(key.keyID)", subject: key.keyID
+            to: .config, tenant: tenant, partitionKey: Self.recordKey(tenant: tenant, keyID: key.keyID),
+            subject: key.keyID
         )
         remember(key)
         return key
@@ -78,7 +121,11 @@ struct TenantKeyProjection: Projection {
             "SELECT wrapped_key FROM \(unescaped: schema.rawValue).tenant_data_keys", logger: logger)
         for try await wrapped in rows.decode(String.self) {
             let wrappedKey = try EventJSON.decoder.decode(WrappedDataKey.self, from: Data(wrapped.utf8))
-            keyring.remember(try keyring.kek.unwrap(wrappedKey))
+            do {
+                keyring.remember(try keyring.unwrap(wrappedKey))
+            } catch {
+                throw ConfigurationError(key: "SIGIL_KEK_PREVIOUS", expected: error.detail)
+            }
         }
     }
 
@@ -95,19 +142,30 @@ struct TenantKeyProjection: Projection {
             }
             let unwrapped: TenantDataKey
             do {
-                unwrapped = try keyring.kek.unwrap(wrapped)
+                unwrapped = try keyring.unwrap(wrapped)
             } catch {
                 throw ProjectionRejection(code: error.code.rawValue, detail: error.detail)
             }
+            // The same data key re-wrapped under a new key-encryption key replaces the row.
             try await connection.query(
                 """
                 INSERT INTO \(unescaped: schema.rawValue).tenant_data_keys (tenant, key_id, kek_id, wrapped_key, created_at)
                 VALUES (\(wrapped.tenant), \(wrapped.keyID), \(wrapped.kekID), \(String(decoding: rotated.wrappedDataKey.bytes, as: UTF8.self)), \(event.envelope.time))
-                ON CONFLICT (tenant, key_id) DO NOTHING
+                ON CONFLICT (tenant, key_id) DO UPDATE SET kek_id = EXCLUDED.kek_id, wrapped_key = EXCLUDED.wrapped_key
+                WHERE tenant_data_keys.kek_id <> EXCLUDED.kek_id
                 """,
                 logger: logger
             )
             keyring.remember(unwrapped)
+        case let destroyed as TenantKeyDestroyed:
+            try await connection.query(
+                """
+                DELETE FROM \(unescaped: schema.rawValue).tenant_data_keys
+                WHERE tenant = \(event.envelope.tenant) AND key_id = \(destroyed.keyID)
+                """,
+                logger: logger
+            )
+            keyring.forget(tenant: event.envelope.tenant, keyID: destroyed.keyID)
         case is TenantDeleted:
             try await connection.query(
                 "DELETE FROM \(unescaped: schema.rawValue).tenant_data_keys WHERE tenant = \(event.envelope.tenant)",

@@ -42,6 +42,14 @@ public struct TenantKeyRotated: EventPayload {
     }
 }
 
+/// One of the tenant's data keys is destroyed (crypto-shredding): written under the same key as the `TenantKeyRotated`
+/// that carried it, so compaction of `sigil.config` drops the wrapped key for good and keeps only this marker.
+public struct TenantKeyDestroyed: EventPayload {
+    public static let eventType = EventType(area: "config", event: "tenant.key-destroyed", version: 1)
+    public var keyID: String
+    public init(keyID: String) { self.keyID = keyID }
+}
+
 /// The tenant is gone; its data keys are destroyed, which makes its encrypted history unreadable.
 public struct TenantDeleted: EventPayload {
     public static let eventType = EventType(area: "config", event: "tenant.deleted", version: 1)

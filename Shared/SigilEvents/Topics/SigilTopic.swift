@@ -62,6 +62,8 @@ public struct SigilTopics: Sendable, Hashable {
             configs["cleanup.policy"] = "compact"
             configs["retention.ms"] = "-1"
         }
+        // A destroyed data key's wrapped copy must really go: a superseded record is compacted away within a day.
+        if topic == .config { configs["max.compaction.lag.ms"] = String(24 * 3_600_000) }
         // Posture: each subject's latest report (keyed by tenant, feed and subject) for a week — a report older than
         // that is stale for any policy (maxLastSeen is at most a day), so losing it fails closed.
         if topic == .posture {
