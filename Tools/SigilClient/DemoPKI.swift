@@ -90,7 +90,8 @@ public struct DemoPKI: Sendable {
             alternatives.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))))
         }
         let certificate = try Certificate(
-            version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: Date() - 60,
+            version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
+            notValidBefore: min(Date() - 60, notValidAfter - 3600),
             notValidAfter: notValidAfter, issuer: intermediate.subject,
             subject: try DistinguishedName { CommonName(names.first ?? addresses.first ?? "server") },
             signatureAlgorithm: .ecdsaWithSHA256,

@@ -16,9 +16,10 @@ extension EdgeProxyTests {
     /// An HTTPS test upstream with a certificate from `pki` for `names` and `addresses`; with `clientCA`, it requires
     /// a client certificate from that CA (mutual TLS).
     static func httpsUpstream(
-        _ pki: DemoPKI, names: [String] = ["localhost"], addresses: [String] = ["127.0.0.1"], clientCA: String? = nil
+        _ pki: DemoPKI, names: [String] = ["localhost"], addresses: [String] = ["127.0.0.1"], clientCA: String? = nil,
+        notValidAfter: Date = Date() + 3600
     ) async throws -> TestUpstream {
-        let server = try pki.server(names: names, addresses: addresses)
+        let server = try pki.server(names: names, addresses: addresses, notValidAfter: notValidAfter)
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(server.chainPEM.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(server.keyPEM.utf8), format: .pem)))
@@ -89,6 +90,16 @@ extension EdgeProxyTests {
                     #expect(
                         refused.text.contains("upstream-tls-failed") && refused.text.contains(says), "\(refused.text)")
                 }
+            }
+        }
+        // An expired upstream certificate.
+        let expired = try await Self.httpsUpstream(pki, notValidAfter: Date() - 60)
+        defer { Task { await expired.close() } }
+        try await withEdge { edge, _ in
+            try useHTTPS(edge, expired, ca: pki.rootPEM)
+            try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+                let refused = try await connection.send(.GET, "http://127.0.0.1:\(expired.port)/key")
+                #expect(refused.status == 502 && refused.text.contains("has expired"), "\(refused.text)")
             }
         }
         // Absolute-form https:// to a host that is no server workload: the edge does not originate TLS for it.
