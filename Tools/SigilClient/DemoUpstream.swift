@@ -38,11 +38,14 @@ public final class DemoUpstream: Sendable {
             self.counts.withLock { $0.authorized += 1 }
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "quarterly report: all green\n")))
         }
-        router.get("/identity") { request, _ -> Response in
-            let header = request.headers[.authorization] ?? ""
-            guard header.hasPrefix("Bearer ") else { return Response(status: .unauthorized) }
-            self.bearer.withLock { $0 = String(header.dropFirst(7)) }
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "identity token received\n")))
+        // `/identity` and below: records the bearer token it was sent (a minted JWT, an OAuth access token).
+        for path in ["/identity", "/identity/**"] {
+            router.get(RouterPath(path)) { request, _ -> Response in
+                let header = request.headers[.authorization] ?? ""
+                guard header.hasPrefix("Bearer ") else { return Response(status: .unauthorized) }
+                self.bearer.withLock { $0 = String(header.dropFirst(7)) }
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "identity token received\n")))
+            }
         }
         var logger = Logger(label: "sigil.demo.upstream")
         logger.logLevel = .warning

@@ -1,8 +1,9 @@
 """An OAuth 2.0 authorization server for the tests, built with authlib (PyPI) on Flask: the client-credentials grant
-(RFC 6749 §4.4) with client_secret_basic and client_secret_post, scopes, and a count of the tokens it issued.
+(RFC 6749 §4.4) with client_secret_basic and client_secret_post, scopes, and a count of the tokens it issued (and the
+last one, for the tests to compare with what an upstream received).
 
 Usage: oauth_server.py CLIENT_ID CLIENT_SECRET SCOPES EXPIRES_IN PORT_FILE; writes the port it listens on
-(127.0.0.1) to PORT_FILE, then serves. GET /stats answers {"tokens": N, "last": {...form fields but the secret...}}.
+(127.0.0.1) to PORT_FILE, then serves. GET /stats answers {"tokens": N, "last": {...form fields but the secret...}, "lastToken": ...}.
 """
 import json
 import os
@@ -58,6 +59,7 @@ def save_token(token, req):
     issued["tokens"] += 1
     issued["last"] = {k: v for k, v in request.form.items() if k != "client_secret"}
     issued["last"]["scope"] = token.get("scope", "")
+    issued["lastToken"] = token["access_token"]  # for the tests to compare with what the upstream received
 
 
 server = AuthorizationServer(app, query_client=lambda cid: Client() if cid == CLIENT_ID else None, save_token=save_token)
