@@ -141,4 +141,42 @@ extension EdgeProxyTests {
             #expect(requester.requests.withLockedValue { $0 } == 1)
         }
     }
+
+    @Test("load over TLS: 10,000 requests on 32 keep-alive connections, upstream resets among them; all others 200")
+    func httpsLoad() async throws {
+        let pki = try DemoPKI()
+        let upstream = try await Self.httpsUpstream(pki)
+        defer { Task { await upstream.close() } }
+        try await withEdge { edge, _ in
+            try useHTTPS(edge, upstream, ca: pki.rootPEM)
+            let statuses = try await withThrowingTaskGroup(of: [Int: Int].self) { tasks in
+                for worker in 0..<32 {
+                    tasks.addTask {
+                        try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+                            var statuses: [Int: Int] = [:]
+                            for index in 0..<(10_000 / 32) {
+                                // Every 50th request of a worker: the upstream drops the TLS connection unanswered.
+                                let path = (index + worker) % 50 == 0 ? "/reset" : "/key"
+                                let response = try await connection.send(
+                                    .GET, "http://127.0.0.1:\(upstream.port)\(path)")
+                                statuses[response.status, default: 0] += 1
+                            }
+                            return statuses
+                        }
+                    }
+                }
+                var all: [Int: Int] = [:]
+                for try await statuses in tasks { all.merge(statuses, uniquingKeysWith: +) }
+                return all
+            }
+            let resets = (0..<32).reduce(0) { total, worker in
+                total + (0..<(10_000 / 32)).filter { ($0 + worker) % 50 == 0 }.count
+            }
+            #expect(statuses == [200: 32 * (10_000 / 32) - resets, 502: resets], "\(statuses)")
+            #expect(edge.requester.requests.withLockedValue { $0 } == 1)
+            // TLS connections are pooled: far fewer handshakes than requests. A reset costs two: on a reused
+            // connection a request without a body is tried once more on a new one (it may have met an idle close).
+            #expect(upstream.connections.withLockedValue { $0 } <= 2 * 32 + 2 * resets)
+        }
+    }
 }

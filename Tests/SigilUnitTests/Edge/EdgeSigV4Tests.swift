@@ -73,4 +73,33 @@ extension EdgeProxyTests {
             }
         }
     }
+
+    @Test("load with SigV4: 5,000 signed requests with bodies on 16 keep-alive connections, each hash signed")
+    func signedLoad() async throws {
+        let requester = FakeAccessRequester(injection: .sigV4(Self.awsCredentials))
+        try await withEdge(requester: requester) { edge, upstream in
+            let statuses = try await withThrowingTaskGroup(of: [Int: Int].self) { tasks in
+                for worker in 0..<16 {
+                    tasks.addTask {
+                        try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+                            var statuses: [Int: Int] = [:]
+                            for index in 0..<(5_000 / 16) {
+                                let body = String(repeating: "x", count: (worker * 31 + index) % 4_096)
+                                let response = try await connection.send(
+                                    .PUT, "http://127.0.0.1:\(upstream.port)/upload", body: body)
+                                statuses[response.text == String(body.utf8.count) ? response.status : -1, default: 0] +=
+                                    1
+                            }
+                            return statuses
+                        }
+                    }
+                }
+                var all: [Int: Int] = [:]
+                for try await statuses in tasks { all.merge(statuses, uniquingKeysWith: +) }
+                return all
+            }
+            #expect(statuses == [200: 16 * (5_000 / 16)], "every body arrived whole: \(statuses)")
+            #expect(requester.requests.withLockedValue { $0 } == 1)
+        }
+    }
 }
