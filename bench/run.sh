@@ -2,7 +2,8 @@
 # `make bench`: the edge beside its anchor, nginx, in one run on this machine, then a table with ratios.
 #   1. cached path: wrk through the edge vs through nginx (proxy_pass + proxy_set_header, keep-alive upstream) vs
 #      direct, to one nginx upstream that answers 200 only with the right key; 16 and 64 connections, and 1
-#      connection for the latency a hop adds when nothing queues.
+#      connection for the latency a hop adds when nothing queues. 1b: the same to the upstream over HTTPS (TLS the
+#      edge, and nginx with proxy_ssl_verify and session reuse, originate; plain HTTP from wrk to the proxy).
 #   2. cold flow: requests that need a new credential (attest -> policy -> issue over the broker), serial with a
 #      fresh workload token each, and 100 at once (one per server workload).
 #   3. 1,000 concurrent cold requests for one workload: access requests published (single flight: must be 1).
@@ -27,6 +28,8 @@ SHM=$(mktemp -d /dev/shm/sigil-bench.XXXXXX)
 STATE=.sigil/bench
 UPSTREAM=18080
 ANCHOR=18081
+UPSTREAM_TLS=18443
+ANCHOR_TLS=18082
 COLD_BASE=18100
 COLD_COUNT=100
 RSYSLOG=18514
@@ -46,7 +49,15 @@ cleanup() {
 trap cleanup EXIT
 
 # --- nginx: the upstream (answers 200 only with the key) and the anchor proxy, one worker each -------------------
-mkdir -p "$DIR/www" "$DIR/tmp"
+mkdir -p "$DIR/www" "$DIR/tmp" "$DIR/tls"
+# The upstream's HTTPS certificate (for localhost and 127.0.0.1) from a CA made here; both proxies verify it.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=bench CA" \
+  -keyout "$DIR/tls/ca.key" -out "$DIR/tls/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+  -keyout "$DIR/tls/server.key" -out "$DIR/tls/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$DIR/tls/ext.cnf"
+openssl x509 -req -in "$DIR/tls/server.csr" -CA "$DIR/tls/ca.pem" -CAkey "$DIR/tls/ca.key" -CAcreateserial \
+  -days 2 -extfile "$DIR/tls/ext.cnf" -out "$DIR/tls/server.pem" 2>/dev/null
 truncate -s 1G "$DIR/www/big.bin"
 cold_listens=""
 for ((i = 0; i < COLD_COUNT; i++)); do cold_listens+="    listen 127.0.0.1:$((COLD_BASE + i));"$'\n'; done
@@ -62,6 +73,8 @@ http {
   default_type text/plain; keepalive_requests 10000000; keepalive_timeout 300s; client_max_body_size 0;
   server {
     listen 127.0.0.1:$UPSTREAM;
+    listen 127.0.0.1:$UPSTREAM_TLS ssl;
+    ssl_certificate $DIR/tls/server.pem; ssl_certificate_key $DIR/tls/server.key; ssl_protocols TLSv1.2 TLSv1.3;
 $cold_listens
     # Uploads are written to tmpfs (WebDAV PUT): nginx reads the whole body before answering, so the figure is the
     # proxy's forwarding, not an early answer.
@@ -81,10 +94,20 @@ http {
   access_log off; $temps
   keepalive_requests 10000000; keepalive_timeout 300s; client_max_body_size 0;
   upstream backend { server 127.0.0.1:$UPSTREAM; keepalive 64; }
+  upstream backend_tls { server 127.0.0.1:$UPSTREAM_TLS; keepalive 64; }
   server {
     listen 127.0.0.1:$ANCHOR;
     location / {
       proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header X-API-Key "$KEY"; proxy_request_buffering off; proxy_buffering off;
+    }
+  }
+  server {
+    listen 127.0.0.1:$ANCHOR_TLS;
+    location / {
+      proxy_pass https://backend_tls; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_ssl_verify on; proxy_ssl_trusted_certificate $DIR/tls/ca.pem; proxy_ssl_name localhost;
+      proxy_ssl_server_name on; proxy_ssl_session_reuse on;
       proxy_set_header X-API-Key "$KEY"; proxy_request_buffering off; proxy_buffering off;
     }
   }
@@ -96,6 +119,8 @@ done
 sleep 0.5
 curl -fsS -H "X-API-Key: $KEY" "http://127.0.0.1:$UPSTREAM/" >/dev/null
 curl -fsS "http://127.0.0.1:$ANCHOR/" >/dev/null
+curl -fsS "http://127.0.0.1:$ANCHOR_TLS/" >/dev/null
+curl -fsS --cacert "$DIR/tls/ca.pem" -H "X-API-Key: $KEY" "https://localhost:$UPSTREAM_TLS/" >/dev/null
 
 # --- the constellation, from the release build ---------------------------------------------------------------------
 start_constellation() {  # fetch-wait-ms
@@ -107,7 +132,7 @@ start_constellation() {  # fetch-wait-ms
 }
 configure() {
   "$BIN/sigil-bench" setup --state-directory "$STATE" --upstream-port $UPSTREAM --cold-port-base $COLD_BASE \
-    --cold-ports $COLD_COUNT --api-key "$KEY"
+    --cold-ports $COLD_COUNT --api-key "$KEY" --tls-port $UPSTREAM_TLS --tls-ca "$DIR/tls/ca.pem"
 }
 proc() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 echo "==> sigil dev up (release; the mock broker's default fetch wait, 5 ms)"
@@ -130,6 +155,13 @@ for connections in 1 16 64; do
   run_wrk direct "$connections" -H "X-API-Key: $KEY" "http://127.0.0.1:$UPSTREAM/"
   run_wrk nginx "$connections" "http://127.0.0.1:$ANCHOR/"
   run_wrk edge "$connections" -s "$DIR/absolute.lua" "$PROXY/"
+done
+# 1b. HTTPS upstream: the proxies originate TLS (wrk speaks plain HTTP to them); direct is wrk's own TLS.
+printf 'wrk.path = "http://127.0.0.1:%s/"\n' "$UPSTREAM_TLS" > "$DIR/absolute-tls.lua"
+for connections in 1 16 64; do
+  run_wrk tls-direct "$connections" -H "X-API-Key: $KEY" "https://127.0.0.1:$UPSTREAM_TLS/"
+  run_wrk tls-nginx "$connections" "http://127.0.0.1:$ANCHOR_TLS/"
+  run_wrk tls-edge "$connections" -s "$DIR/absolute-tls.lua" "$PROXY/"
 done
 
 # --- 4. streaming ----------------------------------------------------------------------------------------------------

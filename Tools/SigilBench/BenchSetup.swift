@@ -10,6 +10,9 @@ struct BenchSetup: AsyncParsableCommand {
 
     @OptionGroup var options: BenchOptions
     @Option(help: "The key the upstream accepts (the static credential).") var apiKey: String
+    @Option(help: "The upstream's HTTPS port: configured as an https server workload (bench-tls) too.")
+    var tlsPort: Int?
+    @Option(help: "The PEM CA the HTTPS upstream's certificate (for localhost) chains to.") var tlsCA: String?
 
     func run() async throws {
         let identity = DemoIdentity()
@@ -20,6 +23,23 @@ struct BenchSetup: AsyncParsableCommand {
             identity: identity, upstreamPort: options.upstreamPort, apiKey: apiKey)
         documents += DemoConfiguration.coldFlowDocuments(
             ports: (0..<options.coldPorts).map { options.coldPortBase + $0 })
+        if let tlsPort, let tlsCA {
+            // The same API over HTTPS: the edge originates the TLS (verified against the CA, name localhost).
+            let ca = try String(contentsOfFile: tlsCA, encoding: .utf8)
+            documents += [
+                ResourceDocument(
+                    kind: .serverWorkload, name: "bench-tls",
+                    spec: try .init(json: [
+                        "scheme": "https", "host": "127.0.0.1", "port": tlsPort, "ca": ca, "serverName": "localhost",
+                    ])),
+                ResourceDocument(
+                    kind: .accessPolicy, name: "billing-bench-tls",
+                    spec: try .init(json: [
+                        "clientWorkload": "billing", "serverWorkload": "bench-tls", "trustProvider": "demo-cluster",
+                        "credentialProvider": "demo-reports-key", "ttlSeconds": 300,
+                    ])),
+            ]
+        }
         let admin = options.admin
         let refused = try await admin.apply(documents).filter(\.refused)
         guard refused.isEmpty else {
@@ -34,6 +54,14 @@ struct BenchSetup: AsyncParsableCommand {
         let warmup = try await ForwardProxyRequest.get(
             "http://127.0.0.1:\(options.upstreamPort)/", proxyHost: host, proxyPort: port, headers: [])
         guard warmup.status == 200 else { throw ValidationError("warm-up request answered \(warmup.status)") }
+        if let tlsPort {
+            try await admin.waitUntilEdgeKnows(serverWorkload: "bench-tls")
+            let overTLS = try await ForwardProxyRequest.get(
+                "http://127.0.0.1:\(tlsPort)/", proxyHost: host, proxyPort: port, headers: [])
+            guard overTLS.status == 200 else {
+                throw ValidationError("warm-up request over TLS answered \(overTLS.status): \(overTLS.body)")
+            }
+        }
         print("configured \(documents.count) resources; warm-up request answered 200")
     }
 }
