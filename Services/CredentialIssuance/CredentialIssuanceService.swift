@@ -40,16 +40,33 @@ extension SigilServiceDefinition {
                     ]
                 },
                 .resources(version: 2, replacing: [.credentialProvider]),
+                Migration(version: 3, name: "generated RS256 signing keys") { schema in
+                    [
+                        """
+                        CREATE TABLE \(unescaped: schema.rawValue).tenant_signing_keys (
+                            tenant text NOT NULL,
+                            kid text NOT NULL,
+                            period bigint NOT NULL,
+                            data_key_id text NOT NULL,
+                            private_key_encrypted text NOT NULL,
+                            created_at timestamptz NOT NULL,
+                            PRIMARY KEY (tenant, kid))
+                        """
+                    ]
+                },
             ],
             topics: [.config, .accessDecisions, .accessReplies, .deadletter]
         )
         let keyring = IssuanceParts.keyring
         definition.resources = [ResourceDefinition(CredentialProviderSpec.self)]
         definition.projections = { context in
-            guard let keyring = try? keyring.get(context), let postgres = context.postgres else { return [] }
+            guard let keyring = try? keyring.get(context), let signing = try? IssuanceParts.signing.get(context),
+                let postgres = context.postgres
+            else { return [] }
             return [
                 ProjectionSubscription(
-                    projection: TenantKeyProjection(schema: SchemaName("issue"), keyring: keyring, postgres: postgres),
+                    projection: TenantKeyProjection(
+                        schema: SchemaName("issue"), keyring: keyring, postgres: postgres, stored: signing.stored),
                     topics: [.config]
                 )
             ]

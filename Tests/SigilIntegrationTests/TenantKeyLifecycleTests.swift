@@ -148,11 +148,22 @@ struct TenantKeyLifecycleTests {
             try await issue.apply(try await issue.records(), to: issue.projection(keyring))
             let acmeSecret = try acme.encrypt(Array("sk_live_acme".utf8), field: "f")
             let globexSecret = try globex.encrypt(Array("sk_live_globex".utf8), field: "f")
+            // RS256 keys (generated, stored encrypted with the data key) for this period and the next.
+            let signing = TenantSigningKeys(keyring: keyring, period: 30 * 86_400)
+            try await signing.ensureRS256(tenant: "acme", dataKey: acme, context: issue.context)
+            try await signing.ensureRS256(tenant: "acme", dataKey: acme, context: issue.context)
+            let rsaKid = try #require(signing.current(tenant: "acme", algorithm: .rs256)).kid
 
-            // Before: a fresh process reading the compacted topic decrypts (so the check below can fail).
+            // Before: a fresh process reading the compacted topic decrypts, and holds the same RS256 keys, once each
+            // (so the checks below can fail).
             let before = TenantKeyring(kek: Self.kek1)
-            try await issue.apply(Issue.compacted(try await issue.records()), to: issue.projection(before))
+            let beforeKeys = TenantStoredSigningKeys()
+            var beforeProjection = issue.projection(before)
+            beforeProjection.stored = beforeKeys
+            try await issue.apply(Issue.compacted(try await issue.records()), to: beforeProjection)
             #expect(try before.decrypt(acmeSecret, tenant: "acme", field: "f").count == 12)
+            #expect(beforeKeys.signing(tenant: "acme", period: signing.periodNumber(at: Date()))?.kid == rsaKid)
+            #expect(beforeKeys.keys(tenant: "acme", periods: Int64.min...Int64.max).count == 2, "this period and next")
             try await issue.postgres.query(
                 "DELETE FROM \(unescaped: issue.schema.rawValue).tenant_data_keys", logger: logger)
             try await issue.apply(try await issue.records(), to: issue.projection(keyring))
@@ -175,9 +186,25 @@ struct TenantKeyLifecycleTests {
             #expect(!kept.contains { ($0 as? TenantKeyRotated)?.keyID == acme.keyID })
             #expect(kept.contains { ($0 as? TenantKeyDestroyed)?.keyID == acme.keyID })
             let fresh = TenantKeyring(kek: Self.kek2, previous: Self.kek1)
-            try await issue.projection(fresh).start(logger: logger)
-            try await issue.apply(compacted, to: issue.projection(fresh))
+            var freshProjection = issue.projection(fresh)
+            let freshKeys = TenantStoredSigningKeys()
+            freshProjection.stored = freshKeys
+            try await freshProjection.start(logger: logger)
+            // The RS256 keys' records stay on the topic, unreadable without their data key.
+            try await issue.apply(compacted, to: freshProjection)
             #expect(throws: SigilCryptoError.self) { try fresh.decrypt(acmeSecret, tenant: "acme", field: "f") }
+            #expect(freshKeys.keys(tenant: "acme", periods: Int64.min...Int64.max).isEmpty, "no RS256 key survives")
+            let signingRecords = compacted.filter {
+                String(decoding: $0.key ?? [], as: UTF8.self).contains("/signing-key/")
+            }
+            #expect(signingRecords.count == 2)
+            for record in signingRecords {
+                let event = try #require(
+                    try EventCatalog.sigil.decode(try CloudEvent(kafkaMessage: record)) as? TenantSigningKeyCreated)
+                #expect(throws: (any Error).self) {
+                    try TenantStoredSigningKeys.opened(event, keyring: fresh, tenant: "acme")
+                }
+            }
             #expect(try fresh.decrypt(globexSecret, tenant: "globex", field: "f") == Array("sk_live_globex".utf8))
         }
     }

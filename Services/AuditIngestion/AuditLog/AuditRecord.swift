@@ -97,7 +97,7 @@ struct AuditRecord: Sendable {
         case is EventDeadLettered: ("dead-lettered", nil, nil)
         case is ResourceDefined: ("resource-defined", nil, nil)
         case is ResourceRemoved: ("resource-removed", nil, nil)
-        case is AttestationKeyPublished, is TenantKeyRotated: ("key-published", nil, nil)
+        case is AttestationKeyPublished, is TenantKeyRotated, is TenantSigningKeyCreated: ("key-published", nil, nil)
         case is TenantKeyDestroyed: ("key-destroyed", nil, nil)
         case is TenantCreated, is TenantDeleted: ("tenant-changed", nil, nil)
         case is JoinTokenCreated, is JoinTokenRevoked: ("join-token-changed", nil, nil)

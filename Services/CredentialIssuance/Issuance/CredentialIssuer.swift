@@ -142,7 +142,10 @@ struct CredentialIssuer: Sendable {
     func mint(_ spec: JWTCredential, granted: AccessGranted, tenant: String) async throws -> String {
         let issuer = "\(publicURL)/tenants/\(tenant)"
         let claims = try spec.claims(for: granted, issuer: issuer, at: Date())
-        _ = try await keyring.currentKey(tenant: tenant, context: context)
+        let dataKey = try await keyring.currentKey(tenant: tenant, context: context)
+        if spec.algorithm == .rs256 {
+            try await signing.ensureRS256(tenant: tenant, dataKey: dataKey, context: context)
+        }
         guard let key = signing.current(tenant: tenant, algorithm: spec.algorithm) else {
             throw RefusalReason(
                 code: "credential-unavailable", detail: "no \(spec.algorithm.rawValue) signing key for this tenant")

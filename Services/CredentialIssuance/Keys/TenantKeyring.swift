@@ -109,12 +109,14 @@ final class TenantKeyring: Sendable {
     }
 }
 
-/// Projects wrapped tenant data keys into `issue.tenant_data_keys` and the keyring.
+/// Projects wrapped tenant data keys into `issue.tenant_data_keys` and the keyring, and generated RS256 signing keys
+/// into `issue.tenant_signing_keys` and the signing keys' store.
 struct TenantKeyProjection: Projection {
     let name = "tenant-keys"
     let schema: SchemaName
     let keyring: TenantKeyring
     let postgres: PostgresClient
+    var stored = TenantStoredSigningKeys()
 
     func start(logger: Logger) async throws {
         let rows = try await postgres.query(
@@ -126,6 +128,37 @@ struct TenantKeyProjection: Projection {
             } catch {
                 throw ConfigurationError(key: "SIGIL_KEK_PREVIOUS", expected: error.detail)
             }
+        }
+        let signingRows = try await postgres.query(
+            """
+            SELECT tenant, kid, period, private_key_encrypted FROM \(unescaped: schema.rawValue).tenant_signing_keys
+            ORDER BY created_at, kid
+            """, logger: logger)
+        for try await (tenant, kid, period, encrypted) in signingRows.decode((String, String, Int64, String).self) {
+            remember(tenant: tenant, kid: kid, period: period, encrypted: encrypted)
+        }
+    }
+
+    /// A stored RS256 key, if its data key is known (else it waits for it, unreadable).
+    private func remember(tenant: String, kid: String, period: Int64, encrypted: String) {
+        let event = TenantSigningKeyCreated(
+            kid: kid, algorithm: "RS256", period: period, publicKey: [], privateKeyEncrypted: encrypted)
+        if let key = try? TenantStoredSigningKeys.opened(event, keyring: keyring, tenant: tenant) {
+            stored.remember(tenant: tenant, key)
+        }
+    }
+
+    /// The RS256 keys that waited for a data key that just arrived.
+    private func openSigningKeys(
+        tenant: String, dataKeyID: String, connection: PostgresConnection, logger: Logger
+    ) async throws {
+        let rows = try await connection.query(
+            """
+            SELECT kid, period, private_key_encrypted FROM \(unescaped: schema.rawValue).tenant_signing_keys
+            WHERE tenant = \(tenant) AND data_key_id = \(dataKeyID) ORDER BY created_at, kid
+            """, logger: logger)
+        for try await (kid, period, encrypted) in rows.decode((String, Int64, String).self) {
+            remember(tenant: tenant, kid: kid, period: period, encrypted: encrypted)
         }
     }
 
@@ -157,6 +190,8 @@ struct TenantKeyProjection: Projection {
                 logger: logger
             )
             keyring.remember(unwrapped)
+            try await openSigningKeys(
+                tenant: wrapped.tenant, dataKeyID: wrapped.keyID, connection: connection, logger: logger)
         case let destroyed as TenantKeyDestroyed:
             try await connection.query(
                 """
@@ -166,12 +201,42 @@ struct TenantKeyProjection: Projection {
                 logger: logger
             )
             keyring.forget(tenant: event.envelope.tenant, keyID: destroyed.keyID)
-        case is TenantDeleted:
             try await connection.query(
-                "DELETE FROM \(unescaped: schema.rawValue).tenant_data_keys WHERE tenant = \(event.envelope.tenant)",
+                """
+                DELETE FROM \(unescaped: schema.rawValue).tenant_signing_keys
+                WHERE tenant = \(event.envelope.tenant) AND data_key_id = \(destroyed.keyID)
+                """,
                 logger: logger
             )
+            stored.forget(tenant: event.envelope.tenant, dataKeyID: destroyed.keyID)
+        case let created as TenantSigningKeyCreated:
+            // Kept even when its data key is not known yet (the config topic's partitions are read independently):
+            // opened when the data key arrives. One whose data key was destroyed stays unreadable.
+            guard let encrypted = try? EncryptedValue(parsing: created.privateKeyEncrypted) else {
+                throw ProjectionRejection(
+                    code: "invalid-signing-key", detail: "signing key \(created.kid) is not an encrypted value")
+            }
+            try await connection.query(
+                """
+                INSERT INTO \(unescaped: schema.rawValue).tenant_signing_keys
+                    (tenant, kid, period, data_key_id, private_key_encrypted, created_at)
+                VALUES (\(event.envelope.tenant), \(created.kid), \(created.period), \(encrypted.keyID), \(created.privateKeyEncrypted), \(event.envelope.time))
+                ON CONFLICT (tenant, kid) DO NOTHING
+                """,
+                logger: logger
+            )
+            if let key = try? TenantStoredSigningKeys.opened(created, keyring: keyring, tenant: event.envelope.tenant) {
+                stored.remember(tenant: event.envelope.tenant, key)
+            }
+        case is TenantDeleted:
+            for table in ["tenant_data_keys", "tenant_signing_keys"] {
+                try await connection.query(
+                    "DELETE FROM \(unescaped: schema.rawValue).\(unescaped: table) WHERE tenant = \(event.envelope.tenant)",
+                    logger: logger
+                )
+            }
             keyring.forget(tenant: event.envelope.tenant)
+            stored.forget(tenant: event.envelope.tenant)
         default:
             return
         }

@@ -42,6 +42,26 @@ public struct TenantKeyRotated: EventPayload {
     }
 }
 
+/// An RSA signing key sigil-issue generated for the tenant and a signing period (RS256 keys cannot be derived from the
+/// data key as the others are): its public key (DER SubjectPublicKeyInfo) and its private key (PKCS#1 DER) encrypted
+/// with the tenant's data key (`v1:<data key>:…`), so destroying the data key destroys it too.
+public struct TenantSigningKeyCreated: EventPayload {
+    public static let eventType = EventType(area: "config", event: "tenant.signing-key-created", version: 1)
+    public var kid: String
+    public var algorithm: String
+    public var period: Int64
+    public var publicKey: Base64Bytes
+    public var privateKeyEncrypted: String
+
+    public init(kid: String, algorithm: String, period: Int64, publicKey: [UInt8], privateKeyEncrypted: String) {
+        self.kid = kid
+        self.algorithm = algorithm
+        self.period = period
+        self.publicKey = Base64Bytes(publicKey)
+        self.privateKeyEncrypted = privateKeyEncrypted
+    }
+}
+
 /// One of the tenant's data keys is destroyed (crypto-shredding): written under the same key as the `TenantKeyRotated`
 /// that carried it, so compaction of `sigil.config` drops the wrapped key for good and keeps only this marker.
 public struct TenantKeyDestroyed: EventPayload {

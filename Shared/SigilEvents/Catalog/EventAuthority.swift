@@ -25,7 +25,9 @@ public enum EventAuthority {
             is JoinTokenRevoked:
             [.attest]
         case is AccessGranted, is AccessDenied, is PostureReported: [.policy]
-        case is CredentialIssued, is TenantKeyRotated, is TenantKeyDestroyed, is TenantCreated, is TenantDeleted:
+        case is CredentialIssued, is TenantKeyRotated, is TenantKeyDestroyed, is TenantSigningKeyCreated,
+            is TenantCreated,
+            is TenantDeleted:
             [.issue]
         case is AccessRefused: [.attest, .policy, .issue]
         case is AccessRequested, is EdgeStarted, is EdgeStopped, is RequestProxied, is RequestsSummarized: [.edge]

@@ -18,7 +18,8 @@ public struct EventCatalog: Sendable {
 
     /// Every event Sigil writes.
     public static let sigil = EventCatalog([
-        TenantCreated.self, TenantKeyRotated.self, TenantKeyDestroyed.self, TenantDeleted.self,
+        TenantCreated.self, TenantKeyRotated.self, TenantKeyDestroyed.self, TenantSigningKeyCreated.self,
+        TenantDeleted.self,
         ResourceDefined.self, ResourceRemoved.self, AttestationKeyPublished.self,
         AccessRequested.self, IdentityAttested.self, AttestationFailed.self,
         AccessGranted.self, AccessDenied.self, CredentialIssued.self, AccessRefused.self,
