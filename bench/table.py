@@ -79,7 +79,7 @@ print("| server workloads in the tenant | edge ready (/readyz) | edge knows all 
 print("|---|---|---|")
 def ms(value):
     return "not within 60 s" if value is None else f"{value:,.0f} ms"
-print(f"| {start['resources']:,} | {ms(start['readyMilliseconds'])} | {ms(start['knowsAllMilliseconds'])} |")
+print(f"| {start['resources']:,} | {ms(start.get('readyMilliseconds'))} | {ms(start.get('knowsAllMilliseconds'))} |")
 
 print("\n### 4. Streaming 1 GiB (curl)\n")
 before, after, peak = (int(v) for v in first_line("rss-edge.txt"))

@@ -1,6 +1,7 @@
 import Atomics
 import NIOCore
 import NIOSSL
+import Synchronization
 
 /// TLS the edge originates to an `https` server workload: the upstream's certificate verified against the server
 /// workload's `ca` (or the system's roots) and its name (`serverName`, else the host; an IP address is checked against
@@ -16,23 +17,37 @@ final class UpstreamTLS: Sendable {
     let serverName: String?
     let configuration: TLSConfiguration
 
-    init(configuration: TLSConfiguration, serverName: String?) throws {
+    init(configuration: TLSConfiguration, context: NIOSSLContext? = nil, serverName: String?) throws {
         self.id = Self.counter.wrappingIncrementThenLoad(ordering: .relaxed)
         self.configuration = configuration
-        self.context = try NIOSSLContext(configuration: configuration)
+        self.context = try context ?? NIOSSLContext(configuration: configuration)
         self.serverName = serverName
     }
 
-    /// For a server workload: its CA (PEM) or the system's roots, and the name to verify.
+    /// For a server workload: its CA (PEM) or the system's roots, and the name to verify. The context (loading trust
+    /// roots costs tens of milliseconds) is shared by every server workload with the same CA: a tenant with thousands
+    /// of https server workloads pays for it once, not per definition.
     convenience init(ca: String?, serverName: String?, host: String) throws {
+        let (configuration, context) = try Self.serverContext(ca: ca)
+        let name = serverName ?? host
+        try self.init(
+            configuration: configuration, context: context, serverName: Self.isIPAddress(name) ? nil : name)
+    }
+
+    private static let serverContexts = Mutex<[String: (TLSConfiguration, NIOSSLContext)]>([:])
+
+    private static func serverContext(ca: String?) throws -> (TLSConfiguration, NIOSSLContext) {
+        let key = ca ?? ""
+        if let known = serverContexts.withLock({ $0[key] }) { return known }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.certificateVerification = .fullVerification
         if let ca {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(ca.utf8)))
         }
-        let name = serverName ?? host
-        try self.init(configuration: configuration, serverName: Self.isIPAddress(name) ? nil : name)
+        let made = (configuration, try NIOSSLContext(configuration: configuration))
+        serverContexts.withLock { $0[key] = made }
+        return made
     }
 
     /// The same trust, presenting a client certificate chain (PEM, leaf first) and its key.
