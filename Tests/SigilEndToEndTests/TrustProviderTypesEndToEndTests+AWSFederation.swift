@@ -22,26 +22,10 @@ extension TrustProviderTypesEndToEndTests {
                         "audience": .string(audience), "stsEndpoint": .string("http://127.0.0.1:\(stsPort)/"),
                     ])
             }
-            func route(_ name: String, prefix: String, provider: String) -> [ResourceDocument] {
-                [
-                    .init(
-                        kind: .serverWorkload, name: name,
-                        spec: [
-                            "scheme": "http", "host": "127.0.0.1", "port": .number(Double(apiPort)),
-                            "pathPrefix": .string(prefix),
-                        ]),
-                    .init(
-                        kind: .accessPolicy, name: "deployer-\(name)",
-                        spec: [
-                            "clientWorkload": "deployer", "serverWorkload": .string(name), "trustProvider": "github",
-                            "credentialProvider": .string(provider),
-                        ]),
-                ]
-            }
             let applied = try await admin.apply(
                 [provider("aws-api", audience: "sts.amazonaws.com"), provider("aws-wrong-audience", audience: "other")]
-                    + route("aws-items", prefix: "/v1", provider: "aws-api")
-                    + route("aws-refused", prefix: "/refused", provider: "aws-wrong-audience"))
+                    + deployerRoute("aws-items", port: apiPort, prefix: "/v1", provider: "aws-api")
+                    + deployerRoute("aws-refused", port: apiPort, prefix: "/refused", provider: "aws-wrong-audience"))
             #expect(applied.allSatisfy { $0.change != nil }, "\(applied.map { $0.detail ?? "" })")
 
             let url = "http://127.0.0.1:\(apiPort)/v1/items%20list?b=2&a=1"

@@ -32,31 +32,19 @@ extension TrustProviderTypesEndToEndTests {
             }
         ) { ports in
             let port = ports[0]
-            func serverWorkload(_ name: String, prefix: String, ca: String) -> ResourceDocument {
-                .init(
-                    kind: .serverWorkload, name: name,
-                    spec: [
-                        "scheme": "https", "host": "127.0.0.1", "port": .number(Double(port)),
-                        "pathPrefix": .string(prefix), "ca": .string(ca),
-                    ])
-            }
-            func policy(_ serverWorkload: String) -> ResourceDocument {
-                .init(
-                    kind: .accessPolicy, name: "deployer-\(serverWorkload)",
-                    spec: [
-                        "clientWorkload": "deployer", "serverWorkload": .string(serverWorkload),
-                        "trustProvider": "github", "credentialProvider": "deployer-svid",
-                    ])
-            }
-            let applied = try await admin.apply([
-                .init(
-                    kind: .credentialProvider, name: "deployer-svid",
-                    spec: ["type": "x509", "trustDomain": "acme.test", "ttlSeconds": 600]),
-                serverWorkload("mtls-api", prefix: "/v1", ca: pki.rootPEM), policy("mtls-api"),
-                // The upstream's certificate is not from this CA: the edge refuses to talk to it.
-                serverWorkload("mtls-untrusted", prefix: "/untrusted", ca: try DemoPKI().rootPEM),
-                policy("mtls-untrusted"),
-            ])
+            let applied = try await admin.apply(
+                [
+                    .init(
+                        kind: .credentialProvider, name: "deployer-svid",
+                        spec: ["type": "x509", "trustDomain": "acme.test", "ttlSeconds": 600])
+                ]
+                    + deployerRoute(
+                        "mtls-api", port: port, prefix: "/v1", provider: "deployer-svid", scheme: "https",
+                        ca: pki.rootPEM)
+                    // The upstream's certificate is not from this CA: the edge refuses to talk to it.
+                    + deployerRoute(
+                        "mtls-untrusted", port: port, prefix: "/untrusted", provider: "deployer-svid",
+                        scheme: "https", ca: try DemoPKI().rootPEM))
             #expect(applied.allSatisfy { $0.change != nil }, "\(applied.map { $0.detail ?? "" })")
             let answer = try await AdminClient.waitFor("the client certificate to be accepted", within: .seconds(20)) {
                 let answer = try await ForwardProxyRequest.get(

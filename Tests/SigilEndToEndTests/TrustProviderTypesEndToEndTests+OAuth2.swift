@@ -20,26 +20,11 @@ extension TrustProviderTypesEndToEndTests {
                         "clientID": "sigil-client", "clientSecret": .string(secret), "scopes": ["reports.read"],
                     ])
             }
-            func route(_ name: String, prefix: String, provider: String) -> [ResourceDocument] {
-                [
-                    .init(
-                        kind: .serverWorkload, name: name,
-                        spec: [
-                            "scheme": "http", "host": "127.0.0.1", "port": .number(Double(port)),
-                            "pathPrefix": .string(prefix),
-                        ]),
-                    .init(
-                        kind: .accessPolicy, name: "deployer-\(name)",
-                        spec: [
-                            "clientWorkload": "deployer", "serverWorkload": .string(name), "trustProvider": "github",
-                            "credentialProvider": .string(provider),
-                        ]),
-                ]
-            }
             let applied = try await admin.apply(
                 [provider("reports-oauth", secret: secret), provider("reports-oauth-wrong", secret: "not-it")]
-                    + route("oauth-api", prefix: "/identity/oauth", provider: "reports-oauth")
-                    + route("oauth-refused", prefix: "/identity/wrong", provider: "reports-oauth-wrong"))
+                    + deployerRoute("oauth-api", port: port, prefix: "/identity/oauth", provider: "reports-oauth")
+                    + deployerRoute(
+                        "oauth-refused", port: port, prefix: "/identity/wrong", provider: "reports-oauth-wrong"))
             #expect(applied.allSatisfy { $0.change != nil }, "\(applied.map { $0.detail ?? "" })")
             _ = try await AdminClient.waitFor("the access token to reach the API", within: .seconds(20)) {
                 let answer = try await ForwardProxyRequest.get(

@@ -319,6 +319,7 @@ struct TrustProviderTypesEndToEndTests {
         #expect(attributes?["method"] as? String == "GET", "\(judged)")
 
         try await mintedToken(constellation, upstream: upstream, port: port)
+        try await staticInjections(constellation, port: port)
         try await oauth2AccessToken(constellation, upstream: upstream, port: port)
         try await awsFederation(constellation)
         try await mutualTLS(constellation)

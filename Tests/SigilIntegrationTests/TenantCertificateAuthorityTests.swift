@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SigilCrypto
 import SigilEvents
@@ -65,5 +66,41 @@ struct TenantCertificateAuthorityTests {
         let other = authority(TenantDataKey(tenant: "acme")).bundle(tenant: "acme").map(\.pem).joined(separator: "\n")
         #expect(try opensslVerify(bundle: other, leaf: issued.chainPEM).0 == false)
         #expect(!issued.keyPEM.isEmpty && issued.keyPEM.contains("PRIVATE KEY"))
+    }
+
+    /// A CA an operator imports: P-256, self-signed, valid between the dates.
+    static func importedCA(from: Date, to: Date) throws -> (Certificate, P256.Signing.PrivateKey) {
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName { CommonName("Imported workload CA") }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: from,
+            notValidAfter: to, issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+            },
+            issuerPrivateKey: .init(key))
+        return (certificate, key)
+    }
+
+    @Test("an imported CA issues leaves openssl verifies against it; an expired one issues nothing, saying so")
+    func importedAuthority() throws {
+        let (valid, key) = try Self.importedCA(from: Date() - 3600, to: Date() + 86_400)
+        let (imported, algorithm) = try #require(TenantCertificateAuthority.importedKey(key.pemRepresentation))
+        #expect(algorithm == .ecdsaWithSHA256 && imported.publicKey == valid.publicKey)
+        let issued = try TenantCertificateAuthority.issue(
+            by: valid, key: imported, algorithm: algorithm, spiffeID: "spiffe://acme.test/billing",
+            commonName: "billing", lifetime: 600)
+        let (verified, output) = try opensslVerify(
+            bundle: try valid.serializeAsPEM().pemString, leaf: issued.chainPEM)
+        #expect(verified, "\(output)")
+
+        let (expired, expiredKey) = try Self.importedCA(from: Date() - 7200, to: Date() - 3600)
+        let refusal = #expect(throws: RefusalReason.self) {
+            try TenantCertificateAuthority.issue(
+                by: expired, key: .init(expiredKey), algorithm: .ecdsaWithSHA256, spiffeID: "spiffe://acme.test/b",
+                commonName: "b", lifetime: 600)
+        }
+        #expect(refusal?.code == "credential-unavailable" && refusal?.detail.contains("not now") == true)
     }
 }

@@ -47,6 +47,11 @@ public final class DemoUpstream: Sendable {
                 return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "identity token received\n")))
             }
         }
+        // `/echo/...`: what arrived of the credential — the Authorization header and the query — for the tests.
+        router.get("/echo/**") { request, _ -> Response in
+            let text = "authorization=\(request.headers[.authorization] ?? "")\nquery=\(request.uri.query ?? "")\n"
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
         var logger = Logger(label: "sigil.demo.upstream")
         logger.logLevel = .warning
         return Application(

@@ -49,8 +49,10 @@ enum CredentialProviderSpec: VariantResourceSpec {
             return .oauth2(try await spec.admitted(admission, current: current))
         case .awsWebIdentity(let spec):
             return .awsWebIdentity(try spec.admitted())
-        case .x509:
-            return self
+        case .x509(let spec):
+            var current: X509Credential?
+            if case .x509(let stored) = admission.current?.spec { current = stored }
+            return .x509(try await spec.admitted(admission, current: current))
         }
     }
 }

@@ -4,6 +4,7 @@ import Metrics
 import SigilCrypto
 import SigilEvents
 import SigilService
+import X509
 
 /// Issues the credential of a granted request: decrypts the provider's secret, seals it to the edge's one-time key
 /// for this request and writes it to the edge's reply partition. Anything missing is a refusal, never a bare timeout.
@@ -112,10 +113,28 @@ struct CredentialIssuer: Sendable {
         case .x509(let spec):
             let spiffeID = try JWTCredential.subject(
                 of: granted, claim: spec.subjectClaim, trustDomain: spec.trustDomain)
-            _ = try await keyring.currentKey(tenant: tenant, context: context)
-            let issued = try authority.issue(
-                tenant: tenant, spiffeID: spiffeID, commonName: granted.clientWorkload,
-                lifetime: min(lifetime, spec.ttlSeconds))
+            let issued: (chainPEM: String, keyPEM: String, expiresAt: Date)
+            if let imported = spec.caCertificate {
+                guard let encrypted = spec.caKeyEncrypted,
+                    let keyPEM = try? keyring.decrypt(
+                        encrypted, tenant: tenant, field: TenantSecret.binding(provider: provider.name, field: "caKey")),
+                    let (key, algorithm) = TenantCertificateAuthority.importedKey(
+                        String(decoding: keyPEM, as: UTF8.self)),
+                    let certificate = try? Certificate(pemEncoded: imported)
+                else {
+                    throw RefusalReason(
+                        code: "credential-unavailable",
+                        detail: "credential provider \(provider.name) holds no readable CA key")
+                }
+                issued = try TenantCertificateAuthority.issue(
+                    by: certificate, key: key, algorithm: algorithm, spiffeID: spiffeID,
+                    commonName: granted.clientWorkload, lifetime: min(lifetime, spec.ttlSeconds))
+            } else {
+                _ = try await keyring.currentKey(tenant: tenant, context: context)
+                issued = try authority.issue(
+                    tenant: tenant, spiffeID: spiffeID, commonName: granted.clientWorkload,
+                    lifetime: min(lifetime, spec.ttlSeconds))
+            }
             lifetime = max(1, Int(issued.expiresAt.timeIntervalSinceNow))
             credential = IssuedCredential(
                 inject: "x509", certificateChain: issued.chainPEM, privateKey: issued.keyPEM)

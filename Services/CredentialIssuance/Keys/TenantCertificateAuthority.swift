@@ -5,6 +5,7 @@ import SigilEvents
 import SwiftASN1
 import Synchronization
 import X509
+import _CryptoExtras
 
 /// A tenant's certificate authority for `x509` credentials, one per data key and period like the JWT signing keys:
 /// its P-256 key derived from the tenant's data key (every issuance replica holds the same CA without storing it;
@@ -76,23 +77,49 @@ final class TenantCertificateAuthority: Sendable {
         guard let authority = current(tenant: tenant, at: moment) else {
             throw RefusalReason(code: "credential-unavailable", detail: "the tenant has no certificate authority yet")
         }
+        return try Self.issue(
+            by: authority.certificate, key: .init(authority.key), algorithm: .ecdsaWithSHA256, spiffeID: spiffeID,
+            commonName: commonName, lifetime: lifetime, at: moment)
+    }
+
+    /// A client certificate issued by `issuer` (the tenant's CA, or one a provider imported): the chain (leaf, issuer)
+    /// and its fresh P-256 key, PEM. An issuer that has expired issues nothing.
+    static func issue(
+        by issuer: Certificate, key issuerKey: Certificate.PrivateKey, algorithm: Certificate.SignatureAlgorithm,
+        spiffeID: String, commonName: String, lifetime: Int, at moment: Date = Date()
+    ) throws -> (chainPEM: String, keyPEM: String, expiresAt: Date) {
+        guard issuer.notValidAfter > moment + 60, issuer.notValidBefore <= moment else {
+            throw RefusalReason(
+                code: "credential-unavailable",
+                detail: "the issuing CA is valid from \(issuer.notValidBefore) to \(issuer.notValidAfter), not now")
+        }
         let key = P256.Signing.PrivateKey()
-        let notAfter = min(moment + TimeInterval(lifetime), authority.certificate.notValidAfter)
+        let notAfter = min(moment + TimeInterval(lifetime), issuer.notValidAfter)
         let leaf = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: moment - 30,
-            notValidAfter: notAfter, issuer: authority.certificate.subject,
+            notValidAfter: notAfter, issuer: issuer.subject,
             subject: try DistinguishedName { CommonName(String(commonName.prefix(64))) },
-            signatureAlgorithm: .ecdsaWithSHA256,
+            signatureAlgorithm: algorithm,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
                 try ExtendedKeyUsage([.clientAuth])
                 SubjectAlternativeNames([.uniformResourceIdentifier(spiffeID)])
-                AuthorityKeyIdentifier(
-                    keyIdentifier: SubjectKeyIdentifier(hash: .init(authority.key.publicKey)).keyIdentifier)
+                AuthorityKeyIdentifier(keyIdentifier: SubjectKeyIdentifier(hash: issuerKey.publicKey).keyIdentifier)
             },
-            issuerPrivateKey: .init(authority.key))
-        let chain = try leaf.serializeAsPEM().pemString + "\n" + authority.pem + "\n"
+            issuerPrivateKey: issuerKey)
+        let chain = try leaf.serializeAsPEM().pemString + "\n" + issuer.serializeAsPEM().pemString + "\n"
         return (chain, key.pemRepresentation, notAfter)
+    }
+
+    /// An imported CA's key (PEM) and the algorithm it signs with: P-256, P-384, RSA or Ed25519.
+    static func importedKey(_ pem: String) -> (Certificate.PrivateKey, Certificate.SignatureAlgorithm)? {
+        if let key = try? P256.Signing.PrivateKey(pemRepresentation: pem) { return (.init(key), .ecdsaWithSHA256) }
+        if let key = try? P384.Signing.PrivateKey(pemRepresentation: pem) { return (.init(key), .ecdsaWithSHA384) }
+        if let key = try? _RSA.Signing.PrivateKey(pemRepresentation: pem) {
+            return (.init(key), .sha256WithRSAEncryption)
+        }
+        if let key = try? Curve25519.Signing.PrivateKey(pemRepresentation: pem) { return (.init(key), .ed25519) }
+        return nil
     }
 }

@@ -1,10 +1,13 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import SigilClient
 import SigilCrypto
 import SigilEvents
 import Testing
+import X509
 
 @testable import AuditIngestion
 @testable import CredentialIssuance
@@ -174,6 +177,62 @@ struct KindAdmissionTests {
             let created = try await put(client, .credentialProvider, "orders", spec.merging(["payload": "unsigned"]))
             #expect(created.status == .created, "\(created.detail)")
             #expect("\(created.body)".contains("sts.amazonaws.com") && "\(created.body)".contains("3600"), "defaults")
+        }
+    }
+
+    @Test("x509 providers: an imported CA must be a CA, unexpired, with its own key; the key encrypted, never shown")
+    func x509Providers() async throws {
+        let kek = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let bench = try await Bench(.credentialIssuance, environment: ["SIGIL_KEK": kek])
+        try IssuanceParts.keyring.get(bench.context).remember(TenantDataKey(tenant: "acme"))
+        let pki = try DemoPKI()
+        let leaf = try pki.workload(path: "/not-a-ca")
+        let other = try pki.workload(path: "/other")
+        let caKey = P256.Signing.PrivateKey()
+        let name = try DistinguishedName { CommonName("Imported CA") }
+        func ca(until: Date) throws -> String {
+            try Certificate(
+                version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey), notValidBefore: until - 86_400,
+                notValidAfter: until, issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+                extensions: try Certificate.Extensions {
+                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                },
+                issuerPrivateKey: .init(caKey)
+            ).serializeAsPEM().pemString
+        }
+        let valid = try ca(until: Date() + 86_400)
+        let expired = try ca(until: Date() - 60)
+        let leafPEM = try leaf.certificate.serializeAsPEM().pemString
+        try await bench.application().test(.router) { client in
+            let spec: JSONValue = ["type": "x509", "trustDomain": "acme.test"]
+            let refusals: [(JSONValue, String, String)] = [
+                (spec.merging(["caKey": .string(caKey.pemRepresentation)]), "spec.caCertificate", "needs"),
+                (spec.merging(["caCertificate": "nope", "caKey": "x"]), "spec.caCertificate", "PEM"),
+                (
+                    spec.merging(["caCertificate": .string(leafPEM), "caKey": .string(leaf.keyPEM)]),
+                    "spec.caCertificate", "not a CA"
+                ),
+                (
+                    spec.merging([
+                        "caCertificate": .string(expired), "caKey": .string(caKey.pemRepresentation),
+                    ]),
+                    "spec.caCertificate", "expired"
+                ),
+                (
+                    spec.merging(["caCertificate": .string(valid), "caKey": .string(other.keyPEM)]), "spec.caKey",
+                    "private key of spec.caCertificate"
+                ),
+            ]
+            for (refused, field, says) in refusals {
+                let answer = try await put(client, .credentialProvider, "ledger-mtls", refused)
+                #expect(answer.status == .unprocessableContent, "\(field)")
+                #expect(answer.field == field && answer.detail.contains(says), "\(answer.detail)")
+            }
+            let created = try await put(
+                client, .credentialProvider, "ledger-mtls",
+                spec.merging(["caCertificate": .string(valid), "caKey": .string(caKey.pemRepresentation)]))
+            #expect(created.status == .created, "\(created.detail)")
+            #expect("\(created.body)".contains("caKeyEncrypted") && !"\(created.body)".contains("PRIVATE KEY"))
         }
     }
 
