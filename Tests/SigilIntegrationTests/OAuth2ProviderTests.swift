@@ -82,6 +82,15 @@ struct OAuth2ProviderTests {
                     refusal.detail == "the token endpoint \(tokenURL) answered 401 invalid_client", "\(refusal.detail)")
                 #expect(!refusal.detail.contains("wrong") && !refusal.detail.contains(secret))
             }
+            var unknownScope = spec(tokenURL)
+            unknownScope.scopes = ["admin"]
+            do {
+                _ = try await source.token(for: unknownScope, secret: secret, cacheKey: "c")
+                Issue.record("a scope the server does not know got a token")
+            } catch let refusal as RefusalReason {
+                #expect(
+                    refusal.detail == "the token endpoint \(tokenURL) answered 400 invalid_scope", "\(refusal.detail)")
+            }
         }
         do {
             // Nothing listens on the discard port.

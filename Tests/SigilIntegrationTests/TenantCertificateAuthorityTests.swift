@@ -49,6 +49,15 @@ struct TenantCertificateAuthorityTests {
         let b = try #require(two.current(tenant: "acme", at: now))
         #expect(a.certificate.publicKey == b.certificate.publicKey && a.certificate.subject == b.certificate.subject)
         #expect(one.bundle(tenant: "acme", at: now).count == 3)
+        // Rotation: a period later another CA issues; the bundle served now already holds it, and the one served
+        // then still holds today's (leaves issued today keep verifying).
+        let next = try #require(one.current(tenant: "acme", at: now + 30 * 86_400))
+        #expect(next.certificate.publicKey != a.certificate.publicKey)
+        #expect(one.bundle(tenant: "acme", at: now).contains { $0.certificate.publicKey == next.certificate.publicKey })
+        #expect(
+            one.bundle(tenant: "acme", at: now + 30 * 86_400).contains {
+                $0.certificate.publicKey == a.certificate.publicKey
+            })
         #expect(one.current(tenant: "globex") == nil, "no data key, no CA")
 
         let issued = try one.issue(

@@ -54,8 +54,8 @@ CALLS="$work/calls" KAFKA_TOPICS="$work/kafka-topics" SIGIL_TOPIC_REPLICATION=1 
   sh deploy/compose/create-topics.sh >/dev/null
 check "create-topics.sh creates every topic once, if not there" \
   test "$(grep -c -- '--create --if-not-exists' "$work/calls")" = "$(grep -c '^topic ' deploy/compose/create-topics.sh)"
-check "create-topics.sh makes sigil.config compacted and kept forever" \
-  grep -q -- '--topic sigil.config --partitions 3 --replication-factor 1 --config min.insync.replicas=1 --config cleanup.policy=compact --config retention.ms=-1' "$work/calls"
+check "create-topics.sh makes sigil.config compacted, kept forever, compacted within a day" \
+  grep -q -- '--topic sigil.config --partitions 3 --replication-factor 1 --config min.insync.replicas=1 --config cleanup.policy=compact --config max.compaction.lag.ms=86400000 --config retention.ms=-1' "$work/calls"
 check "create-topics.sh gives the access topics SIGIL_TOPIC_PARTITIONS partitions" \
   grep -q -- '--topic sigil.access.requests --partitions 12 ' "$work/calls"
 

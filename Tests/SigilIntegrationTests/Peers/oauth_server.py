@@ -52,6 +52,7 @@ class ClientCredentials(grants.ClientCredentialsGrant):
 
 app = Flask(__name__)
 app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"client_credentials": EXPIRES_IN}
+app.config["OAUTH2_SCOPES_SUPPORTED"] = SCOPES  # any other scope asked for is a 400 invalid_scope
 issued = {"tokens": 0, "last": {}}
 
 
