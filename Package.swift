@@ -329,6 +329,7 @@ let package = Package(
                 "CredentialIssuance",
                 "IdentityAttestation",
                 "AuditIngestion",
+                "EdgeProxy",
                 "SigilTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
