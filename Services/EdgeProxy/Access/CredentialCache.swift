@@ -94,7 +94,7 @@ final class HeldCredential: Sendable {
         switch injection {
         case .header(let injected, _): return name.equalsIgnoringCase(injected)
         case .query, .clientCertificate: return false
-        case .sigV4: return SigV4Signer.replaced.contains(name.lowercased())
+        case .sigV4: return SigV4Signer.replaced.contains { name.equalsIgnoringCase($0) }
         }
     }
 }

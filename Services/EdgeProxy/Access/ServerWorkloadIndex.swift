@@ -31,6 +31,8 @@ final class ServerWorkloadIndex: Sendable {
         /// Each target's server workloads, the most specific scope first.
         var byTarget: [AccessTarget: [EdgeServerWorkload]] = [:]
         var targetOf: [String: AccessTarget] = [:]
+        /// Whether any server workload is https (else a plain request has no https server workload to mean).
+        var hasHTTPS = false
     }
 
     enum Change: Sendable {
@@ -82,6 +84,9 @@ final class ServerWorkloadIndex: Sendable {
 
     var names: [String] { state.value.targetOf.keys.sorted() }
 
+    /// Whether any server workload is https.
+    var hasHTTPS: Bool { state.value.hasHTTPS }
+
     /// Applies changes in order, as one update of the index (a redefinition may move a workload to another target).
     func apply(_ changes: [Change]) {
         guard !changes.isEmpty else { return }
@@ -103,6 +108,7 @@ final class ServerWorkloadIndex: Sendable {
                     touched.insert(workload.target)
                 }
             }
+            state.hasHTTPS = state.byTarget.keys.contains { $0.scheme == "https" }
             for target in touched {
                 state.byTarget[target]?.sort {
                     RequestScope.moreSpecific($0.scope, $1.scope)

@@ -15,7 +15,7 @@ enum ForwardedHeaders {
     /// The head sent upstream for a workload's request; `payloadHash` is the body's, for a SigV4 credential.
     static func request(
         _ head: HTTPRequestHead, authority: String, path: String, credential: HeldCredential?,
-        payloadHash: String = SigV4Signer.unsignedPayload, now: Date = Date()
+        payloadHash: String = SigV4Signer.unsignedPayload, now: Date? = nil
     ) -> HTTPRequestHead {
         let listed = connectionListed(head.headers)
         var headers = HTTPHeaders()
@@ -51,7 +51,7 @@ enum ForwardedHeaders {
         case .query(let parameter, let value): uri = injecting(parameter, value, into: path)
         case .sigV4(let aws):
             SigV4Signer(credentials: aws).sign(
-                method: head.method.rawValue, uri: uri, headers: &headers, payloadHash: payloadHash, at: now)
+                method: head.method.rawValue, uri: uri, headers: &headers, payloadHash: payloadHash, at: now ?? Date())
         case .clientCertificate, nil: break
         }
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)

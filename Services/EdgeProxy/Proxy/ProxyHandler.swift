@@ -287,7 +287,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         _ target: AccessTarget, authority: String, method: String, path: String
     ) -> ServerWorkloadIndex.Match {
         let match = environment.serverWorkloads.match(target, method: method, path: path)
-        guard match == .unmanaged, let https = ProxyRoute.httpsTarget(of: target, authority: authority) else {
+        guard match == .unmanaged, environment.serverWorkloads.hasHTTPS,
+            let https = ProxyRoute.httpsTarget(of: target, authority: authority)
+        else {
             return match
         }
         let upgraded = environment.serverWorkloads.match(https, method: method, path: path)

@@ -15,7 +15,7 @@ struct SigV4Signer {
     static let algorithm = "AWS4-HMAC-SHA256"
     static let unsignedPayload = "UNSIGNED-PAYLOAD"
     /// The headers the signature replaces (lower case).
-    static let replaced: Set<String> = ["authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"]
+    static let replaced = ["authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"]
 
     let credentials: AWSSigningCredentials
 
