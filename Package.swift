@@ -331,6 +331,7 @@ let package = Package(
                 "AuditIngestion",
                 "EdgeProxy",
                 "SigilTestSupport",
+                "SigilClient",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

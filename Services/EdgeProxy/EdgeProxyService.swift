@@ -17,7 +17,9 @@ extension SigilServiceDefinition {
         let parts = ServicePart { context in try EdgeParts(context) }
         definition.workers = { context in
             let parts = try parts.get(context)
-            return [parts.view, parts.posture, parts.replies, parts.evidence, parts.proxy, parts.reporter]
+            return [
+                parts.view, parts.posture, parts.replies, parts.evidence, parts.proxy, parts.databases, parts.reporter,
+            ]
         }
         definition.routes = { group, context in
             guard let parts = try? parts.get(context) else { return }
@@ -39,6 +41,7 @@ struct EdgeParts: Sendable {
     let credentials: CredentialBroker
     let reporter: ActivityReporter
     let proxy: ProxyServer
+    let databases: PostgresListeners
 
     init(_ context: ServiceContext) throws {
         edge = try EdgeConfiguration(context.configuration)
@@ -81,5 +84,9 @@ struct EdgeParts: Sendable {
                 configuration: edge, serverWorkloads: view.serverWorkloads, credentials: credentials,
                 reporter: reporter, logger: context.logger),
             group: group)
+        databases = PostgresListeners(
+            environment: PostgresEnvironment(
+                configuration: edge, credentials: credentials, sessions: PostgresSessions(), logger: context.logger),
+            serverWorkloads: view.serverWorkloads, group: group)
     }
 }

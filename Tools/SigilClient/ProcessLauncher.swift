@@ -28,10 +28,18 @@ public enum ProcessLauncher {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        if newSession {
-            // glibc's POSIX_SPAWN_SETSID (0x80) is only declared under _GNU_SOURCE, so Swift does not import it.
-            posix_spawnattr_setflags(&attributes, 0x80)
-        }
+        // The child starts with no signal blocked and default dispositions, whatever the parent had (a test runner
+        // blocks most signals on its threads; a child inheriting that mask would never see SIGINT or SIGTERM).
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        // glibc's POSIX_SPAWN_SETSID (0x80) is only declared under _GNU_SOURCE, so Swift does not import it.
+        let flags = Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | (newSession ? 0x80 : 0)
+        posix_spawnattr_setflags(&attributes, flags)
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

@@ -11,6 +11,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
     case oauth2(OAuth2ClientCredentials)
     case awsWebIdentity(AWSWebIdentityCredential)
     case x509(X509Credential)
+    case postgresStatic(PostgresStaticCredential)
 
     static let kind = ResourceKind.credentialProvider
     static let summary = "Where the credential an edge injects comes from, and how it is injected."
@@ -20,6 +21,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
         .init(OAuth2ClientCredentials.type, OAuth2ClientCredentials.schema, Self.oauth2),
         .init(AWSWebIdentityCredential.type, AWSWebIdentityCredential.schema, Self.awsWebIdentity),
         .init(X509Credential.type, X509Credential.schema, Self.x509),
+        .init(PostgresStaticCredential.type, PostgresStaticCredential.schema, Self.postgresStatic),
     ]
 
     init(from decoder: any Decoder) throws { self = try Self.decodeVariant(from: decoder) }
@@ -32,6 +34,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
         case .oauth2(let spec): return (OAuth2ClientCredentials.type, spec)
         case .awsWebIdentity(let spec): return (AWSWebIdentityCredential.type, spec)
         case .x509(let spec): return (X509Credential.type, spec)
+        case .postgresStatic(let spec): return (PostgresStaticCredential.type, spec)
         }
     }
 
@@ -53,6 +56,10 @@ enum CredentialProviderSpec: VariantResourceSpec {
             var current: X509Credential?
             if case .x509(let stored) = admission.current?.spec { current = stored }
             return .x509(try await spec.admitted(admission, current: current))
+        case .postgresStatic(let spec):
+            var current: PostgresStaticCredential?
+            if case .postgresStatic(let stored) = admission.current?.spec { current = stored }
+            return .postgresStatic(try await spec.admitted(admission, current: current))
         }
     }
 }
@@ -162,4 +169,6 @@ struct IssuedCredential: Codable, Sendable {
     /// An `x509` credential: the certificate chain (leaf, CA) and its key, PEM.
     var certificateChain: String? = nil
     var privateKey: String? = nil
+    /// A PostgreSQL login (`inject: postgres`): the role; `value` is its password.
+    var user: String? = nil
 }

@@ -138,6 +138,17 @@ struct CredentialIssuer: Sendable {
             lifetime = max(1, Int(issued.expiresAt.timeIntervalSinceNow))
             credential = IssuedCredential(
                 inject: "x509", certificateChain: issued.chainPEM, privateKey: issued.keyPEM)
+        case .postgresStatic(let spec):
+            guard let encrypted = spec.passwordEncrypted,
+                let password = try? keyring.decrypt(
+                    encrypted, tenant: tenant, field: TenantSecret.binding(provider: provider.name, field: "password"))
+            else {
+                throw RefusalReason(
+                    code: "credential-unavailable",
+                    detail: "credential provider \(provider.name) holds no readable password")
+            }
+            credential = IssuedCredential(
+                inject: "postgres", value: String(decoding: password, as: UTF8.self), user: spec.user)
         case .jwt(let spec):
             lifetime = min(lifetime, spec.ttlSeconds)
             credential = IssuedCredential(

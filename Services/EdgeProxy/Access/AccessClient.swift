@@ -77,6 +77,7 @@ struct AccessClient: AccessRequester {
                 let aws: AWSSigningCredentials?
                 let certificateChain: String?
                 let privateKey: String?
+                let user: String?
             }
             let credential: Sealed
             do {
@@ -89,7 +90,26 @@ struct AccessClient: AccessRequester {
                     detail: "the issued credential does not open with this request's key")
             }
             let injected: HeldCredential?
-            if credential.inject == "x509" {
+            // A database login is for a postgres server workload, and a postgres server workload takes nothing else.
+            guard (credential.inject == "postgres") == (workload.target.scheme == "postgres") else {
+                throw EdgeRefusal(
+                    kind: .refused, stage: "edge", code: "credential-unusable",
+                    detail: workload.target.scheme == "postgres"
+                        ? "server workload \(workload.name) is a PostgreSQL database: its access policy's credential "
+                            + "provider must be postgres-static or postgres-dynamic"
+                        : "a PostgreSQL login cannot be injected into HTTP: server workload \(workload.name) is "
+                            + workload.target.scheme)
+            }
+            if credential.inject == "postgres" {
+                injected = credential.user.flatMap { user in
+                    credential.value.map { password in
+                        HeldCredential(
+                            requestID: requestID, injection: .postgres(user: user, password: password),
+                            obtainedAt: Date(), expiresAt: issued.expiresAt, accessPolicy: issued.accessPolicy,
+                            serverWorkload: issued.serverWorkload, leaseID: issued.leaseID)
+                    }
+                }
+            } else if credential.inject == "x509" {
                 injected = try Self.clientCertificate(
                     credential.certificateChain, credential.privateKey, workload: workload, requestID: requestID,
                     expiresAt: issued.expiresAt, accessPolicy: issued.accessPolicy,

@@ -13,6 +13,8 @@ final class HeldCredential: Sendable {
         case sigV4(AWSSigningCredentials)
         /// Nothing in the request: a client certificate in the TLS to the upstream (`upstreamTLS`).
         case clientCertificate
+        /// A PostgreSQL login the edge authenticates with (SCRAM-SHA-256 or MD5) for the workload.
+        case postgres(user: String, password: String)
     }
 
     /// The access request that obtained it (reported with the requests it is used for).
@@ -29,11 +31,14 @@ final class HeldCredential: Sendable {
     let serverWorkload: String?
     /// For an `x509` credential: the TLS that presents its client certificate to the upstream.
     let upstreamTLS: UpstreamTLS?
+    /// The issuer's lease (a `postgres-dynamic` role lives as long as it).
+    let leaseID: String?
 
     init(
         requestID: String, injection: Injection, obtainedAt: Date, expiresAt: Date, accessPolicy: String? = nil,
-        serverWorkload: String? = nil, upstreamTLS: UpstreamTLS? = nil
+        serverWorkload: String? = nil, upstreamTLS: UpstreamTLS? = nil, leaseID: String? = nil
     ) {
+        self.leaseID = leaseID
         self.upstreamTLS = upstreamTLS
         self.accessPolicy = accessPolicy
         self.serverWorkload = serverWorkload
@@ -93,7 +98,7 @@ final class HeldCredential: Sendable {
     func replaces(_ name: String) -> Bool {
         switch injection {
         case .header(let injected, _): return name.equalsIgnoringCase(injected)
-        case .query, .clientCertificate: return false
+        case .query, .clientCertificate, .postgres: return false
         case .sigV4: return SigV4Signer.replaced.contains { name.equalsIgnoringCase($0) }
         }
     }
@@ -120,6 +125,11 @@ extension HeldCredential {
                 && parameter.utf8.allSatisfy { Self.isAlphanumeric($0) || Set("-._~".utf8).contains($0) }
         case .clientCertificate:
             return upstreamTLS != nil
+        case .postgres(let user, let password):
+            // What a startup message and a password message can carry: no NUL, sane lengths (PostgreSQL's own
+            // limit on a name is 63 bytes).
+            return (1...63).contains(user.utf8.count) && (1...1024).contains(password.utf8.count)
+                && !user.utf8.contains(0) && !password.utf8.contains(0)
         case .sigV4(let aws):
             // Key id, region and service go into the Authorization header's scope; the token into a header.
             let scopeParts = [aws.accessKeyID, aws.region, aws.service]

@@ -9,12 +9,15 @@ struct EdgeServerWorkload: Sendable, Hashable {
     var scope = RequestScope(methods: nil, pathPrefix: nil)
     /// The server workload asked for one `edge.request-proxied` event per request (besides the interval summaries).
     var reportsEachRequest = false
-    /// For `https`: the TLS the edge originates.
+    /// For `https` (and `postgres` with `sslmode: verify-full`): the TLS the edge originates.
     var tls: UpstreamTLS? = nil
+    /// For `postgres`: the loopback port the edge listens on for it.
+    var listenPort: Int? = nil
 
     static func == (left: Self, right: Self) -> Bool {
         left.name == right.name && left.target == right.target && left.scope == right.scope
             && left.reportsEachRequest == right.reportsEachRequest && left.tls?.id == right.tls?.id
+            && left.listenPort == right.listenPort
     }
 
     func hash(into hasher: inout Hasher) {
@@ -87,6 +90,11 @@ final class ServerWorkloadIndex: Sendable {
     /// Whether any server workload is https.
     var hasHTTPS: Bool { state.value.hasHTTPS }
 
+    /// The `postgres` server workloads (each with the port the edge listens on for it).
+    var databases: [EdgeServerWorkload] {
+        state.value.byTarget.filter { $0.key.scheme == "postgres" }.values.flatMap { $0 }
+    }
+
     /// Applies changes in order, as one update of the index (a redefinition may move a workload to another target).
     func apply(_ changes: [Change]) {
         guard !changes.isEmpty else { return }
@@ -135,10 +143,12 @@ final class ServerWorkloadIndex: Sendable {
             let pathPrefix: String?
             let ca: String?
             let serverName: String?
+            let listenPort: Int?
+            let sslmode: String?
         }
         guard let spec = try? defined.spec.decode(Spec.self) else { return nil }
         var tls: UpstreamTLS?
-        if spec.scheme == "https" {
+        if spec.scheme == "https" || (spec.scheme == "postgres" && spec.sslmode != "disable") {
             // Admission checked the CA; one that still does not load leaves the server workload unserved, not open.
             guard let built = try? UpstreamTLS(ca: spec.ca, serverName: spec.serverName, host: spec.host) else {
                 return nil
@@ -149,6 +159,7 @@ final class ServerWorkloadIndex: Sendable {
             name: defined.name,
             target: AccessTarget(scheme: spec.scheme, host: spec.host.lowercased(), port: spec.port),
             scope: RequestScope(methods: spec.methods, pathPrefix: spec.pathPrefix),
-            reportsEachRequest: spec.reportEachRequest ?? false, tls: tls)
+            reportsEachRequest: spec.reportEachRequest ?? false, tls: tls,
+            listenPort: spec.scheme == "postgres" ? spec.listenPort : nil)
     }
 }

@@ -38,6 +38,9 @@ struct EdgeConfiguration: Sendable {
     /// `SIGIL_EDGE_PROXY_HOST`, `SIGIL_EDGE_PROXY_PORT`: the forward proxy workloads send requests through.
     var proxyHost: String
     var proxyPort: Int
+    /// `SIGIL_EDGE_DATABASE_HOST`: where the listeners of `postgres` server workloads bind (default 127.0.0.1; each
+    /// at its server workload's `listenPort`).
+    var databaseHost: String
     /// `SIGIL_EDGE_TIMEOUT_MS`: how long a request that needs a new credential may wait for the control plane,
     /// counted from the request's arrival, before the edge answers 503.
     var timeout: Duration
@@ -103,6 +106,7 @@ struct EdgeConfiguration: Sendable {
         }
         proxyHost = source.string("SIGIL_EDGE_PROXY_HOST", default: "127.0.0.1")
         proxyPort = try source.int("SIGIL_EDGE_PROXY_PORT", default: 7480, in: 0...65_535)
+        databaseHost = source.string("SIGIL_EDGE_DATABASE_HOST", default: "127.0.0.1")
         timeout = .milliseconds(try source.int("SIGIL_EDGE_TIMEOUT_MS", default: 2_000, in: 100...60_000))
         replyPartition = try source.string("SIGIL_EDGE_REPLY_PARTITION").map { _ in
             Int32(try source.int("SIGIL_EDGE_REPLY_PARTITION", default: 0, in: 0...100_000))
@@ -141,6 +145,7 @@ struct EdgeConfiguration: Sendable {
         awsIdentityFiles = nil
         proxyHost = "127.0.0.1"
         proxyPort = 0
+        databaseHost = "127.0.0.1"
         timeout = .seconds(2)
         replyPartition = nil
         unmanaged = .passthrough

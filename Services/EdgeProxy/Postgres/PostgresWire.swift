@@ -11,9 +11,9 @@ enum PostgresWire {
     static let maximumLength = 64 * 1024
 
     /// `StartupMessage`: the protocol version and `name\0value\0` pairs, then a final `\0`.
-    static func startup(_ parameters: [(String, String)]) -> ByteBuffer {
+    static func startup(_ parameters: [(String, String)], version: Int32 = protocolVersion) -> ByteBuffer {
         var body = ByteBuffer()
-        body.writeInteger(protocolVersion)
+        body.writeInteger(version)
         for (name, value) in parameters {
             body.writeNullTerminatedString(name)
             body.writeNullTerminatedString(value)
@@ -43,6 +43,13 @@ enum PostgresWire {
         let outer = hex(Insecure.MD5.hash(data: Array(inner.utf8) + salt))
         var body = ByteBuffer()
         body.writeNullTerminatedString("md5" + outer)
+        return frontend("p", body)
+    }
+
+    /// `PasswordMessage` with the password in clear (only ever inside TLS).
+    static func passwordMessage(_ password: String) -> ByteBuffer {
+        var body = ByteBuffer()
+        body.writeNullTerminatedString(password)
         return frontend("p", body)
     }
 

@@ -52,7 +52,7 @@ enum ForwardedHeaders {
         case .sigV4(let aws):
             SigV4Signer(credentials: aws).sign(
                 method: head.method.rawValue, uri: uri, headers: &headers, payloadHash: payloadHash, at: now ?? Date())
-        case .clientCertificate, nil: break
+        case .clientCertificate, .postgres, nil: break  // a postgres login never reaches HTTP (`AccessClient`)
         }
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
     }

@@ -221,4 +221,31 @@ extension KindAdmissionTests {
             }
         }
     }
+
+    @Test("postgres-static: a role name PostgreSQL takes, the password encrypted and never shown")
+    func postgresStatic() async throws {
+        let kek = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let bench = try await Bench(.credentialIssuance, environment: ["SIGIL_KEK": kek])
+        try IssuanceParts.keyring.get(bench.context).remember(TenantDataKey(tenant: "acme"))
+        let password = "pg_" + UUID().uuidString
+        let spec: JSONValue = ["type": "postgres-static", "user": "orders_app", "password": .string(password)]
+        try await bench.application().test(.router) { client in
+            let refusals: [(JSONValue, String)] = [
+                (spec.merging(["user": "orders app"]), "spec.user"),
+                (spec.merging(["user": "x\u{0}y"]), "spec.user"),
+                (spec.merging(["user": .string(String(repeating: "a", count: 64))]), "spec.user"),
+                (spec.merging(["password": .null]), "spec.password"),
+                (spec.merging(["password": ""]), "spec.password"),
+            ]
+            for (refused, field) in refusals {
+                let answer = try await put(client, .credentialProvider, "orders-db", refused)
+                #expect(answer.status == .unprocessableContent, "\(field)")
+                #expect(answer.field == field, "\(answer.detail)")
+            }
+            let created = try await put(client, .credentialProvider, "orders-db", spec)
+            #expect(created.status == .created, "\(created.detail)")
+            #expect(!"\(created.body)".contains(password) && "\(created.body)".contains("passwordEncrypted"))
+            for event in bench.log.events { #expect(!String(decoding: event.data, as: UTF8.self).contains(password)) }
+        }
+    }
 }

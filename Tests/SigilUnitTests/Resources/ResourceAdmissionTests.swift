@@ -63,11 +63,40 @@ struct ResourceAdmissionTests {
                 ),
                 (
                     .serverWorkload, ["scheme": "http", "host": "a", "port": 80, "ca": "x"], "spec.ca",
-                    "scheme https only"
+                    "apply to TLS only"
                 ),
                 (
                     .serverWorkload, ["scheme": "http", "host": "a", "port": 80, "serverName": "a.example"],
-                    "spec.serverName", "scheme https only"
+                    "spec.serverName", "apply to TLS only"
+                ),
+                (
+                    .serverWorkload, ["scheme": "postgres", "host": "db", "port": 5432], "spec.listenPort",
+                    "is required"
+                ),
+                (
+                    .serverWorkload, ["scheme": "postgres", "host": "db", "port": 5432, "listenPort": 80],
+                    "spec.listenPort", "from 1024"
+                ),
+                (
+                    .serverWorkload,
+                    ["scheme": "postgres", "host": "db", "port": 5432, "listenPort": 15432, "pathPrefix": "/x"],
+                    "spec.pathPrefix", "HTTP server workloads only"
+                ),
+                (
+                    .serverWorkload,
+                    [
+                        "scheme": "postgres", "host": "db", "port": 5432, "listenPort": 15432, "sslmode": "disable",
+                        "serverName": "db.internal",
+                    ], "spec.serverName", "apply to TLS only"
+                ),
+                (
+                    .serverWorkload, ["scheme": "https", "host": "a", "port": 443, "listenPort": 15432],
+                    "spec.listenPort", "scheme postgres only"
+                ),
+                (
+                    .serverWorkload,
+                    ["scheme": "postgres", "host": "db", "port": 5432, "listenPort": 15432, "sslmode": "require"],
+                    "spec.sslmode", "one of"
                 ),
                 (
                     .serverWorkload, ["host": "a", "port": 443, "ca": "not a certificate"], "spec.ca",

@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOPosix
+import PostgresNIO
+import SigilEvents
+import Testing
+
+@testable import EdgeProxy
+
+/// The edge's PostgreSQL listener against the real PostgreSQL the test run started: psql and postgres-nio connect with
+/// any user name and no password and are logged in as the credential's role; policy refusals, a rejected credential, a
+/// database that is down or without TLS each end in an `ErrorResponse` the driver shows; a cancel reaches the right
+/// backend; many sessions relay queries at once while some are killed.
+@Suite("PostgreSQL through the edge", .serialized)
+struct PostgresEdgeTests {
+    static let role = "sigil_edge_login"
+    static let password = "edge-login-\(UUID().uuidString.prefix(8))"
+
+    @Test("psql and postgres-nio with no password are logged in as the credential's role; refusals are ErrorResponses")
+    func logsIn() async throws {
+        try await DatabaseEdge.with { edge in
+            let psql = try await edge.psql("SELECT current_user, current_setting('application_name')", user: "whoever")
+            #expect(psql.status == 0 && psql.output.hasPrefix("\(Self.role)|psql"), "\(psql.output)")
+            let asked = edge.requester.asked.withLockedValue { $0 }
+            #expect(asked.first?.request.method == "CONNECT")
+            #expect(asked.first?.request.path == "/" + (try edge.database()))
+
+            let rows = try await edge.withConnection { connection in
+                try await connection.query("SELECT current_user", logger: edge.logger).collect()
+            }
+            #expect(try rows.first?.decode(String.self) == Self.role)
+            // One access request served both connections (the credential is cached like an HTTP one).
+            #expect(edge.requester.requests.withLockedValue { $0 } == 1)
+        }
+        try await DatabaseEdge.with(
+            answer: .failure(
+                EdgeRefusal(kind: .refused, stage: "policy", code: "no-policy", detail: "no access policy allows it"))
+        ) { edge in
+            let psql = try await edge.psql("SELECT 1", user: "whoever")
+            #expect(psql.status != 0)
+            #expect(
+                psql.output.contains("sigil: policy refused (no-policy): no access policy allows it"), "\(psql.output)")
+            await #expect(throws: PSQLError.self) { try await edge.withConnection { _ in } }
+            let code = try await edge.sqlState { try await edge.withConnection { _ in } }
+            #expect(code == "28000")
+        }
+    }
+
+    @Test("a password the database rejects: 28000 in Sigil's words, the credential dropped")
+    func rejectedCredential() async throws {
+        try await DatabaseEdge.with(answer: .success(.postgres(user: Self.role, password: "not-it"))) { edge in
+            let psql = try await edge.psql("SELECT 1", user: "app")
+            #expect(psql.output.contains("the database refused the credential Sigil issued"), "\(psql.output)")
+            #expect(!psql.output.contains("not-it"))
+            _ = try await edge.psql("SELECT 1", user: "app")
+            #expect(edge.requester.requests.withLockedValue { $0 } == 2, "a rejected credential is asked for again")
+        }
+    }
+
+    @Test("a database that is down, or without TLS under verify-full: 08001 saying so")
+    func unreachable() async throws {
+        try await DatabaseEdge.with(databasePort: 1) { edge in
+            let code = try await edge.sqlState { try await edge.withConnection { _ in } }
+            #expect(code == "08001")
+            let psql = try await edge.psql("SELECT 1", user: "app")
+            #expect(psql.output.contains("sigil: the database cannot be reached"), "\(psql.output)")
+        }
+        try await DatabaseEdge.with(tls: true) { edge in
+            let psql = try await edge.psql("SELECT 1", user: "app")
+            #expect(psql.output.contains("does not offer TLS"), "\(psql.output)")
+        }
+    }
+
+    @Test("a cancel request (psql interrupted) reaches the backend running the query")
+    func cancel() async throws {
+        try await DatabaseEdge.with { edge in
+            let started = ContinuousClock.now
+            let output = try await edge.psqlInterrupted("SELECT pg_sleep(30)", after: .seconds(1.5))
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(output.contains("canceling statement due to user request"), "\(output)")
+        }
+    }
+
+    @Test("load: 16 sessions x 250 queries relayed at once, two sessions killed by the database midway")
+    func load() async throws {
+        try await DatabaseEdge.with { edge in
+            let failures = NIOLockedValueBox(0)
+            let answered = NIOLockedValueBox(0)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for session in 0..<16 {
+                    group.addTask {
+                        do {
+                            try await edge.withConnection { connection in
+                                for query in 0..<250 {
+                                    let value = session * 1_000 + query
+                                    let rows = try await connection.query(
+                                        "SELECT \(value)::int, repeat('x', \(query * 8)::int)", logger: edge.logger
+                                    ).collect()
+                                    guard let row = rows.first, try row.decode((Int, String).self).0 == value else {
+                                        Issue.record("a wrong answer for session \(session), query \(query)")
+                                        return
+                                    }
+                                    answered.withLockedValue { $0 += 1 }
+                                    if session < 2, query == 100 {
+                                        // The database ends this session under the client, as a lease's end would.
+                                        _ = try await connection.query(
+                                            "SELECT pg_terminate_backend(pg_backend_pid())", logger: edge.logger
+                                        ).collect()
+                                    }
+                                }
+                            }
+                        } catch {
+                            failures.withLockedValue { $0 += 1 }
+                            if session >= 2 { Issue.record("session \(session): \(String(reflecting: error))") }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(failures.withLockedValue { $0 } == 2)
+            let expected = 14 * 250 + 2 * 101
+            #expect(answered.withLockedValue { $0 } == expected)
+            // The edge keeps serving after the killed sessions.
+            #expect(try await edge.psql("SELECT 42", user: "app").output == "42")
+        }
+    }
+}
