@@ -54,6 +54,27 @@ extension SigilServiceDefinition {
                         """
                     ]
                 },
+                Migration(version: 4, name: "postgres-dynamic leases") { schema in
+                    [
+                        """
+                        ALTER TABLE \(unescaped: schema.rawValue).leases
+                            ADD COLUMN lease_key text, ADD COLUMN role text, ADD COLUMN edge_id text,
+                            ADD COLUMN reply_partition int NOT NULL DEFAULT 0, ADD COLUMN server_workload text,
+                            ADD COLUMN access_policy text, ADD COLUMN database text, ADD COLUMN granted_at timestamptz,
+                            ADD COLUMN provider_version text, ADD COLUMN provider_spec jsonb,
+                            ADD COLUMN revoke_requested_at timestamptz, ADD COLUMN revoke_reason text,
+                            ADD COLUMN revoked_by text, ADD COLUMN sessions_terminated int
+                        """,
+                        """
+                        CREATE INDEX leases_open ON \(unescaped: schema.rawValue).leases (expires_at)
+                            WHERE revoked_at IS NULL
+                        """,
+                        """
+                        CREATE INDEX leases_by_key ON \(unescaped: schema.rawValue).leases (tenant, lease_key)
+                            WHERE revoked_at IS NULL
+                        """,
+                    ]
+                },
             ],
             topics: [.config, .accessDecisions, .accessReplies, .deadletter]
         )
@@ -73,14 +94,17 @@ extension SigilServiceDefinition {
         }
         definition.openAPIPaths = JWKSController.openAPIPaths.merging(TenantDeletionController.openAPIPaths) {
             first, _ in first
+        }.merging(LeaseController.openAPIPaths) { first, _ in first }
+        definition.openAPISchemas = TenantDeletionController.openAPISchemas.merging(LeaseController.openAPISchemas) {
+            first, _ in first
         }
-        definition.openAPISchemas = TenantDeletionController.openAPISchemas
         definition.routes = { group, context in
             guard let keyring = try? keyring.get(context), let postgres = context.postgres else { return }
             TenantDeletionController(
                 keyring: keyring, schema: SchemaName("issue"), postgres: postgres, context: context
             )
             .add(to: group)
+            if let leases = try? IssuanceParts.leases.get(context) { LeaseController(leases: leases).add(to: group) }
         }
         definition.publicRoutes = { router, context in
             guard let signing = try? IssuanceParts.signing.get(context),
@@ -95,13 +119,14 @@ extension SigilServiceDefinition {
                 keyring: try keyring.get(context), signing: try IssuanceParts.signing.get(context),
                 authority: try IssuanceParts.authority.get(context),
                 publicURL: IssuanceParts.publicURL(context.configuration), oauth2: OAuth2TokenSource(),
-                sts: STSWebIdentitySource(),
+                sts: STSWebIdentitySource(), leases: try? IssuanceParts.leases.get(context),
                 context: context)
             var workers: [any Service] = [
                 EventWorker(name: "issuance", topics: [.accessDecisions], context: context) { event, payload, logger in
                     try await issuer.handle(event, payload, logger: logger)
                 }
             ]
+            if let leases = try? IssuanceParts.leases.get(context) { workers.append(leases) }
             if let postgres = context.postgres {
                 workers.append(
                     DataKeyRewrap(
@@ -125,6 +150,15 @@ enum IssuanceParts {
     static let signing = ServicePart { context in
         let days = try context.configuration.source.int("SIGIL_ISSUE_SIGNING_KEY_DAYS", default: 30, in: 1...365)
         return TenantSigningKeys(keyring: try keyring.get(context), period: TimeInterval(days) * 86_400)
+    }
+
+    /// `postgres-dynamic` leases, in `issue.leases` (needs the service's database).
+    static let leases = ServicePart { context in
+        guard let postgres = context.postgres else {
+            throw ConfigurationError(key: "SIGIL_POSTGRES_URL", expected: "set: leases are kept in PostgreSQL")
+        }
+        return PostgresLeases(
+            postgres: postgres, schema: SchemaName("issue"), keyring: try keyring.get(context), context: context)
     }
 
     /// The tenants' certificate authorities for `x509` credentials (one per data key and signing period).

@@ -323,6 +323,7 @@ struct TrustProviderTypesEndToEndTests {
         try await oauth2AccessToken(constellation, upstream: upstream, port: port)
         try await awsFederation(constellation)
         try await mutualTLS(constellation)
+        try await databases(constellation)
         try await postureRevokes(admin, request: request)
     }
 }

@@ -9,7 +9,7 @@ struct SigilCommand: AsyncParsableCommand {
             DevCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, DemoCommand.self,
             AuditCommand.self,
             ProjectionsCommand.self, EdgeCommand.self, KeysCommand.self, DeployCommand.self, ProbeCommand.self,
-            TokenCommand.self, PolicyCommand.self, TenantCommand.self,
+            TokenCommand.self, PolicyCommand.self, TenantCommand.self, LeaseCommand.self,
         ]
     )
 }

@@ -73,7 +73,8 @@ struct AuditRecord: Sendable {
     static let outcomes = [
         "requested", "attested", "attestation-failed", "granted", "denied", "issued", "refused", "proxied",
         "proxied-summary", "edge-started", "edge-stopped", "dead-lettered", "resource-defined", "resource-removed",
-        "key-published", "key-destroyed", "tenant-changed", "join-token-changed",
+        "key-published", "key-destroyed", "tenant-changed", "join-token-changed", "lease-granted", "lease-renewed",
+        "lease-revoked",
     ]
 
     /// The access outcome and the workloads an event records, for filtering.
@@ -101,6 +102,9 @@ struct AuditRecord: Sendable {
         case is TenantKeyDestroyed: ("key-destroyed", nil, nil)
         case is TenantCreated, is TenantDeleted: ("tenant-changed", nil, nil)
         case is JoinTokenCreated, is JoinTokenRevoked: ("join-token-changed", nil, nil)
+        case let granted as LeaseGranted: ("lease-granted", granted.clientWorkload, granted.serverWorkload)
+        case is LeaseRenewed: ("lease-renewed", nil, nil)
+        case is LeaseRevoked: ("lease-revoked", nil, nil)
         default: (nil, nil, nil)
         }
     }

@@ -12,6 +12,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
     case awsWebIdentity(AWSWebIdentityCredential)
     case x509(X509Credential)
     case postgresStatic(PostgresStaticCredential)
+    case postgresDynamic(PostgresDynamicCredential)
 
     static let kind = ResourceKind.credentialProvider
     static let summary = "Where the credential an edge injects comes from, and how it is injected."
@@ -22,6 +23,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
         .init(AWSWebIdentityCredential.type, AWSWebIdentityCredential.schema, Self.awsWebIdentity),
         .init(X509Credential.type, X509Credential.schema, Self.x509),
         .init(PostgresStaticCredential.type, PostgresStaticCredential.schema, Self.postgresStatic),
+        .init(PostgresDynamicCredential.type, PostgresDynamicCredential.schema, Self.postgresDynamic),
     ]
 
     init(from decoder: any Decoder) throws { self = try Self.decodeVariant(from: decoder) }
@@ -35,6 +37,7 @@ enum CredentialProviderSpec: VariantResourceSpec {
         case .awsWebIdentity(let spec): return (AWSWebIdentityCredential.type, spec)
         case .x509(let spec): return (X509Credential.type, spec)
         case .postgresStatic(let spec): return (PostgresStaticCredential.type, spec)
+        case .postgresDynamic(let spec): return (PostgresDynamicCredential.type, spec)
         }
     }
 
@@ -60,6 +63,10 @@ enum CredentialProviderSpec: VariantResourceSpec {
             var current: PostgresStaticCredential?
             if case .postgresStatic(let stored) = admission.current?.spec { current = stored }
             return .postgresStatic(try await spec.admitted(admission, current: current))
+        case .postgresDynamic(let spec):
+            var current: PostgresDynamicCredential?
+            if case .postgresDynamic(let stored) = admission.current?.spec { current = stored }
+            return .postgresDynamic(try await spec.admitted(admission, current: current))
         }
     }
 }

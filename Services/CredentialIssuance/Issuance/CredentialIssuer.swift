@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import PostgresNIO
 import SigilCrypto
 import SigilEvents
 import SigilService
@@ -18,6 +19,8 @@ struct CredentialIssuer: Sendable {
     let oauth2: OAuth2TokenSource
     /// Temporary credentials of `aws-sts-web-identity` providers, per workload identity.
     let sts: STSWebIdentitySource
+    /// `postgres-dynamic` leases (nil without a database: such providers are then refused).
+    let leases: PostgresLeases?
     let context: ServiceContext
 
     func handle(_ event: CloudEvent, _ payload: any EventPayload, logger: Logger) async throws {
@@ -29,12 +32,12 @@ struct CredentialIssuer: Sendable {
             return
         }
         do {
-            let (sealed, lifetime) = try await issue(granted, tenant: tenant)
+            let (sealed, lifetime, lease) = try await issue(granted, tenant: tenant)
             let issued = CredentialIssued(
                 requestID: granted.requestID,
                 credential: sealed,
                 expiresAt: Date().addingTimeInterval(TimeInterval(lifetime)),
-                leaseID: "lease-" + UUIDv7.generate(), accessPolicy: granted.accessPolicy,
+                leaseID: lease ?? "lease-" + UUIDv7.generate(), accessPolicy: granted.accessPolicy,
                 serverWorkload: granted.serverWorkload
             )
             try await context.publish(
@@ -57,8 +60,9 @@ struct CredentialIssuer: Sendable {
         }
     }
 
-    /// The credential for the grant, sealed to the edge's one-time key, and how many seconds it lives.
-    private func issue(_ granted: AccessGranted, tenant: String) async throws -> (SealedData, Int) {
+    /// The credential for the grant, sealed to the edge's one-time key, how many seconds it lives, and its lease when
+    /// it is one (`postgres-dynamic`).
+    private func issue(_ granted: AccessGranted, tenant: String) async throws -> (SealedData, Int, String?) {
         guard
             let provider = context.resources.index(CredentialProviderSpec.self).get(
                 tenant: tenant, name: granted.credentialProvider)
@@ -69,6 +73,7 @@ struct CredentialIssuer: Sendable {
         }
         let credential: IssuedCredential
         var lifetime = granted.ttlSeconds
+        var leaseID: String?
         switch provider.spec {
         case .staticValue(let spec):
             guard let value = spec.valueEncrypted,
@@ -149,6 +154,11 @@ struct CredentialIssuer: Sendable {
             }
             credential = IssuedCredential(
                 inject: "postgres", value: String(decoding: password, as: UTF8.self), user: spec.user)
+        case .postgresDynamic(let spec):
+            let lease = try await databaseLease(granted, tenant: tenant, provider: provider, spec: spec)
+            lifetime = max(1, Int(lease.expiresAt.timeIntervalSinceNow))
+            leaseID = lease.leaseID
+            credential = IssuedCredential(inject: "postgres", value: lease.password, user: lease.role)
         case .jwt(let spec):
             lifetime = min(lifetime, spec.ttlSeconds)
             credential = IssuedCredential(
@@ -161,10 +171,35 @@ struct CredentialIssuer: Sendable {
                 Array(try JSONEncoder().encode(credential)), to: edgeKey, recipientKeyID: granted.requestID,
                 context: .credential(tenant: tenant, requestID: granted.requestID)
             )
-            return (sealed, lifetime)
+            return (sealed, lifetime, leaseID)
         } catch {
             throw RefusalReason(
                 code: "credential-unavailable", detail: "the credential could not be sealed for this request")
+        }
+    }
+
+    /// The workload's lease on a `postgres-dynamic` provider's database: renewed, or granted with a new role.
+    private func databaseLease(
+        _ granted: AccessGranted, tenant: String, provider: Resource<CredentialProviderSpec>,
+        spec: PostgresDynamicCredential
+    ) async throws -> PostgresLeases.Lease {
+        guard let leases else {
+            throw RefusalReason(
+                code: "credential-unavailable", detail: "this issuance service keeps no leases (no SIGIL_POSTGRES_URL)")
+        }
+        do {
+            return try await leases.lease(granted, tenant: tenant, provider: provider, spec: spec)
+        } catch let reason as RefusalReason {
+            throw reason
+        } catch let error as PSQLError {
+            // The server's message (a missing privilege, an unknown role in the grants), never a query or password.
+            let said = error.serverInfo?[.message].map { ": \($0)" } ?? ""
+            throw RefusalReason(
+                code: "database-unavailable",
+                detail: "the lease's role could not be made in \(spec.address)\(said)")
+        } catch {
+            throw RefusalReason(
+                code: "database-unavailable", detail: "the lease's role could not be made in \(spec.address)")
         }
     }
 

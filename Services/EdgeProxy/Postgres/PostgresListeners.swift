@@ -4,7 +4,8 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// A listener per `postgres` server workload, at `SIGIL_EDGE_DATABASE_HOST` and the server workload's `listenPort`,
+/// A listener per `postgres` server workload, at `SIGIL_EDGE_DATABASE_HOST` and the server workload's `listenPort`
+/// (plus `SIGIL_EDGE_DATABASE_PORT_OFFSET`),
 /// kept in step with the configuration (opened within half a second of a definition, moved when the port changes,
 /// closed when the server workload goes; a connection takes the definition current when it arrives). Each second it
 /// also looks up the credentials that open sessions use, so they are refreshed before they expire for as long as a
@@ -82,7 +83,8 @@ final class PostgresListeners: Service, Sendable {
     }
 
     private func open(_ workload: EdgeServerWorkload) async {
-        guard let port = workload.listenPort else { return }
+        guard let listenPort = workload.listenPort else { return }
+        let port = listenPort == 0 ? 0 : listenPort + environment.configuration.databasePortOffset
         let current = Snapshot(workload)
         let host = environment.configuration.databaseHost
         do {
@@ -99,7 +101,9 @@ final class PostgresListeners: Service, Sendable {
                 }
                 .bind(host: host, port: port)
                 .get()
-            listeners.withLock { $0[workload.name] = Listener(port: port, channel: channel, workload: current) }
+            listeners.withLock {
+                $0[workload.name] = Listener(port: listenPort, channel: channel, workload: current)
+            }
             failures.withLock { _ = $0.removeValue(forKey: port) }
             environment.logger.info(
                 "database listener open",

@@ -23,6 +23,9 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
     private let environment: PostgresEnvironment
     private var phase = Phase.startup
     private var buffer = ByteBuffer()
+    /// A credential the database rejected is dropped and a new one asked for, once per connection (a revoked lease
+    /// whose role is gone: the workload gets a new lease, not an error).
+    private var askedAgain = false
     private let channel: any Channel
 
     init(workload: EdgeServerWorkload, environment: PostgresEnvironment, channel: any Channel) {
@@ -123,6 +126,11 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
                             case .failed(let refusal):
                                 if refusal.rejectsCredential, let key = session.key(for: request) {
                                     session.environment.credentials.cache.remove(key)
+                                    if !session.askedAgain {
+                                        session.askedAgain = true
+                                        session.phase = .authorizing
+                                        return session.authorize(version: version, parameters: parameters)
+                                    }
                                 }
                                 session.refuse(refusal)
                             }

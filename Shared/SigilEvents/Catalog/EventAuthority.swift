@@ -26,8 +26,7 @@ public enum EventAuthority {
             [.attest]
         case is AccessGranted, is AccessDenied, is PostureReported: [.policy]
         case is CredentialIssued, is TenantKeyRotated, is TenantKeyDestroyed, is TenantSigningKeyCreated,
-            is TenantCreated,
-            is TenantDeleted:
+            is TenantCreated, is TenantDeleted, is LeaseGranted, is LeaseRenewed, is LeaseRevoked:
             [.issue]
         case is AccessRefused: [.attest, .policy, .issue]
         case is AccessRequested, is EdgeStarted, is EdgeStopped, is RequestProxied, is RequestsSummarized: [.edge]

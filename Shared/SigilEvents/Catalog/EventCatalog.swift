@@ -25,7 +25,7 @@ public struct EventCatalog: Sendable {
         AccessGranted.self, AccessDenied.self, CredentialIssued.self, AccessRefused.self,
         EdgeStarted.self, EdgeStopped.self, RequestProxied.self, RequestsSummarized.self,
         PostureReported.self, EventDeadLettered.self, AuditCheckpointed.self,
-        JoinTokenCreated.self, JoinTokenRevoked.self,
+        JoinTokenCreated.self, JoinTokenRevoked.self, LeaseGranted.self, LeaseRenewed.self, LeaseRevoked.self,
     ])
 
     public func knows(_ type: EventType) -> Bool { types[type] != nil }

@@ -73,6 +73,8 @@ struct DevEdge: AsyncParsableCommand {
         environment["SIGIL_INSTANCE_ID"] = name
         environment["SIGIL_HTTP_PORT"] = String(port)
         environment["SIGIL_EDGE_PROXY_PORT"] = String(proxyPort)
+        // Database listeners too get ports of their own: listenPort + (proxy port - 7480).
+        environment["SIGIL_EDGE_DATABASE_PORT_OFFSET"] = String(max(0, proxyPort - 7480))
         if !tokenFile.isEmpty { environment["SIGIL_EDGE_TOKEN_FILE"] = tokenFile.map(absolute).joined(separator: ",") }
         environment["SIGIL_EDGE_CERTIFICATE_FILE"] = certificate.map(absolute)
         environment["SIGIL_EDGE_KEY_FILE"] = key.map(absolute)
