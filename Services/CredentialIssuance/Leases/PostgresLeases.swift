@@ -202,7 +202,7 @@ final class PostgresLeases: Service, Sendable {
 
     /// Roles named like leases that no open lease has, older than two minutes (a lease's row is written before its
     /// role, so a younger one may be a grant in flight), in the databases of the current `postgres-dynamic` providers.
-    private func dropOrphans() async throws {
+    func dropOrphans() async throws {
         let logger = context.logger
         try await postgres.withTransaction(logger: logger) { connection in
             // One replica sweeps at a time.

@@ -248,4 +248,53 @@ extension KindAdmissionTests {
             for event in bench.log.events { #expect(!String(decoding: event.data, as: UTF8.self).contains(password)) }
         }
     }
+
+    @Test("postgres-dynamic: a grants template that grants nothing, repeats or names what is no privilege is refused")
+    func postgresDynamic() async throws {
+        let kek = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let bench = try await Bench(.credentialIssuance, environment: ["SIGIL_KEK": kek])
+        try IssuanceParts.keyring.get(bench.context).remember(TenantDataKey(tenant: "acme"))
+        let password = "admin_" + UUID().uuidString
+        let spec: JSONValue = [
+            "type": "postgres-dynamic", "host": "db.internal", "database": "orders", "adminUser": "sigil_admin",
+            "adminPassword": .string(password),
+            "grants": ["roles": ["orders_reader"], "schemas": [["name": "public", "tables": ["SELECT"]]]],
+        ]
+        try await bench.application().test(.router) { client in
+            let refusals: [(JSONValue, String)] = [
+                (spec.merging(["grants": [:]]), "spec.grants"),
+                (spec.merging(["grants": ["roles": ["orders_reader", "orders_reader"]]]), "spec.grants.roles"),
+                (spec.merging(["grants": ["roles": ["orders reader"]]]), "spec.grants.roles[0]"),
+                (
+                    spec.merging(["grants": ["schemas": [["name": "public", "tables": ["DROP"]]]]]),
+                    "spec.grants.schemas[0].tables[0]"
+                ),
+                (spec.merging(["grants": ["schemas": [["name": "public"]]]]), "spec.grants.schemas[0]"),
+                (
+                    spec.merging([
+                        "grants": [
+                            "schemas": [
+                                ["name": "a", "privileges": ["USAGE"]], ["name": "a", "privileges": ["USAGE"]],
+                            ]
+                        ]
+                    ]),
+                    "spec.grants.schemas[1].name"
+                ),
+                (spec.merging(["grants": .null]), "spec.grants"),
+                (spec.merging(["sslmode": "disable", "ca": "x"]), "spec.ca"),
+                (spec.merging(["ttlSeconds": 5]), "spec.ttlSeconds"),
+                (spec.merging(["adminPassword": .null]), "spec.adminPassword"),
+            ]
+            for (refused, field) in refusals {
+                let answer = try await put(client, .credentialProvider, "orders-lease", refused)
+                #expect(answer.status == .unprocessableContent, "\(field)")
+                #expect(answer.field == field, "\(answer.detail)")
+            }
+            let created = try await put(client, .credentialProvider, "orders-lease", spec)
+            #expect(created.status == .created, "\(created.detail)")
+            #expect(created.body["spec"]?["port"] == 5432 && created.body["spec"]?["sslmode"] == "verify-full")
+            #expect(!"\(created.body)".contains(password) && "\(created.body)".contains("adminPasswordEncrypted"))
+            for event in bench.log.events { #expect(!String(decoding: event.data, as: UTF8.self).contains(password)) }
+        }
+    }
 }
