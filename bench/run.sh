@@ -15,6 +15,9 @@
 #      beside PyJWT verifying the same tokens with the same checks.
 #   8. policy: decisions among 10, 1,000 and 10,000 policies (time windows, source networks, trust providers, weekend
 #      denies) by the policy service's engine and by Cedar through cedarpy, both in process on one core.
+#   9. databases: pgbench select-only through the edge's PostgreSQL listener (a postgres-dynamic lease) beside pgbench
+#      straight to the same PostgreSQL; connection setup per connection with the lease held (pgbench -C), and the
+#      first connection after the lease was revoked (a new lease: the access flow and CREATE ROLE).
 # Release build; the constellation runs from it with `sigil dev up` (mock broker, throwaway PostgreSQL). The edge
 # runs one proxy thread (SIGIL_EDGE_THREADS=1), as nginx runs one worker.
 set -euo pipefail
@@ -204,6 +207,58 @@ echo "==> single flight"
 "$BIN/sigil-bench" single-flight --state-directory "$STATE" --upstream-port $UPSTREAM > "$DIR/flight.json"
 echo "==> a new edge in a tenant with 10,000 server workloads"
 "$BIN/sigil-bench" edge-start --state-directory "$STATE" --upstream-port $UPSTREAM --resources 10000 > "$DIR/edge-start.json"
+
+# --- 9. PostgreSQL through the edge (a postgres-dynamic lease) beside PostgreSQL direct ------------------------------
+echo "==> databases: pgbench select-only through the edge and direct"
+PGURL=$(sed -n 's/^SIGIL_POSTGRES_URL=//p' "$STATE/env")
+PGPORT=$(python3 -c "import sys, urllib.parse as u; print(u.urlparse(sys.argv[1]).port)" "$PGURL")
+PGDB=$(python3 -c "import sys, urllib.parse as u; print(u.urlparse(sys.argv[1]).path[1:])" "$PGURL")
+LEASE_ADMIN_PASSWORD="bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+pgbench -i -s 10 -q "$PGURL" > "$DIR/pgbench-init.txt" 2>&1
+psql "$PGURL" -v ON_ERROR_STOP=1 -q -c "CREATE ROLE bench_lease_admin LOGIN CREATEROLE PASSWORD '$LEASE_ADMIN_PASSWORD'" \
+  -c "CREATE ROLE bench_reader" -c "GRANT SELECT ON pgbench_accounts, pgbench_branches, pgbench_tellers TO bench_reader" \
+  -c "GRANT bench_reader TO bench_lease_admin WITH ADMIN OPTION"
+cat > "$DIR/database.yaml" <<YAML
+kind: ServerWorkload
+metadata: {name: bench-db}
+spec: {scheme: postgres, host: 127.0.0.1, port: $PGPORT, listenPort: 16432, sslmode: disable}
+---
+kind: CredentialProvider
+metadata: {name: bench-lease}
+spec:
+  type: postgres-dynamic
+  host: 127.0.0.1
+  port: $PGPORT
+  database: $PGDB
+  sslmode: disable
+  adminUser: bench_lease_admin
+  adminPassword: $LEASE_ADMIN_PASSWORD
+  grants: {roles: [bench_reader]}
+---
+kind: AccessPolicy
+metadata: {name: billing-bench-db}
+spec: {clientWorkload: billing, serverWorkload: bench-db, trustProvider: demo-cluster, credentialProvider: bench-lease}
+YAML
+(set -a; . "$STATE/env"; set +a; "$BIN/sigil" apply -f "$DIR/database.yaml" > "$DIR/database-apply.txt")
+EDGE_DB="host=127.0.0.1 port=16432 user=billing dbname=$PGDB"
+for _ in $(seq 1 100); do psql "$EDGE_DB" -w -Atc "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
+pgbench_run() {  # name connection-string extra-args...
+  local name=$1 target=$2; shift 2
+  pgbench -n -S -T "$DURATION" "$@" "$target" > "$DIR/pgbench-$name.txt" 2>&1 || true
+}
+pgbench_run direct "$PGURL" -c 8 -j 2
+pgbench_run edge "$EDGE_DB" -c 8 -j 2
+pgbench_run direct-connect "$PGURL" -C -c 1 -j 1
+pgbench_run edge-connect "$EDGE_DB" -C -c 1 -j 1
+# A new lease: revoke the held one; the edge's next connection is refused by the database (the role is gone), asks
+# again, and gets a new lease (the access flow, then CREATE ROLE and its grants). Five times; the times in ms.
+: > "$DIR/new-lease.txt"
+for _ in 1 2 3 4 5; do
+  lease=$(set -a; . "$STATE/env"; set +a; "$BIN/sigil" lease list | awk -F'\t' 'NR > 1 && $3 == "billing" { print $1; exit }')
+  (set -a; . "$STATE/env"; set +a; "$BIN/sigil" lease revoke "$lease" >/dev/null)
+  python3 -c "import subprocess, sys, time; t = time.monotonic(); subprocess.run(['psql', sys.argv[1], '-w', '-Atc', 'SELECT 1'], check=True, capture_output=True); print((time.monotonic() - t) * 1000)" "$EDGE_DB" >> "$DIR/new-lease.txt"
+done
+python3 -c "import subprocess, sys, time; t = time.monotonic(); subprocess.run(['psql', sys.argv[1], '-w', '-Atc', 'SELECT 1'], check=True, capture_output=True); print((time.monotonic() - t) * 1000)" "$EDGE_DB" > "$DIR/held-lease.txt"
 
 # --- 6. audit ingestion and syslog delivery --------------------------------------------------------------------------
 for n in 1 2; do

@@ -135,3 +135,29 @@ for count in sorted(ours, key=int):
 print("\nEach allow checks the trust providers and an office-hours window in Europe/Berlin; every tenth pair has a weekend")
 print("deny. Sigil works the local time out of the instant; Cedar (no time zones) is handed the local weekday and minute.")
 print("Cedar's figure includes cedarpy's Python-to-Rust call; it weighs every policy, Sigil's engine only the pair's.")
+
+def pgbench(name):
+    text = open(os.path.join(directory, f"pgbench-{name}.txt")).read()
+    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", text) or re.search(r"tps = ([0-9.]+)", text)
+    latency = re.search(r"latency average = ([0-9.]+) ms", text)
+    failed = re.search(r"number of failed transactions: ([0-9]+)", text)
+    return (float(tps.group(1)) if tps else 0.0, float(latency.group(1)) if latency else 0.0,
+            int(failed.group(1)) if failed else -1)
+
+print("\n### 9. PostgreSQL through the edge (postgres-dynamic lease) beside PostgreSQL direct (pgbench -S, 8 clients; target ≥ 0.9×)\n")
+print("| path | TPS | latency avg | failed | edge / direct |")
+print("|---|---|---|---|---|")
+direct = pgbench("direct")
+edge = pgbench("edge")
+print(f"| direct | {direct[0]:,.0f} | {direct[1]:.3f} ms | {direct[2]} | |")
+print(f"| through the edge | {edge[0]:,.0f} | {edge[1]:.3f} ms | {edge[2]} | {edge[0] / direct[0] if direct[0] else 0:.2f}× |")
+direct_connect = pgbench("direct-connect")
+edge_connect = pgbench("edge-connect")
+print("\n| connection setup | per connection | |")
+print("|---|---|---|")
+print(f"| direct (pgbench -C, SCRAM, one query) | {direct_connect[1]:.2f} ms | |")
+print(f"| through the edge, lease held (pgbench -C) | {edge_connect[1]:.2f} ms | {edge_connect[1] / direct_connect[1] if direct_connect[1] else 0:.2f}× direct |")
+times = sorted(float(line) for line in open(os.path.join(directory, "new-lease.txt")) if line.strip())
+held = [float(line) for line in open(os.path.join(directory, "held-lease.txt")) if line.strip()]
+if times:
+    print(f"| psql, first connection after the lease was revoked (new lease: access flow + CREATE ROLE), median of {len(times)} | {times[len(times) // 2]:.1f} ms | psql with the lease held: {held[0] if held else 0:.1f} ms |")

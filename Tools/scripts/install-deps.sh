@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages (and, for tests, the PyPI checkers) Sigil needs, if any is missing.
-# Uses sudo when not root. Usage: install-deps.sh [run|test]
+test]|test]
 set -euo pipefail
 
 packages=(pkg-config librdkafka-dev zlib1g-dev libmaxminddb-dev postgresql curl)
 case "${1:-run}" in
   test) packages+=(kcat rsyslog rsyslog-gnutls openssl nginx kubectl) ;;
-  bench) packages+=(nginx wrk rsyslog) ;;
+  bench) packages+=(nginx wrk rsyslog postgresql-contrib) ;;
 esac
 
 # Test peers and checkers from PyPI: schemathesis drives the APIs from their OpenAPI documents; ocsf-json-schema
