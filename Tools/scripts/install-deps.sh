@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages (and, for tests, the PyPI checkers) Sigil needs, if any is missing.
-test]|test]
+# Uses sudo when not root. Usage: install-deps.sh [run|test|bench]
 set -euo pipefail
 
 packages=(pkg-config librdkafka-dev zlib1g-dev libmaxminddb-dev postgresql curl)
