@@ -16,8 +16,9 @@
 #   8. policy: decisions among 10, 1,000 and 10,000 policies (time windows, source networks, trust providers, weekend
 #      denies) by the policy service's engine and by Cedar through cedarpy, both in process on one core.
 #   9. databases: pgbench select-only through the edge's PostgreSQL listener (a postgres-dynamic lease) beside pgbench
-#      straight to the same PostgreSQL; connection setup per connection with the lease held (pgbench -C), and the
-#      first connection after the lease was revoked (a new lease: the access flow and CREATE ROLE).
+#      straight to the same PostgreSQL and through nginx's stream proxy (a plain TCP relay, one worker: what any hop
+#      costs on this machine); 1 and 8 clients; connection setup per connection with the lease held (pgbench -C), and
+#      the first connection after the lease was revoked (a new lease: the access flow and CREATE ROLE).
 # Release build; the constellation runs from it with `sigil dev up` (mock broker, throwaway PostgreSQL). The edge
 # runs one proxy thread (SIGIL_EDGE_THREADS=1), as nginx runs one worker.
 set -euo pipefail
@@ -241,13 +242,25 @@ spec: {clientWorkload: billing, serverWorkload: bench-db, trustProvider: demo-cl
 YAML
 (set -a; . "$STATE/env"; set +a; "$BIN/sigil" apply -f "$DIR/database.yaml" > "$DIR/database-apply.txt")
 EDGE_DB="host=127.0.0.1 port=16432 user=billing dbname=$PGDB"
+RELAY=16433
+cat > "$DIR/stream.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+daemon off; master_process off; worker_processes 1; pid $DIR/stream-nginx.pid;
+events { worker_connections 1024; }
+stream { server { listen 127.0.0.1:$RELAY; proxy_pass 127.0.0.1:$PGPORT; } }
+CONF
+nginx -p "$DIR" -c "$DIR/stream.conf" -e "$DIR/stream-error.log" & echo $! > "$DIR/stream.pid"
+RELAY_DB=$(python3 -c "import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p._replace(netloc=p.netloc.replace(':' + str(p.port), ':' + sys.argv[2])).geturl())" "$PGURL" "$RELAY")
 for _ in $(seq 1 100); do psql "$EDGE_DB" -w -Atc "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
 pgbench_run() {  # name connection-string extra-args...
   local name=$1 target=$2; shift 2
   pgbench -n -S -T "$DURATION" "$@" "$target" > "$DIR/pgbench-$name.txt" 2>&1 || true
 }
-pgbench_run direct "$PGURL" -c 8 -j 2
-pgbench_run edge "$EDGE_DB" -c 8 -j 2
+for clients in 1 8; do
+  pgbench_run "direct-$clients" "$PGURL" -c "$clients" -j "$(( clients > 1 ? 2 : 1 ))"
+  pgbench_run "nginx-$clients" "$RELAY_DB" -c "$clients" -j "$(( clients > 1 ? 2 : 1 ))"
+  pgbench_run "edge-$clients" "$EDGE_DB" -c "$clients" -j "$(( clients > 1 ? 2 : 1 ))"
+done
 pgbench_run direct-connect "$PGURL" -C -c 1 -j 1
 pgbench_run edge-connect "$EDGE_DB" -C -c 1 -j 1
 # A new lease: revoke the held one; the edge's next connection is refused by the database (the role is gone), asks

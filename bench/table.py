@@ -144,13 +144,17 @@ def pgbench(name):
     return (float(tps.group(1)) if tps else 0.0, float(latency.group(1)) if latency else 0.0,
             int(failed.group(1)) if failed else -1)
 
-print("\n### 9. PostgreSQL through the edge (postgres-dynamic lease) beside PostgreSQL direct (pgbench -S, 8 clients; target ≥ 0.9×)\n")
-print("| path | TPS | latency avg | failed | edge / direct |")
-print("|---|---|---|---|---|")
-direct = pgbench("direct")
-edge = pgbench("edge")
-print(f"| direct | {direct[0]:,.0f} | {direct[1]:.3f} ms | {direct[2]} | |")
-print(f"| through the edge | {edge[0]:,.0f} | {edge[1]:.3f} ms | {edge[2]} | {edge[0] / direct[0] if direct[0] else 0:.2f}× |")
+print("\n### 9. PostgreSQL through the edge (postgres-dynamic lease) beside PostgreSQL direct and nginx's stream proxy (pgbench -S; target ≥ 0.9× direct)\n")
+print("| clients | path | TPS | latency avg | failed | / direct | edge / nginx stream |")
+print("|---|---|---|---|---|---|---|")
+for clients in (1, 8):
+    direct = pgbench(f"direct-{clients}")
+    relay = pgbench(f"nginx-{clients}")
+    edge = pgbench(f"edge-{clients}")
+    for label, row in (("direct", direct), ("nginx stream (TCP relay, one worker)", relay), ("through the edge", edge)):
+        versus = f"{row[0] / direct[0]:.2f}×" if label != "direct" and direct[0] else ""
+        anchor = f"{edge[0] / relay[0]:.2f}×" if label == "through the edge" and relay[0] else ""
+        print(f"| {clients} | {label} | {row[0]:,.0f} | {row[1]:.3f} ms | {row[2]} | {versus} | {anchor} |")
 direct_connect = pgbench("direct-connect")
 edge_connect = pgbench("edge-connect")
 print("\n| connection setup | per connection | |")

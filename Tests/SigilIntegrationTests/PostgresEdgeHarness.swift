@@ -101,14 +101,14 @@ struct DatabaseEdge: Sendable {
         String(try #require(URLComponents(string: try TestPostgres.url())).path.dropFirst())
     }
 
-    private func connectionString(user: String) throws -> String {
-        "host=127.0.0.1 port=\(port) user=\(user) dbname=\(try database()) sslmode=prefer connect_timeout=10"
+    private func connectionString(user: String, database: String? = nil) throws -> String {
+        "host=127.0.0.1 port=\(port) user=\(user) dbname=\(try database ?? self.database()) sslmode=prefer connect_timeout=10"
     }
 
     /// psql through the edge (never prompting for a password): its exit status and output (stdout and stderr).
-    func psql(_ sql: String, user: String) async throws -> (status: Int32, output: String) {
+    func psql(_ sql: String, user: String, database: String? = nil) async throws -> (status: Int32, output: String) {
         let (status, output) = try await ProcessLauncher.runDetached(
-            "/usr/bin/psql", [try connectionString(user: user), "-w", "-At", "-c", sql])
+            "/usr/bin/psql", [try connectionString(user: user, database: database), "-w", "-At", "-c", sql])
         return (status, output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 

@@ -47,6 +47,21 @@ struct PostgresEdgeTests {
         }
     }
 
+    @Test("a lease's login is for its database: another is refused naming it; the right one logs in")
+    func leaseDatabase() async throws {
+        let database = try DatabaseEdge.admin("SELECT current_database()")
+        try await DatabaseEdge.with(
+            answer: .success(.postgres(user: Self.role, password: Self.password, database: database))
+        ) { edge in
+            let other = try await edge.psql("SELECT 1", user: "app", database: "postgres")
+            #expect(
+                other.output.contains("is for database \(database): connect with dbname=\(database)"), "\(other.output)"
+            )
+            let right = try await edge.psql("SELECT current_database()", user: "app")
+            #expect(right.output == database, "\(right.output)")
+        }
+    }
+
     @Test("a password the database rejects: asked for again once, then 28000 in Sigil's words")
     func rejectedCredential() async throws {
         try await DatabaseEdge.with(answer: .success(.postgres(user: Self.role, password: "not-it"))) { edge in

@@ -176,6 +176,7 @@ struct IssuedCredential: Codable, Sendable {
     /// An `x509` credential: the certificate chain (leaf, CA) and its key, PEM.
     var certificateChain: String? = nil
     var privateKey: String? = nil
-    /// A PostgreSQL login (`inject: postgres`): the role; `value` is its password.
+    /// A PostgreSQL login (`inject: postgres`): the role; `value` is its password; a lease's role is for `database`.
     var user: String? = nil
+    var database: String? = nil
 }

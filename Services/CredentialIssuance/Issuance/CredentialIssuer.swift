@@ -158,7 +158,8 @@ struct CredentialIssuer: Sendable {
             let lease = try await databaseLease(granted, tenant: tenant, provider: provider, spec: spec)
             lifetime = max(1, Int(lease.expiresAt.timeIntervalSinceNow))
             leaseID = lease.leaseID
-            credential = IssuedCredential(inject: "postgres", value: lease.password, user: lease.role)
+            credential = IssuedCredential(
+                inject: "postgres", value: lease.password, user: lease.role, database: spec.database)
         case .jwt(let spec):
             lifetime = min(lifetime, spec.ttlSeconds)
             credential = IssuedCredential(

@@ -78,6 +78,7 @@ struct AccessClient: AccessRequester {
                 let certificateChain: String?
                 let privateKey: String?
                 let user: String?
+                let database: String?
             }
             let credential: Sealed
             do {
@@ -104,7 +105,8 @@ struct AccessClient: AccessRequester {
                 injected = credential.user.flatMap { user in
                     credential.value.map { password in
                         HeldCredential(
-                            requestID: requestID, injection: .postgres(user: user, password: password),
+                            requestID: requestID,
+                            injection: .postgres(user: user, password: password, database: credential.database),
                             obtainedAt: Date(), expiresAt: issued.expiresAt, accessPolicy: issued.accessPolicy,
                             serverWorkload: issued.serverWorkload, leaseID: issued.leaseID)
                     }

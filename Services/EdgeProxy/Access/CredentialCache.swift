@@ -13,8 +13,9 @@ final class HeldCredential: Sendable {
         case sigV4(AWSSigningCredentials)
         /// Nothing in the request: a client certificate in the TLS to the upstream (`upstreamTLS`).
         case clientCertificate
-        /// A PostgreSQL login the edge authenticates with (SCRAM-SHA-256 or MD5) for the workload.
-        case postgres(user: String, password: String)
+        /// A PostgreSQL login the edge authenticates with (SCRAM-SHA-256 or MD5) for the workload; a lease's login
+        /// is for its `database` only.
+        case postgres(user: String, password: String, database: String? = nil)
     }
 
     /// The access request that obtained it (reported with the requests it is used for).
@@ -125,11 +126,12 @@ extension HeldCredential {
                 && parameter.utf8.allSatisfy { Self.isAlphanumeric($0) || Set("-._~".utf8).contains($0) }
         case .clientCertificate:
             return upstreamTLS != nil
-        case .postgres(let user, let password):
+        case .postgres(let user, let password, let database):
             // What a startup message and a password message can carry: no NUL, sane lengths (PostgreSQL's own
             // limit on a name is 63 bytes).
             return (1...63).contains(user.utf8.count) && (1...1024).contains(password.utf8.count)
                 && !user.utf8.contains(0) && !password.utf8.contains(0)
+                && (database.map { (1...63).contains($0.utf8.count) && !$0.utf8.contains(0) } ?? true)
         case .sigV4(let aws):
             // Key id, region and service go into the Authorization header's scope; the token into a header.
             let scopeParts = [aws.accessKeyID, aws.region, aws.service]

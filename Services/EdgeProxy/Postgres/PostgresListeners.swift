@@ -21,6 +21,9 @@ final class PostgresListeners: Service, Sendable {
     private let serverWorkloads: ServerWorkloadIndex
     private let group: MultiThreadedEventLoopGroup
     private let listeners = Mutex<[String: Listener]>([:])
+    /// When each in-use credential that was not held was last asked for (at most every 5 s: a refused one is not
+    /// asked for every second while its sessions last).
+    private let askedAt = Mutex<[CredentialKey: ContinuousClock.Instant]>([:])
     /// Ports that would not bind, and when that was last logged (once a minute, not every pass).
     private let failures = Mutex<[Int: ContinuousClock.Instant]>([:])
 
@@ -133,10 +136,18 @@ final class PostgresListeners: Service, Sendable {
     /// again (a lease in use is renewed, not left to end under the session).
     private func keepCredentialsFresh() {
         let credentials = environment.credentials
-        for (_, inUse) in environment.sessions.inUse {
+        let now = ContinuousClock.now
+        let inUse = environment.sessions.inUse
+        askedAt.withLock { asked in asked = asked.filter { inUse[$0.key] != nil } }
+        for (_, inUse) in inUse {
             guard
                 case .needed(let key, let evidence, let request) = credentials.lookup(
-                    inUse.workload, request: inUse.request)
+                    inUse.workload, request: inUse.request),
+                askedAt.withLock({ asked in
+                    guard asked[key].map({ now - $0 >= .seconds(5) }) ?? true else { return false }
+                    asked[key] = now
+                    return true
+                })
             else { continue }
             let workload = inUse.workload
             let deadline = ContinuousClock.now + environment.configuration.timeout

@@ -101,9 +101,17 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
     private func logIn(
         _ held: HeldCredential, version: Int32, parameters: [(String, String)], request: RequestAttributes
     ) {
-        guard case .postgres(let user, let password) = held.injection else {
+        guard case .postgres(let user, let password, let leased) = held.injection else {
             return refuse(.refused("the credential for \(workload.name) is not a PostgreSQL login"))
         }
+        // A lease's role is made for one database: the workload names it, or is sent there.
+        if let leased, let named = parameters.first(where: { $0.0 == "database" })?.1, named != leased {
+            return refuse(
+                .refused("the lease for \(workload.name) is for database \(leased): connect with dbname=\(leased)"))
+        }
+        let forwarded =
+            leased.map { leased in parameters.filter { $0.0 != "database" } + [("database", leased)] }
+            ?? parameters
         phase = .loggingIn
         let loopBound = NIOLoopBound(self, eventLoop: channel.eventLoop)
         let workload = self.workload
@@ -115,7 +123,7 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let login = PostgresUpstreamLogin(
-                        .session(user: user, password: password, version: version, parameters: parameters),
+                        .session(user: user, password: password, version: version, parameters: forwarded),
                         tls: workload.tls, timeout: timeout,
                         deliver: { loopBound.value.channel.write($0, promise: nil) },
                         finished: { outcome in
