@@ -194,22 +194,9 @@ rm -f "$SHM/upload/nginx.bin"
 curl -sS -o /dev/null -w '%{http_code} %{speed_download}\n' \
   "http://127.0.0.1:$ANCHOR/big.bin" > "$DIR/down-nginx.txt"
 
-# --- 2. and 3. cold flow and single flight ---------------------------------------------------------------------------
-# The mock broker answers a fetch only when fetch.wait.max.ms ends (real Kafka answers as soon as data is there): a
-# constellation with 1 ms, so a hop costs what it would on a broker, not the mock's wait. Its consumers then poll
-# the mock every millisecond, which is why the cached path above ran on a quieter constellation.
-echo "==> sigil dev up again (fetch wait 1 ms) for the cold flow"
-start_constellation 1
-configure
-echo "==> cold flow"
-"$BIN/sigil-bench" cold --state-directory "$STATE" --upstream-port $UPSTREAM --cold-port-base $COLD_BASE \
-  --cold-ports $COLD_COUNT > "$DIR/cold.json"
-echo "==> single flight"
-"$BIN/sigil-bench" single-flight --state-directory "$STATE" --upstream-port $UPSTREAM > "$DIR/flight.json"
-echo "==> a new edge in a tenant with 10,000 server workloads"
-"$BIN/sigil-bench" edge-start --state-directory "$STATE" --upstream-port $UPSTREAM --resources 10000 > "$DIR/edge-start.json"
-
 # --- 9. PostgreSQL through the edge (a postgres-dynamic lease) beside PostgreSQL direct ------------------------------
+# On the quiet constellation (5 ms fetch wait): at 1 ms its consumers poll the mock broker every millisecond and take
+# CPU from pgbench and PostgreSQL. A new lease's access flow then waits for the mock's 5 ms fetches.
 echo "==> databases: pgbench select-only through the edge and direct"
 PGURL=$(sed -n 's/^SIGIL_POSTGRES_URL=//p' "$STATE/env")
 PGPORT=$(python3 -c "import sys, urllib.parse as u; print(u.urlparse(sys.argv[1]).port)" "$PGURL")
@@ -272,6 +259,21 @@ for _ in 1 2 3 4 5; do
   python3 -c "import subprocess, sys, time; t = time.monotonic(); subprocess.run(['psql', sys.argv[1], '-w', '-Atc', 'SELECT 1'], check=True, capture_output=True); print((time.monotonic() - t) * 1000)" "$EDGE_DB" >> "$DIR/new-lease.txt"
 done
 python3 -c "import subprocess, sys, time; t = time.monotonic(); subprocess.run(['psql', sys.argv[1], '-w', '-Atc', 'SELECT 1'], check=True, capture_output=True); print((time.monotonic() - t) * 1000)" "$EDGE_DB" > "$DIR/held-lease.txt"
+
+# --- 2. and 3. cold flow and single flight ---------------------------------------------------------------------------
+# The mock broker answers a fetch only when fetch.wait.max.ms ends (real Kafka answers as soon as data is there): a
+# constellation with 1 ms, so a hop costs what it would on a broker, not the mock's wait. Its consumers then poll
+# the mock every millisecond, which is why the cached path above ran on a quieter constellation.
+echo "==> sigil dev up again (fetch wait 1 ms) for the cold flow"
+start_constellation 1
+configure
+echo "==> cold flow"
+"$BIN/sigil-bench" cold --state-directory "$STATE" --upstream-port $UPSTREAM --cold-port-base $COLD_BASE \
+  --cold-ports $COLD_COUNT > "$DIR/cold.json"
+echo "==> single flight"
+"$BIN/sigil-bench" single-flight --state-directory "$STATE" --upstream-port $UPSTREAM > "$DIR/flight.json"
+echo "==> a new edge in a tenant with 10,000 server workloads"
+"$BIN/sigil-bench" edge-start --state-directory "$STATE" --upstream-port $UPSTREAM --resources 10000 > "$DIR/edge-start.json"
 
 # --- 6. audit ingestion and syslog delivery --------------------------------------------------------------------------
 for n in 1 2; do

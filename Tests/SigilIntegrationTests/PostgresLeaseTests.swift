@@ -44,19 +44,8 @@ struct PostgresLeaseTests {
             let schema = TestPostgres.uniqueSchema("issue")
             try await MigrationRunner(schema: schema, migrations: SigilServiceDefinition.credentialIssuance.migrations)
                 .apply(on: postgres, logger: logger)
-            let cluster = try KafkaMockCluster(logger: logger)
-            let configuration = try await ServiceConfiguration.load(
-                service: .credentialIssuance, environment: ["SIGIL_TOPIC_REPLICATION": "1"])
-            try cluster.createTopic(configuration.topics.specification(.accessReplies))
-            let context = ServiceContext(
-                configuration: configuration, source: EventSource(service: "issue", instance: "test"),
-                producer: try KafkaProducer(
-                    configuration: .init(client: .init(bootstrapServers: cluster.bootstrapServers, clientID: "issue")),
-                    logger: logger),
-                admin: try KafkaAdmin(
-                    configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "admin"), logger: logger),
-                postgres: postgres, tokens: AdminTokenStore(), readiness: Readiness(checks: []),
-                resources: ResourceStore(), logger: logger)
+            let (cluster, context) = try await IssuanceTestContext.make(
+                postgres: postgres, topics: [.accessReplies], logger: logger)
             let keyring = TenantKeyring(kek: try KeyEncryptionKey(keyID: "kek-1", material: (0..<32).map { UInt8($0) }))
             let dataKey = TenantDataKey(tenant: "acme")
             keyring.remember(dataKey)

@@ -81,19 +81,8 @@ struct TenantKeyLifecycleTests {
             let schema = TestPostgres.uniqueSchema("issue")
             try await MigrationRunner(schema: schema, migrations: SigilServiceDefinition.credentialIssuance.migrations)
                 .apply(on: postgres, logger: logger)
-            let cluster = try KafkaMockCluster(logger: logger)
-            let configuration = try await ServiceConfiguration.load(
-                service: .credentialIssuance, environment: ["SIGIL_TOPIC_REPLICATION": "1"])
-            try cluster.createTopic(configuration.topics.specification(.config))
-            let context = ServiceContext(
-                configuration: configuration, source: EventSource(service: "issue", instance: "test"),
-                producer: try KafkaProducer(
-                    configuration: .init(client: .init(bootstrapServers: cluster.bootstrapServers, clientID: "issue")),
-                    logger: logger),
-                admin: try KafkaAdmin(
-                    configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "admin"), logger: logger),
-                postgres: postgres, tokens: AdminTokenStore(), readiness: Readiness(checks: []),
-                resources: ResourceStore(), logger: logger)
+            let (cluster, context) = try await IssuanceTestContext.make(
+                postgres: postgres, topics: [.config], logger: logger)
             try await body(Issue(cluster: cluster, context: context, schema: schema, postgres: postgres))
         }
     }
