@@ -49,7 +49,7 @@ struct DatabaseEdge: Sendable {
     static func with(
         answer: Result<HeldCredential.Injection, EdgeRefusal> = .success(
             .postgres(user: PostgresEdgeTests.role, password: PostgresEdgeTests.password)),
-        databasePort: Int? = nil, tls: Bool = false, _ body: (DatabaseEdge) async throws -> Void
+        databasePort: Int? = nil, tls: Bool = false, ca: String? = nil, _ body: (DatabaseEdge) async throws -> Void
     ) async throws {
         let url = try #require(URLComponents(string: try TestPostgres.url()))
         try admin(
@@ -68,7 +68,7 @@ struct DatabaseEdge: Sendable {
         let workload = EdgeServerWorkload(
             name: "orders-db",
             target: AccessTarget(scheme: "postgres", host: "127.0.0.1", port: databasePort ?? url.port ?? 5432),
-            tls: tls ? try UpstreamTLS(ca: nil, serverName: nil, host: "127.0.0.1") : nil, listenPort: 0)
+            tls: tls ? try UpstreamTLS(ca: ca, serverName: nil, host: "127.0.0.1") : nil, listenPort: 0)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let listeners = PostgresListeners(
             environment: PostgresEnvironment(

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOPosix
 import PostgresNIO
+import SigilClient
 import SigilEvents
 import Testing
 
@@ -85,6 +86,53 @@ struct PostgresEdgeTests {
             let psql = try await edge.psql("SELECT 1", user: "app")
             #expect(psql.output.contains("does not offer TLS"), "\(psql.output)")
         }
+    }
+
+    @Test(
+        "sslmode verify-full against the run's PostgreSQL with TLS on: verified, logged in over TLS; another CA refused"
+    )
+    func verifiedTLS() async throws {
+        let pki = try DemoPKI()
+        let server = try pki.server()
+        let directory = try DatabaseEdge.admin("SHOW data_directory")
+        let owner = try FileManager.default.attributesOfItem(atPath: directory)
+        for (name, text) in [("sigil-test-server.pem", server.chainPEM), ("sigil-test-server.key", server.keyPEM)] {
+            let path = "\(directory)/\(name)"
+            try text.write(toFile: path, atomically: false, encoding: .utf8)
+            // PostgreSQL reads its key only if the server's user owns it and nobody else may read it.
+            chmod(path, 0o600)
+            if let uid = owner[.ownerAccountID] as? NSNumber, let gid = owner[.groupOwnerAccountID] as? NSNumber {
+                chown(path, uid_t(uid.uint32Value), gid_t(gid.uint32Value))
+            }
+        }
+        let settings = [
+            ("ssl_cert_file", "\(directory)/sigil-test-server.pem"),
+            ("ssl_key_file", "\(directory)/sigil-test-server.key"),
+            ("ssl", "on"),
+        ]
+        for (name, value) in settings { try DatabaseEdge.admin("ALTER SYSTEM SET \(name) = '\(value)'") }
+        try DatabaseEdge.admin("SELECT pg_reload_conf()")
+        func reset() async throws {
+            for (name, _) in settings { try DatabaseEdge.admin("ALTER SYSTEM RESET \(name)") }
+            try DatabaseEdge.admin("SELECT pg_reload_conf()")
+            try await Task.sleep(for: .milliseconds(500))  // the other tests expect a server without TLS
+        }
+        do {
+            try await Task.sleep(for: .milliseconds(500))
+            try await DatabaseEdge.with(tls: true, ca: pki.rootPEM) { edge in
+                let answer = try await edge.psql(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", user: "app")
+                #expect(answer.output == "t", "the edge's connection to the database is TLS: \(answer.output)")
+            }
+            try await DatabaseEdge.with(tls: true, ca: try DemoPKI().rootPEM) { edge in
+                let answer = try await edge.psql("SELECT 1", user: "app")
+                #expect(answer.output.contains("does not chain to a trusted CA"), "\(answer.output)")
+            }
+        } catch {
+            try await reset()
+            throw error
+        }
+        try await reset()
     }
 
     @Test("a cancel request (psql interrupted) reaches the backend running the query")
