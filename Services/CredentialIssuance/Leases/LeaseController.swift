@@ -30,7 +30,12 @@ struct LeaseController {
     func add(to group: RouterGroup<AdminRequestContext>) {
         group.get("/leases") { request, context in
             let principal = try context.requirePrincipal()
-            let open = request.uri.queryParameters["state"].map(String.init) != "all"
+            let open: Bool
+            switch request.uri.queryParameters["state"].map(String.init) {
+            case nil, "open": open = true
+            case "all": open = false
+            default: throw ProblemDetails.invalidField("state", "state must be open (the default) or all")
+            }
             struct Listing: Encodable { let items: [Listed] }
             return OperationsController.json(
                 .ok, Listing(items: try await list(tenant: principal.tenant, open: open, logger: context.logger)))
@@ -91,7 +96,8 @@ struct LeaseController {
                     APIOperation.query("state", ["type": "string", "enum": ["open", "all"]], "open (default) or all.")
                 ],
                 responses: APIResponse.authenticated.merging([
-                    200: APIResponse.json("The leases, newest first.", APIResponse.ref("LeaseList"))
+                    200: APIResponse.json("The leases, newest first.", APIResponse.ref("LeaseList")),
+                    422: APIResponse.shared("Invalid"),
                 ]) { first, _ in first })
         ],
         "/v1/leases/{id}": [
