@@ -49,7 +49,8 @@ struct DatabaseEdge: Sendable {
     static func with(
         answer: Result<HeldCredential.Injection, EdgeRefusal> = .success(
             .postgres(user: PostgresEdgeTests.role, password: PostgresEdgeTests.password)),
-        databasePort: Int? = nil, tls: Bool = false, ca: String? = nil, _ body: (DatabaseEdge) async throws -> Void
+        databasePort: Int? = nil, tls: Bool = false, ca: String? = nil, startupTimeout: Duration? = nil,
+        _ body: (DatabaseEdge) async throws -> Void
     ) async throws {
         let url = try #require(URLComponents(string: try TestPostgres.url()))
         try admin(
@@ -61,7 +62,8 @@ struct DatabaseEdge: Sendable {
         try "token".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: tokenFile) }
         let requester = DatabaseRequester(answer: answer)
-        let configuration = EdgeConfiguration(testEdgeID: "edge-db-test")
+        var configuration = EdgeConfiguration(testEdgeID: "edge-db-test")
+        if let startupTimeout { configuration.clientIdleTimeout = startupTimeout }
         let credentials = CredentialBroker(
             evidence: WorkloadEvidence(tokenFiles: [tokenFile], logger: logger), requester: requester,
             timeout: configuration.timeout, logger: logger)
@@ -86,6 +88,22 @@ struct DatabaseEdge: Sendable {
         }
         await listeners.close()
         try await group.shutdownGracefully()
+    }
+
+    /// Sends `bytes` to the listener as a raw client; returns everything it answers until it closes (or 5 s pass).
+    func raw(_ bytes: [UInt8]) async throws -> [UInt8] {
+        let channel = try await ClientBootstrap(group: group)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            if !bytes.isEmpty { try await outbound.write(ByteBuffer(bytes: bytes)) }
+            var answer: [UInt8] = []
+            for try await chunk in inbound { answer += Array(chunk.readableBytesView) }
+            return answer
+        }
     }
 
     /// SQL as the test PostgreSQL's administrator.

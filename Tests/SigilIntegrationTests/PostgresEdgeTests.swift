@@ -135,6 +135,24 @@ struct PostgresEdgeTests {
         try await reset()
     }
 
+    @Test("hostile first messages: a third SSLRequest, a huge length, no startup at all — each ends with 08P01")
+    func hostileStartup() async throws {
+        let sslRequest: [UInt8] = [0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F]
+        try await DatabaseEdge.with(startupTimeout: .milliseconds(300)) { edge in
+            let thrice = try await edge.raw(sslRequest + sslRequest + sslRequest)
+            #expect(Array(thrice.prefix(2)) == Array("NN".utf8))
+            #expect(String(decoding: thrice, as: UTF8.self).contains("08P01"))
+            #expect(String(decoding: thrice, as: UTF8.self).contains("asked for encryption more than twice"))
+            let huge = try await edge.raw([0x7F, 0xFF, 0xFF, 0xFF, 0, 3, 0, 0])
+            #expect(String(decoding: huge, as: UTF8.self).contains("a startup message of 2147483647 bytes"))
+            let started = ContinuousClock.now
+            let silent = try await edge.raw([])
+            #expect(String(decoding: silent, as: UTF8.self).contains("no startup message within 300 ms"))
+            #expect(ContinuousClock.now - started < .seconds(3))
+            #expect(edge.requester.requests.withLockedValue { $0 } == 0, "nothing was asked of the control plane")
+        }
+    }
+
     @Test("a cancel request (psql interrupted) reaches the backend running the query")
     func cancel() async throws {
         try await DatabaseEdge.with { edge in

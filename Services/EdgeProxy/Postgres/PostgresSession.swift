@@ -26,12 +26,24 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
     /// A credential the database rejected is dropped and a new one asked for, once per connection (a revoked lease
     /// whose role is gone: the workload gets a new lease, not an error).
     private var askedAgain = false
+    /// `SSLRequest`s and `GSSENCRequest`s answered: one of each at most, as PostgreSQL allows.
+    private var negotiations = 0
     private let channel: any Channel
 
     init(workload: EdgeServerWorkload, environment: PostgresEnvironment, channel: any Channel) {
         self.channel = channel
         self.workload = workload
         self.environment = environment
+    }
+
+    /// A workload that has not sent its startup message within `SIGIL_EDGE_CLIENT_IDLE_TIMEOUT_MS` is disconnected
+    /// (PostgreSQL's `authentication_timeout` does the same).
+    func handlerAdded(context: ChannelHandlerContext) {
+        let timeout = TimeAmount(environment.configuration.clientIdleTimeout)
+        context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            guard case .startup = phase else { return }
+            refuse(.protocolViolation("no startup message within \(timeout.nanoseconds / 1_000_000) ms"))
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -47,6 +59,11 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
             guard let first = try PostgresStartup.next(&buffer) else { return false }
             switch first {
             case .sslRequest, .gssEncryptionRequest:
+                negotiations += 1
+                guard negotiations <= 2 else {
+                    refuse(.protocolViolation("the workload asked for encryption more than twice"))
+                    return false
+                }
                 // The workload's side is plain on loopback; the driver carries on without (or stops, if it insists).
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "N")), promise: nil)
             case .cancel(let key):
