@@ -165,6 +165,10 @@ struct KafkaTests {
         _ = try await producer.sendAndAwait(KafkaProducerMessage(topic: "outage", partition: 0, value: [1]))
 
         try cluster.setBrokerDown(1)
+        // While it is down, nothing else may take its port: librdkafka's mock aborts the process when it cannot listen
+        // there again, and other tests open sockets all the time. Held bound (not listening: connections are refused).
+        let port = try #require(cluster.bootstrapServers.split(separator: ":").last.flatMap { Int($0) })
+        let held = try #require(HeldPort(port), "port \(port) was taken while the broker was down")
         do {
             _ = try await producer.sendAndAwait(KafkaProducerMessage(topic: "outage", partition: 0, value: [2]))
             Issue.record("delivered while the broker was down")
@@ -179,6 +183,7 @@ struct KafkaTests {
         let admin = try KafkaAdmin(configuration: adminConfiguration, logger: logger)
         await #expect(throws: KafkaError.self) { _ = try await admin.metadata() }
 
+        held.release()
         try cluster.setBrokerUp(1)
         let report = try await producer.sendAndAwait(KafkaProducerMessage(topic: "outage", partition: 0, value: [3]))
         let consumer = try consumer(
@@ -229,4 +234,37 @@ final class Locked<Value: Sendable>: Sendable {
     private let value: Mutex<Value>
     init(_ value: Value) { self.value = Mutex(value) }
     func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { value.withLock { body(&$0) } }
+}
+
+/// A loopback TCP port held by a socket that is bound and does not listen.
+final class HeldPort {
+    private var descriptor: Int32
+
+    init?(_ port: Int) {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        var reuse: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            close(descriptor)
+            return nil
+        }
+    }
+
+    func release() {
+        guard descriptor >= 0 else { return }
+        close(descriptor)
+        descriptor = -1
+    }
+
+    deinit { release() }
 }
