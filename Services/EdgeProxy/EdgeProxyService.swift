@@ -61,7 +61,7 @@ struct EdgeParts: Sendable {
         view = ControlPlaneView(context: context, tenant: edge.tenant, accessChanged: revoke)
         posture = PostureWatcher(
             context: context, tenant: edge.tenant, inputs: view.decisionInputs, accessChanged: revoke)
-        replies = ReplyListener(context: context, edge: edge)
+        replies = ReplyListener(context: context, edge: edge, accessChanged: revoke)
         evidence = WorkloadEvidence(edge.evidenceSources, logger: context.logger)
         credentials = CredentialBroker(
             evidence: evidence,

@@ -102,6 +102,12 @@ extension TrustProviderTypesEndToEndTests {
         #expect(ended.contains("terminating connection due to administrator command"), "\(ended)")
         #expect(try constellation.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = '\(role)'") == "0")
         #expect(try constellation.psql("SELECT count(*) FROM pg_roles WHERE rolname = '\(role)'") == "0")
+        // The edge read the LeaseRevoked on its reply partition and dropped the lease's credential.
+        _ = try await AdminClient.waitFor("the edge to drop the revoked lease's credential", within: .seconds(10)) {
+            constellation.logText.split(separator: "\n").contains {
+                $0.contains("credentials revoked") && $0.contains(leaseID)
+            } ? true : nil
+        }
 
         // The policy goes: the lease in use is not renewed, ends at its expiry, and its session with it.
         let renewed = try await AdminClient.waitFor("a new lease", within: .seconds(20)) {

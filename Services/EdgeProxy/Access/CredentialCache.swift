@@ -216,12 +216,15 @@ enum AccessChange: Sendable, Equatable {
     case serverWorkload(String)
     /// A client workload or trust provider changed: who a workload is may have changed, so every credential.
     case identities
+    /// A lease was revoked (`LeaseRevoked`): its credential, whose database role is gone.
+    case lease(String)
 
     func affects(_ credential: HeldCredential) -> Bool {
         switch self {
         case .accessPolicy(let name): credential.accessPolicy == nil || credential.accessPolicy == name
         case .serverWorkload(let name): credential.serverWorkload == nil || credential.serverWorkload == name
         case .identities: true
+        case .lease(let id): credential.leaseID == id
         }
     }
 }

@@ -12,16 +12,22 @@ enum AccessReply: Sendable {
 }
 
 /// Reads this edge's reply partition of `access.replies` (only that partition, from its end at start) and hands
-/// each reply to the request waiting for it.
+/// each reply to the request waiting for it; a `LeaseRevoked` there drops the credential of that lease at once (the
+/// next connection asks for a new one instead of logging in with a role that is gone).
 final class ReplyListener: Service, Sendable {
     private let context: ServiceContext
     private let edge: EdgeConfiguration
     private let waiting = Mutex<[String: AsyncStream<AccessReply?>.Continuation]>([:])
     private let partition = Mutex<Int32?>(nil)
+    private let accessChanged: @Sendable (AccessChange) -> Void
 
-    init(context: ServiceContext, edge: EdgeConfiguration) {
+    init(
+        context: ServiceContext, edge: EdgeConfiguration,
+        accessChanged: @escaping @Sendable (AccessChange) -> Void = { _ in }
+    ) {
         self.context = context
         self.edge = edge
+        self.accessChanged = accessChanged
         context.readiness.addCondition("reply-partition")
     }
 
@@ -79,6 +85,7 @@ final class ReplyListener: Service, Sendable {
                     switch payload {
                     case let issued as CredentialIssued: resolve(issued.requestID, with: .issued(issued))
                     case let refused as AccessRefused: resolve(refused.requestID, with: .refused(refused))
+                    case let revoked as LeaseRevoked: accessChanged(.lease(revoked.leaseID))
                     default: continue
                     }
                 }

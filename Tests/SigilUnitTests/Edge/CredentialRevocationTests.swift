@@ -35,6 +35,22 @@ struct CredentialRevocationTests {
         #expect(cache.revoke(.accessPolicy("anything")) == 1)
     }
 
+    @Test("a revoked lease drops the credential of that lease only")
+    func leaseRevoked() {
+        let cache = CredentialCache()
+        for (name, lease) in [("orders", "lease-1"), ("reports", "lease-2"), ("api", nil)] {
+            cache.store(
+                HeldCredential(
+                    requestID: UUID().uuidString, injection: .postgres(user: "sigil_x", password: "p"),
+                    obtainedAt: Date(), expiresAt: Date().addingTimeInterval(300), leaseID: lease),
+                for: key(name))
+        }
+        #expect(cache.revoke(.lease("lease-1")) == 1)
+        #expect(cache.usable(key("orders")) == nil && cache.usable(key("reports")) != nil)
+        #expect(cache.revoke(.lease("lease-unknown")) == 0)
+        #expect(cache.count == 2)
+    }
+
     @Test("a posture report names the policies whose conditions on its feed it falls short of")
     func postureFailures() throws {
         let inputs = DecisionInputIndex()
