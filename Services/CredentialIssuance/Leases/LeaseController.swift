@@ -44,9 +44,8 @@ struct LeaseController {
             let principal = try context.requirePrincipal([.admin])
             let id = try context.parameters.require("id")
             guard id.hasPrefix("lease-"), id.utf8.count <= 64,
-                let found = try await list(tenant: principal.tenant, open: false, logger: context.logger).first(where: {
-                    $0.id == id
-                })
+                let found = try await list(tenant: principal.tenant, open: false, only: id, logger: context.logger)
+                    .first
             else { throw ProblemDetails.notFound("no lease with id \(id.prefix(64))") }
             guard found.revokedAt == nil,
                 try await leases.requestRevocation(tenant: principal.tenant, leaseID: id, by: principal.tokenName)
@@ -54,9 +53,7 @@ struct LeaseController {
                 throw ProblemDetails.conflict(
                     "lease-ended", "lease \(id) has ended already (\(found.revokeReason ?? ""))")
             }
-            let now = try await list(tenant: principal.tenant, open: false, logger: context.logger).first {
-                $0.id == id
-            }
+            let now = try await list(tenant: principal.tenant, open: false, only: id, logger: context.logger).first
             // Revoked by this call, or (the database unreachable, or another replica holding it) shortly.
             return OperationsController.json(now?.revokedAt != nil ? .ok : .accepted, now ?? found)
         }
@@ -64,13 +61,14 @@ struct LeaseController {
         group.refuseOtherMethods("/leases/:id", allowed: [.delete])
     }
 
-    private func list(tenant: String, open: Bool, logger: Logger) async throws -> [Listed] {
+    /// The tenant's leases, newest first (`only`: that lease alone).
+    private func list(tenant: String, open: Bool, only: String? = nil, logger: Logger) async throws -> [Listed] {
         let rows = try await leases.postgres.query(
             """
             SELECT lease_id, role, credential_provider, client_workload, server_workload, edge_id, database,
             granted_at, expires_at, revoked_at, revoke_reason, revoked_by, sessions_terminated
             FROM \(unescaped: leases.table) WHERE tenant = \(tenant) AND role IS NOT NULL
-            AND (\(!open) OR revoked_at IS NULL) ORDER BY granted_at DESC LIMIT 1000
+            AND (\(!open) OR revoked_at IS NULL) AND (\(only)::text IS NULL OR lease_id = \(only)::text) ORDER BY granted_at DESC LIMIT 1000
             """, logger: logger)
         var listed: [Listed] = []
         for try await row in rows.decode(

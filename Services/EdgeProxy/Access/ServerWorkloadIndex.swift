@@ -36,6 +36,8 @@ final class ServerWorkloadIndex: Sendable {
         var targetOf: [String: AccessTarget] = [:]
         /// Whether any server workload is https (else a plain request has no https server workload to mean).
         var hasHTTPS = false
+        /// The `postgres` server workloads, kept here so the listeners' reconciliation reads them without a scan.
+        var databases: [EdgeServerWorkload] = []
     }
 
     enum Change: Sendable {
@@ -91,15 +93,14 @@ final class ServerWorkloadIndex: Sendable {
     var hasHTTPS: Bool { state.value.hasHTTPS }
 
     /// The `postgres` server workloads (each with the port the edge listens on for it).
-    var databases: [EdgeServerWorkload] {
-        state.value.byTarget.filter { $0.key.scheme == "postgres" }.values.flatMap { $0 }
-    }
+    var databases: [EdgeServerWorkload] { state.value.databases }
 
     /// Applies changes in order, as one update of the index (a redefinition may move a workload to another target).
     func apply(_ changes: [Change]) {
         guard !changes.isEmpty else { return }
         state.update { state in
             var touched = Set<AccessTarget>()
+            var databasesChanged = false
             for change in changes {
                 let name: String
                 switch change {
@@ -107,6 +108,7 @@ final class ServerWorkloadIndex: Sendable {
                 case .remove(let removed): name = removed
                 }
                 if let previous = state.targetOf.removeValue(forKey: name) {
+                    databasesChanged = databasesChanged || previous.scheme == "postgres"
                     state.byTarget[previous]?.removeAll { $0.name == name }
                     if state.byTarget[previous]?.isEmpty == true { state.byTarget[previous] = nil }
                 }
@@ -114,7 +116,11 @@ final class ServerWorkloadIndex: Sendable {
                     state.byTarget[workload.target, default: []].append(workload)
                     state.targetOf[workload.name] = workload.target
                     touched.insert(workload.target)
+                    databasesChanged = databasesChanged || workload.target.scheme == "postgres"
                 }
+            }
+            if databasesChanged {
+                state.databases = state.byTarget.filter { $0.key.scheme == "postgres" }.values.flatMap { $0 }
             }
             state.hasHTTPS = state.byTarget.keys.contains { $0.scheme == "https" }
             for target in touched {
