@@ -70,11 +70,14 @@ struct EdgeParts: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: edge.threads)
         let edgeID = edge.edgeID
         let tenant = edge.tenant
+        // Reports are signed in batches: a busy edge sends hundreds a second.
+        let reports = EventBatcher(context: context)
         reporter = ActivityReporter(
-            edgeID: edge.edgeID, interval: edge.reportInterval, loops: Array(group.makeIterator())
+            edgeID: edge.edgeID, interval: edge.reportInterval, loops: Array(group.makeIterator()),
+            flush: reports.flush
         ) { [context] event in
             do {
-                try context.enqueue(event, to: .edgeActivity, tenant: tenant, partitionKey: edgeID, subject: edgeID)
+                try reports.enqueue(event, to: .edgeActivity, tenant: tenant, partitionKey: edgeID, subject: edgeID)
             } catch {
                 context.logger.warning("activity not reported", metadata: ["error": "\(String(reflecting: error))"])
             }

@@ -51,6 +51,7 @@ public struct EventAuthenticationError: Error, Sendable, Equatable, CustomString
 /// Verifies events against a trust bundle.
 public struct EventVerifier: Sendable {
     private let keys: [String: (role: ServiceRole, key: Curve25519.Signing.PublicKey)]
+    private let batchSignatures = VerifiedBatchSignatures()
 
     public init(_ bundle: TrustBundle) throws(SigilCryptoError) {
         var keys: [String: (role: ServiceRole, key: Curve25519.Signing.PublicKey)] = [:]
@@ -82,27 +83,27 @@ public struct EventVerifier: Sendable {
     /// Whether `signature` (`<keyID>:<base64>`, as `EventSigner.signature(over:)` gives) verifies over `bytes` with
     /// a key of `role`.
     public func isValid(signature: String, over bytes: [UInt8], role: ServiceRole) -> Bool {
-        let parts = signature.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2, let raw = Data(base64Encoded: String(parts[1])), let signer = keys[String(parts[0])],
+        guard let parsed = EventSignature(parsing: signature), parsed.batch == nil, let signer = keys[parsed.keyID],
             signer.role == role
         else { return false }
-        return signer.key.isValidSignature(raw, for: bytes)
+        return signer.key.isValidSignature(parsed.signature, for: bytes)
     }
 
     private func check(_ event: CloudEvent, _ payload: any EventPayload) throws(EventAuthenticationError) -> ServiceRole
     {
-        guard let signature = event.signature else {
+        guard let text = event.signature else {
             throw EventAuthenticationError(code: "unsigned-event", detail: "\(event.type) carries no signature")
         }
-        let parts = signature.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2, let bytes = Data(base64Encoded: String(parts[1])) else {
-            throw EventAuthenticationError(code: "malformed-signature", detail: "the signature is not <keyID>:<base64>")
-        }
-        guard let signer = keys[String(parts[0])] else {
+        guard let signature = EventSignature(parsing: text) else {
             throw EventAuthenticationError(
-                code: "unknown-signing-key", detail: "key \(parts[0].prefix(64)) is not in the trust bundle")
+                code: "malformed-signature",
+                detail: "the signature is not <keyID>:<base64> nor <keyID>:<base64>:<index>/<size>:<base64 path>")
         }
-        guard signer.key.isValidSignature(bytes, for: event.signingInput) else {
+        guard let signer = keys[signature.keyID] else {
+            throw EventAuthenticationError(
+                code: "unknown-signing-key", detail: "key \(signature.keyID.prefix(64)) is not in the trust bundle")
+        }
+        guard verifies(signature, by: signer.key, over: event.signingInput) else {
             throw EventAuthenticationError(
                 code: "signature-invalid", detail: "the signature of \(event.type) does not verify")
         }
@@ -115,5 +116,24 @@ public struct EventVerifier: Sendable {
                 code: "source-mismatch", detail: "an event signed by \(signer.role.rawValue) names another source")
         }
         return signer.role
+    }
+
+    /// An event signed alone: its signature over its signing input. One of a batch: its leaf walked up its path to a
+    /// root, and the batch's signature over that root — checked once per batch, then remembered.
+    private func verifies(
+        _ signature: EventSignature, by key: Curve25519.Signing.PublicKey, over input: [UInt8]
+    ) -> Bool {
+        guard let batch = signature.batch else { return key.isValidSignature(signature.signature, for: input) }
+        guard
+            let root = EventBatchTree.root(
+                leaf: EventBatchTree.leafHash(input), index: batch.index, size: batch.size, path: batch.path)
+        else { return false }
+        let message = EventBatchTree.signedMessage(root: root, size: batch.size)
+        let verified = VerifiedBatchSignatures.Entry(
+            keyID: signature.keyID, signature: signature.signature, message: message)
+        if batchSignatures.contains(verified) { return true }
+        guard key.isValidSignature(signature.signature, for: message) else { return false }
+        batchSignatures.insert(verified)
+        return true
     }
 }

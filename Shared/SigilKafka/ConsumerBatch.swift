@@ -24,3 +24,40 @@ public enum ConsumerBatch {
         }
     }
 }
+
+extension ConsumerBatch {
+    /// Consumes until the consumer stops, one batch ahead: the next batch is polled and prepared (decoded,
+    /// authenticated: on every core) while the current one is applied, so reading from the broker, checking
+    /// signatures and the sequential work (a database transaction, an index update) overlap. On an error the batch
+    /// read ahead is dropped unapplied and the consumer stopped; the caller reads again from where it has recorded.
+    /// Cancelling the caller stops the consumer.
+    public static func pipeline<Prepared: Sendable>(
+        _ consumer: KafkaConsumer,
+        prepare: @escaping @Sendable ([KafkaConsumerMessage]) async -> Prepared,
+        apply: ([KafkaConsumerMessage], Prepared) async throws -> Void
+    ) async throws {
+        let readAhead = { @Sendable () -> Task<(batch: [KafkaConsumerMessage], prepared: Prepared)?, any Error> in
+            Task {
+                guard let batch = try await consumer.nextBatch() else { return nil }
+                return (batch, await prepare(batch))
+            }
+        }
+        var next = readAhead()
+        do {
+            // The read-ahead runs in a task of its own, which the caller's cancellation does not reach: stopping the
+            // consumer ends its poll.
+            try await withTaskCancellationHandler {
+                while let current = try await next.value {
+                    next = readAhead()
+                    try await apply(current.batch, current.prepared)
+                }
+            } onCancel: {
+                consumer.stop()
+            }
+        } catch {
+            consumer.stop()
+            _ = try? await next.value
+            throw error
+        }
+    }
+}

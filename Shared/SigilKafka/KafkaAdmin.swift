@@ -41,10 +41,17 @@ public final class KafkaAdmin: Sendable {
 
     /// The offset the next record of this partition will get: where a reader that wants only new records starts.
     public func highWatermark(topic: String, partition: Int32) async throws(KafkaError) -> Int64 {
+        try await watermarks(topic: topic, partition: partition).high
+    }
+
+    /// The partition's first offset still held and the offset after its last record. Reading "from the beginning"
+    /// starts at `low` as an exact offset: librdkafka resolves a logical `.beginning` with an offset query that, sent
+    /// before the partition's leader is known, is retried only after a fixed 500 ms.
+    public func watermarks(topic: String, partition: Int32) async throws(KafkaError) -> (low: Int64, high: Int64) {
         let client = self.client
         let timeout = Int32(configuration.requestTimeoutMilliseconds)
         return try await queue.performBlocking { () throws(KafkaError) in
-            try client.highWatermark(topic: topic, partition: partition, timeoutMilliseconds: timeout)
+            try client.watermarks(topic: topic, partition: partition, timeoutMilliseconds: timeout)
         }
     }
 

@@ -148,11 +148,13 @@ extension RdKafkaClient {
     }
 
     /// The offset the next record of a partition will get (its high watermark). Blocking.
-    func highWatermark(topic: String, partition: Int32, timeoutMilliseconds: Int32) throws(KafkaError) -> Int64 {
+    func watermarks(
+        topic: String, partition: Int32, timeoutMilliseconds: Int32
+    ) throws(KafkaError) -> (low: Int64, high: Int64) {
         var low: Int64 = 0
         var high: Int64 = 0
         let err = rd_kafka_query_watermark_offsets(handle, topic, partition, &low, &high, timeoutMilliseconds)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, operation: "watermarks of \(topic)") }
-        return high
+        return (low, high)
     }
 }

@@ -126,9 +126,10 @@ public final class ProjectionRunner: Service, Sendable {
                     code: .unknownTopicOrPartition, operation: "read \(topic)", reason: "topic does not exist")
             }
             for partition in 0..<description.partitions {
-                let offset = stored[TopicPartition(topic: topic, partition: partition)]
-                positions.append(
-                    .init(topic: topic, partition: partition, offset: offset.map { .exactly($0) } ?? .beginning))
+                // Never stored: from the first record held (an exact offset, see `KafkaAdmin.watermarks`).
+                var offset = stored[TopicPartition(topic: topic, partition: partition)]
+                if offset == nil { offset = try await admin.watermarks(topic: topic, partition: partition).low }
+                positions.append(.init(topic: topic, partition: partition, offset: .exactly(offset ?? 0)))
             }
         }
         return positions
@@ -144,8 +145,9 @@ public final class ProjectionRunner: Service, Sendable {
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         do {
             try await withGracefulShutdownHandler {
-                while let batch = try await consumer.nextBatch() {
-                    try await self.applyBatch(batch)
+                // The next batch is decoded and authenticated while this one's transaction runs.
+                try await ConsumerBatch.pipeline(consumer, prepare: { await self.read($0) }) { batch, read in
+                    try await self.applyBatch(batch, read: read)
                 }
             } onGracefulShutdown: {
                 consumer.stop()
@@ -161,6 +163,12 @@ public final class ProjectionRunner: Service, Sendable {
     /// cannot be applied now.
     @discardableResult
     public func applyBatch(_ messages: [KafkaConsumerMessage]) async throws -> BatchOutcome {
+        try await applyBatch(messages, read: await read(messages))
+    }
+
+    private func applyBatch(
+        _ messages: [KafkaConsumerMessage], read: [Result<ProjectedEvent, ProjectionRejection>]
+    ) async throws -> BatchOutcome {
         guard !messages.isEmpty else { return BatchOutcome() }
         var starts: [TopicPartition: Int64] = [:]
         var next: [TopicPartition: Int64] = [:]
@@ -169,7 +177,6 @@ public final class ProjectionRunner: Service, Sendable {
             if starts[position] == nil { starts[position] = message.offset }
             next[position] = message.offset + 1
         }
-        let read = await read(messages)
         let outcome: BatchOutcome
         do {
             outcome = try await postgres.withTransaction(logger: logger) { connection in

@@ -61,13 +61,14 @@ final class ControlPlaneView: Service, Sendable {
         // from here on are read for revocation, so a start pays no signature check for client workloads or trust
         // providers.
         let startedAt = reader.ends
+        // Decoded, filtered, signature-checked and typed on every core, the next batch while this one is taken in,
+        // in order. One index update per batch: a new edge in a tenant with thousands of server workloads copies
+        // the index a few times, not once per workload.
         try await reader.run { batch in
-            // Decoded, filtered and signature-checked on every core; then taken in, in order. One index update per
-            // batch: a new edge in a tenant with thousands of server workloads copies the index a few times, not
-            // once per workload.
-            let admitted = await ConsumerBatch.map(batch) { message in
+            await ConsumerBatch.map(batch) { message in
                 self.admit(message, beforeStart: message.offset < (startedAt[message.partition] ?? 0))
             }
+        } apply: { batch, admitted in
             var changes: [ServerWorkloadIndex.Change] = []
             defer { serverWorkloads.apply(changes) }
             for (message, event) in zip(batch, admitted) {
@@ -87,9 +88,7 @@ final class ControlPlaneView: Service, Sendable {
     /// by a role allowed to write it. Everything else is skipped here, before the costly signature check where the
     /// kind already says it is of no use (the services with projections dead-letter bad records; the edge skips);
     /// so are changes that only revoke, when written `beforeStart`.
-    private func admit(
-        _ message: KafkaConsumerMessage, beforeStart: Bool
-    ) -> (event: CloudEvent, payload: any EventPayload)? {
+    private func admit(_ message: KafkaConsumerMessage, beforeStart: Bool) -> Admitted? {
         guard let event = try? CloudEvent(kafkaMessage: message),
             event.tenant == tenant || event.tenant == AttestationKeyPublished.tenant,
             let payload = try? EventCatalog.sigil.decode(event)
@@ -102,7 +101,21 @@ final class ControlPlaneView: Service, Sendable {
             break
         default: return nil
         }
-        return context.isAuthentic(event, payload) ? (event, payload) : nil
+        guard context.isAuthentic(event, payload) else { return nil }
+        // Typed here, on every core: a server workload's TLS configuration is the costly part of taking it in.
+        var serverWorkload: EdgeServerWorkload?
+        if let defined = payload as? ResourceDefined, defined.kind == .serverWorkload {
+            serverWorkload = ServerWorkloadIndex.serverWorkload(defined)
+        }
+        return Admitted(event: event, payload: payload, serverWorkload: serverWorkload)
+    }
+
+    /// A configuration record to take in, and for a server workload's definition its typed form (nil: not
+    /// understood).
+    struct Admitted: Sendable {
+        let event: CloudEvent
+        let payload: any EventPayload
+        let serverWorkload: EdgeServerWorkload?
     }
 
     /// The kinds whose changes the edge reads: server workloads (its routing) and access policies (what of a request
@@ -113,8 +126,8 @@ final class ControlPlaneView: Service, Sendable {
     }
 
     /// Takes in one admitted configuration event; returns the change to the server workloads it makes, if any.
-    private func apply(_ admitted: (event: CloudEvent, payload: any EventPayload)) -> ServerWorkloadIndex.Change? {
-        let (event, payload) = admitted
+    private func apply(_ admitted: Admitted) -> ServerWorkloadIndex.Change? {
+        let (event, payload) = (admitted.event, admitted.payload)
         switch payload {
         case let published as AttestationKeyPublished:
             let now = Date()
@@ -130,7 +143,7 @@ final class ControlPlaneView: Service, Sendable {
             // The rule every consumer shares: a write that lost a race is ignored everywhere.
             guard context.resources.catalog.apply(defined, tenant: tenant) else { return nil }
             accessChanged(.serverWorkload(defined.name))
-            if let workload = ServerWorkloadIndex.serverWorkload(defined) { return .define(workload) }
+            if let workload = admitted.serverWorkload { return .define(workload) }
             context.logger.warning("server workload not understood", metadata: ["name": "\(defined.name)"])
             return .remove(name: defined.name)
         case let removed as ResourceRemoved where removed.kind == .serverWorkload && event.tenant == tenant:

@@ -62,13 +62,19 @@ final class ActivityReporter: Service, Sendable {
     private let edgeID: String
     private let interval: Duration
     private let send: Publish
+    private let flush: @Sendable () -> Void
     private let tallies: [ObjectIdentifier: LoopOwned<ActivityTally>]
     private let loops: [any EventLoop]
 
-    init(edgeID: String, interval: Duration, loops: [any EventLoop], send: @escaping Publish) {
+    /// `flush` sends whatever `send` still holds (called once, on the way out).
+    init(
+        edgeID: String, interval: Duration, loops: [any EventLoop], flush: @escaping @Sendable () -> Void = {},
+        send: @escaping Publish
+    ) {
         self.edgeID = edgeID
         self.interval = interval
         self.send = send
+        self.flush = flush
         self.loops = loops
         var tallies: [ObjectIdentifier: LoopOwned<ActivityTally>] = [:]
         for loop in loops { tallies[ObjectIdentifier(loop)] = LoopOwned(ActivityTally(), eventLoop: loop) }
@@ -110,5 +116,6 @@ final class ActivityReporter: Service, Sendable {
         }
         // What the last interval counted is reported on the way out.
         if let summary = await summarize(since: lastStart) { send(summary) }
+        flush()
     }
 }

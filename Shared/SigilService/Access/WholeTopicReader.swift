@@ -20,11 +20,11 @@ public struct WholeTopicReader: Sendable {
         var ends: [Int32: Int64] = [:]
         var partitions: [KafkaTopicPartitionOffset] = []
         for partition in 0..<(metadata.topic(name)?.partitions ?? 1) {
-            let end = try await context.admin.highWatermark(topic: name, partition: partition)
-            if end > 0 { ends[partition] = end }
+            let (first, end) = try await context.admin.watermarks(topic: name, partition: partition)
+            if end > first { ends[partition] = end }
             partitions.append(
                 KafkaTopicPartitionOffset(
-                    topic: name, partition: partition, offset: start == .beginning ? .beginning : .exactly(end)))
+                    topic: name, partition: partition, offset: .exactly(start == .beginning ? first : end)))
         }
         var configuration = KafkaConsumerConfiguration(
             client: context.configuration.kafkaClient(client), mode: .assign(partitions))
@@ -36,10 +36,24 @@ public struct WholeTopicReader: Sendable {
 
     /// Runs `handle` on each batch until shutdown, then closes the consumer.
     public func run(_ handle: ([KafkaConsumerMessage]) async throws -> Void) async throws {
-        try await withGracefulShutdownHandler {
-            while let batch = try await consumer.nextBatch() { try await handle(batch) }
-        } onGracefulShutdown: {
-            consumer.stop()
+        try await run(prepare: { _ in }) { batch, _ in try await handle(batch) }
+    }
+
+    /// Runs `prepare` on each batch while the previous one is in `apply` (see `ConsumerBatch.pipeline`), until
+    /// shutdown, then closes the consumer.
+    public func run<Prepared: Sendable>(
+        prepare: @escaping @Sendable ([KafkaConsumerMessage]) async -> Prepared,
+        apply: ([KafkaConsumerMessage], Prepared) async throws -> Void
+    ) async throws {
+        do {
+            try await withGracefulShutdownHandler {
+                try await ConsumerBatch.pipeline(consumer, prepare: prepare, apply: apply)
+            } onGracefulShutdown: {
+                consumer.stop()
+            }
+        } catch {
+            await consumer.close()
+            throw error
         }
         await consumer.close()
     }
