@@ -7,7 +7,9 @@ usage: compose_rules.py COMPOSE_FILE ENV_FILE KNOWN_VARIABLES_FILE
 - every ${VAR} the file interpolates is written by `sigil deploy init` (ENV_FILE is its output);
 - every SIGIL_ variable a container is given is one something in Sigil reads (a typo would be ignored silently);
 - no secret value is inlined: SIGIL_ variables whose names say key, token or password come from ${...};
-- files mounted from the repository exist.
+- files mounted from the repository exist;
+- every service that reaches Kafka does so as its role's own SCRAM user, with the password from .env;
+- the broker's unauthenticated listeners listen on its loopback only.
 """
 import os
 import re
@@ -55,6 +57,27 @@ def main(compose_path, env_path, known_path):
             if source.startswith("./") and not source.startswith("./deploy/secrets/"):
                 if not os.path.exists(os.path.join(os.path.dirname(compose_path) or ".", source)):
                     failures.append(f"{name}: mounts {source}, which does not exist")
+    for name, service in services.items():
+        environment = service.get("environment", {}) or {}
+        if "SIGIL_KAFKA_BROKERS" not in environment:
+            continue
+        role = name.removeprefix("sigil-")
+        properties = str(environment.get("SIGIL_KAFKA_PROPERTIES", ""))
+        expected = [
+            "security.protocol=SASL_PLAINTEXT", "sasl.mechanism=SCRAM-SHA-512", f"sasl.username=sigil-{role}",
+            f"sasl.password=${{SIGIL_KAFKA_PASSWORD_{role.upper()}:?",
+        ]
+        missing = [part for part in expected if part not in properties]
+        if missing:
+            failures.append(f"{name}: reaches Kafka without its own SCRAM user ({', '.join(missing)} missing)")
+    kafka = services.get("kafka", {}).get("environment", {})
+    protocols = dict(item.split(":", 1) for item in str(kafka.get("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "")).split(","))
+    for listener in str(kafka.get("KAFKA_LISTENERS", "")).split(","):
+        listener_name, _, address = listener.partition("://")
+        if protocols.get(listener_name) == "PLAINTEXT" and not address.startswith("127.0.0.1:"):
+            failures.append(f"kafka: the unauthenticated listener {listener_name} listens on {address or 'every interface'}")
+        if protocols.get(listener_name) not in ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"):
+            failures.append(f"kafka: listener {listener_name} has no security protocol in the map")
     interpolated = set(re.findall(r"(?<![$])[$][{]([A-Z0-9_]+)", text))  # $${...} is a literal dollar
     for variable in sorted(interpolated):
         if variable not in generated:

@@ -22,8 +22,10 @@ check() {  # check NAME COMMAND...
   fi
 }
 
-# Every SIGIL_ variable something in Sigil reads (services, CLI, tools): the compose and manifest rules use it.
-grep -rhoE '"SIGIL_[A-Z0-9_]+' Shared Services Tools | tr -d '"' | sort -u >"$work/known-variables"
+# Every SIGIL_ variable something in Sigil reads (services, CLI, tools, the compose init scripts): the compose and
+# manifest rules use it.
+{ grep -rhoE '"SIGIL_[A-Z0-9_]+' Shared Services Tools | tr -d '"'; grep -ohE '[{]SIGIL_[A-Z0-9_]+' deploy/compose/*.sh | tr -d '{'; } \
+  | sort -u >"$work/known-variables"
 # What `sigil deploy init` writes, into a scratch directory.
 check "sigil deploy init writes an env file and trust bundle" \
   "$sigil" deploy init --env-file "$work/init/.env" --secrets-directory "$work/init/secrets"
@@ -58,6 +60,24 @@ check "create-topics.sh makes sigil.config compacted, kept forever, compacted wi
   grep -q -- '--topic sigil.config --partitions 3 --replication-factor 1 --config min.insync.replicas=1 --config cleanup.policy=compact --config max.compaction.lag.ms=86400000 --config retention.ms=-1' "$work/calls"
 check "create-topics.sh gives the access topics SIGIL_TOPIC_PARTITIONS partitions" \
   grep -q -- '--topic sigil.access.requests --partitions 12 ' "$work/calls"
+
+# Kafka users: the committed files are what the code generates; the script, run against stand-in tools, makes one
+# SCRAM user per role from the env file's passwords, and the edge may not write configuration or read decisions.
+check "deploy/compose/kafka-users.sh is sigil deploy kafka-users' output" \
+  bash -c "'$sigil' deploy kafka-users --format kafka-acls | diff -u deploy/compose/kafka-users.sh -"
+check "deploy/kubernetes/components/strimzi/users.yaml is sigil deploy kafka-users' output" \
+  bash -c "'$sigil' deploy kafka-users --format strimzi | diff -u deploy/kubernetes/components/strimzi/users.yaml -"
+mkdir -p "$work/kafka-bin"
+for tool in kafka-configs.sh kafka-acls.sh; do cp "$work/kafka-topics" "$work/kafka-bin/$tool"; done
+: >"$work/acl-calls"
+check "kafka-users.sh creates a user per role with the password from the env file" \
+  bash -c "set -a; . '$work/init/.env'; set +a; CALLS='$work/acl-calls' KAFKA_BIN='$work/kafka-bin' sh deploy/compose/kafka-users.sh \
+    && [ \$(grep -c -- '--entity-type users' '$work/acl-calls') = 5 ] \
+    && grep -q -- \"--entity-name sigil-edge --add-config SCRAM-SHA-512=\[iterations=8192,password=\$SIGIL_KAFKA_PASSWORD_EDGE\]\" '$work/acl-calls'"
+check "kafka-users.sh lets the edge write requests and activity only" \
+  bash -c "[ \"\$(grep -- 'User:sigil-edge' '$work/acl-calls' | grep -- '--operation Write' | grep -o -- '--topic [a-z.]*' | sort | tr '\n' ' ')\" = '--topic sigil.access.requests --topic sigil.edge.activity ' ]"
+check "kafka-users.sh refuses to run without a password" \
+  bash -c "! env -i PATH=\"\$PATH\" CALLS=/dev/null KAFKA_BIN='$work/kafka-bin' sh deploy/compose/kafka-users.sh"
 
 # Kubernetes: every overlay and the example rendered by kubectl's Kustomize, validated against the Kubernetes API's
 # schemas (strict: unknown fields refused) and Sigil's rules; production once more with the Strimzi component.

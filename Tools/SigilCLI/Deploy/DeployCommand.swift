@@ -4,7 +4,7 @@ import ArgumentParser
 struct DeployCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deploy",
-        abstract: "Prepare a deployment: its secrets (`init`) and its Kafka topics (`topics`).",
-        subcommands: [DeployInit.self, DeployTopics.self]
+        abstract: "Prepare a deployment: its secrets (`init`), its Kafka topics (`topics`) and users (`kafka-users`).",
+        subcommands: [DeployInit.self, DeployTopics.self, DeployKafkaUsers.self]
     )
 }

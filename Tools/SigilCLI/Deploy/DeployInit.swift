@@ -11,7 +11,7 @@ struct DeployInit: AsyncParsableCommand {
         discussion: """
             Writes, readable only by you: the PostgreSQL password, the admin and auditor tokens, the edge's role
             token, the attestation master secret, the key-encryption keys of issuance and audit, one event-signing
-            key per service role, and the demo upstream's API key. The values are never printed. Replacing the file
+            key and one Kafka password per service role, and the demo upstream's API key. The values are never printed. Replacing the file
             later orphans everything encrypted with the old keys (stored credentials, log-stream secrets): keep it,
             back it up, and pass --force only for a fresh deployment.
             """
@@ -44,6 +44,10 @@ struct DeployInit: AsyncParsableCommand {
         for role in ServiceRole.allCases {
             values.append(
                 ("SIGIL_SIGNING_KEY_\(role.rawValue.uppercased())", signing.keys[role]?["SIGIL_SIGNING_KEY"] ?? ""))
+        }
+        // Each role's Kafka user (SCRAM-SHA-512; deploy/compose/kafka-users.sh creates them with their ACLs).
+        for role in ServiceRole.allCases {
+            values.append(("SIGIL_KAFKA_PASSWORD_\(role.rawValue.uppercased())", DevSecret.generate(bytes: 24)))
         }
         try FileManager.default.createDirectory(
             atPath: secretsDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
