@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import Synchronization
 
 /// Cluster administration: metadata, and creating the topics a service needs when they are absent.
 public final class KafkaAdmin: Sendable {
@@ -47,6 +48,27 @@ public final class KafkaAdmin: Sendable {
     /// The partition's first offset still held and the offset after its last record. Reading "from the beginning"
     /// starts at `low` as an exact offset: librdkafka resolves a logical `.beginning` with an offset query that, sent
     /// before the partition's leader is known, is retried only after a fixed 500 ms.
+    /// The same for every partition of a topic at once: the lookups go out together (each is a round trip to its
+    /// partition's leader), which a reader of a whole topic waits for before its first record.
+    public func watermarks(
+        topic: String, partitions: Int32
+    ) async throws(KafkaError) -> [(low: Int64, high: Int64)] {
+        let client = self.client
+        let timeout = Int32(configuration.requestTimeoutMilliseconds)
+        return try await queue.performBlocking { () throws(KafkaError) in
+            let results = Mutex([Int32: Result<(low: Int64, high: Int64), KafkaError>]())
+            DispatchQueue.concurrentPerform(iterations: Int(partitions)) { index in
+                let partition = Int32(index)
+                let result = Result { () throws(KafkaError) in
+                    try client.watermarks(topic: topic, partition: partition, timeoutMilliseconds: timeout)
+                }
+                results.withLock { $0[partition] = result }
+            }
+            let collected = results.withLock { $0 }
+            return try (0..<partitions).map { partition throws(KafkaError) in try collected[partition]!.get() }
+        }
+    }
+
     public func watermarks(topic: String, partition: Int32) async throws(KafkaError) -> (low: Int64, high: Int64) {
         let client = self.client
         let timeout = Int32(configuration.requestTimeoutMilliseconds)

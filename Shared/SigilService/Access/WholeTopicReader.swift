@@ -19,8 +19,9 @@ public struct WholeTopicReader: Sendable {
         let metadata = try await context.admin.metadata()
         var ends: [Int32: Int64] = [:]
         var partitions: [KafkaTopicPartitionOffset] = []
-        for partition in 0..<(metadata.topic(name)?.partitions ?? 1) {
-            let (first, end) = try await context.admin.watermarks(topic: name, partition: partition)
+        let watermarks = try await context.admin.watermarks(
+            topic: name, partitions: metadata.topic(name)?.partitions ?? 1)
+        for (partition, (first, end)) in zip(Int32(0)..., watermarks) {
             if end > first { ends[partition] = end }
             partitions.append(
                 KafkaTopicPartitionOffset(
