@@ -1,5 +1,4 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
@@ -83,15 +82,14 @@ struct BenchAudit: AsyncParsableCommand {
         var count = 0
         var countAtFirst = 0
         let deadline = ContinuousClock.now + .seconds(600)
-        let metrics = try admin.setting("SIGIL_AUDIT_URL") + "/metrics"
-        let appliedBefore = try await Self.applied(metrics)
+        let appliedBefore = try await options.applied(service: "SIGIL_AUDIT_URL", projection: "audit-log")
         // Paced by the audit service's own count of applied records (a cheap HTTP read every 10 ms); the end is
         // confirmed by the chains' lengths in the database.
         while count < events {
             guard ContinuousClock.now < deadline else {
                 throw ValidationError("sigil-audit recorded \(count) of \(events)")
             }
-            let applied = try await Self.applied(metrics) - appliedBefore
+            let applied = try await options.applied(service: "SIGIL_AUDIT_URL", projection: "audit-log") - appliedBefore
             if published < events && published - applied <= backlog - chunk {
                 for message in messages[published..<min(events, published + chunk)] { try producer.send(message) }
                 published = min(events, published + chunk)
@@ -161,17 +159,6 @@ struct BenchAudit: AsyncParsableCommand {
             let tenant = object["tenant"] as? String
         else { throw ValidationError("whoami failed (\(status))") }
         return tenant
-    }
-
-    /// What sigil-audit has applied (all topics), from its Prometheus metrics.
-    static func applied(_ url: String) async throws -> Int {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(5))
-        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-        for line in text.split(separator: "\n")
-        where line.hasPrefix("sigil_projection_events_applied{projection=\"audit-log\"}") {
-            if let value = line.split(separator: " ").last.flatMap({ Double($0) }) { return Int(value) }
-        }
-        return 0
     }
 
     /// Records of the tenant on the edge-activity topic so far (the sum of its chains' lengths).

@@ -27,8 +27,24 @@ struct BenchEdgeStart: AsyncParsableCommand {
         else { throw ValidationError("the policy service's signing key or the broker is not known") }
         let signer = try EventSigner(role: .policy, keyID: keyID, material: Array(key))
         let tenant = edge["SIGIL_TENANT"] ?? edge["SIGIL_ADMIN_TENANT"] ?? "default"
+        // Every projection that reads the configuration, and what each had applied before.
+        let readers = [
+            ("SIGIL_ATTEST_URL", "resources"), ("SIGIL_POLICY_URL", "resources"), ("SIGIL_ISSUE_URL", "resources"),
+            ("SIGIL_AUDIT_URL", "resources"), ("SIGIL_AUDIT_URL", "audit-log"),
+        ]
+        var before: [Int] = []
+        for (service, projection) in readers {
+            before.append(try await options.applied(service: service, projection: projection))
+        }
         try await write(resources, tenant: tenant, signer: signer, brokers: brokers)
-        // The resources exist before the edge starts (the services have taken them in), as in a running deployment.
+        // The resources exist before the edge starts, and every service has taken them in (the constellation is at
+        // rest, as in a running deployment: the new edge does not share the cores with their catching up).
+        for ((service, projection), count) in zip(readers, before) {
+            try await AdminClient.waitFor("\(service) \(projection) to apply the resources", within: .seconds(300)) {
+                () -> Bool? in
+                try await options.applied(service: service, projection: projection) >= count + resources ? true : nil
+            }
+        }
         let admin = options.admin
         try await AdminClient.waitFor("the policy service to hold the server workloads", within: .seconds(300)) {
             () -> Bool? in

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Logging
 import SigilClient
@@ -57,6 +58,18 @@ struct BenchOptions: ParsableArguments {
     func rotateToken(_ identity: DemoIdentity) async throws {
         try await identity.present(
             namespace: "demo", serviceAccount: "billing", tokenFile: try setting("SIGIL_EDGE_TOKEN_FILE"))
+    }
+
+    /// Events a service's projection has applied so far (its Prometheus counter; 0 before the first).
+    func applied(service urlSetting: String, projection: String) async throws -> Int {
+        let request = HTTPClientRequest(url: try setting(urlSetting) + "/metrics")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        let prefix = "sigil_projection_events_applied{projection=\"\(projection)\"}"
+        for line in text.split(separator: "\n") where line.hasPrefix(prefix) {
+            if let value = line.split(separator: " ").last.flatMap({ Double($0) }) { return Int(value) }
+        }
+        return 0
     }
 
     /// Records on `access.requests` so far, over all partitions.
