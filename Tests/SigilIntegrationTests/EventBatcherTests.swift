@@ -14,23 +14,14 @@ struct EventBatcherTests {
 
     /// An edge's context on a mock cluster, with its signing key; and a verifier that trusts it.
     func edgeContext() async throws -> (KafkaMockCluster, ServiceContext, EventVerifier) {
-        let cluster = try KafkaMockCluster(logger: logger)
-        let configuration = try await ServiceConfiguration.load(
-            service: .edgeProxy, environment: ["SIGIL_TOPIC_REPLICATION": "1"])
-        try cluster.createTopic(configuration.topics.specification(.edgeActivity))
+        let made = try await TestServiceContext.make(
+            .edgeProxy, source: EventSource(service: "edge", instance: "test"), postgres: nil,
+            topics: [.edgeActivity], logger: logger)
+        var context = made.context
         let signer = EventSigner.generate(role: .edge, keyID: "edge-1").signer
         let verifier = try EventVerifier(TrustBundle(keys: [signer.trustedKey]))
-        var context = ServiceContext(
-            configuration: configuration, source: EventSource(service: "edge", instance: "test"),
-            producer: try KafkaProducer(
-                configuration: .init(client: .init(bootstrapServers: cluster.bootstrapServers, clientID: "edge")),
-                logger: logger),
-            admin: try KafkaAdmin(
-                configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "admin"), logger: logger),
-            postgres: nil, tokens: AdminTokenStore(), readiness: Readiness(checks: []), resources: ResourceStore(),
-            logger: logger)
         context.authentication = EventAuthentication(signer: signer, verifier: verifier)
-        return (cluster, context, verifier)
+        return (made.cluster, context, verifier)
     }
 
     func report(_ index: Int) -> RequestProxied {

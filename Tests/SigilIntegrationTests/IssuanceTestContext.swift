@@ -6,25 +6,13 @@ import SigilKafka
 @testable import CredentialIssuance
 @testable import SigilService
 
-/// sigil-issue's service context for an integration test: its configuration, publishing to a Kafka mock cluster made
-/// here (with `topics` created), the test's PostgreSQL client, an empty resource store.
+/// sigil-issue's service context for an integration test (see `TestServiceContext`).
 enum IssuanceTestContext {
     static func make(
         postgres: PostgresClient, topics: [SigilTopic], logger: Logger
     ) async throws -> (cluster: KafkaMockCluster, context: ServiceContext) {
-        let cluster = try KafkaMockCluster(logger: logger)
-        let configuration = try await ServiceConfiguration.load(
-            service: .credentialIssuance, environment: ["SIGIL_TOPIC_REPLICATION": "1"])
-        for topic in topics { try cluster.createTopic(configuration.topics.specification(topic)) }
-        let context = ServiceContext(
-            configuration: configuration, source: EventSource(service: "issue", instance: "test"),
-            producer: try KafkaProducer(
-                configuration: .init(client: .init(bootstrapServers: cluster.bootstrapServers, clientID: "issue")),
-                logger: logger),
-            admin: try KafkaAdmin(
-                configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "admin"), logger: logger),
-            postgres: postgres, tokens: AdminTokenStore(), readiness: Readiness(checks: []),
-            resources: ResourceStore(), logger: logger)
-        return (cluster, context)
+        try await TestServiceContext.make(
+            .credentialIssuance, source: EventSource(service: "issue", instance: "test"), postgres: postgres,
+            topics: topics, logger: logger)
     }
 }

@@ -29,15 +29,6 @@ struct EventBatchSigningTests {
         }
     }
 
-    /// The event as a consumer reads it from the record a producer wrote.
-    func throughKafka(_ event: CloudEvent) throws -> CloudEvent {
-        let produced = event.kafkaMessage(topic: "t")
-        return try CloudEvent(
-            kafkaMessage: KafkaConsumerMessage(
-                topic: "t", partition: 0, offset: 1, key: produced.key, value: produced.value,
-                headers: produced.headers, timestampMilliseconds: nil))
-    }
-
     /// RFC 9162 §2.1.1's definition, recursively: the tree the bottom-up build must equal.
     func referenceRoot(_ leaves: ArraySlice<[UInt8]>) -> [UInt8] {
         guard leaves.count > 1 else { return leaves.first! }
@@ -78,7 +69,7 @@ struct EventBatchSigningTests {
             #expect(Set(signed.compactMap(\.signature)).count == size, "each carries its own path")
             let shared = try verifier
             for index in (0..<size).shuffled() {
-                let received = try throughKafka(signed[index])
+                let received = try CloudEvent.throughKafka(signed[index])
                 #expect(try shared.verify(received, batch[index].1) == .edge)
                 #expect(try verifier.verify(received, batch[index].1) == .edge, "a fresh verifier, nothing cached")
             }
@@ -86,7 +77,7 @@ struct EventBatchSigningTests {
         let one = try reports(1)
         let alone = try edge.sign(batch: [one[0].0])
         #expect(alone[0].signature?.split(separator: ":").count == 2, "a batch of one is signed alone")
-        #expect(try verifier.verify(try throughKafka(alone[0]), one[0].1) == .edge)
+        #expect(try verifier.verify(try CloudEvent.throughKafka(alone[0]), one[0].1) == .edge)
     }
 
     @Test("batches larger than one tree are signed as several, all verifiable")
