@@ -45,11 +45,8 @@ public final class KafkaAdmin: Sendable {
         try await watermarks(topic: topic, partition: partition).high
     }
 
-    /// The partition's first offset still held and the offset after its last record. Reading "from the beginning"
-    /// starts at `low` as an exact offset: librdkafka resolves a logical `.beginning` with an offset query that, sent
-    /// before the partition's leader is known, is retried only after a fixed 500 ms.
-    /// The same for every partition of a topic at once: the lookups go out together (each is a round trip to its
-    /// partition's leader), which a reader of a whole topic waits for before its first record.
+    /// `watermarks(topic:partition:)` for every partition of a topic at once: the lookups go out together (each is a
+    /// round trip to its partition's leader), which a reader of a whole topic waits for before its first record.
     public func watermarks(
         topic: String, partitions: Int32
     ) async throws(KafkaError) -> [(low: Int64, high: Int64)] {
@@ -69,6 +66,9 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
+    /// The partition's first offset still held and the offset after its last record. Reading "from the beginning"
+    /// starts at `low` as an exact offset: librdkafka resolves a logical `.beginning` with an offset query that, sent
+    /// before the partition's leader is known, is retried only after a fixed 500 ms.
     public func watermarks(topic: String, partition: Int32) async throws(KafkaError) -> (low: Int64, high: Int64) {
         let client = self.client
         let timeout = Int32(configuration.requestTimeoutMilliseconds)

@@ -125,11 +125,14 @@ public final class ProjectionRunner: Service, Sendable {
                 throw KafkaError(
                     code: .unknownTopicOrPartition, operation: "read \(topic)", reason: "topic does not exist")
             }
-            for partition in 0..<description.partitions {
-                // Never stored: from the first record held (an exact offset, see `KafkaAdmin.watermarks`).
-                var offset = stored[TopicPartition(topic: topic, partition: partition)]
-                if offset == nil { offset = try await admin.watermarks(topic: topic, partition: partition).low }
-                positions.append(.init(topic: topic, partition: partition, offset: .exactly(offset ?? 0)))
+            let offsets = (0..<description.partitions).map { stored[TopicPartition(topic: topic, partition: $0)] }
+            // Never stored: from the first record held (an exact offset, see `KafkaAdmin.watermarks`).
+            let firsts =
+                offsets.contains(nil)
+                ? try await admin.watermarks(topic: topic, partitions: description.partitions).map(\.low) : []
+            for (index, offset) in offsets.enumerated() {
+                positions.append(
+                    .init(topic: topic, partition: Int32(index), offset: .exactly(offset ?? firsts[index])))
             }
         }
         return positions

@@ -41,13 +41,12 @@ struct DeployInit: AsyncParsableCommand {
             ("SIGIL_POLICY_KEK", DevSecret.generateKey()),
             ("SIGIL_DEMO_API_KEY", "demo_" + DevSecret.generate(bytes: 24)),
         ]
+        // Per role: its event-signing key, and its Kafka user's password (SCRAM-SHA-512; deploy/compose/kafka-users.sh
+        // creates the users with their ACLs).
         for role in ServiceRole.allCases {
-            values.append(
-                ("SIGIL_SIGNING_KEY_\(role.rawValue.uppercased())", signing.keys[role]?["SIGIL_SIGNING_KEY"] ?? ""))
-        }
-        // Each role's Kafka user (SCRAM-SHA-512; deploy/compose/kafka-users.sh creates them with their ACLs).
-        for role in ServiceRole.allCases {
-            values.append(("SIGIL_KAFKA_PASSWORD_\(role.rawValue.uppercased())", DevSecret.generate(bytes: 24)))
+            let name = role.rawValue.uppercased()
+            values.append(("SIGIL_SIGNING_KEY_\(name)", signing.keys[role]?["SIGIL_SIGNING_KEY"] ?? ""))
+            values.append(("SIGIL_KAFKA_PASSWORD_\(name)", DevSecret.generate(bytes: 24)))
         }
         try FileManager.default.createDirectory(
             atPath: secretsDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
