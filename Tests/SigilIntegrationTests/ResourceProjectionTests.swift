@@ -92,7 +92,9 @@ struct ResourceProjectionTests {
                 }
                 try await projection.batchCommitted(logger: logger)
                 #expect((store.index(TargetSpec.self).get(tenant: "acme", name: "ledger") == nil) == (version == "v2"))
+                #expect((store.catalog.entry(.serverWorkload, "ledger", tenant: "acme") == nil) == (version == "v2"))
             }
+            #expect(store.catalog.entry(.accessPolicy, "p", tenant: "acme") != nil, "an untouched resource stays")
 
             // A restarted service reads the same view back from its table.
             let restarted = ResourceStore()
@@ -101,6 +103,41 @@ struct ResourceProjectionTests {
             ).start(logger: logger)
             #expect(restarted.catalog.entry(.accessPolicy, "p", tenant: "acme")?.metadata.resourceVersion == "p1")
             #expect(restarted.index(TargetSpec.self).all(tenant: "acme").isEmpty)
+            try await postgres.query("DROP SCHEMA \(unescaped: schema.rawValue) CASCADE", logger: logger)
+        }
+    }
+
+    @Test(
+        "after each commit only what the batch changed is read back: a rolled-back change never shows, untouched ones stay"
+    )
+    func refreshesChanged() async throws {
+        try await TestPostgres.withClient { postgres in
+            let schema = TestPostgres.uniqueSchema("resources")
+            try await MigrationRunner(schema: schema, migrations: [.resources(version: 1, replacing: [])]).apply(
+                on: postgres, logger: logger)
+            let store = ResourceStore()
+            let projection = ResourceProjection(
+                schema: schema, definitions: [ResourceDefinition(TargetSpec.self)], store: store, postgres: postgres)
+            try await projection.start(logger: logger)
+            struct RolledBack: Error {}
+            func commit(_ event: ProjectedEvent, rollBack: Bool = false) async throws {
+                try? await postgres.withTransaction(logger: logger) { connection in
+                    try await projection.apply(event, connection: connection, logger: logger)
+                    if rollBack { throw RolledBack() }
+                }
+                if !rollBack { try await projection.batchCommitted(logger: logger) }
+            }
+            try await commit(
+                defined(.serverWorkload, "kept", version: "k1", previous: nil, spec: ["host": "k", "port": 1]))
+            try await commit(
+                defined(.serverWorkload, "lost", version: "l1", previous: nil, spec: ["host": "l", "port": 2]),
+                rollBack: true)
+            try await commit(
+                defined(.serverWorkload, "next", version: "n1", previous: nil, spec: ["host": "n", "port": 3]))
+            let index = store.index(TargetSpec.self)
+            #expect(index.all(tenant: "acme").map(\.name) == ["kept", "next"])
+            #expect(store.catalog.entry(.serverWorkload, "lost", tenant: "acme") == nil)
+            #expect(index.get(tenant: "acme", name: "kept")?.spec == TargetSpec(host: "k", port: 1))
             try await postgres.query("DROP SCHEMA \(unescaped: schema.rawValue) CASCADE", logger: logger)
         }
     }

@@ -47,6 +47,16 @@ public final class ResourceCatalog: Sendable {
         entries.withLock { $0 = index }
     }
 
+    /// Replaces the given entries and drops the named resources (after reading the rows a batch changed).
+    public func update(_ changed: [CatalogEntry], removing removed: [ResourceName]) {
+        entries.withLock { entries in
+            for name in removed { entries[name.tenant]?[Key(kind: name.kind, name: name.name)] = nil }
+            for entry in changed {
+                entries[entry.metadata.tenant, default: [:]][Key(kind: entry.kind, name: entry.metadata.name)] = entry
+            }
+        }
+    }
+
     /// Applies a configuration event by the rule every consumer shares (for consumers that keep configuration in
     /// memory only, like the edge); returns whether it took effect.
     @discardableResult

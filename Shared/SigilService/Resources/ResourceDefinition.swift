@@ -15,6 +15,9 @@ public struct ResourceDefinition: Sendable {
     let list: @Sendable (_ store: ResourceStore, _ tenant: String) throws -> [JSONValue]
     /// Fills the kind's index from stored rows; returns the names of rows that no longer decode.
     let load: @Sendable (_ store: ResourceStore, _ rows: [StoredResource]) -> [String]
+    /// Updates the kind's index with changed rows (a row that no longer decodes is dropped) and drops removed names;
+    /// returns the names of rows that no longer decode.
+    let update: @Sendable (_ store: ResourceStore, _ rows: [StoredResource], _ removed: [ResourceName]) -> [String]
 
     public init<Spec: ResourceSpec>(_ type: Spec.Type) {
         kind = Spec.kind
@@ -33,7 +36,7 @@ public struct ResourceDefinition: Sendable {
             let admitted = try await spec.admitted(
                 Admission(tenant: target.tenant, name: target.name, current: current, context: target.context))
             let clash = admitted.uniqueness.flatMap { key in
-                index.all(tenant: target.tenant).first { $0.name != target.name && $0.spec.uniqueness == key }
+                index.first(tenant: target.tenant) { $0.name != target.name && $0.spec.uniqueness == key }
             }
             return AdmittedSpec(
                 spec: try JSONValue(encoding: admitted), references: admitted.references,
@@ -44,18 +47,33 @@ public struct ResourceDefinition: Sendable {
         }
         list = { store, tenant in try store.index(Spec.self).all(tenant: tenant).map(JSONValue.init(encoding:)) }
         load = { store, rows in
-            var resources: [Resource<Spec>] = []
-            var unreadable: [String] = []
-            for row in rows where row.kind == Spec.kind {
-                if let spec = try? row.spec.decode(Spec.self) {
-                    resources.append(Resource(metadata: row.metadata, spec: spec))
-                } else {
-                    unreadable.append("\(row.metadata.tenant)/\(row.metadata.name)")
-                }
-            }
+            let (resources, unreadable) = Self.decode(Spec.self, rows)
             store.index(Spec.self).replace(with: resources)
-            return unreadable
+            return unreadable.map(\.description)
         }
+        update = { store, rows, removed in
+            let (resources, unreadable) = Self.decode(Spec.self, rows)
+            store.index(Spec.self).update(resources, removing: removed.filter { $0.kind == Spec.kind } + unreadable)
+            return unreadable.map(\.description)
+        }
+    }
+
+    /// The rows of the kind, typed; and the names of those that no longer decode.
+    static func decode<Spec: ResourceSpec>(
+        _ type: Spec.Type, _ rows: [StoredResource]
+    ) -> (
+        [Resource<Spec>], [ResourceName]
+    ) {
+        var resources: [Resource<Spec>] = []
+        var unreadable: [ResourceName] = []
+        for row in rows where row.kind == Spec.kind {
+            if let spec = try? row.spec.decode(Spec.self) {
+                resources.append(Resource(metadata: row.metadata, spec: spec))
+            } else {
+                unreadable.append(ResourceName(tenant: row.metadata.tenant, kind: row.kind, name: row.metadata.name))
+            }
+        }
+        return (resources, unreadable)
     }
 
     static func describe(_ error: any Error) -> String {
@@ -91,6 +109,21 @@ struct AdmittedSpec: Sendable {
 }
 
 /// A row of the projection: one resource of any kind (the spec only for kinds the service owns).
+/// Which resource: tenant, kind and name.
+public struct ResourceName: Hashable, Sendable, CustomStringConvertible {
+    public let tenant: String
+    public let kind: ResourceKind
+    public let name: String
+
+    public init(tenant: String, kind: ResourceKind, name: String) {
+        self.tenant = tenant
+        self.kind = kind
+        self.name = name
+    }
+
+    public var description: String { "\(tenant)/\(name)" }
+}
+
 public struct StoredResource: Sendable {
     public let kind: ResourceKind
     public let metadata: ResourceMetadata

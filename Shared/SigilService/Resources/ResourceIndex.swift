@@ -23,6 +23,11 @@ public final class ResourceIndex<Spec: ResourceSpec>: Sendable {
         byTenant.withLock { $0.values.flatMap(\.values) }
     }
 
+    /// Of the tenant's resources that match, the one first by name (without sorting the whole kind).
+    public func first(tenant: String, where matches: (Resource<Spec>) -> Bool) -> Resource<Spec>? {
+        byTenant.withLock { $0[tenant]?.values.filter(matches) ?? [] }.min { $0.name < $1.name }
+    }
+
     public func get(tenant: String, name: String) -> Resource<Spec>? {
         byTenant.withLock { $0[tenant]?[name] }
     }
@@ -30,6 +35,15 @@ public final class ResourceIndex<Spec: ResourceSpec>: Sendable {
     /// Adds or replaces one resource (for consumers that keep configuration in memory only).
     public func define(_ resource: Resource<Spec>) {
         byTenant.withLock { $0[resource.metadata.tenant, default: [:]][resource.name] = resource }
+        changes.add(1, ordering: .releasing)
+    }
+
+    /// Replaces the given resources and drops the named ones (after reading the rows a batch changed).
+    public func update(_ resources: [Resource<Spec>], removing removed: [ResourceName]) {
+        byTenant.withLock { index in
+            for name in removed { index[name.tenant]?[name.name] = nil }
+            for resource in resources { index[resource.metadata.tenant, default: [:]][resource.name] = resource }
+        }
         changes.add(1, ordering: .releasing)
     }
 
