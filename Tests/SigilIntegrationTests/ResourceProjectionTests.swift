@@ -43,8 +43,10 @@ struct ResourceProjectionTests {
             topic: "sigil.config", partition: 0, offset: 0)
     }
 
-    @Test("owned kinds keep their typed spec, others only their name and references; a raced write is ignored")
-    func projects() async throws {
+    /// A started projection of `TargetSpec` over a fresh schema, dropped afterwards.
+    func withProjection(
+        _ body: @Sendable (PostgresClient, SchemaName, ResourceStore, ResourceProjection) async throws -> Void
+    ) async throws {
         try await TestPostgres.withClient { postgres in
             let schema = TestPostgres.uniqueSchema("resources")
             try await MigrationRunner(schema: schema, migrations: [.resources(version: 1, replacing: [])]).apply(
@@ -53,6 +55,14 @@ struct ResourceProjectionTests {
             let projection = ResourceProjection(
                 schema: schema, definitions: [ResourceDefinition(TargetSpec.self)], store: store, postgres: postgres)
             try await projection.start(logger: logger)
+            try await body(postgres, schema, store, projection)
+            try await postgres.query("DROP SCHEMA \(unescaped: schema.rawValue) CASCADE", logger: logger)
+        }
+    }
+
+    @Test("owned kinds keep their typed spec, others only their name and references; a raced write is ignored")
+    func projects() async throws {
+        try await withProjection { postgres, schema, store, projection in
             let events = [
                 try defined(.serverWorkload, "ledger", version: "v1", previous: nil, spec: ["host": "a", "port": 1]),
                 try defined(
@@ -103,7 +113,6 @@ struct ResourceProjectionTests {
             ).start(logger: logger)
             #expect(restarted.catalog.entry(.accessPolicy, "p", tenant: "acme")?.metadata.resourceVersion == "p1")
             #expect(restarted.index(TargetSpec.self).all(tenant: "acme").isEmpty)
-            try await postgres.query("DROP SCHEMA \(unescaped: schema.rawValue) CASCADE", logger: logger)
         }
     }
 
@@ -111,14 +120,7 @@ struct ResourceProjectionTests {
         "after each commit only what the batch changed is read back: a rolled-back change never shows, untouched ones stay"
     )
     func refreshesChanged() async throws {
-        try await TestPostgres.withClient { postgres in
-            let schema = TestPostgres.uniqueSchema("resources")
-            try await MigrationRunner(schema: schema, migrations: [.resources(version: 1, replacing: [])]).apply(
-                on: postgres, logger: logger)
-            let store = ResourceStore()
-            let projection = ResourceProjection(
-                schema: schema, definitions: [ResourceDefinition(TargetSpec.self)], store: store, postgres: postgres)
-            try await projection.start(logger: logger)
+        try await withProjection { postgres, _, store, projection in
             struct RolledBack: Error {}
             func commit(_ event: ProjectedEvent, rollBack: Bool = false) async throws {
                 try? await postgres.withTransaction(logger: logger) { connection in
@@ -138,7 +140,6 @@ struct ResourceProjectionTests {
             #expect(index.all(tenant: "acme").map(\.name) == ["kept", "next"])
             #expect(store.catalog.entry(.serverWorkload, "lost", tenant: "acme") == nil)
             #expect(index.get(tenant: "acme", name: "kept")?.spec == TargetSpec(host: "k", port: 1))
-            try await postgres.query("DROP SCHEMA \(unescaped: schema.rawValue) CASCADE", logger: logger)
         }
     }
 }
