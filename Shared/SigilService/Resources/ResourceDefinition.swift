@@ -53,7 +53,9 @@ public struct ResourceDefinition: Sendable {
         }
         update = { store, rows, removed in
             let (resources, unreadable) = Self.decode(Spec.self, rows)
-            store.index(Spec.self).update(resources, removing: removed.filter { $0.kind == Spec.kind } + unreadable)
+            let gone = removed.filter { $0.kind == Spec.kind } + unreadable
+            // A batch that did not touch the kind leaves its index (and what use sites compiled from it) as it is.
+            if !resources.isEmpty || !gone.isEmpty { store.index(Spec.self).update(resources, removing: gone) }
             return unreadable.map(\.description)
         }
     }
