@@ -63,9 +63,9 @@ public struct ResourceDefinition: Sendable {
     /// The rows of the kind, typed; and the names of those that no longer decode.
     static func decode<Spec: ResourceSpec>(
         _ type: Spec.Type, _ rows: [StoredResource]
-    ) -> (
-        [Resource<Spec>], [ResourceName]
-    ) {
+    )
+        -> (resources: [Resource<Spec>], unreadable: [ResourceName])
+    {
         var resources: [Resource<Spec>] = []
         var unreadable: [ResourceName] = []
         for row in rows where row.kind == Spec.kind {
@@ -110,7 +110,6 @@ struct AdmittedSpec: Sendable {
     let unchanged: Bool
 }
 
-/// A row of the projection: one resource of any kind (the spec only for kinds the service owns).
 /// Which resource: tenant, kind and name.
 public struct ResourceName: Hashable, Sendable, CustomStringConvertible {
     public let tenant: String
@@ -126,6 +125,7 @@ public struct ResourceName: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(tenant)/\(name)" }
 }
 
+/// A row of the projection: one resource of any kind (the spec only for kinds the service owns).
 public struct StoredResource: Sendable {
     public let kind: ResourceKind
     public let metadata: ResourceMetadata
