@@ -61,6 +61,10 @@ extension SigilServiceDefinition {
             paths.merge(resource.apiPaths) { own, _ in own }
             schemas.merge(resource.apiSchemas) { own, _ in own }
         }
+        if !resources.isEmpty {
+            paths.merge(ResourceSetController.apiPaths(resources)) { own, _ in own }
+            schemas.merge(ResourceSetController.apiSchemas(resources)) { own, _ in own }
+        }
         return OpenAPIDocument.render(
             title: executable, version: "0.2.0", description: summary, paths: paths, schemas: schemas)
     }

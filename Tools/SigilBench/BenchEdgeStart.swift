@@ -1,15 +1,12 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
-import Logging
 import SigilClient
-import SigilCrypto
 import SigilEvents
-import SigilKafka
 
 /// A new edge in a tenant with many resources: how long from its start until it is ready and knows every server
-/// workload of its tenant (it reads the compacted config topic from the start). The resources are written as the
-/// policy service would (signed with its key, read from its process), so the measure is the edge's, not admission's.
+/// workload of its tenant (it reads the compacted config topic from the start). The resources are written as
+/// `sigil apply -f` writes a file (sets of 1,000 through the policy service's admin API, each one signed batch).
 struct BenchEdgeStart: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edge-start", abstract: "Start a second edge in a tenant with many resources; time to ready.")
@@ -20,13 +17,7 @@ struct BenchEdgeStart: AsyncParsableCommand {
     @Option(help: "Proxy port of the second edge.") var proxyPort = 7_490
 
     func run() async throws {
-        let policy = try options.environment(of: "sigil-policy")
         let edge = try options.environment(of: "sigil-edge")
-        guard let key = policy["SIGIL_SIGNING_KEY"].flatMap({ Data(base64Encoded: $0) }),
-            let keyID = policy["SIGIL_SIGNING_KEY_ID"], let brokers = edge["SIGIL_KAFKA_BROKERS"]
-        else { throw ValidationError("the policy service's signing key or the broker is not known") }
-        let signer = try EventSigner(role: .policy, keyID: keyID, material: Array(key))
-        let tenant = edge["SIGIL_TENANT"] ?? edge["SIGIL_ADMIN_TENANT"] ?? "default"
         // Every projection that reads the configuration, and what each had applied before.
         let readers = [
             ("SIGIL_ATTEST_URL", "resources"), ("SIGIL_POLICY_URL", "resources"), ("SIGIL_ISSUE_URL", "resources"),
@@ -36,7 +27,9 @@ struct BenchEdgeStart: AsyncParsableCommand {
         for (service, projection) in readers {
             before.append(try await options.applied(service: service, projection: projection))
         }
-        try await write(resources, tenant: tenant, signer: signer, brokers: brokers)
+        let applying = ContinuousClock.now
+        try await write(resources)
+        let applied = ContinuousClock.now - applying
         // The resources exist before the edge starts, and every service has taken them in (the constellation is at
         // rest, as in a running deployment: the new edge does not share the cores with their catching up).
         for ((service, projection), count) in zip(readers, before) {
@@ -86,6 +79,8 @@ struct BenchEdgeStart: AsyncParsableCommand {
         struct Result: Encodable {
             let measurement = "edge-start"
             let resources: Int
+            /// `sigil apply` of the resources, until every document's answer.
+            let applyMilliseconds: Double?
             let readyMilliseconds: Double?
             let knowsAllMilliseconds: Double?
         }
@@ -94,7 +89,7 @@ struct BenchEdgeStart: AsyncParsableCommand {
         }
         try printJSON(
             Result(
-                resources: resources, readyMilliseconds: milliseconds(ready),
+                resources: resources, applyMilliseconds: milliseconds(applied), readyMilliseconds: milliseconds(ready),
                 knowsAllMilliseconds: milliseconds(knowsAll)))
     }
 
@@ -102,37 +97,22 @@ struct BenchEdgeStart: AsyncParsableCommand {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
     }
 
-    /// Server workloads `bench-edge-N`, each as its own configuration event signed by the policy role.
-    func write(_ count: Int, tenant: String, signer: EventSigner, brokers: String) async throws {
-        let producer = try KafkaProducer(
-            configuration: .init(client: .init(bootstrapServers: brokers, clientID: "sigil-bench-resources")),
-            logger: Logger(label: "sigil-bench"))
-        let topic = SigilTopics().name(.config)
-        let source = EventSource(service: "policy", instance: "bench")
-        let now = Date()
-        for index in 0..<count {
-            let name = "bench-edge-\(index)"
-            let defined = ResourceDefined(
-                kind: .serverWorkload,
-                metadata: ResourceMetadata(
-                    name: name, tenant: tenant, labels: [:], uid: UUIDv7.generate(), resourceVersion: UUIDv7.generate(),
-                    generation: 1, createdAt: now, updatedAt: now, createdBy: "sigil-bench"),
+    /// Server workloads `be-<run>-N` (new names each run, so each run writes them all), applied as `sigil apply`.
+    func write(_ count: Int) async throws {
+        let run = UUID().uuidString.prefix(8).lowercased()
+        let documents = (0..<count).map { index in
+            let name = "be-\(run)-\(index)"
+            return ResourceDocument(
+                kind: .serverWorkload, name: name,
                 spec: [
                     "scheme": "https", "host": .string("\(name).bench.internal"), "port": 443,
                     "reportEachRequest": false,
-                ],
-                previousResourceVersion: nil, references: [], specDigest: "",
-                changedBy: .init(tokenName: "sigil-bench", role: "admin"))
-            let event = try defined.cloudEvent(
-                source: source, tenant: tenant, partitionKey: "\(tenant)/ServerWorkload/\(name)")
-            try producer.send(try signer.sign(event).kafkaMessage(topic: topic))
+                ])
         }
-        // The last one acknowledged: everything before it was sent.
-        _ = try await producer.sendAndAwait(
-            try signer.sign(
-                try TenantCreated(displayName: "bench").cloudEvent(source: source, tenant: tenant, partitionKey: tenant)
-            )
-            .kafkaMessage(topic: topic))
+        let refused = try await options.admin.apply(documents).filter(\.refused)
+        if let first = refused.first {
+            throw ValidationError("\(refused.count) server workloads refused: \(first.detail ?? "")")
+        }
     }
 
     static func status(of url: String, token: String?) async throws -> Int {

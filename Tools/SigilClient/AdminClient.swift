@@ -105,36 +105,37 @@ public struct AdminClient {
         public let change: String?
         /// The refusal's detail when refused.
         public let detail: String?
+        /// The refusal's problem type (`urn:sigil:problem:...`).
+        var problemType: String? = nil
 
         public var refused: Bool { change == nil }
-    }
-
-    /// PUTs each document to its owning service. Documents may come in any order: one refused because a resource
-    /// it names does not exist yet is tried again after the others, as long as a round makes progress. On a dry
-    /// run every document of the set counts as existing for reference checks.
-    public func apply(_ documents: [ResourceDocument], dryRun: Bool = false) async throws -> [Result] {
-        let assumed = documents.map(\.reference).joined(separator: ", ")
-        return try await inRounds(documents, retrying: "unknown-reference") { document in
-            let body = try EventJSON.encoder.encode(document.document)
-            return try await send(
-                .PUT, try url(for: document.kind, name: document.name) + (dryRun ? "?dryRun=true" : ""), body: body,
-                headers: dryRun ? [("Sigil-Dry-Run-Set", assumed)] : [])
-        }
     }
 
     /// DELETEs each document's resource. A resource still named by another is tried again after the others.
     public func delete(_ documents: [ResourceDocument], dryRun: Bool = false) async throws -> [Result] {
         let assumed = documents.map(\.reference).joined(separator: ", ")
-        return try await inRounds(documents, retrying: "in-use") { document in
-            try await send(
-                .DELETE, try url(for: document.kind, name: document.name) + (dryRun ? "?dryRun=true" : ""),
-                headers: dryRun ? [("Sigil-Dry-Run-Set", assumed)] : [])
+        return try await inRounds(documents, retrying: "in-use") { documents in
+            var results: [Result] = []
+            for document in documents {
+                let (status, body, headers) = try await send(
+                    .DELETE, try url(for: document.kind, name: document.name) + (dryRun ? "?dryRun=true" : ""),
+                    headers: dryRun ? [("Sigil-Dry-Run-Set", assumed)] : [])
+                let accepted = (200..<300).contains(status)
+                results.append(
+                    Result(
+                        document: document, status: status,
+                        change: accepted ? headers.first(name: "Sigil-Change") ?? "accepted" : nil,
+                        detail: accepted ? nil : Self.describe(body), problemType: Self.problemType(body)))
+            }
+            return results
         }
     }
 
-    private func inRounds(
+    /// Attempts the documents in rounds: those refused with `slug` go again after the others, as long as a round
+    /// makes progress.
+    func inRounds(
         _ documents: [ResourceDocument], retrying slug: String,
-        _ attempt: (ResourceDocument) async throws -> (status: Int, body: Data, headers: HTTPHeaders)
+        _ attempt: ([ResourceDocument]) async throws -> [Result]
     ) async throws -> [Result] {
         var results: [String: Result] = [:]
         var pending = documents
@@ -143,14 +144,9 @@ public struct AdminClient {
         var stalledSince: ContinuousClock.Instant?
         while !pending.isEmpty {
             var retry: [ResourceDocument] = []
-            for document in pending {
-                let (status, body, headers) = try await attempt(document)
-                let result = Result(
-                    document: document, status: status,
-                    change: (200..<300).contains(status) ? headers.first(name: "Sigil-Change") ?? "accepted" : nil,
-                    detail: (200..<300).contains(status) ? nil : Self.describe(body))
-                results[document.reference] = result
-                if result.refused, Self.problemType(body) == "urn:sigil:problem:\(slug)" { retry.append(document) }
+            for result in try await attempt(pending) {
+                results[result.document.reference] = result
+                if result.refused, result.problemType == "urn:sigil:problem:\(slug)" { retry.append(result.document) }
             }
             if retry.count < pending.count {
                 stalledSince = nil

@@ -197,4 +197,10 @@ extension ServiceContext {
         guard let authentication else { return event }
         return try authentication.signer.sign(event)
     }
+
+    /// Events produced together, signed as one batch (`EventSigner.sign(batch:)`), each still verifiable alone.
+    public func sign(batch events: [CloudEvent]) throws -> [CloudEvent] {
+        guard let authentication else { return events }
+        return try authentication.signer.sign(batch: events)
+    }
 }

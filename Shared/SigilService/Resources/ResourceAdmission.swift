@@ -8,7 +8,7 @@ import SigilKafka
 /// and a given `resourceVersion` must be current. Only then is it published to `sigil.config`; the answer waits
 /// until this replica's projection shows the outcome (read-your-writes).
 struct ResourceAdmission: Sendable {
-    enum Change: String, Sendable {
+    enum Change: String, Sendable, Encodable {
         case created, updated, unchanged, deleted
     }
 
@@ -34,8 +34,23 @@ struct ResourceAdmission: Sendable {
         _ document: JSONValue, name: String, principal: AdminPrincipal, ifMatch: String?, dryRun: Bool,
         assumed: Set<String> = []
     ) async throws -> Outcome {
+        let change = try await admit(
+            try ResourceDocumentSchema.document(definition).admit(document, at: ""), name: name, principal: principal,
+            ifMatch: ifMatch, dryRun: dryRun, assumed: assumed)
+        guard !dryRun, let event = change.event else {
+            return Outcome(change: change.change, resource: change.document)
+        }
+        try await Self.publish([event], context: context, log: log)
+        return try await outcome(of: change, tenant: principal.tenant)
+    }
+
+    /// Checks a document that its schema admitted and makes the change it asks for, without writing it. `earlier`:
+    /// what documents before it in the same set admitted (they count as existing, and their uniqueness is taken).
+    func admit(
+        _ admitted: JSONValue, name: String, principal: AdminPrincipal, ifMatch: String?, dryRun: Bool,
+        assumed: Set<String> = [], earlier: ResourceSetClaims = ResourceSetClaims()
+    ) async throws -> AdmittedChange {
         let tenant = principal.tenant
-        let admitted = try ResourceDocumentSchema.document(definition).admit(document, at: "")
         let metadata: SubmittedMetadata
         do {
             metadata = try admitted["metadata"]!.decode(SubmittedMetadata.self)
@@ -55,29 +70,33 @@ struct ResourceAdmission: Sendable {
             admitted["spec"]!, AdmissionTarget(tenant: tenant, name: name, store: store, context: context))
         for reference in spec.references
         where store.catalog.entry(reference.kind, reference.name, tenant: tenant) == nil {
-            if dryRun, assumed.contains("\(reference.kind.rawValue)/\(reference.name)") { continue }
+            let named = "\(reference.kind.rawValue)/\(reference.name)"
+            if earlier.admitted.contains(named) || (dryRun && assumed.contains(named)) { continue }
             throw ProblemDetails(
                 status: .unprocessableContent, slug: "unknown-reference", title: "Unknown reference",
                 detail: "\(reference.field) names \(reference.kind.rawValue) \(reference.name), which does not exist",
                 field: reference.field)
         }
-        if let other = spec.clashesWith, let uniqueness = spec.uniqueness {
+        if let uniqueness = spec.uniqueness,
+            let other = spec.clashesWith ?? earlier.holder(of: uniqueness, kind: definition.kind)
+        {
             throw ProblemDetails.conflict(
                 "duplicate", "\(definition.kind.rawValue) \(other) already has \(uniqueness)", field: "spec")
         }
         if let current, spec.unchanged, current.metadata.labels == metadata.labels {
-            return Outcome(change: .unchanged, resource: try definition.read(store, tenant, name))
+            return AdmittedChange(
+                kind: definition.kind, name: name, change: .unchanged, uniqueness: spec.uniqueness,
+                document: try definition.read(store, tenant, name), event: nil, previous: current)
         }
 
         let now = Date()
-        let version = UUIDv7.generate(at: now)
         let resourceMetadata = ResourceMetadata(
             name: name, tenant: tenant, labels: metadata.labels, uid: current?.metadata.uid ?? UUIDv7.generate(at: now),
-            resourceVersion: version,
+            resourceVersion: UUIDv7.generate(at: now),
             generation: (current?.metadata.generation ?? 0) + (spec.unchanged ? 0 : 1),
             createdAt: current?.metadata.createdAt ?? now, updatedAt: now,
             createdBy: current?.metadata.createdBy ?? principal.tokenName)
-        let event = ResourceDefined(
+        let defined = ResourceDefined(
             kind: definition.kind, metadata: resourceMetadata, spec: spec.spec,
             previousResourceVersion: current?.metadata.resourceVersion, references: spec.references,
             specDigest: Self.digest(spec.spec), changedBy: principal.actor)
@@ -85,11 +104,20 @@ struct ResourceAdmission: Sendable {
             "apiVersion": .string(SigilAPI.version), "kind": .string(definition.kind.rawValue),
             "metadata": try JSONValue(encoding: resourceMetadata), "spec": spec.spec,
         ]
-        let change: Change = current == nil ? .created : .updated
-        if dryRun { return Outcome(change: change, resource: document) }
-        try await publish(event, tenant: tenant, name: name)
-        let visible = try await awaitProjection(name: name, tenant: tenant, from: current, to: version)
-        return Outcome(change: change, resource: try definition.read(store, tenant, name) ?? document, visible: visible)
+        return AdmittedChange(
+            kind: definition.kind, name: name, change: current == nil ? .created : .updated,
+            uniqueness: spec.uniqueness, document: document,
+            event: try event(defined, tenant: tenant, name: name), version: resourceMetadata.resourceVersion,
+            previous: current)
+    }
+
+    /// What a written change shows once this replica's projection has it.
+    func outcome(of change: AdmittedChange, tenant: String) async throws -> Outcome {
+        let visible = try await awaitProjection(
+            name: change.name, tenant: tenant, from: change.previous, to: change.version)
+        return Outcome(
+            change: change.change, resource: try definition.read(store, tenant, change.name) ?? change.document,
+            visible: visible)
     }
 
     /// `assumed` (`Kind/name`, on a dry run only): resources to count as gone, because the same delete would remove
@@ -113,10 +141,10 @@ struct ResourceAdmission: Sendable {
                 "in-use", "\(definition.kind.rawValue) \(name) is named by \(names); change or delete them first")
         }
         if dryRun { return Outcome(change: .deleted, resource: nil) }
-        let event = ResourceRemoved(
+        let removed = ResourceRemoved(
             kind: definition.kind, name: name, resourceVersion: current.metadata.resourceVersion,
             changedBy: principal.actor)
-        try await publish(event, tenant: tenant, name: name)
+        try await Self.publish([try event(removed, tenant: tenant, name: name)], context: context, log: log)
         let visible = try await awaitProjection(name: name, tenant: tenant, from: current, to: nil)
         return Outcome(change: .deleted, resource: nil, visible: visible)
     }
@@ -138,26 +166,34 @@ struct ResourceAdmission: Sendable {
         }
     }
 
-    private func publish(_ payload: some EventPayload, tenant: String, name: String) async throws {
-        let event = try context.sign(
-            payload.cloudEvent(
-                // Keyed per resource: the compacted config topic keeps each resource's latest event.
-                source: context.source, tenant: tenant, partitionKey: "\(tenant)/\(definition.kind.rawValue)/\(name)",
-                subject: "\(definition.kind.rawValue)/\(name)"))
+    /// The change as an unsigned configuration event.
+    private func event(_ payload: some EventPayload, tenant: String, name: String) throws -> CloudEvent {
+        try payload.cloudEvent(
+            // Keyed per resource: the compacted config topic keeps each resource's latest event.
+            source: context.source, tenant: tenant, partitionKey: "\(tenant)/\(definition.kind.rawValue)/\(name)",
+            subject: "\(definition.kind.rawValue)/\(name)")
+    }
+
+    /// Signs the events together (one signature over a set: see `EventSigner.sign(batch:)`) and writes them to the
+    /// configuration log; all were written when this returns.
+    static func publish(_ events: [CloudEvent], context: ServiceContext, log: any ConfigurationLog) async throws {
         do {
-            try await log.append(event)
+            try await log.append(contentsOf: try context.sign(batch: events))
         } catch {
             context.logger.error("configuration not published", metadata: ["error": "\(String(reflecting: error))"])
             throw ProblemDetails(
                 status: .serviceUnavailable, slug: "config-log-unavailable", title: "Configuration log unavailable",
-                detail: "the change could not be written to the configuration log; nothing was changed, try again")
+                detail: events.count == 1
+                    ? "the change could not be written to the configuration log; nothing was changed, try again"
+                    : "the changes could not all be written to the configuration log; some may have been: apply again"
+            )
         }
     }
 
     /// Waits until this replica shows `version` (nil: the resource gone). Another version appearing first means a
     /// write from elsewhere won the race: ours will never take effect. Looked for every 2 ms (a lookup under a lock;
     /// one waiter per tenant, since admissions are serialized): a write's answer comes ~1 ms after its projection.
-    private func awaitProjection(
+    func awaitProjection(
         name: String, tenant: String, from previous: CatalogEntry?, to version: String?
     ) async throws -> Bool {
         let deadline = ContinuousClock.now + projectionWait

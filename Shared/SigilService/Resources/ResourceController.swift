@@ -19,12 +19,14 @@ public struct ResourceController: Sendable {
         context: ServiceContext, log: any ConfigurationLog
     ) {
         let serializer = TenantSerializer()
+        var admissions: [ResourceKind: ResourceAdmission] = [:]
         for definition in definitions {
-            ResourceController(
-                admission: ResourceAdmission(definition: definition, store: store, context: context, log: log),
-                serializer: serializer
-            ).add(to: group)
+            let admission = ResourceAdmission(definition: definition, store: store, context: context, log: log)
+            admissions[definition.kind] = admission
+            ResourceController(admission: admission, serializer: serializer).add(to: group)
         }
+        guard !admissions.isEmpty else { return }
+        ResourceSetController(admissions: admissions, serializer: serializer, context: context, log: log).add(to: group)
     }
 
     func add(to group: RouterGroup<AdminRequestContext>) {

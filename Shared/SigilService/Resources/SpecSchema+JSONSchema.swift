@@ -49,6 +49,9 @@ extension SpecSchema.ObjectSchema {
             if property.writeOnly { schema["writeOnly"] = true }
             if let discriminator, discriminator.field == property.name {
                 schema["enum"] = [.string(discriminator.value)]
+            } else if !property.required || property.defaultValue != nil {
+                // Admission reads null as absent (as Kubernetes does: `labels:` with nothing after it in YAML).
+                schema = Self.nullable(schema)
             }
             properties[property.name] = .object(schema)
         }
@@ -59,5 +62,14 @@ extension SpecSchema.ObjectSchema {
         let required = self.properties.filter { $0.required && $0.defaultValue == nil }.map(\.name)
         if !required.isEmpty { schema["required"] = .array(required.map(JSONValue.string)) }
         return .object(schema)
+    }
+
+    /// The schema, or null.
+    static func nullable(_ schema: [String: JSONValue]) -> [String: JSONValue] {
+        var schema = schema
+        if case .string(let type)? = schema["type"] { schema["type"] = [.string(type), "null"] }
+        if case .array(let choices)? = schema["enum"] { schema["enum"] = .array(choices + [.null]) }
+        if case .array(let variants)? = schema["oneOf"] { schema["oneOf"] = .array(variants + [["type": "null"]]) }
+        return schema
     }
 }

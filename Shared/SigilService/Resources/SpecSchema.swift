@@ -15,7 +15,7 @@ public indirect enum SpecSchema: Sendable {
     case object(ObjectSchema)
     /// String keys to values of one schema (labels).
     case map(of: SpecSchema, maxEntries: Int)
-    /// Any JSON up to a size and depth, checked by the kind itself (e.g. an inline JSON Web Key Set).
+    /// A JSON object of any content up to a size and depth, checked by the kind itself (an inline JSON Web Key Set).
     case json(maxBytes: Int)
     /// An object whose `discriminator` field picks one of several object schemas (a kind's types).
     case variants(discriminator: String, [(value: String, schema: ObjectSchema)])
@@ -140,6 +140,7 @@ extension SpecSchema {
             }
             return .object(admitted)
         case .json(let maxBytes):
+            guard case .object = value else { throw Self.refuse(path, "must be a mapping") }
             try Self.checkFreeForm(value, at: path, depth: 0)
             guard (try? EventJSON.encoder.encode(value).count).map({ $0 <= maxBytes }) ?? false else {
                 throw Self.refuse(path, "must be at most \(maxBytes / 1024) KiB of JSON")

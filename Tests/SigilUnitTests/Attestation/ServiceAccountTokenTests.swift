@@ -176,6 +176,8 @@ struct ServiceAccountTokenTests {
             await refusal(base.merging(["allowedAlgorithms": ["HS256"]]) { $1 })?.field == "spec.allowedAlgorithms[0]")
         #expect(await refusal(base.merging(["audiences": []]) { $1 })?.field == "spec.audiences")
         #expect(await refusal(base.merging(["jwks": ["keys": []]]) { $1 })?.field == "spec.jwks")
+        // A key set is an object, as the schema says: a list is refused by the schema before the kind reads it.
+        #expect(await refusal(base.merging(["jwks": [NSNull()]]) { $1 })?.detail == "spec.jwks must be a mapping")
         #expect(await refusal(base.merging(["jwksFile": "/etc/jwks.json"]) { $1 })?.field == "spec.jwks")
         #expect(await refusal(base.merging(["type": "oidc"]) { $1 })?.field == "spec.type")
         // A key set with private material in it (a private EC key's d) is refused, naming the member.

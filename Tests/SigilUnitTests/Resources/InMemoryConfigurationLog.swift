@@ -20,8 +20,8 @@ final class InMemoryConfigurationLog: ConfigurationLog {
 
     func payloads() throws -> [any EventPayload] { try events.map { try EventCatalog.sigil.decode($0) } }
 
-    func append(_ event: CloudEvent) async throws {
-        try apply(event)
+    func append(contentsOf events: [CloudEvent]) async throws {
+        for event in events { try apply(event) }
     }
 
     /// Applies an event as if read from the topic (also one another replica wrote).

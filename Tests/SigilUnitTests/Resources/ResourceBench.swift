@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import SigilCrypto
 import SigilEvents
 import SigilKafka
 import Testing
@@ -22,10 +23,18 @@ struct ResourceBench {
     let context: ServiceContext
     let definitions: [ResourceDefinition]
 
-    init(_ service: SigilServiceDefinition, environment: [String: String] = [:]) async throws {
+    /// `signer`: the service's signing key (without one, what it writes is unsigned).
+    init(
+        _ service: SigilServiceDefinition, environment: [String: String] = [:], signer: EventSigner? = nil
+    ) async throws {
         definitions = service.resources
         log = InMemoryConfigurationLog(store: store, definitions: definitions)
-        context = try await Self.context(service, store: store, environment: environment)
+        var context = try await Self.context(service, store: store, environment: environment)
+        if let signer {
+            context.authentication = EventAuthentication(
+                signer: signer, verifier: try EventVerifier(TrustBundle(keys: [signer.trustedKey])))
+        }
+        self.context = context
     }
 
     /// A service context whose Kafka clients point nowhere (nothing here may reach a broker).

@@ -3,8 +3,8 @@ import Foundation
 import SigilClient
 
 /// `sigil apply -f FILE`: creates or replaces every resource of a multi-document YAML file at its owning service, in
-/// any order (a document naming one not yet created is applied after it). Applying the same file again changes
-/// nothing and writes no event.
+/// any order (a document naming one not yet created is applied after it). Each service gets its documents as sets of
+/// up to 1,000, each written as one signed batch. Applying the same file again changes nothing and writes no event.
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
@@ -26,7 +26,11 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 
     static func apply(_ documents: [ResourceDocument], client: AdminClient, dryRun: Bool = false) async throws {
-        let results = try await client.apply(documents, dryRun: dryRun)
+        // A file of several sets shows its progress (on standard error: standard output is the per-document report).
+        let results = try await client.apply(documents, dryRun: dryRun) { done, total in
+            guard total > AdminClient.setItems else { return }
+            FileHandle.standardError.write(Data("applied \(done) of \(total)\n".utf8))
+        }
         report(results, dryRun: dryRun)
         if results.contains(where: \.refused) { throw ExitCode(1) }
     }
