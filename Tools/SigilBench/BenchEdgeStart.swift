@@ -38,17 +38,6 @@ struct BenchEdgeStart: AsyncParsableCommand {
                 try await options.applied(service: service, projection: projection) >= count + resources ? true : nil
             }
         }
-        let admin = options.admin
-        try await AdminClient.waitFor("the policy service to hold the server workloads", within: .seconds(300)) {
-            () -> Bool? in
-            let (status, body, _) = try await admin.send(
-                .GET, try admin.setting("SIGIL_POLICY_URL") + "/v1/server-workloads")
-            guard status == 200, let object = try JSONSerialization.jsonObject(with: body) as? [String: Any],
-                let items = object["items"] as? [Any], items.count >= resources
-            else { return nil }
-            return true
-        }
-
         var environment = edge
         environment["SIGIL_HTTP_PORT"] = String(httpPort)
         environment["SIGIL_EDGE_PROXY_PORT"] = String(proxyPort)

@@ -35,12 +35,12 @@ public struct ResourceDefinition: Sendable {
             let current = index.get(tenant: target.tenant, name: target.name)
             let admitted = try await spec.admitted(
                 Admission(tenant: target.tenant, name: target.name, current: current, context: target.context))
-            let clash = admitted.uniqueness.flatMap { key in
-                index.first(tenant: target.tenant) { $0.name != target.name && $0.spec.uniqueness == key }
+            let clash = admitted.uniqueness.flatMap {
+                index.holder(of: $0, tenant: target.tenant, other: target.name)
             }
             return AdmittedSpec(
                 spec: try JSONValue(encoding: admitted), references: admitted.references,
-                uniqueness: admitted.uniqueness, clashesWith: clash?.name, unchanged: current?.spec == admitted)
+                uniqueness: admitted.uniqueness, clashesWith: clash, unchanged: current?.spec == admitted)
         }
         read = { store, tenant, name in
             try store.index(Spec.self).get(tenant: tenant, name: name).map(JSONValue.init(encoding:))

@@ -4,7 +4,29 @@ import Synchronization
 /// The typed resources of one kind, per tenant, in memory: what use sites read (the informer cache of Kubernetes).
 /// Filled from the owning service's projection after every committed batch that changed it.
 public final class ResourceIndex<Spec: ResourceSpec>: Sendable {
-    private let byTenant = Mutex<[String: [String: Resource<Spec>]]>([:])
+    private struct State {
+        var byTenant: [String: [String: Resource<Spec>]] = [:]
+        /// Tenant → `ResourceSpec.uniqueness` → the names that have it (one, unless replicas raced): admission's
+        /// duplicate check is a lookup, not a scan of the kind.
+        var holders: [String: [String: Set<String>]] = [:]
+
+        mutating func put(_ resource: Resource<Spec>) {
+            let tenant = resource.metadata.tenant
+            remove(tenant: tenant, name: resource.name)
+            byTenant[tenant, default: [:]][resource.name] = resource
+            if let key = resource.spec.uniqueness {
+                holders[tenant, default: [:]][key, default: []].insert(resource.name)
+            }
+        }
+
+        mutating func remove(tenant: String, name: String) {
+            guard let old = byTenant[tenant]?.removeValue(forKey: name), let key = old.spec.uniqueness else { return }
+            holders[tenant]?[key]?.remove(name)
+            if holders[tenant]?[key]?.isEmpty == true { holders[tenant]?[key] = nil }
+        }
+    }
+
+    private let state = Mutex(State())
     private let changes = Atomic<UInt64>(0)
 
     public init() {}
@@ -14,44 +36,44 @@ public final class ResourceIndex<Spec: ResourceSpec>: Sendable {
 
     /// The tenant's resources of this kind, by name.
     public func all(tenant: String) -> [Resource<Spec>] {
-        let resources = byTenant.withLock { $0[tenant] ?? [:] }
+        let resources = state.withLock { $0.byTenant[tenant] ?? [:] }
         return resources.values.sorted { $0.name < $1.name }
     }
 
     /// Every tenant's resources of this kind.
     public var everything: [Resource<Spec>] {
-        byTenant.withLock { $0.values.flatMap(\.values) }
+        state.withLock { $0.byTenant.values.flatMap(\.values) }
     }
 
-    /// Of the tenant's resources that match, the one first by name (without sorting the whole kind).
-    public func first(tenant: String, where matches: (Resource<Spec>) -> Bool) -> Resource<Spec>? {
-        byTenant.withLock { $0[tenant]?.values.filter(matches) ?? [] }.min { $0.name < $1.name }
+    /// The resource of the tenant, other than `name`, whose spec has this `uniqueness` (the first by name).
+    public func holder(of uniqueness: String, tenant: String, other name: String) -> String? {
+        state.withLock { $0.holders[tenant]?[uniqueness] ?? [] }.filter { $0 != name }.min()
     }
 
     public func get(tenant: String, name: String) -> Resource<Spec>? {
-        byTenant.withLock { $0[tenant]?[name] }
+        state.withLock { $0.byTenant[tenant]?[name] }
     }
 
     /// Adds or replaces one resource (for consumers that keep configuration in memory only).
     public func define(_ resource: Resource<Spec>) {
-        byTenant.withLock { $0[resource.metadata.tenant, default: [:]][resource.name] = resource }
+        state.withLock { $0.put(resource) }
         changes.add(1, ordering: .releasing)
     }
 
     /// Replaces the given resources and drops the named ones (after reading the rows a batch changed).
     public func update(_ resources: [Resource<Spec>], removing removed: [ResourceName]) {
-        byTenant.withLock { index in
-            for name in removed { index[name.tenant]?[name.name] = nil }
-            for resource in resources { index[resource.metadata.tenant, default: [:]][resource.name] = resource }
+        state.withLock { state in
+            for name in removed { state.remove(tenant: name.tenant, name: name.name) }
+            for resource in resources { state.put(resource) }
         }
         changes.add(1, ordering: .releasing)
     }
 
     /// Replaces everything (after reading the projection).
     public func replace(with resources: [Resource<Spec>]) {
-        var index: [String: [String: Resource<Spec>]] = [:]
-        for resource in resources { index[resource.metadata.tenant, default: [:]][resource.name] = resource }
-        byTenant.withLock { $0 = index }
+        var index = State()
+        for resource in resources { index.put(resource) }
+        state.withLock { $0 = index }
         changes.add(1, ordering: .releasing)
     }
 }
