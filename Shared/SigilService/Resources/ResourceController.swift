@@ -112,14 +112,17 @@ public struct ResourceController: Sendable {
         }
     }
 
-    static func document(_ request: Request) async throws -> JSONValue {
+    /// The JSON body, up to `maximumBytes`; `limit` says the limit to a person when the body is larger.
+    static func document(
+        _ request: Request, maximumBytes: Int = maximumDocumentBytes,
+        limit: String = "a resource document is at most \(maximumDocumentBytes / 1024) KiB"
+    ) async throws -> JSONValue {
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: maximumDocumentBytes)
+            body = try await request.body.collect(upTo: maximumBytes)
         } catch {
             throw ProblemDetails(
-                status: .contentTooLarge, slug: "document-too-large", title: "Document too large",
-                detail: "a resource document is at most \(maximumDocumentBytes / 1024) KiB")
+                status: .contentTooLarge, slug: "document-too-large", title: "Document too large", detail: limit)
         }
         guard let document = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) else {
             throw ProblemDetails(

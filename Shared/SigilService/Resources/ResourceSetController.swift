@@ -50,19 +50,9 @@ struct ResourceSetController: Sendable {
             let principal = try context.requirePrincipal([.admin])
             let dryRun = try ResourceController.dryRun(request)
             let assumed = try ResourceController.assumed(request)
-            let body: ByteBuffer
-            do {
-                body = try await request.body.collect(upTo: Self.maximumBytes)
-            } catch {
-                throw ProblemDetails(
-                    status: .contentTooLarge, slug: "document-too-large", title: "Document too large",
-                    detail: "a set of documents is at most \(Self.maximumBytes / 1024 / 1024) MiB; send it in parts")
-            }
-            guard let document = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) else {
-                throw ProblemDetails(
-                    status: .badRequest, slug: "malformed-body", title: "Malformed body",
-                    detail: "the body is not a JSON document")
-            }
+            let document = try await ResourceController.document(
+                request, maximumBytes: Self.maximumBytes,
+                limit: "a set of documents is at most \(Self.maximumBytes / 1024 / 1024) MiB; send it in parts")
             guard case .array(let items) = try schema.admit(document, at: "")["items"] else {
                 throw ProblemDetails.invalidField("items", "items must be a list")
             }

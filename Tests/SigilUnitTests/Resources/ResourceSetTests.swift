@@ -148,6 +148,12 @@ struct ResourceSetTests {
                 body: ByteBuffer(string: "{items: ")
             ) { $0.status }
             #expect(notJSON == .badRequest)
+            let tooLarge = try await client.execute(
+                uri: "/v1/apply", method: .post,
+                headers: [.authorization: "Bearer \(Bench.adminToken)", .contentType: "application/json"],
+                body: ByteBuffer(repeating: UInt8(ascii: " "), count: 16 * 1024 * 1024 + 1)
+            ) { $0.status }
+            #expect(tooLarge == .contentTooLarge)
         }
         #expect(bench.log.events.count == before)
     }
