@@ -41,7 +41,11 @@ struct ResourceAdmission: Sendable {
             return Outcome(change: change.change, resource: change.document)
         }
         try await Self.publish([event], context: context, log: log)
-        return try await outcome(of: change, tenant: principal.tenant)
+        let visible = try await awaitProjection(
+            name: name, tenant: principal.tenant, from: change.previous, to: change.version)
+        return Outcome(
+            change: change.change, resource: try definition.read(store, principal.tenant, name) ?? change.document,
+            visible: visible)
     }
 
     /// Checks a document that its schema admitted and makes the change it asks for, without writing it. `earlier`:
@@ -109,15 +113,6 @@ struct ResourceAdmission: Sendable {
             uniqueness: spec.uniqueness, document: document,
             event: try event(defined, tenant: tenant, name: name), version: resourceMetadata.resourceVersion,
             previous: current)
-    }
-
-    /// What a written change shows once this replica's projection has it.
-    func outcome(of change: AdmittedChange, tenant: String) async throws -> Outcome {
-        let visible = try await awaitProjection(
-            name: change.name, tenant: tenant, from: change.previous, to: change.version)
-        return Outcome(
-            change: change.change, resource: try definition.read(store, tenant, change.name) ?? change.document,
-            visible: visible)
     }
 
     /// `assumed` (`Kind/name`, on a dry run only): resources to count as gone, because the same delete would remove

@@ -119,8 +119,9 @@ struct ResourceSetController: Sendable {
                 continue
             }
             do {
-                let outcome = try await admissions[change.kind]!.outcome(of: change, tenant: principal.tenant)
-                outcomes[index].admit(change.change, version: .string(change.version ?? ""), visible: outcome.visible)
+                let visible = try await admissions[change.kind]!.awaitProjection(
+                    name: change.name, tenant: principal.tenant, from: change.previous, to: change.version)
+                outcomes[index].admit(change.change, version: .string(change.version ?? ""), visible: visible)
             } catch let problem as ProblemDetails {
                 outcomes[index].refuse(problem)
             }
