@@ -78,10 +78,13 @@ struct ConfigurationLogTests {
         let signer = EventSigner.generate(role: .policy, keyID: "policy-1").signer
         try await log.append(contentsOf: try set(2, signer: signer))
         try cluster.setBrokerDown(1)
-        // Nothing else may take the broker's port meanwhile (see KafkaTests.brokerDownAndUp).
+        // Nothing else may take the broker's port meanwhile, and the cluster must not go away while it is held: the
+        // mock aborts the process when it cannot listen there again (see KafkaTests.brokerDownAndUp).
         let port = try #require(cluster.bootstrapServers.split(separator: ":").last.flatMap { Int($0) })
         let held = try #require(HeldPort(port), "port \(port) was taken while the broker was down")
-        defer { held.release() }
         await #expect(throws: KafkaError.self) { try await log.append(contentsOf: try set(20, signer: signer)) }
+        held.release()
+        try cluster.setBrokerUp(1)
+        withExtendedLifetime(cluster) {}
     }
 }
