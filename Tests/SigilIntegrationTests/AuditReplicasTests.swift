@@ -137,6 +137,38 @@ struct AuditReplicasTests {
         }
     }
 
+    @Test("a replica that takes up a partition where another left off continues its chains, whatever it saw before")
+    func takesUpWhereAnotherLeftOff() async throws {
+        try await withAuditLog(partitions: 1) { log in
+            let (producer, postgres, schema, admin) = (log.producer, log.postgres, log.schema, log.admin)
+            let source = EventSource(service: "issue", instance: "1")
+            for index in 0..<20 {
+                let event = try TenantCreated(displayName: "t\(index)").cloudEvent(
+                    source: source, tenant: "acme", partitionKey: "key-\(index)")
+                _ = try await producer.sendAndAwait(event.kafkaMessage(topic: topic))
+            }
+            var configuration = KafkaConsumerConfiguration(
+                client: .init(bootstrapServers: log.cluster.bootstrapServers, clientID: "reader"),
+                mode: .assign([.init(topic: topic, partition: 0, offset: .beginning)]))
+            configuration.fetchWaitMaxMilliseconds = 5
+            let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+            var messages: [KafkaConsumerMessage] = []
+            while messages.count < 20, let batch = try await consumer.nextBatch() { messages += batch }
+            await consumer.close()
+            // Both replicas are up before either applies anything (what B knows of the chain is from then); A applies
+            // the first ten, then B the next ten from the stored offset, as after a rebalance.
+            let (first, second) = (log.runner("audit-a"), log.runner("audit-b"))
+            #expect(try await first.applyBatch(Array(messages[0..<10])).applied == 10)
+            #expect(try await second.applyBatch(Array(messages[10..<20])).applied == 10)
+            #expect(try await TestPostgres.count(postgres, "\(schema.rawValue).events", where: "true") == 20)
+            #expect(try await admin.highWatermark(topic: "deadletter", partition: 0) == 0)
+            let report = try await AuditVerifier(schema: schema, postgres: postgres, events: nil)
+                .verify(tenant: "acme", logger: logger)
+            #expect(report.verified, "\(report.breaks)")
+            #expect(report.records == 20)
+        }
+    }
+
     /// A mock cluster with the events topic (`partitions`) and a dead-letter topic, a fresh audit schema (dropped
     /// after `body`), and runners of the audit projection reading them.
     struct AuditLog: Sendable {

@@ -9,8 +9,11 @@ import Synchronization
 
 /// Projects every event of every topic into `audit.events`: a batch is one multi-row insert (arrays bound as
 /// parameters and unnested), in the runner's transaction with the offsets. Records are chained per tenant and
-/// partition (`AuditChainID`); the chains' heads stay in memory, loaded at start and again whenever another replica
-/// took over a partition, and advance only once the batch has committed. An event is recorded once, by its id: a second
+/// partition (`AuditChainID`); the heads of the batch's partitions are read in that transaction, after the runner has
+/// claimed the partitions' offsets (so no other replica can move them until it ends). Heads kept in memory between
+/// batches went stale when another replica committed between this one's reload of the heads and of the offsets: its
+/// next records then took sequences already used, and the unique violation dead-lettered them. An event is recorded
+/// once, by its id: a second
 /// record with an id already in the log (a service killed after publishing and before committing its offset handles
 /// the record again and publishes the same event, with the same derived id; a producer retry; a replay) is counted
 /// (`sigil.audit.duplicates`) and skipped, so every decision is in the log exactly once. What a replay caused (the
@@ -19,9 +22,6 @@ final class AuditProjection: Projection {
     let name = "audit-log"
     let schema: SchemaName
     private let postgres: PostgresClient
-    private let heads = Mutex<[AuditChainID: AuditChainHead]>([:])
-    /// Heads this batch moved, applied to `heads` when it commits.
-    private let pending = Mutex<[AuditChainID: AuditChainHead]>([:])
     private let committed: @Sendable ([AuditRecord]) -> Void
     private let appended = Mutex<[AuditRecord]>([])
     private let recordedCount = Atomic<Int>(0)
@@ -36,8 +36,6 @@ final class AuditProjection: Projection {
     }
 
     func start(logger: Logger) async throws {
-        let loaded = try await Self.heads(schema: schema, postgres: postgres, logger: logger)
-        heads.withLock { $0 = loaded }
         beginBatch()
     }
 
@@ -60,7 +58,6 @@ final class AuditProjection: Projection {
     }
 
     func beginBatch() {
-        pending.withLock { $0.removeAll() }
         appended.withLock { $0.removeAll() }
     }
 
@@ -69,8 +66,8 @@ final class AuditProjection: Projection {
     }
 
     func apply(batch events: [ProjectedEvent], connection: PostgresConnection, logger: Logger) async throws {
-        let current = heads.withLock { $0 }
-        var moved = pending.withLock { $0 }
+        let current = try await heads(of: events, connection: connection, logger: logger)
+        var moved: [AuditChainID: AuditChainHead] = [:]
         var records: [AuditRecord] = []
         records.reserveCapacity(events.count)
         var seen = try await recordedIDs(of: events, connection: connection, logger: logger)
@@ -105,16 +102,10 @@ final class AuditProjection: Projection {
         }
         try await insert(records, connection: connection, logger: logger)
         try await store(moved, connection: connection, logger: logger)
-        pending.withLock { $0 = moved }
         appended.withLock { $0.append(contentsOf: records) }
     }
 
     func batchCommitted(logger: Logger) async throws {
-        let moved = pending.withLock { pending in
-            defer { pending.removeAll() }
-            return pending
-        }
-        heads.withLock { heads in heads.merge(moved) { _, new in new } }
         let records = appended.withLock { records in
             defer { records.removeAll() }
             return records
@@ -129,6 +120,29 @@ final class AuditProjection: Projection {
     private struct EventKey: Hashable {
         let tenant: String
         let id: String
+    }
+
+    /// The heads of the chains of the events' partitions, as committed (or moved earlier in this transaction).
+    private func heads(
+        of events: [ProjectedEvent], connection: PostgresConnection, logger: Logger
+    ) async throws -> [AuditChainID: AuditChainHead] {
+        let partitions = Array(Set(events.map { TopicPartition(topic: $0.topic, partition: $0.partition) }))
+        guard !partitions.isEmpty else { return [:] }
+        let rows = try await connection.query(
+            """
+            SELECT tenant, topic, partition, sequence, hash FROM \(unescaped: schema.rawValue).chain_heads
+            WHERE (topic, partition) IN (SELECT * FROM unnest(\(partitions.map(\.topic)), \(partitions.map(\.partition))))
+            """,
+            logger: logger
+        )
+        var loaded: [AuditChainID: AuditChainHead] = [:]
+        for try await (tenant, topic, partition, sequence, hash) in rows.decode(
+            (String, String, Int32, Int64, ByteBuffer).self)
+        {
+            loaded[AuditChainID(tenant: tenant, topic: topic, partition: partition)] = AuditChainHead(
+                sequence: sequence, hash: Array(buffer: hash))
+        }
+        return loaded
     }
 
     /// The batch's events already in the log (one indexed lookup per batch, in its transaction).
