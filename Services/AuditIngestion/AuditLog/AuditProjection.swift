@@ -43,10 +43,14 @@ final class AuditProjection: Projection {
     static func heads(
         schema: SchemaName, postgres: PostgresClient, logger: Logger
     ) async throws -> [AuditChainID: AuditChainHead] {
-        let rows = try await postgres.query(
-            "SELECT tenant, topic, partition, sequence, hash FROM \(unescaped: schema.rawValue).chain_heads",
-            logger: logger
-        )
+        try await decodeHeads(
+            try await postgres.query(
+                "SELECT tenant, topic, partition, sequence, hash FROM \(unescaped: schema.rawValue).chain_heads",
+                logger: logger))
+    }
+
+    /// Rows of `chain_heads` (tenant, topic, partition, sequence, hash), by chain.
+    private static func decodeHeads(_ rows: PostgresRowSequence) async throws -> [AuditChainID: AuditChainHead] {
         var loaded: [AuditChainID: AuditChainHead] = [:]
         for try await (tenant, topic, partition, sequence, hash) in rows.decode(
             (String, String, Int32, Int64, ByteBuffer).self)
@@ -128,21 +132,13 @@ final class AuditProjection: Projection {
     ) async throws -> [AuditChainID: AuditChainHead] {
         let partitions = Array(Set(events.map { TopicPartition(topic: $0.topic, partition: $0.partition) }))
         guard !partitions.isEmpty else { return [:] }
-        let rows = try await connection.query(
-            """
-            SELECT tenant, topic, partition, sequence, hash FROM \(unescaped: schema.rawValue).chain_heads
-            WHERE (topic, partition) IN (SELECT * FROM unnest(\(partitions.map(\.topic)), \(partitions.map(\.partition))))
-            """,
-            logger: logger
-        )
-        var loaded: [AuditChainID: AuditChainHead] = [:]
-        for try await (tenant, topic, partition, sequence, hash) in rows.decode(
-            (String, String, Int32, Int64, ByteBuffer).self)
-        {
-            loaded[AuditChainID(tenant: tenant, topic: topic, partition: partition)] = AuditChainHead(
-                sequence: sequence, hash: Array(buffer: hash))
-        }
-        return loaded
+        return try await Self.decodeHeads(
+            try await connection.query(
+                """
+                SELECT tenant, topic, partition, sequence, hash FROM \(unescaped: schema.rawValue).chain_heads
+                WHERE (topic, partition) IN (SELECT * FROM unnest(\(partitions.map(\.topic)), \(partitions.map(\.partition))))
+                """,
+                logger: logger))
     }
 
     /// The batch's events already in the log (one indexed lookup per batch, in its transaction).
