@@ -7,7 +7,7 @@ struct AdmittedChange: Sendable {
     let change: ResourceAdmission.Change
     /// What no other resource of the kind may share (`ResourceSpec.uniqueness`).
     let uniqueness: String?
-    /// The resource as it will read.
+    /// The resource as it will read; nil when unchanged (it reads as stored).
     let document: JSONValue?
     /// Nil when nothing changes.
     let event: CloudEvent?

@@ -38,7 +38,8 @@ struct ResourceAdmission: Sendable {
             try ResourceDocumentSchema.document(definition).admit(document, at: ""), name: name, principal: principal,
             ifMatch: ifMatch, dryRun: dryRun, assumed: assumed)
         guard !dryRun, let event = change.event else {
-            return Outcome(change: change.change, resource: change.document)
+            return Outcome(
+                change: change.change, resource: try change.document ?? definition.read(store, principal.tenant, name))
         }
         try await Self.publish([event], context: context, log: log)
         let visible = try await awaitProjection(
@@ -89,8 +90,8 @@ struct ResourceAdmission: Sendable {
         }
         if let current, spec.unchanged, current.metadata.labels == metadata.labels {
             return AdmittedChange(
-                kind: definition.kind, name: name, change: .unchanged, uniqueness: spec.uniqueness,
-                document: try definition.read(store, tenant, name), event: nil, previous: current)
+                kind: definition.kind, name: name, change: .unchanged, uniqueness: spec.uniqueness, document: nil,
+                event: nil, previous: current)
         }
 
         let now = Date()

@@ -114,14 +114,16 @@ struct ResourceSetController: Sendable {
         let events = changes.compactMap(\.change.event)
         if !dryRun, !events.isEmpty { try await ResourceAdmission.publish(events, context: context, log: log) }
         for (index, change) in changes {
+            // The version written (or, on a dry run, that would be); unchanged: the one there.
+            let version = change.version ?? change.previous?.metadata.resourceVersion
             guard !dryRun, change.event != nil else {
-                outcomes[index].admit(change.change, version: change.document?["metadata"]?["resourceVersion"])
+                outcomes[index].admit(change.change, version: version)
                 continue
             }
             do {
                 let visible = try await admissions[change.kind]!.awaitProjection(
                     name: change.name, tenant: principal.tenant, from: change.previous, to: change.version)
-                outcomes[index].admit(change.change, version: .string(change.version ?? ""), visible: visible)
+                outcomes[index].admit(change.change, version: version, visible: visible)
             } catch let problem as ProblemDetails {
                 outcomes[index].refuse(problem)
             }
@@ -149,10 +151,10 @@ struct ResourceSetController: Sendable {
             status = problem.statusCode
         }
 
-        mutating func admit(_ change: ResourceAdmission.Change, version: JSONValue?, visible: Bool = true) {
+        mutating func admit(_ change: ResourceAdmission.Change, version: String?, visible: Bool = true) {
             problem = nil
             self.change = change
-            resourceVersion = version?.stringValue
+            resourceVersion = version
             status = !visible ? 202 : change == .created ? 201 : 200
         }
     }
