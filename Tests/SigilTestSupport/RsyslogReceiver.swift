@@ -10,7 +10,8 @@ public final class RsyslogReceiver: @unchecked Sendable {
 
     public var output: URL { directory.appendingPathComponent("received.log") }
 
-    /// A CA and a server certificate for 127.0.0.1 and localhost (openssl), for the TLS receiver; the CA's PEM.
+    /// A CA, a server certificate for 127.0.0.1 and localhost and a client certificate (openssl), for the TLS
+    /// receiver; the CA's PEM.
     public static func makeCertificates(in directory: URL) throws -> String {
         let script = """
             set -e
@@ -22,6 +23,11 @@ public final class RsyslogReceiver: @unchecked Sendable {
             printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext
             openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext \
               -out server.pem 2>/dev/null
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=sigil-audit \
+              -keyout client.key -out client.csr 2>/dev/null
+            printf 'extendedKeyUsage=clientAuth\\n' > client.ext
+            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext \
+              -out client.pem 2>/dev/null
             """
         try Self.shell(script)
         return try String(contentsOf: directory.appendingPathComponent("ca.pem"), encoding: .utf8)
@@ -30,12 +36,25 @@ public final class RsyslogReceiver: @unchecked Sendable {
     /// The CA a TLS receiver's certificate chains to (PEM), for the senders to trust; nil over plain TCP.
     public let caPEM: String?
 
-    public init(tls: Bool = false) throws {
+    /// Whether the TLS receiver refuses senders without a certificate from its CA (`x509/certvalid`).
+    public let requiresClientCertificate: Bool
+
+    public init(tls: Bool = false, requiresClientCertificate: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rsyslog-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try Self.freePort()
         self.tls = tls
+        self.requiresClientCertificate = requiresClientCertificate
         caPEM = tls ? try Self.makeCertificates(in: directory) : nil
+    }
+
+    /// A client certificate (and its key) from the receiver's CA, PEM.
+    public var clientCertificate: (certificate: String, key: String)? {
+        guard tls,
+            let certificate = try? String(contentsOf: directory.appendingPathComponent("client.pem"), encoding: .utf8),
+            let key = try? String(contentsOf: directory.appendingPathComponent("client.key"), encoding: .utf8)
+        else { return nil }
+        return (certificate, key)
     }
 
     public func start() throws {
@@ -46,7 +65,8 @@ public final class RsyslogReceiver: @unchecked Sendable {
                    DefaultNetstreamDriverCAFile="\(directory.path)/ca.pem"
                    DefaultNetstreamDriverCertFile="\(directory.path)/server.pem"
                    DefaultNetstreamDriverKeyFile="\(directory.path)/server.key")
-            module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")
+            module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" \
+                   StreamDriver.AuthMode="\(requiresClientCertificate ? "x509/certvalid" : "anon")")
             """
             : """
             module(load="imtcp")

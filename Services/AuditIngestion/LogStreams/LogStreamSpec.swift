@@ -41,7 +41,7 @@ struct LogStreamSpec: ResourceSpec {
         case .file(let file):
             _ = try file.resolved(in: LogFileDirectory.configured(admission.context.configuration))
         case .syslog(let syslog):
-            try syslog.check()
+            stored.destination = .syslog(try syslog.admitted(admission))
         case .splunkHEC(let hec):
             stored.destination = .splunkHEC(try hec.admitted(admission))
         case .webhook(let webhook):
@@ -138,58 +138,6 @@ enum LogDestination: Codable, Sendable, Equatable {
         case .s3(let s3): "s3://\(s3.bucket)/\(s3.prefix)"
         case .kafka(let kafka): "kafka://\(kafka.brokers)/\(kafka.topic)"
         case .file(let file): "file:\(file.path)"
-        }
-    }
-}
-
-/// Syslog: RFC 5424 messages over TCP (RFC 6587 octet counting), TLS (RFC 5425) or UDP (RFC 5426).
-struct SyslogDestination: Codable, Sendable, Equatable {
-    static let type = "syslog"
-    enum Transport: String, Codable, Sendable, CaseIterable { case tcp, tls, udp }
-
-    var transport: Transport
-    var host: String
-    var port: Int
-    /// PEM: the certificate authorities the receiver's certificate must chain to (TLS only; the system's when absent).
-    var ca: String?
-    /// The name the receiver's certificate must carry (TLS only; `host` when absent).
-    var serverName: String?
-
-    static let schema = SpecSchema.ObjectSchema(
-        "A syslog receiver.",
-        [
-            .init("type", .string(choices: [type]), required: true, "The destination's type."),
-            .init(
-                "transport", .string(choices: Transport.allCases.map(\.rawValue)), required: true,
-                "tcp (octet counting), tls (RFC 5425) or udp (RFC 5426)."),
-            .init(
-                "host",
-                .string(
-                    maxLength: 253,
-                    pattern: (
-                        regex: "^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$",
-                        meaning: "a host name or IP address"
-                    )), required: true, "The receiver's host."),
-            .init("port", .integer(minimum: 1, maximum: 65535), required: true, "The receiver's port."),
-            .init(
-                "ca", .pem, "PEM certificate authorities for the receiver's certificate (tls)."),
-            .init("serverName", .string(maxLength: 253), "The name the receiver's certificate carries (tls)."),
-        ])
-
-    func check() throws {
-        guard transport == .tls else {
-            if ca != nil || serverName != nil {
-                throw ProblemDetails.invalidField(
-                    ca != nil ? "spec.destination.ca" : "spec.destination.serverName",
-                    "ca and serverName apply to transport tls only")
-            }
-            return
-        }
-        if let ca {
-            guard let certificates = try? NIOSSLCertificate.fromPEMBytes(Array(ca.utf8)), !certificates.isEmpty else {
-                throw ProblemDetails.invalidField(
-                    "spec.destination.ca", "spec.destination.ca must hold PEM certificates")
-            }
         }
     }
 }

@@ -135,6 +135,58 @@ struct KindAdmissionTests {
                 ])
             #expect(syslog.status == .created, "\(syslog.detail)")
 
+            // A client certificate for TLS receivers: its key must be its own, is encrypted, never shown.
+            let pki = try DemoPKI()
+            let sender = try pki.workload(path: "/sigil-audit")
+            let other = try pki.workload(path: "/someone-else")
+            @Sendable func mutualTLS(_ extra: [String: JSONValue]) -> JSONValue {
+                var destination: [String: JSONValue] = [
+                    "type": "syslog", "transport": "tls", "host": "siem.example", "port": 6514,
+                ]
+                destination.merge(extra) { $1 }
+                return stream(.object(destination), format: "rfc5424")
+            }
+            let certificate = JSONValue.string(sender.chainPEM)
+            let clientRefusals: [(JSONValue, String)] = [
+                (
+                    ["type": "syslog", "transport": "tcp", "host": "s", "port": 1, "clientCertificate": certificate],
+                    "clientCertificate"
+                ),
+                (mutualTLS(["clientKey": .string(sender.keyPEM)]), "clientCertificate"),
+                (
+                    mutualTLS(["clientCertificate": "not a certificate", "clientKey": .string(sender.keyPEM)]),
+                    "clientCertificate"
+                ),
+                (mutualTLS(["clientCertificate": certificate]), "clientKey"),
+                (mutualTLS(["clientCertificate": certificate, "clientKey": "not a key"]), "clientKey"),
+                (mutualTLS(["clientCertificate": certificate, "clientKey": .string(other.keyPEM)]), "clientKey"),
+            ]
+            for (document, field) in clientRefusals {
+                let spec = document["destination"] == nil ? stream(document) : document
+                let answer = try await put(client, .logStream, "bad", spec)
+                #expect(answer.status == .unprocessableContent, "\(field)")
+                #expect(answer.field == "spec.destination.\(field)", "\(field): \(answer.detail)")
+                #expect(!answer.detail.contains("PRIVATE KEY"))
+            }
+            let mutual = try await put(
+                client, .logStream, "soc-mtls",
+                mutualTLS(["clientCertificate": certificate, "clientKey": .string(sender.keyPEM)]))
+            #expect(mutual.status == .created, "\(mutual.detail)")
+            #expect(!"\(mutual.body)".contains("PRIVATE KEY") && "\(mutual.body)".contains("clientKeyEncrypted"))
+            // Applied again as shown (`sigil get -o yaml`): the encrypted key is taken back and checked again.
+            let shownDestination = try #require(mutual.body["spec"]?["destination"])
+            let again = try await put(
+                client, .logStream, "soc-mtls", ["destination": shownDestination, "format": "rfc5424"])
+            #expect(again.status == .ok, "\(again.detail)")
+            guard case .object(var otherCertificate) = shownDestination else { throw CancellationError() }
+            otherCertificate["clientCertificate"] = .string(other.chainPEM)
+            let mismatched = try await put(
+                client, .logStream, "soc-mtls", ["destination": .object(otherCertificate), "format": "rfc5424"])
+            #expect(mismatched.field == "spec.destination.clientKey", "\(mismatched.detail)")
+            for event in bench.log.events {
+                #expect(!String(decoding: event.data, as: UTF8.self).contains("PRIVATE KEY"))
+            }
+
             // HTTP destinations: https (http only to this host); secrets encrypted, never shown.
             let token = "hec-token-\(UUID().uuidString)"
             let plain = try await put(

@@ -43,7 +43,11 @@ extension Resource where Spec == LogStreamSpec {
         case .syslog(let syslog):
             return syslog.transport == .udp
                 ? try SyslogUDPSender(destination: syslog, formatter: formatter)
-                : try SyslogStreamSender(destination: syslog, formatter: formatter)
+                : try SyslogStreamSender(
+                    destination: syslog,
+                    clientKey: syslog.clientCertificate == nil
+                        ? nil : try secret(syslog.clientKeyEncrypted, "clientKey"),
+                    formatter: formatter)
         case .splunkHEC(let hec):
             return try SplunkHECSender(
                 destination: hec, token: try secret(hec.tokenEncrypted, "token"), formatter: formatter)
