@@ -76,7 +76,7 @@ extension SigilServiceDefinition {
                     ]
                 },
             ],
-            topics: [.config, .accessDecisions, .accessReplies, .deadletter]
+            topics: [.config, .accessDecisions, .accessReplies, .accessLeases, .deadletter]
         )
         let keyring = IssuanceParts.keyring
         definition.resources = [ResourceDefinition(CredentialProviderSpec.self)]
@@ -126,7 +126,16 @@ extension SigilServiceDefinition {
                     try await issuer.handle(event, payload, logger: logger)
                 }
             ]
-            if let leases = try? IssuanceParts.leases.get(context) { workers.append(leases) }
+            if let leases = try? IssuanceParts.leases.get(context) {
+                workers.append(leases)
+                // Edges end the leases whose access was withdrawn.
+                workers.append(
+                    EventWorker(name: "lease-releases", topics: [.accessLeases], context: context) {
+                        event, payload, _ in
+                        guard let released = payload as? LeaseReleased else { return }
+                        try await leases.release(released, tenant: event.tenant)
+                    })
+            }
             if let postgres = context.postgres {
                 workers.append(
                     DataKeyRewrap(

@@ -1,5 +1,6 @@
 import Logging
 import NIOPosix
+import SigilEvents
 import SigilService
 
 extension SigilServiceDefinition {
@@ -12,7 +13,7 @@ extension SigilServiceDefinition {
                 "Edge proxy: gathers workload evidence, obtains credentials and injects them into outgoing requests.",
             defaultPort: 7105,
             schema: nil,
-            topics: [.config, .accessRequests, .accessReplies, .edgeActivity, .posture]
+            topics: [.config, .accessRequests, .accessReplies, .accessLeases, .edgeActivity, .posture]
         )
         let parts = ServicePart { context in try EdgeParts(context) }
         definition.workers = { context in
@@ -87,9 +88,22 @@ struct EdgeParts: Sendable {
                 configuration: edge, serverWorkloads: view.serverWorkloads, credentials: credentials,
                 reporter: reporter, logger: context.logger),
             group: group)
+        var databaseEnvironment = PostgresEnvironment(
+            configuration: edge, credentials: credentials, sessions: PostgresSessions(), logger: context.logger)
+        databaseEnvironment.releaseLease = { [context] lease, refusal in
+            do {
+                try context.enqueue(
+                    LeaseReleased(
+                        leaseID: lease, edgeID: edgeID, reason: refusal.code, detail: String(refusal.detail.prefix(500))
+                    ),
+                    to: .accessLeases, tenant: tenant, partitionKey: lease, subject: lease)
+            } catch {
+                // The lease still ends at its expiry: it is no longer renewed.
+                context.logger.warning(
+                    "lease release not sent", metadata: ["lease": "\(lease)", "error": "\(String(reflecting: error))"])
+            }
+        }
         databases = PostgresListeners(
-            environment: PostgresEnvironment(
-                configuration: edge, credentials: credentials, sessions: PostgresSessions(), logger: context.logger),
-            serverWorkloads: view.serverWorkloads, group: group)
+            environment: databaseEnvironment, serverWorkloads: view.serverWorkloads, group: group)
     }
 }

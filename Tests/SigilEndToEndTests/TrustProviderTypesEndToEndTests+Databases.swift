@@ -7,8 +7,8 @@ import Testing
 /// `postgres` server workload; psql connects with no password and is logged in as a role sigil-issue made for its
 /// lease (`postgres-dynamic`); a session outlives the lease's renewals; `sigil lease revoke` ends the open session
 /// (the client sees the connection closed, no backend of the role is left, the role is gone); after the access policy
-/// goes, the lease is not renewed and ends at its expiry, its session with it; `postgres-static` logs in as a stored
-/// role.
+/// goes, the edge releases the lease and it ends with its session (`access-withdrawn`); `postgres-static` logs in as a
+/// stored role.
 extension TrustProviderTypesEndToEndTests {
     func databases(_ constellation: LocalConstellation) async throws {
         let admin = constellation.admin
@@ -109,7 +109,8 @@ extension TrustProviderTypesEndToEndTests {
             } ? true : nil
         }
 
-        // The policy goes: the lease in use is not renewed, ends at its expiry, and its session with it.
+        // The policy goes: the edge, refused when it asks again for the session in use, releases the lease, and
+        // sigil-issue ends it and the session at once (access-withdrawn), not at its expiry.
         let renewed = try await AdminClient.waitFor("a new lease", within: .seconds(20)) {
             let answer = try await psql(listenPort, "SELECT current_user")
             return answer.status == 0 ? answer.output.trimmingCharacters(in: .whitespacesAndNewlines) : nil
@@ -119,10 +120,11 @@ extension TrustProviderTypesEndToEndTests {
         try await Task.sleep(for: .seconds(1))
         let removed = try await admin.delete(route("orders-db", listen: listenPort, provider: "orders-lease").suffix(1))
         #expect(removed.allSatisfy { $0.change == "deleted" }, "\(removed.map { $0.detail ?? "" })")
-        let expired = try await doomed.finished(within: .seconds(25))
-        #expect(expired.contains("terminating connection"), "\(expired)")
+        let withdrawn = try await doomed.finished(within: .seconds(25))
+        #expect(withdrawn.contains("terminating connection"), "\(withdrawn)")
         let (_, all) = try await constellation.sigil(["lease", "list", "--all"])
-        #expect(all.split(separator: "\n").contains { $0.contains(renewed) && $0.contains("expired") }, "\(all)")
+        let released = all.split(separator: "\n").first { $0.contains(renewed) }.map(String.init) ?? all
+        #expect(released.contains("access-withdrawn by edge "), "\(all)")
         #expect(try constellation.psql("SELECT count(*) FROM pg_roles WHERE rolname = '\(renewed)'") == "0")
     }
 

@@ -14,9 +14,15 @@ import Testing
 final class DatabaseRequester: AccessRequester {
     let requests = NIOLockedValueBox(0)
     let asked = NIOLockedValueBox<[(serverWorkload: String, request: RequestAttributes)]>([])
-    let answer: Result<HeldCredential.Injection, EdgeRefusal>
+    /// What every request gets; a test may change it (access withdrawn).
+    let answer: NIOLockedValueBox<Result<HeldCredential.Injection, EdgeRefusal>>
+    /// The lease the credentials are under, if any.
+    let leaseID: String?
 
-    init(answer: Result<HeldCredential.Injection, EdgeRefusal>) { self.answer = answer }
+    init(answer: Result<HeldCredential.Injection, EdgeRefusal>, leaseID: String? = nil) {
+        self.answer = NIOLockedValueBox(answer)
+        self.leaseID = leaseID
+    }
 
     func requestCredential(
         for workload: EdgeServerWorkload, request: RequestAttributes, evidence: WorkloadEvidence.Gathered,
@@ -27,12 +33,12 @@ final class DatabaseRequester: AccessRequester {
             return $0
         }
         asked.withLockedValue { $0.append((workload.name, request)) }
-        switch answer {
+        switch answer.withLockedValue({ $0 }) {
         case .failure(let refusal): throw refusal
         case .success(let injection):
             return HeldCredential(
                 requestID: "request-\(number)", injection: injection, obtainedAt: Date(),
-                expiresAt: Date().addingTimeInterval(300))
+                expiresAt: Date().addingTimeInterval(300), accessPolicy: "orders-policy", leaseID: leaseID)
         }
     }
 }
@@ -42,6 +48,7 @@ final class DatabaseRequester: AccessRequester {
 struct DatabaseEdge: Sendable {
     let listeners: PostgresListeners
     let requester: DatabaseRequester
+    var credentials: CredentialBroker { listeners.environment.credentials }
     let group: MultiThreadedEventLoopGroup
     let port: Int
     let logger = Logger(label: "test.database-edge")
@@ -50,6 +57,7 @@ struct DatabaseEdge: Sendable {
         answer: Result<HeldCredential.Injection, EdgeRefusal> = .success(
             .postgres(user: PostgresEdgeTests.role, password: PostgresEdgeTests.password)),
         databasePort: Int? = nil, tls: Bool = false, ca: String? = nil, startupTimeout: Duration? = nil,
+        leaseID: String? = nil, releaseLease: @escaping @Sendable (String, EdgeRefusal) -> Void = { _, _ in },
         _ body: (DatabaseEdge) async throws -> Void
     ) async throws {
         let url = try #require(URLComponents(string: try TestPostgres.url()))
@@ -61,7 +69,7 @@ struct DatabaseEdge: Sendable {
         let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("sigil-db-\(UUID())").path
         try "token".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: tokenFile) }
-        let requester = DatabaseRequester(answer: answer)
+        let requester = DatabaseRequester(answer: answer, leaseID: leaseID)
         var configuration = EdgeConfiguration(testEdgeID: "edge-db-test")
         if let startupTimeout { configuration.clientIdleTimeout = startupTimeout }
         let credentials = CredentialBroker(
@@ -72,10 +80,11 @@ struct DatabaseEdge: Sendable {
             target: AccessTarget(scheme: "postgres", host: "127.0.0.1", port: databasePort ?? url.port ?? 5432),
             tls: tls ? try UpstreamTLS(ca: ca, serverName: nil, host: "127.0.0.1") : nil, listenPort: 0)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var environment = PostgresEnvironment(
+            configuration: configuration, credentials: credentials, sessions: PostgresSessions(), logger: logger)
+        environment.releaseLease = releaseLease
         let listeners = PostgresListeners(
-            environment: PostgresEnvironment(
-                configuration: configuration, credentials: credentials, sessions: PostgresSessions(), logger: logger),
-            serverWorkloads: ServerWorkloadIndex([workload]), group: group)
+            environment: environment, serverWorkloads: ServerWorkloadIndex([workload]), group: group)
         await listeners.reconcile()
         let port = try #require(listeners.addresses["orders-db"]?.port, "the listener is open")
         let edge = DatabaseEdge(listeners: listeners, requester: requester, group: group, port: port)

@@ -153,6 +153,47 @@ struct PostgresEdgeTests {
         }
     }
 
+    @Test("access withdrawn under an open session: asked again, refused, its lease released once; not when unanswered")
+    func releasesWithdrawnLease() async throws {
+        let released = NIOLockedValueBox<[(lease: String, code: String)]>([])
+        try await DatabaseEdge.with(
+            leaseID: "lease-under-test",
+            releaseLease: { lease, refusal in
+                released.withLockedValue { $0.append((lease, refusal.code)) }
+            }
+        ) { edge in
+            try await edge.withConnection { connection in
+                _ = try await connection.query("SELECT 1", logger: edge.logger).collect()
+                // The control plane does not answer: nothing is released (a lease is kept through an outage).
+                edge.requester.answer.withLockedValue {
+                    $0 = .failure(
+                        EdgeRefusal(
+                            kind: .unavailable, stage: "edge", code: "control-plane-timeout", detail: "no answer"))
+                }
+                edge.credentials.cache.revoke(.accessPolicy("orders-policy"))
+                edge.listeners.keepCredentialsFresh()
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(released.withLockedValue { $0.isEmpty })
+                #expect(edge.requester.requests.withLockedValue { $0 } == 2, "asked again for the open session")
+                // The policy now refuses: the lease the session logged in under is released, once.
+                edge.requester.answer.withLockedValue {
+                    $0 = .failure(
+                        EdgeRefusal(kind: .refused, stage: "policy", code: "no-matching-policy", detail: "no policy"))
+                }
+                try await Task.sleep(for: .seconds(5.1))  // asked at most every 5 s per credential
+                edge.listeners.keepCredentialsFresh()
+                try await Task.sleep(for: .milliseconds(300))
+                try await Task.sleep(for: .seconds(5.1))
+                edge.listeners.keepCredentialsFresh()
+                try await Task.sleep(for: .milliseconds(300))
+                let calls = released.withLockedValue { $0 }
+                #expect(calls.count == 1, "\(calls)")
+                #expect(calls.first?.lease == "lease-under-test" && calls.first?.code == "no-matching-policy")
+                #expect(edge.requester.requests.withLockedValue { $0 } == 4)
+            }
+        }
+    }
+
     @Test("a cancel request (psql interrupted) reaches the backend running the query")
     func cancel() async throws {
         try await DatabaseEdge.with { edge in

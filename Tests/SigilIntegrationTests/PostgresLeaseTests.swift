@@ -122,6 +122,41 @@ struct PostgresLeaseTests {
         }
     }
 
+    @Test(
+        "an edge releases its own lease (access withdrawn): ended at once, its session terminated; another edge cannot")
+    func releasedByItsEdge() async throws {
+        try await withReplicas { replicas in
+            let lease = try await replicas.first.lease(
+                Self.granted(edge: "edge-1"), tenant: "acme", provider: replicas.provider, spec: replicas.spec)
+            let url = try #require(URLComponents(string: try TestPostgres.url()))
+            let session = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(),
+                configuration: .init(
+                    host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: lease.role,
+                    password: lease.password, database: String(url.path.dropFirst()), tls: .disable),
+                id: 8, logger: logger)
+            // Another edge naming this lease, or this edge in another tenant: nothing happens.
+            let stranger = LeaseReleased(
+                leaseID: lease.leaseID, edgeID: "edge-2", reason: "no-matching-policy", detail: "no policy")
+            #expect(try await replicas.second.release(stranger, tenant: "acme") == false)
+            let own = LeaseReleased(
+                leaseID: lease.leaseID, edgeID: "edge-1", reason: "no-matching-policy", detail: "no policy")
+            #expect(try await replicas.second.release(own, tenant: "other-tenant") == false)
+            #expect(try await Self.asLease(lease, "SELECT 1") == "1", "the lease still logs in")
+            // Its own edge: revoked at once, the session terminated, the role gone, the reason and edge recorded.
+            #expect(try await replicas.second.release(own, tenant: "acme"))
+            #expect(session.isClosed, "the session was terminated")
+            try? await session.close()
+            #expect(try DatabaseEdge.admin("SELECT count(*) FROM pg_roles WHERE rolname = '\(lease.role)'") == "0")
+            let ended = try DatabaseEdge.admin(
+                "SELECT revoke_reason, revoked_by, sessions_terminated FROM \(replicas.first.table) WHERE lease_id = '\(lease.leaseID)'"
+            )
+            #expect(ended == "access-withdrawn|edge edge-1: no-matching-policy|1", "\(ended)")
+            // Released again (the edge retrying): nothing left to do.
+            #expect(try await replicas.first.release(own, tenant: "acme") == false)
+        }
+    }
+
     @Test("the granting replica killed: the lease still ends on time, its open session terminated, by one replica only")
     func revokedOnTimeByOneReplica() async throws {
         try await withReplicas { replicas in

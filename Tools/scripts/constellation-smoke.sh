@@ -32,7 +32,8 @@ check "sigil probe fails for a port nothing serves" bash -c "! '$sigil' probe --
 
 brokers=$(grep '^SIGIL_KAFKA_BROKERS=' "$state/env" | cut -d= -f2-)
 metadata=$(kcat -L -b "$brokers" 2>&1 || true)
-for topic in config access.requests access.attested access.decisions access.replies edge.activity posture deadletter; do
+for topic in config access.requests access.attested access.decisions access.replies access.leases edge.activity posture \
+  deadletter; do
   check "kcat sees topic sigil.$topic" grep -q "topic \"sigil.$topic\"" <<<"$metadata"
 done
 for variable in SIGIL_KAFKA_BROKERS SIGIL_POSTGRES_URL SIGIL_ADMIN_TOKEN SIGIL_AUDITOR_TOKEN SIGIL_ATTEST_URL SIGIL_POLICY_URL \

@@ -29,3 +29,4 @@ topic edge.activity 6
 topic posture 3 --config cleanup.policy=compact,delete --config retention.ms=604800000
 topic deadletter 3
 topic audit.checkpoints 3 --config cleanup.policy=compact --config retention.ms=-1
+topic access.leases 3

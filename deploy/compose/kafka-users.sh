@@ -57,6 +57,7 @@ user sigil-issue "${SIGIL_KAFKA_PASSWORD_ISSUE:-}"
 allow sigil-issue config Describe DescribeConfigs Read Write
 allow sigil-issue access.decisions Describe DescribeConfigs Read
 allow sigil-issue access.replies Describe DescribeConfigs Write
+allow sigil-issue access.leases Describe DescribeConfigs Read
 allow sigil-issue deadletter Describe DescribeConfigs Write
 groups sigil-issue
 
@@ -71,6 +72,7 @@ allow sigil-audit edge.activity Describe DescribeConfigs Read
 allow sigil-audit posture Describe DescribeConfigs Read
 allow sigil-audit deadletter Describe DescribeConfigs Read Write
 allow sigil-audit audit.checkpoints Describe DescribeConfigs Read Write
+allow sigil-audit access.leases Describe DescribeConfigs Read
 groups sigil-audit
 
 # sigil-edge: edges: request, read their reply partition and configuration, report activity.
@@ -78,6 +80,7 @@ user sigil-edge "${SIGIL_KAFKA_PASSWORD_EDGE:-}"
 allow sigil-edge config Describe DescribeConfigs Read
 allow sigil-edge access.requests Describe DescribeConfigs Write
 allow sigil-edge access.replies Describe DescribeConfigs Read
+allow sigil-edge access.leases Describe DescribeConfigs Write
 allow sigil-edge edge.activity Describe DescribeConfigs Write
 allow sigil-edge posture Describe DescribeConfigs Read
 groups sigil-edge

@@ -74,7 +74,7 @@ struct AuditRecord: Sendable {
         "requested", "attested", "attestation-failed", "granted", "denied", "issued", "refused", "proxied",
         "proxied-summary", "edge-started", "edge-stopped", "dead-lettered", "resource-defined", "resource-removed",
         "key-published", "key-destroyed", "tenant-changed", "join-token-changed", "lease-granted", "lease-renewed",
-        "lease-revoked",
+        "lease-revoked", "lease-released",
     ]
 
     /// The access outcome and the workloads an event records, for filtering.
@@ -105,6 +105,7 @@ struct AuditRecord: Sendable {
         case let granted as LeaseGranted: ("lease-granted", granted.clientWorkload, granted.serverWorkload)
         case is LeaseRenewed: ("lease-renewed", nil, nil)
         case is LeaseRevoked: ("lease-revoked", nil, nil)
+        case is LeaseReleased: ("lease-released", nil, nil)
         default: (nil, nil, nil)
         }
     }

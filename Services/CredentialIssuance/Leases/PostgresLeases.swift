@@ -11,7 +11,8 @@ import SigilService
 /// The leases of `postgres-dynamic` providers, kept in `issue.leases` (shared by every issuance replica, so a lease
 /// outlives the replica that granted it): one lease per provider, edge and client workload — granted on its first
 /// access request, renewed by the edge's refreshes while it uses it (a new password, a later `VALID UNTIL`), revoked
-/// when it expires, when an administrator revokes it, or when its provider changes. Each replica checks every second
+/// when it expires, when an administrator revokes it, when its provider changes, or when its edge releases it because
+/// the access was withdrawn (policy or workload changed or removed, posture failed: `LeaseReleased`). Each replica checks every second
 /// for leases due; the row lock (`FOR UPDATE SKIP LOCKED`) makes exactly one of them revoke each. The lease is written
 /// (event, then row) before its role is created, so a crash in between leaves a lease to revoke; a role left with no
 /// lease (a lost row) is an orphan, found and dropped every minute.
@@ -121,6 +122,28 @@ final class PostgresLeases: Service, Sendable {
             """, logger: context.logger
         ).collect()
         guard !rows.isEmpty else { return false }
+        _ = try await revokeDue()
+        return true
+    }
+
+    /// An edge's request to end its lease (`LeaseReleased`): revoked at once when that edge holds it in that tenant.
+    /// Any other lease is left alone — an edge ends only its own access. Returns whether a lease was asked to end.
+    @discardableResult
+    func release(_ released: LeaseReleased, tenant: String) async throws -> Bool {
+        let rows = try await postgres.query(
+            """
+            UPDATE \(unescaped: table) SET revoke_requested_at = now(), revoke_reason = 'access-withdrawn',
+            revoked_by = \("edge \(released.edgeID): \(released.reason)")
+            WHERE tenant = \(tenant) AND lease_id = \(released.leaseID) AND edge_id = \(released.edgeID)
+            AND revoked_at IS NULL AND revoke_requested_at IS NULL RETURNING lease_id
+            """, logger: context.logger
+        ).collect()
+        guard !rows.isEmpty else {
+            context.logger.info(
+                "lease release ignored: no open lease of this edge by that id",
+                metadata: ["lease": "\(released.leaseID.prefix(80))", "edge": "\(released.edgeID.prefix(80))"])
+            return false
+        }
         _ = try await revokeDue()
         return true
     }

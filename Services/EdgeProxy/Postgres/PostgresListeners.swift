@@ -9,7 +9,8 @@ import Synchronization
 /// kept in step with the configuration (opened within half a second of a definition, moved when the port changes,
 /// closed when the server workload goes; a connection takes the definition current when it arrives). Each second it
 /// also looks up the credentials that open sessions use, so they are refreshed before they expire for as long as a
-/// session lasts.
+/// session lasts; when asking again is refused (access withdrawn: a policy or workload changed or went, posture fell
+/// short), the leases those sessions logged in under are released, and sigil-issue ends them and their sessions.
 final class PostgresListeners: Service, Sendable {
     private struct Listener: Sendable {
         let port: Int
@@ -17,13 +18,15 @@ final class PostgresListeners: Service, Sendable {
         let workload: Snapshot<EdgeServerWorkload>
     }
 
-    private let environment: PostgresEnvironment
+    let environment: PostgresEnvironment
     private let serverWorkloads: ServerWorkloadIndex
     private let group: MultiThreadedEventLoopGroup
     private let listeners = Mutex<[String: Listener]>([:])
     /// When each in-use credential that was not held was last asked for (at most every 5 s: a refused one is not
     /// asked for every second while its sessions last).
     private let askedAt = Mutex<[CredentialKey: ContinuousClock.Instant]>([:])
+    /// Leases released already (each once, while sessions under it last).
+    private let released = Mutex<Set<String>>([])
     /// Ports that would not bind, and when that was last logged (once a minute, not every pass).
     private let failures = Mutex<[Int: ContinuousClock.Instant]>([:])
 
@@ -134,11 +137,13 @@ final class PostgresListeners: Service, Sendable {
 
     /// Credentials in use by open sessions: a lookup starts their refresh when due; one no longer held is asked for
     /// again (a lease in use is renewed, not left to end under the session).
-    private func keepCredentialsFresh() {
+    func keepCredentialsFresh() {
         let credentials = environment.credentials
         let now = ContinuousClock.now
         let inUse = environment.sessions.inUse
         askedAt.withLock { asked in asked = asked.filter { inUse[$0.key] != nil } }
+        let leasesInUse = Set(inUse.values.flatMap(\.leases.keys))
+        released.withLock { $0.formIntersection(leasesInUse) }
         for (_, inUse) in inUse {
             guard
                 case .needed(let key, let evidence, let request) = credentials.lookup(
@@ -150,10 +155,21 @@ final class PostgresListeners: Service, Sendable {
                 })
             else { continue }
             let workload = inUse.workload
+            let leases = Array(inUse.leases.keys)
             let deadline = ContinuousClock.now + environment.configuration.timeout
-            Task {
-                _ = await credentials.obtain(
+            Task { [environment] in
+                let result = await credentials.obtain(
                     key, evidence: evidence, workload: workload, request: request, deadline: deadline)
+                // Refused, not merely unanswered: the access these sessions use is withdrawn.
+                guard case .failure(let refusal) = result, refusal.kind == .refused else { return }
+                for lease in leases where self.released.withLock({ $0.insert(lease).inserted }) {
+                    environment.logger.notice(
+                        "access withdrawn from open database sessions; releasing their lease",
+                        metadata: [
+                            "server.workload": "\(workload.name)", "lease": "\(lease)", "reason": "\(refusal.code)",
+                        ])
+                    environment.releaseLease(lease, refusal)
+                }
             }
         }
     }

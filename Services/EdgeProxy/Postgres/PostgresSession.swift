@@ -147,7 +147,9 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
                             let session = loopBound.value
                             switch outcome {
                             case .ready(let leftover, let backend):
-                                session.relay(to: channel, leftover: leftover, backend: backend, request: request)
+                                session.relay(
+                                    to: channel, leftover: leftover, backend: backend, request: request,
+                                    lease: held.leaseID)
                             case .failed(let refusal):
                                 if refusal.rejectsCredential, let key = session.key(for: request) {
                                     session.environment.credentials.cache.remove(key)
@@ -171,7 +173,7 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Logged in: the workload has what the database said up to `ReadyForQuery`; from here bytes go as they are.
     private func relay(
-        to upstream: any Channel, leftover: ByteBuffer, backend: [UInt8]?, request: RequestAttributes
+        to upstream: any Channel, leftover: ByteBuffer, backend: [UInt8]?, request: RequestAttributes, lease: String?
     ) {
         guard case .loggingIn = phase, channel.isActive else {
             upstream.close(promise: nil)
@@ -182,10 +184,10 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
         if leftover.readableBytes > 0 { channel.writeAndFlush(leftover, promise: nil) }
         let sessions = environment.sessions
         let key = self.key(for: request)
-        if let key { sessions.opened(backend: backend, at: workload, key: key, request: request) }
+        if let key { sessions.opened(backend: backend, at: workload, key: key, request: request, lease: lease) }
         environment.counters.sessions.increment()
         channel.closeFuture.whenComplete { _ in
-            if let key { sessions.closed(backend: backend, key: key) }
+            if let key { sessions.closed(backend: backend, key: key, lease: lease) }
         }
         let (workloadSide, databaseSide) = TunnelGlue.pair()
         let pending = buffer
@@ -266,5 +268,7 @@ struct PostgresEnvironment: Sendable {
     let credentials: CredentialBroker
     let sessions: PostgresSessions
     let logger: Logger
+    /// Asks for a lease to end (`LeaseReleased`): asking again for the sessions under it was refused.
+    var releaseLease: @Sendable (_ lease: String, _ refusal: EdgeRefusal) -> Void = { _, _ in }
     let counters = Counters()
 }

@@ -5,28 +5,38 @@ import Synchronization
 /// `CancelRequest` reaches the database that issued the key and no other (a key the edge did not relay is not
 /// forwarded: the listener is no oracle for guessing keys); and which credentials open sessions use, so they are
 /// kept fresh while a session lasts even when no new connection asks for them (a `postgres-dynamic` lease is renewed
-/// as long as it is in use, and ends when it is not).
+/// as long as it is in use, and ends when it is not), under which leases (released when asking again is refused).
 final class PostgresSessions: Sendable {
     struct InUse: Sendable {
         var sessions: Int
         let workload: EdgeServerWorkload
         let request: RequestAttributes
+        /// The `postgres-dynamic` leases the sessions logged in under, with how many sessions each.
+        var leases: [String: Int] = [:]
     }
 
     private let backends = Mutex<[[UInt8]: EdgeServerWorkload]>([:])
     private let credentials = Mutex<[CredentialKey: InUse]>([:])
 
-    func opened(backend: [UInt8]?, at workload: EdgeServerWorkload, key: CredentialKey, request: RequestAttributes) {
+    func opened(
+        backend: [UInt8]?, at workload: EdgeServerWorkload, key: CredentialKey, request: RequestAttributes,
+        lease: String?
+    ) {
         if let backend { backends.withLock { $0[backend] = workload } }
         credentials.withLock {
             $0[key, default: InUse(sessions: 0, workload: workload, request: request)].sessions += 1
+            if let lease { $0[key]?.leases[lease, default: 0] += 1 }
         }
     }
 
-    func closed(backend: [UInt8]?, key: CredentialKey) {
+    func closed(backend: [UInt8]?, key: CredentialKey, lease: String?) {
         if let backend { _ = backends.withLock { $0.removeValue(forKey: backend) } }
         credentials.withLock { inUse in
             inUse[key]?.sessions -= 1
+            if let lease {
+                inUse[key]?.leases[lease, default: 0] -= 1
+                if inUse[key]?.leases[lease] ?? 0 <= 0 { inUse[key]?.leases[lease] = nil }
+            }
             if inUse[key]?.sessions ?? 0 <= 0 { inUse[key] = nil }
         }
     }

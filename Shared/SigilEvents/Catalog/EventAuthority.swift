@@ -29,7 +29,9 @@ public enum EventAuthority {
             is TenantCreated, is TenantDeleted, is LeaseGranted, is LeaseRenewed, is LeaseRevoked:
             [.issue]
         case is AccessRefused: [.attest, .policy, .issue]
-        case is AccessRequested, is EdgeStarted, is EdgeStopped, is RequestProxied, is RequestsSummarized: [.edge]
+        case is AccessRequested, is EdgeStarted, is EdgeStopped, is RequestProxied, is RequestsSummarized,
+            is LeaseReleased:
+            [.edge]
         case is AuditCheckpointed: [.audit]
         case is EventDeadLettered: Set(ServiceRole.allCases)
         default: []

@@ -26,6 +26,7 @@ public struct EventCatalog: Sendable {
         EdgeStarted.self, EdgeStopped.self, RequestProxied.self, RequestsSummarized.self,
         PostureReported.self, EventDeadLettered.self, AuditCheckpointed.self,
         JoinTokenCreated.self, JoinTokenRevoked.self, LeaseGranted.self, LeaseRenewed.self, LeaseRevoked.self,
+        LeaseReleased.self,
     ])
 
     public func knows(_ type: EventType) -> Bool { types[type] != nil }

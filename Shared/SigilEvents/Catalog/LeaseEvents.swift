@@ -55,7 +55,8 @@ public struct LeaseRevoked: EventPayload {
     public static let eventType = EventType(area: "issue", event: "lease-revoked", version: 1)
     public var leaseID: String
     public var role: String
-    /// `expired`, `revoked` (by an administrator: `revokedBy`), `provider-changed`, `orphaned`.
+    /// `expired`, `revoked` (by an administrator: `revokedBy`), `provider-changed`, `access-withdrawn` (released by
+    /// its edge: `revokedBy` names the edge and the refusal), `orphaned`.
     public var reason: String
     public var revokedBy: String?
     /// How many of the role's sessions were open and ended.
@@ -67,5 +68,25 @@ public struct LeaseRevoked: EventPayload {
         self.reason = reason
         self.revokedBy = revokedBy
         self.sessionsTerminated = sessionsTerminated
+    }
+}
+
+/// The edge asks for its lease to end now: access it relied on was withdrawn (an access policy or workload changed or
+/// went, a posture report fell short), and asking again for the sessions that still use the lease was refused. The
+/// issuance service revokes the lease if this edge holds it: the role's sessions are terminated within seconds, not
+/// at the lease's expiry. An edge can only end access this way, never extend it.
+public struct LeaseReleased: EventPayload {
+    public static let eventType = EventType(area: "edge", event: "lease-released", version: 1)
+    public var leaseID: String
+    public var edgeID: String
+    /// The refusal that withdrew the access (`no-matching-policy`, `posture-failed`, ...) and its words.
+    public var reason: String
+    public var detail: String
+
+    public init(leaseID: String, edgeID: String, reason: String, detail: String) {
+        self.leaseID = leaseID
+        self.edgeID = edgeID
+        self.reason = reason
+        self.detail = detail
     }
 }

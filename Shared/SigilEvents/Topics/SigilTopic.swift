@@ -12,6 +12,10 @@ public enum SigilTopic: String, Sendable, CaseIterable, Codable {
     case deadletter
     /// Signed audit chain heads (`AuditCheckpointed`), keyed by chain: compacted and kept forever.
     case auditCheckpoints = "audit.checkpoints"
+    /// Edges asking for the leases whose access was withdrawn to end (`LeaseReleased`), keyed by lease. Last: a case
+    /// added in the middle renumbers the others, and SwiftPM's incremental builds have been seen to keep stale
+    /// numbers in dependent modules (a posture report went to `edge.activity`).
+    case accessLeases = "access.leases"
 
     /// The work topics of the access flow: keyed by request id, their partition count is `SIGIL_TOPIC_PARTITIONS`.
     public static let accessTopics: [SigilTopic] = [.accessRequests, .accessAttested, .accessDecisions, .accessReplies]
@@ -20,7 +24,7 @@ public enum SigilTopic: String, Sendable, CaseIterable, Codable {
     /// services scale by replicas; replies are partitioned per edge.
     public var defaultPartitions: Int32 {
         switch self {
-        case .config, .posture, .deadletter, .auditCheckpoints: return 3
+        case .config, .posture, .deadletter, .auditCheckpoints, .accessLeases: return 3
         case .accessRequests, .accessAttested, .accessDecisions, .accessReplies: return 12
         case .edgeActivity: return 6
         }

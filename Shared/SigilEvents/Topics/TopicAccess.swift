@@ -34,8 +34,11 @@ public enum TopicAccess {
             ]
         case .issue:
             // Credential providers, tenant keys and leases; credentials and lease events go to the edge's reply
-            // partition.
-            [(.config, .readWrite), (.accessDecisions, .read), (.accessReplies, .write), (.deadletter, .write)]
+            // partition; edges ask for withdrawn leases to end on `access.leases`.
+            [
+                (.config, .readWrite), (.accessDecisions, .read), (.accessReplies, .write), (.accessLeases, .read),
+                (.deadletter, .write),
+            ]
         case .audit:
             // Reads every topic; log streams are its configuration; signs chain checkpoints.
             SigilTopic.allCases.map { topic in
@@ -45,10 +48,10 @@ public enum TopicAccess {
                 }
             }
         case .edge:
-            // Reads configuration, its reply partition and posture; writes requests and activity. Nothing else.
+            // Reads configuration, its reply partition and posture; writes requests, activity and lease releases.
             [
-                (.config, .read), (.accessRequests, .write), (.accessReplies, .read), (.edgeActivity, .write),
-                (.posture, .read),
+                (.config, .read), (.accessRequests, .write), (.accessReplies, .read), (.accessLeases, .write),
+                (.edgeActivity, .write), (.posture, .read),
             ]
         }
     }

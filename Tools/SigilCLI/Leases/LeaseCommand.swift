@@ -27,7 +27,9 @@ struct LeaseCommand: AsyncParsableCommand {
             print(["LEASE", "ROLE", "CLIENT WORKLOAD", "DATABASE", "EXPIRES", "ENDED"].joined(separator: "\t"))
             for lease in items {
                 let ended = (lease["revokedAt"] as? String).map { at in
-                    "\(at) \(lease["revokeReason"] as? String ?? "") (\(lease["sessionsTerminated"] as? Int ?? 0) sessions ended)"
+                    let by = (lease["revokedBy"] as? String).map { " by \($0)" } ?? ""
+                    let sessions = lease["sessionsTerminated"] as? Int ?? 0
+                    return "\(at) \(lease["revokeReason"] as? String ?? "")\(by) (\(sessions) sessions ended)"
                 }
                 let columns = [
                     lease["id"] as? String ?? "", lease["role"] as? String ?? "",
