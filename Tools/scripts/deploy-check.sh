@@ -74,8 +74,8 @@ check "kafka-users.sh creates a user per role with the password from the env fil
   bash -c "set -a; . '$work/init/.env'; set +a; CALLS='$work/acl-calls' KAFKA_BIN='$work/kafka-bin' sh deploy/compose/kafka-users.sh \
     && [ \$(grep -c -- '--entity-type users' '$work/acl-calls') = 5 ] \
     && grep -q -- \"--entity-name sigil-edge --add-config SCRAM-SHA-512=\[iterations=8192,password=\$SIGIL_KAFKA_PASSWORD_EDGE\]\" '$work/acl-calls'"
-check "kafka-users.sh lets the edge write requests and activity only" \
-  bash -c "[ \"\$(grep -- 'User:sigil-edge' '$work/acl-calls' | grep -- '--operation Write' | grep -o -- '--topic [a-z.]*' | sort | tr '\n' ' ')\" = '--topic sigil.access.requests --topic sigil.edge.activity ' ]"
+check "kafka-users.sh lets the edge write requests, lease releases and activity only" \
+  bash -c "[ \"\$(grep -- 'User:sigil-edge' '$work/acl-calls' | grep -- '--operation Write' | grep -o -- '--topic [a-z.]*' | sort | tr '\n' ' ')\" = '--topic sigil.access.leases --topic sigil.access.requests --topic sigil.edge.activity ' ]"
 check "kafka-users.sh refuses to run without a password" \
   bash -c "! env -i PATH=\"\$PATH\" CALLS=/dev/null KAFKA_BIN='$work/kafka-bin' sh deploy/compose/kafka-users.sh"
 
@@ -100,7 +100,7 @@ for target in overlays/dev overlays/production examples/edge-sidecar strimzi; do
   fi
 done
 check "the Strimzi component renders every topic and one user per role" \
-  bash -c "[ \$(grep -c '^kind: KafkaTopic' '$work/strimzi.yaml') = 9 ] && [ \$(grep -c '^kind: KafkaUser' '$work/strimzi.yaml') = 5 ]"
+  bash -c "[ \$(grep -c '^kind: KafkaTopic' '$work/strimzi.yaml') = 10 ] && [ \$(grep -c '^kind: KafkaUser' '$work/strimzi.yaml') = 5 ]"
 check "the edge-sidecar example's Sigil documents name the projected token's audience" \
   bash -c "grep -q 'audience: sigil' $k8s/examples/edge-sidecar/workload.yaml && grep -q 'audiences: \[sigil\]' $k8s/examples/edge-sidecar/trust-provider.sh"
 
