@@ -7,8 +7,8 @@ import Testing
 /// `postgres` server workload; psql connects with no password and is logged in as a role sigil-issue made for its
 /// lease (`postgres-dynamic`); a session outlives the lease's renewals; `sigil lease revoke` ends the open session
 /// (the client sees the connection closed, no backend of the role is left, the role is gone); after the access policy
-/// goes, the edge releases the lease and it ends with its session (`access-withdrawn`); `postgres-static` logs in as a
-/// stored role.
+/// goes, the edge releases the lease and it ends with its session (`access-withdrawn`); sigil-issue killed with
+/// SIGKILL and restarted mid-lease, the lease still ends at its expiry; `postgres-static` logs in as a stored role.
 extension TrustProviderTypesEndToEndTests {
     func databases(_ constellation: LocalConstellation) async throws {
         let admin = constellation.admin
@@ -109,9 +109,29 @@ extension TrustProviderTypesEndToEndTests {
             } ? true : nil
         }
 
+        // sigil-issue killed with SIGKILL mid-lease and started again (`sigil dev restart`): a lease nobody renews
+        // still ends at its expiry, ended by the new process.
+        let unused = try await AdminClient.waitFor("a lease after the revocation", within: .seconds(20)) {
+            let answer = try await psql(listenPort, "SELECT current_user")
+            return answer.status == 0 ? answer.output.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+        }
+        #expect(kill(try constellation.pid(of: "sigil-issue"), SIGKILL) == 0)
+        let restarted = try await constellation.sigil(
+            ["dev", "restart", "sigil-issue", "--state-directory", constellation.stateDirectory])
+        #expect(restarted.status == 0, "\(restarted.output)")
+        _ = try await AdminClient.waitFor("the unused lease to end at its expiry", within: .seconds(30)) {
+            try constellation.psql("SELECT count(*) FROM pg_roles WHERE rolname = '\(unused)'") == "0" ? true : nil
+        }
+        let onTime = try constellation.psql(
+            """
+            SELECT revoke_reason, extract(epoch FROM revoked_at - expires_at) BETWEEN 0 AND 5 FROM issue.leases
+            WHERE role = '\(unused)'
+            """)
+        #expect(onTime == "expired|t", "\(onTime)")
+
         // The policy goes: the edge, refused when it asks again for the session in use, releases the lease, and
         // sigil-issue ends it and the session at once (access-withdrawn), not at its expiry.
-        let renewed = try await AdminClient.waitFor("a new lease", within: .seconds(20)) {
+        let renewed = try await AdminClient.waitFor("a new lease", within: .seconds(40)) {
             let answer = try await psql(listenPort, "SELECT current_user")
             return answer.status == 0 ? answer.output.trimmingCharacters(in: .whitespacesAndNewlines) : nil
         }

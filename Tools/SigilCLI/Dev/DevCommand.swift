@@ -4,7 +4,9 @@ struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
         abstract: "Run the whole constellation on this machine: broker, PostgreSQL and the five services.",
-        subcommands: [DevUp.self, DevStatus.self, DevDown.self, DevEdge.self, DevBroker.self, DevPostgres.self]
+        subcommands: [
+            DevUp.self, DevStatus.self, DevDown.self, DevRestart.self, DevEdge.self, DevBroker.self, DevPostgres.self,
+        ]
     )
 }
 

@@ -39,5 +39,7 @@ struct DevDown: AsyncParsableCommand {
             }
         }
         state.removeProcesses()
+        // The processes' settings (their keys) go with them.
+        try? FileManager.default.removeItem(atPath: "\(state.directory)/run")
     }
 }

@@ -83,24 +83,15 @@ struct DevEdge: AsyncParsableCommand {
         environment["SIGIL_EDGE_AWS_IDENTITY_SIGNATURE_FILE"] = awsSignature.map(absolute)
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
         let logFile = "\(state.logDirectory)/\(processName).log"
+        let executable = "\(ProcessLauncher.executableDirectory)/sigil-edge"
         let pid = try ProcessLauncher.launch(
-            executable: "\(ProcessLauncher.executableDirectory)/sigil-edge", arguments: [],
-            environment: environment, logFile: logFile)
-        processes.processes.append(
-            .init(name: processName, pid: pid, port: port, logFile: logFile, instance: name, proxyPort: proxyPort))
+            executable: executable, arguments: [], environment: environment, logFile: logFile)
+        let process = DevState.ManagedProcess(
+            name: processName, pid: pid, port: port, logFile: logFile, instance: name, proxyPort: proxyPort,
+            executable: executable, settingsFile: try state.saveSettings(of: processName, environment))
+        processes.processes.append(process)
         try state.save(processes)
-        let deadline = ContinuousClock.now + .seconds(timeout)
-        while await ReadinessProbe.check(port: port) != .ready {
-            guard ProcessLauncher.isAlive(pid) else {
-                let tail = ((try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "").split(separator: "\n")
-                    .suffix(15).joined(separator: "\n")
-                throw ValidationError("\(processName) exited during start-up; last lines of \(logFile):\n\(tail)")
-            }
-            guard ContinuousClock.now < deadline else {
-                throw ValidationError("\(processName) not ready within \(timeout) s; see \(logFile)")
-            }
-            try await Task.sleep(for: .milliseconds(250))
-        }
+        try await ReadinessProbe.waitUntilReady(process, timeout: timeout)
         print("\(processName) ready: proxy http://127.0.0.1:\(proxyPort), status on 127.0.0.1:\(port)")
     }
 }

@@ -14,6 +14,10 @@ struct DevState {
         var instance: String? = nil
         /// An edge's forward-proxy port.
         var proxyPort: Int? = nil
+        /// What `sigil dev restart` starts again: the executable, and its `SIGIL_*` settings (a 0600 file, they
+        /// hold the service's keys).
+        var executable: String? = nil
+        var settingsFile: String? = nil
     }
 
     struct Processes: Codable {
@@ -35,6 +39,21 @@ struct DevState {
     var brokerAddressFile: String { "\(directory)/broker.address" }
     /// The first edge's settings (its signing key included), for `sigil dev edge`; mode 0600.
     var edgeEnvFile: String { "\(directory)/edge.env" }
+
+    /// Where a process's `SIGIL_*` settings are kept for `sigil dev restart`.
+    func settingsFile(of name: String) -> String { "\(directory)/run/\(name).env" }
+
+    /// Writes a process's `SIGIL_*` settings, owner-only; returns the file.
+    func saveSettings(of name: String, _ environment: [String: String]) throws -> String {
+        let file = settingsFile(of: name)
+        try FileManager.default.createDirectory(
+            atPath: "\(directory)/run", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try writePrivateFile(
+            file,
+            environment.filter { $0.key.hasPrefix("SIGIL_") }.sorted { $0.key < $1.key }
+                .map { "\($0.key)=\($0.value)" }.joined(separator: "\n") + "\n")
+        return file
+    }
 
     func prepare() throws {
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)

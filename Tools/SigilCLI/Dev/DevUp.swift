@@ -157,8 +157,9 @@ struct DevUp: AsyncParsableCommand {
                             .map { "\($0.key)=\($0.value)" }.joined(separator: "\n") + "\n")
                 }
                 let logFile = "\(state.logDirectory)/\(name).log"
+                let executable = "\(binaries)/\(member.name)"
                 let pid = try ProcessLauncher.launch(
-                    executable: "\(binaries)/\(member.name)",
+                    executable: executable,
                     arguments: [],
                     environment: serviceEnvironment,
                     logFile: logFile
@@ -166,7 +167,8 @@ struct DevUp: AsyncParsableCommand {
                 processes.processes.append(
                     .init(
                         name: name, pid: pid, port: port, logFile: logFile, instance: "dev-\(replica)",
-                        proxyPort: proxyPort))
+                        proxyPort: proxyPort, executable: executable,
+                        settingsFile: try state.saveSettings(of: name, serviceEnvironment)))
                 try state.save(processes)
             }
         }

@@ -1,6 +1,8 @@
+import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import SigilClient
 
 /// Asks a service's `/readyz`.
 enum ReadinessProbe {
@@ -21,6 +23,27 @@ enum ReadinessProbe {
             return response.status == .ok ? .ready : .notReady
         } catch {
             return .unreachable
+        }
+    }
+}
+
+extension ReadinessProbe {
+    /// Waits until a process just started answers `/readyz` 200; refuses, with the last lines of its log, if it exits
+    /// first or is not ready within `timeout` seconds.
+    static func waitUntilReady(_ process: DevState.ManagedProcess, timeout: Int) async throws {
+        guard let port = process.port else { return }
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while await check(port: port) != .ready {
+            guard ProcessLauncher.isAlive(process.pid) else {
+                let tail = ((try? String(contentsOfFile: process.logFile, encoding: .utf8)) ?? "")
+                    .split(separator: "\n").suffix(15).joined(separator: "\n")
+                throw ValidationError(
+                    "\(process.name) exited during start-up; last lines of \(process.logFile):\n\(tail)")
+            }
+            guard ContinuousClock.now < deadline else {
+                throw ValidationError("\(process.name) not ready within \(timeout) s; see \(process.logFile)")
+            }
+            try await Task.sleep(for: .milliseconds(250))
         }
     }
 }
