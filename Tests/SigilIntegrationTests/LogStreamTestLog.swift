@@ -61,6 +61,18 @@ extension LogStreamDeliveryTests {
             }
         }
 
+        /// Publishes `count` TenantCreated events of `tenant`; returns their ids.
+        func publishCreated(_ count: Int, tenant: String, topic: String) async throws -> [String] {
+            var ids: [String] = []
+            for index in 0..<count {
+                let event = try TenantCreated(displayName: "\(tenant) \(index)").cloudEvent(
+                    source: EventSource(service: "issue", instance: "1"), tenant: tenant, partitionKey: "k\(index)")
+                ids.append(event.id)
+                _ = try await producer.sendAndAwait(event.kafkaMessage(topic: topic))
+            }
+            return ids
+        }
+
         /// Publishes `count` events of the tenant, then four of an access flow; returns the first ones' ids. Every
         /// third is a TenantDeleted (filtered out by streams that ask for TenantCreated only).
         func publish(_ count: Int, topic: String) async throws -> (created: [String], deleted: [String]) {
@@ -105,10 +117,10 @@ extension LogStreamDeliveryTests {
         }
     }
 
-    static func stream(_ name: String, _ spec: LogStreamSpec) -> Resource<LogStreamSpec> {
+    static func stream(_ name: String, _ spec: LogStreamSpec, tenant: String = "acme") -> Resource<LogStreamSpec> {
         Resource(
             metadata: ResourceMetadata(
-                name: name, tenant: "acme", labels: [:], uid: UUID().uuidString, resourceVersion: "1", generation: 1,
+                name: name, tenant: tenant, labels: [:], uid: UUID().uuidString, resourceVersion: "1", generation: 1,
                 createdAt: Date(), updatedAt: Date(), createdBy: "test"),
             spec: spec)
     }

@@ -68,9 +68,7 @@ final class LogStreamDelivery: Service, Sendable {
         let tenant = stream.metadata.tenant
         var logger = self.logger
         logger[metadataKey: "logStream"] = "\(tenant)/\(stream.name)"
-        let progress = LogStreamProgress(
-            schema: schema, postgres: postgres, tenant: tenant, streamUID: stream.metadata.uid, name: stream.name,
-            owner: owner)
+        let progress = LogStreamProgress(stream, schema: schema, postgres: postgres, owner: owner)
         let dimensions = [("tenant", tenant), ("stream", stream.name)]
         let delivered = Counter(label: "sigil.log_stream.delivered", dimensions: dimensions)
         let failures = Counter(label: "sigil.log_stream.failures", dimensions: dimensions)

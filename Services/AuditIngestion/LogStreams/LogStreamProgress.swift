@@ -2,18 +2,46 @@ import Foundation
 import Logging
 import PostgresNIO
 import SigilProjection
+import SigilService
 
 /// A log stream's delivery state in the audit schema: the lease that makes one replica its deliverer, its position
-/// in every chain, and how delivery went.
+/// in every chain it carries, and how delivery went.
 struct LogStreamProgress: Sendable {
     let schema: SchemaName
     let postgres: PostgresClient
+    /// The stream's tenant.
     let tenant: String
     let streamUID: String
     let name: String
     /// This replica (`SIGIL_INSTANCE_ID`).
     let owner: String
+    /// Whose chains it carries: its tenant's, the listed tenants' (a platform operator's stream), or nil: every one.
+    var chainTenants: [String]?
     static let lease = 15  // seconds
+
+    init(
+        schema: SchemaName, postgres: PostgresClient, tenant: String, streamUID: String, name: String, owner: String
+    ) {
+        self.schema = schema
+        self.postgres = postgres
+        self.tenant = tenant
+        self.streamUID = streamUID
+        self.name = name
+        self.owner = owner
+        self.chainTenants = [tenant]
+    }
+
+    /// A stream's progress, carrying the chains of the tenants its filter names (`*`: all).
+    init(_ stream: Resource<LogStreamSpec>, schema: SchemaName, postgres: PostgresClient, owner: String) {
+        self.init(
+            schema: schema, postgres: postgres, tenant: stream.metadata.tenant, streamUID: stream.metadata.uid,
+            name: stream.name, owner: owner)
+        if let tenants = stream.spec.filter?.tenants { chainTenants = tenants.contains("*") ? nil : tenants }
+    }
+
+    /// Bound into `(everyTenant OR h.tenant = ANY(tenants))`: whether chain head `h` is one this stream carries.
+    private var everyTenant: Bool { chainTenants == nil }
+    private var tenants: [String] { chainTenants ?? [] }
 
     /// Takes or renews the lease; false while another live replica holds it.
     func acquire(logger: Logger) async throws -> Bool {
@@ -35,23 +63,23 @@ struct LogStreamProgress: Sendable {
     func pending(limit: Int, logger: Logger) async throws -> [AuditRecord] {
         let chains = try await postgres.query(
             """
-            SELECT h.topic, h.partition, COALESCE(p.delivered_sequence, 0)
+            SELECT h.tenant, h.topic, h.partition, COALESCE(p.delivered_sequence, 0)
             FROM \(unescaped: schema.rawValue).chain_heads h
             LEFT JOIN \(unescaped: schema.rawValue).log_stream_positions p
               ON p.tenant = h.tenant AND p.stream_uid = \(streamUID) AND p.topic = h.topic AND p.partition = h.partition
-            WHERE h.tenant = \(tenant) AND h.sequence > COALESCE(p.delivered_sequence, 0)
-            ORDER BY h.topic, h.partition
+            WHERE (\(everyTenant) OR h.tenant = ANY(\(tenants))) AND h.sequence > COALESCE(p.delivered_sequence, 0)
+            ORDER BY h.tenant, h.topic, h.partition
             """,
             logger: logger
         )
-        var behind: [(String, Int32, Int64)] = []
-        for try await chain in chains.decode((String, Int32, Int64).self) { behind.append(chain) }
+        var behind: [(String, String, Int32, Int64)] = []
+        for try await chain in chains.decode((String, String, Int32, Int64).self) { behind.append(chain) }
         var records: [AuditRecord] = []
-        for (topic, partition, delivered) in behind where records.count < limit {
+        for (chainTenant, topic, partition, delivered) in behind where records.count < limit {
             let rows = try await postgres.query(
                 """
                 SELECT \(unescaped: AuditRecord.columns) FROM \(unescaped: schema.rawValue).events
-                WHERE tenant = \(tenant) AND topic = \(topic) AND partition = \(partition) AND sequence > \(delivered)
+                WHERE tenant = \(chainTenant) AND topic = \(topic) AND partition = \(partition) AND sequence > \(delivered)
                 ORDER BY sequence LIMIT \(limit - records.count)
                 """,
                 logger: logger
@@ -85,9 +113,9 @@ struct LogStreamProgress: Sendable {
                 """
                 INSERT INTO \(unescaped: schema.rawValue).log_stream_positions
                     (tenant, stream_uid, topic, partition, delivered_sequence)
-                SELECT \(tenant), \(streamUID), topic, partition, sequence
-                FROM unnest(\(chains.map(\.key.topic)), \(chains.map(\.key.partition)), \(chains.map(\.value)))
-                    AS t(topic, partition, sequence)
+                SELECT tenant, \(streamUID), topic, partition, sequence
+                FROM unnest(\(chains.map(\.key.tenant)), \(chains.map(\.key.topic)), \(chains.map(\.key.partition)),
+                    \(chains.map(\.value))) AS t(tenant, topic, partition, sequence)
                 ON CONFLICT (tenant, stream_uid, topic, partition)
                 DO UPDATE SET delivered_sequence = GREATEST(log_stream_positions.delivered_sequence,
                     excluded.delivered_sequence)
@@ -133,7 +161,7 @@ struct LogStreamProgress: Sendable {
             FROM \(unescaped: schema.rawValue).chain_heads h
             LEFT JOIN \(unescaped: schema.rawValue).log_stream_positions p
               ON p.tenant = h.tenant AND p.stream_uid = \(streamUID) AND p.topic = h.topic AND p.partition = h.partition
-            WHERE h.tenant = \(tenant)
+            WHERE \(everyTenant) OR h.tenant = ANY(\(tenants))
             """,
             logger: logger
         )

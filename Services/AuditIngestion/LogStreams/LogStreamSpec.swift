@@ -32,10 +32,30 @@ struct LogStreamSpec: ResourceSpec {
                             "outcomes",
                             .array(of: .string(choices: AuditRecord.outcomes), minItems: 1, maxItems: 32),
                             "Outcomes, e.g. denied, refused."),
-                    ]), "Which records; all when absent."),
+                        .init(
+                            "tenants",
+                            .array(
+                                of: .string(
+                                    maxLength: 63,
+                                    pattern: (
+                                        regex: "^(\\*|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$",
+                                        meaning: "a tenant name, or * for every tenant"
+                                    )), minItems: 1, maxItems: 256),
+                            "Whose records (* for every tenant): only in the platform tenant (SIGIL_PLATFORM_TENANT)."),
+                    ]), "Which records; all of the stream's tenant when absent."),
         ])
 
     func admitted(_ admission: Admission<Self>) async throws -> Self {
+        if filter?.tenants != nil {
+            let platform = PlatformTenant.configured(admission.context.configuration)
+            guard let platform, admission.tenant == platform else {
+                throw ProblemDetails.invalidField(
+                    "spec.filter.tenants",
+                    platform == nil
+                        ? "spec.filter.tenants needs a platform tenant: this audit service has no SIGIL_PLATFORM_TENANT"
+                        : "only log streams of the platform tenant may name tenants in spec.filter.tenants")
+            }
+        }
         var stored = self
         switch destination {
         case .file(let file):
@@ -62,8 +82,17 @@ enum LogFormat: String, Codable, Sendable, CaseIterable {
 struct LogFilter: Codable, Sendable, Equatable {
     var eventTypes: [String]?
     var outcomes: [String]?
+    /// Whose records a platform operator's stream carries (`*`: every tenant's); nil: its own tenant's.
+    var tenants: [String]?
+
+    init(eventTypes: [String]? = nil, outcomes: [String]? = nil, tenants: [String]? = nil) {
+        self.eventTypes = eventTypes
+        self.outcomes = outcomes
+        self.tenants = tenants
+    }
 
     func matches(_ record: AuditRecord) -> Bool {
+        if let tenants, !tenants.contains("*"), !tenants.contains(record.tenant) { return false }
         if let eventTypes, !eventTypes.contains(record.event.type.description) { return false }
         if let outcomes, !outcomes.contains(record.outcome ?? "") { return false }
         return true
@@ -185,6 +214,14 @@ struct FileDestination: Codable, Sendable, Equatable {
 }
 
 /// `SIGIL_AUDIT_FILE_DIR`: the one directory file log streams may write under (absolute; unset = no file streams).
+/// The platform operator's tenant (`SIGIL_PLATFORM_TENANT`): its log streams may carry other tenants' records
+/// (`filter.tenants`). Unset: every stream carries its own tenant's only.
+enum PlatformTenant {
+    static func configured(_ configuration: ServiceConfiguration) -> String? {
+        configuration.source.string("SIGIL_PLATFORM_TENANT").flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
 enum LogFileDirectory {
     static func configured(_ configuration: ServiceConfiguration) throws -> String? {
         try configuration.source.directory("SIGIL_AUDIT_FILE_DIR")

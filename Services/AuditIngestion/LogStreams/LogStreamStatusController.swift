@@ -20,8 +20,7 @@ struct LogStreamStatusController {
                 throw ProblemDetails.notFound("no LogStream named \(name)")
             }
             let progress = LogStreamProgress(
-                schema: schema, postgres: postgres, tenant: principal.tenant, streamUID: stream.metadata.uid,
-                name: name, owner: self.context.configuration.instanceID)
+                stream, schema: schema, postgres: postgres, owner: self.context.configuration.instanceID)
             let status = try await progress.status(
                 destination: stream.spec.destination.summary, format: stream.spec.format.rawValue,
                 logger: context.logger)

@@ -208,6 +208,27 @@ struct KindAdmissionTests {
             #expect(short.field == "spec.destination.secret", "\(short.detail)")
             for event in bench.log.events { #expect(!String(decoding: event.data, as: UTF8.self).contains(token)) }
         }
+        // Other tenants' records: only for streams of the platform tenant (SIGIL_PLATFORM_TENANT).
+        let everyTenant: JSONValue = [
+            "destination": ["type": "syslog", "transport": "udp", "host": "127.0.0.1", "port": 514],
+            "filter": ["tenants": ["*"]],
+        ]
+        try await bench.application().test(.router) { client in
+            let answer = try await put(client, .logStream, "operator", everyTenant)
+            #expect(answer.field == "spec.filter.tenants" && answer.detail.contains("SIGIL_PLATFORM_TENANT"))
+        }
+        for (platform, expected) in [("globex", HTTPResponse.Status.unprocessableContent), ("acme", .created)] {
+            let operatorBench = try await Bench(.auditIngestion, environment: ["SIGIL_PLATFORM_TENANT": platform])
+            try await operatorBench.application().test(.router) { client in
+                let answer = try await put(client, .logStream, "operator", everyTenant)
+                #expect(answer.status == expected, "\(platform): \(answer.detail)")
+                let named: JSONValue = [
+                    "destination": everyTenant["destination"]!, "filter": ["tenants": ["acme", "Not A Tenant"]],
+                ]
+                let badName = try await put(client, .logStream, "named", named)
+                #expect(badName.field == "spec.filter.tenants[1]", "\(badName.detail)")
+            }
+        }
         // Without SIGIL_AUDIT_KEK, a destination with a secret is refused: it could not be kept.
         try await off.application().test(.router) { client in
             let answer = try await put(
