@@ -80,6 +80,17 @@ struct PostgresLeaseTests {
             ttlSeconds: ttl, deadline: Deadline(Date().addingTimeInterval(5)))
     }
 
+    /// A postgres-nio session logged in as the lease's role, left open.
+    func session(as lease: PostgresLeases.Lease) async throws -> PostgresConnection {
+        let url = try #require(URLComponents(string: try TestPostgres.url()))
+        return try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(),
+            configuration: .init(
+                host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: lease.role,
+                password: lease.password, database: String(url.path.dropFirst()), tls: .disable),
+            id: 7, logger: logger)
+    }
+
     /// `sql` as the lease's role, with its password (nil: the login failed).
     static func asLease(_ lease: PostgresLeases.Lease, password: String? = nil, _ sql: String) async throws -> String? {
         let url = try #require(URLComponents(string: try TestPostgres.url()))
@@ -128,13 +139,7 @@ struct PostgresLeaseTests {
         try await withReplicas { replicas in
             let lease = try await replicas.first.lease(
                 Self.granted(edge: "edge-1"), tenant: "acme", provider: replicas.provider, spec: replicas.spec)
-            let url = try #require(URLComponents(string: try TestPostgres.url()))
-            let session = try await PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(),
-                configuration: .init(
-                    host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: lease.role,
-                    password: lease.password, database: String(url.path.dropFirst()), tls: .disable),
-                id: 8, logger: logger)
+            let session = try await session(as: lease)
             // Another edge naming this lease, or this edge in another tenant: nothing happens.
             let stranger = LeaseReleased(
                 leaseID: lease.leaseID, edgeID: "edge-2", reason: "no-matching-policy", detail: "no policy")
@@ -157,19 +162,46 @@ struct PostgresLeaseTests {
         }
     }
 
+    @Test(
+        "a replica started again revokes nothing before its resources are loaded; a provider removed after is noticed")
+    func noRevocationBeforeResourcesLoad() async throws {
+        try await withReplicas { replicas in
+            let lease = try await replicas.first.lease(
+                Self.granted(), tenant: "acme", provider: replicas.provider, spec: replicas.spec)
+            // As a process just started: the index is empty and not loaded yet.
+            let index = replicas.context.resources.index(CredentialProviderSpec.self)
+            index.update([], removing: [ResourceName(tenant: "acme", kind: .credentialProvider, name: "orders")])
+            let revoker = Task { try await replicas.second.run() }
+            defer { revoker.cancel() }
+            try await Task.sleep(for: .seconds(1.5))
+            #expect(try await Self.asLease(lease, "SELECT 1") == "1", "not revoked while nothing is loaded")
+            // Loaded, the provider unchanged: the lease stays.
+            index.define(replicas.provider)
+            replicas.context.resources.markLoaded()
+            try await Task.sleep(for: .seconds(1.5))
+            #expect(try await Self.asLease(lease, "SELECT 1") == "1", "the same provider: kept")
+            // The provider goes: its lease ends (provider-changed).
+            index.update([], removing: [ResourceName(tenant: "acme", kind: .credentialProvider, name: "orders")])
+            let deadline = ContinuousClock.now + .seconds(10)
+            var reason = ""
+            while ContinuousClock.now < deadline {
+                reason = try DatabaseEdge.admin(
+                    "SELECT coalesce(revoke_reason, '') FROM \(replicas.first.table) WHERE lease_id = '\(lease.leaseID)' AND revoked_at IS NOT NULL"
+                )
+                if !reason.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(reason == "provider-changed")
+        }
+    }
+
     @Test("the granting replica killed: the lease still ends on time, its open session terminated, by one replica only")
     func revokedOnTimeByOneReplica() async throws {
         try await withReplicas { replicas in
             // The first replica grants and is gone (its revoker never runs); a session is open under the lease.
             let lease = try await replicas.first.lease(
                 Self.granted(ttl: 10), tenant: "acme", provider: replicas.provider, spec: replicas.spec)
-            let url = try #require(URLComponents(string: try TestPostgres.url()))
-            let session = try await PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(),
-                configuration: .init(
-                    host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: lease.role,
-                    password: lease.password, database: String(url.path.dropFirst()), tls: .disable),
-                id: 7, logger: logger)
+            let session = try await session(as: lease)
             // Two replicas (a restarted one and another) revoke side by side.
             let revokers = [
                 PostgresLeases(

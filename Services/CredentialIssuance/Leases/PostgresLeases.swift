@@ -98,6 +98,9 @@ final class PostgresLeases: Service, Sendable {
     }
 
     func run() async throws {
+        // A replica just started has empty indexes until the committed resources are read: every lease's provider
+        // would look removed, and every open lease would be revoked (a restart ended every session; a test found it).
+        try await context.resources.loaded()
         var pass = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
@@ -201,8 +204,10 @@ final class PostgresLeases: Service, Sendable {
         }
     }
 
-    /// Leases of providers that changed or went: they were granted under what no longer holds.
+    /// Leases of providers that changed or went: they were granted under what no longer holds. Only once the
+    /// committed resources are loaded (see `run`).
     private func requestRevocationOfChangedProviders() async throws {
+        guard context.resources.isLoaded else { return }
         let index = context.resources.index(CredentialProviderSpec.self)
         let rows = try await postgres.query(
             """

@@ -83,8 +83,20 @@ public final class ResourceIndex<Spec: ResourceSpec>: Sendable {
 public final class ResourceStore: Sendable {
     public let catalog = ResourceCatalog()
     private let indexes = Mutex<[ResourceKind: any Sendable]>([:])
+    private let loadedFlag = Mutex(false)
 
     public init() {}
+
+    /// Whether the committed resources have been read into the indexes once (at start, from the service's table).
+    /// Before that the indexes are empty: empty is not "every resource removed".
+    public var isLoaded: Bool { loadedFlag.withLock { $0 } }
+
+    public func markLoaded() { loadedFlag.withLock { $0 = true } }
+
+    /// Returns once the committed resources are in the indexes.
+    public func loaded() async throws {
+        while !isLoaded { try await Task.sleep(for: .milliseconds(50)) }
+    }
 
     /// The index of a kind; the same instance for every caller.
     public func index<Spec: ResourceSpec>(_ type: Spec.Type) -> ResourceIndex<Spec> {

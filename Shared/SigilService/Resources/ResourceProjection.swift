@@ -30,6 +30,7 @@ public struct ResourceProjection: Projection {
 
     public func start(logger: Logger) async throws {
         try await reload(logger: logger)
+        store.markLoaded()
     }
 
     public func apply(_ event: ProjectedEvent, connection: PostgresConnection, logger: Logger) async throws {
