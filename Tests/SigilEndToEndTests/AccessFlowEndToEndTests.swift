@@ -22,10 +22,12 @@ struct AccessFlowEndToEndTests {
             try await exercise(constellation, upstream: upstream)
         }
         let pids = ["broker", "sigil-attest", "sigil-policy", "sigil-issue", "sigil-audit", "sigil-edge"].compactMap {
-            try? constellation.pid(of: $0)
+            name in (try? constellation.pid(of: name)).map { (name, $0) }
         }
-        _ = try await constellation.stop()
-        for pid in pids { #expect(kill(pid, 0) != 0, "process \(pid) still running after dev down") }
+        let stopped = try await constellation.stop()
+        for (name, pid) in pids {
+            #expect(kill(pid, 0) != 0, "\(name) (pid \(pid)) still running after dev down:\n\(stopped)")
+        }
     }
 
     func exercise(_ constellation: LocalConstellation, upstream: DemoUpstream) async throws {

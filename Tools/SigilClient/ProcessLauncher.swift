@@ -72,6 +72,11 @@ public enum ProcessLauncher {
         }
         let stubborn = pids.filter(isAlive)
         for pid in stubborn { kill(pid, SIGKILL) }
+        // Gone before this returns: a caller that checks right after (or starts another on its port) must not find it.
+        let killed = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < killed, stubborn.contains(where: isAlive) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         return stubborn
     }
 
