@@ -7,8 +7,8 @@ import SigilEvents
 import SigilProjection
 import Synchronization
 
-/// Projects every event of every topic into `audit.events`: a batch is one multi-row insert (arrays bound as
-/// parameters and unnested), in the runner's transaction with the offsets. Records are chained per tenant and
+/// Projects every event of every topic into `audit.events`: a batch is one `COPY` (text rows written straight into a
+/// buffer), in the runner's transaction with the offsets. Records are chained per tenant and
 /// partition (`AuditChainID`); the heads of the batch's partitions are read in that transaction, after the runner has
 /// claimed the partitions' offsets (so no other replica can move them until it ends). Heads kept in memory between
 /// batches went stale when another replica committed between this one's reload of the heads and of the offsets: its
@@ -16,7 +16,9 @@ import Synchronization
 /// once, by its id: a second
 /// record with an id already in the log (a service killed after publishing and before committing its offset handles
 /// the record again and publishes the same event, with the same derived id; a producer retry; a replay) is counted
-/// (`sigil.audit.duplicates`) and skipped, so every decision is in the log exactly once. What a replay caused (the
+/// (`sigil.audit.duplicates`) and skipped, so every decision is in the log exactly once. The batch is inserted without
+/// looking its ids up; only when the unique index on (tenant, event_id) refuses one is it rolled back to a savepoint,
+/// its recorded ids read, and inserted again without them. What a replay caused (the
 /// attestation service's refusal of a replayed request) has an id of its own and is recorded.
 final class AuditProjection: Projection {
     let name = "audit-log"
@@ -71,10 +73,36 @@ final class AuditProjection: Projection {
 
     func apply(batch events: [ProjectedEvent], connection: PostgresConnection, logger: Logger) async throws {
         let current = try await heads(of: events, connection: connection, logger: logger)
+        // Most batches hold no event already in the log: insert at once, and look the ids up only when the unique
+        // index on (tenant, event_id) refuses one.
+        var chained = try Self.chain(events, from: current, skipping: [])
+        try await connection.query("SAVEPOINT sigil_audit_insert", logger: logger)
+        do {
+            try await insert(chained.records, connection: connection, logger: logger)
+            try await connection.query("RELEASE SAVEPOINT sigil_audit_insert", logger: logger)
+        } catch let error as PSQLError where Self.isRecordedAlready(error) {
+            try await connection.query("ROLLBACK TO SAVEPOINT sigil_audit_insert", logger: logger)
+            let recorded = try await recordedIDs(of: events, connection: connection, logger: logger)
+            chained = try Self.chain(events, from: current, skipping: recorded)
+            try await insert(chained.records, connection: connection, logger: logger)
+        }
+        if chained.duplicates > 0 {
+            Counter(label: "sigil.audit.duplicates").increment(by: chained.duplicates)
+            logger.debug("events already in the audit log skipped", metadata: ["count": "\(chained.duplicates)"])
+        }
+        try await store(chained.moved, connection: connection, logger: logger)
+        appended.withLock { $0.append(contentsOf: chained.records) }
+    }
+
+    /// The records of `events` continuing their chains from `heads`, and where the chains end; an event in
+    /// `recorded`, or twice in the batch, is left out (and counted).
+    private static func chain(
+        _ events: [ProjectedEvent], from heads: [AuditChainID: AuditChainHead], skipping recorded: Set<EventKey>
+    ) throws -> (records: [AuditRecord], moved: [AuditChainID: AuditChainHead], duplicates: Int) {
+        var seen = recorded
         var moved: [AuditChainID: AuditChainHead] = [:]
         var records: [AuditRecord] = []
         records.reserveCapacity(events.count)
-        var seen = try await recordedIDs(of: events, connection: connection, logger: logger)
         var duplicates = 0
         for event in events {
             let envelope = event.envelope
@@ -84,11 +112,11 @@ final class AuditProjection: Projection {
             }
             // Stored as text, as received: bytes that are not UTF-8 could not be kept exactly (nor their signature
             // checked again), and PostgreSQL text holds no NUL.
-            guard let text = String(validating: envelope.data, as: UTF8.self), !text.utf8.contains(0) else {
+            guard String(validating: envelope.data, as: UTF8.self) != nil, !envelope.data.contains(0) else {
                 throw ProjectionRejection(code: "unstorable-event", detail: "the event's data is not UTF-8 text")
             }
             let chain = AuditChainID(tenant: envelope.tenant, topic: event.topic, partition: event.partition)
-            let head = moved[chain] ?? current[chain] ?? .genesis
+            let head = moved[chain] ?? heads[chain] ?? .genesis
             let sequence = head.sequence + 1
             let (outcome, clientWorkload, serverWorkload) = AuditRecord.classify(event.payload)
             let hash = AuditChain.hash(
@@ -100,13 +128,12 @@ final class AuditProjection: Projection {
                     hash: hash))
             moved[chain] = AuditChainHead(sequence: sequence, hash: hash)
         }
-        if duplicates > 0 {
-            Counter(label: "sigil.audit.duplicates").increment(by: duplicates)
-            logger.debug("events already in the audit log skipped", metadata: ["count": "\(duplicates)"])
-        }
-        try await insert(records, connection: connection, logger: logger)
-        try await store(moved, connection: connection, logger: logger)
-        appended.withLock { $0.append(contentsOf: records) }
+        return (records, moved, duplicates)
+    }
+
+    /// The unique index on (tenant, event_id) refused a row: an event of the batch is in the log already.
+    private static func isRecordedAlready(_ error: PSQLError) -> Bool {
+        error.serverInfo?[.sqlState] == "23505" && error.serverInfo?[.constraintName] == "audit_events_id"
     }
 
     func batchCommitted(logger: Logger) async throws {
@@ -177,34 +204,14 @@ final class AuditProjection: Projection {
         )
     }
 
+    /// One `COPY ... FROM STDIN` (text format, `AuditRowsCopy`). postgres-nio names the table unqualified, so the
+    /// transaction's search path is set to the audit schema first (`SET LOCAL`: it ends with the transaction).
     private func insert(_ records: [AuditRecord], connection: PostgresConnection, logger: Logger) async throws {
         guard !records.isEmpty else { return }
-        func column<T>(_ value: (AuditRecord) -> T) -> [T] { records.map(value) }
-        // Arrays cannot hold NULL through this binding: absent optional text is bound as '' and stored as NULL
-        // (what the signature covers treats an absent subject or traceparent as empty, so nothing is lost).
-        try await connection.query(
-            """
-            INSERT INTO \(unescaped: schema.rawValue).events (tenant, topic, partition, sequence, kafka_offset,
-                event_id, event_type, source, subject, partition_key, traceparent, content_type, time_attribute,
-                occurred_at, data, signature, outcome, client_workload, server_workload, previous_hash, hash)
-            SELECT tenant, topic, partition, sequence, kafka_offset, event_id, event_type, source, NULLIF(subject, ''),
-                partition_key, NULLIF(traceparent, ''), content_type, time_attribute, occurred_at, data,
-                NULLIF(signature, ''), NULLIF(outcome, ''), NULLIF(client_workload, ''), NULLIF(server_workload, ''),
-                previous_hash, hash
-            FROM unnest(\(column(\.chain.tenant)), \(column(\.chain.topic)), \(column(\.chain.partition)),
-                \(column(\.sequence)), \(column(\.offset)), \(column(\.event.id)), \(column(\.event.type.description)),
-                \(column(\.event.source)), \(column { $0.event.subject ?? "" }), \(column(\.event.partitionKey)),
-                \(column { $0.event.traceparent ?? "" }), \(column(\.event.dataContentType)),
-                \(column(\.event.timeAttribute)), \(column(\.event.time)),
-                \(column { String(decoding: $0.event.data, as: UTF8.self) }), \(column { $0.event.signature ?? "" }),
-                \(column { $0.outcome ?? "" }), \(column { $0.clientWorkload ?? "" }),
-                \(column { $0.serverWorkload ?? "" }), \(column { ByteBuffer(bytes: $0.previousHash) }),
-                \(column { ByteBuffer(bytes: $0.hash) }))
-                AS t(tenant, topic, partition, sequence, kafka_offset, event_id, event_type, source, subject,
-                    partition_key, traceparent, content_type, time_attribute, occurred_at, data, signature, outcome,
-                    client_workload, server_workload, previous_hash, hash)
-            """,
-            logger: logger
-        )
+        let rows = AuditRowsCopy.rows(records)
+        try await connection.query("SET LOCAL search_path TO \(unescaped: schema.rawValue)", logger: logger)
+        try await connection.copyFrom(table: "events", columns: AuditRowsCopy.columns, logger: logger) { writer in
+            try await writer.write(rows)
+        }
     }
 }

@@ -1,0 +1,141 @@
+import Foundation
+import NIOCore
+
+/// A batch of audit records as the rows of `COPY audit.events (...) FROM STDIN` in PostgreSQL's text format, written
+/// straight into one buffer: no per-column arrays on this side, no array parsing and `unnest` on the server's. The
+/// format is written here because postgres-nio's `copyFrom` takes the rows as bytes; its rules
+/// (https://www.postgresql.org/docs/current/sql-copy.html, "Text Format"): columns separated by a tab, rows ended by
+/// a newline, `\N` for NULL, and a backslash, tab, newline or carriage return inside a value escaped.
+enum AuditRowsCopy {
+    /// The columns, in the order `rows` writes them.
+    static let columns = [
+        "tenant", "topic", "partition", "sequence", "kafka_offset", "event_id", "event_type", "source", "subject",
+        "partition_key", "traceparent", "content_type", "time_attribute", "occurred_at", "data", "signature",
+        "outcome", "client_workload", "server_workload", "previous_hash", "hash",
+    ]
+
+    static func rows(_ records: [AuditRecord]) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: records.count * 1_200)
+        for record in records {
+            let event = record.event
+            buffer.text(record.chain.tenant)
+            buffer.separator()
+            buffer.text(record.chain.topic)
+            buffer.separator()
+            buffer.writeString(String(record.chain.partition))
+            buffer.separator()
+            buffer.writeString(String(record.sequence))
+            buffer.separator()
+            buffer.writeString(String(record.offset))
+            buffer.separator()
+            buffer.text(event.id)
+            buffer.separator()
+            buffer.text(event.type.description)
+            buffer.separator()
+            buffer.text(event.source)
+            buffer.separator()
+            buffer.optionalText(event.subject)
+            buffer.separator()
+            buffer.text(event.partitionKey)
+            buffer.separator()
+            buffer.optionalText(event.traceparent)
+            buffer.separator()
+            buffer.text(event.dataContentType)
+            buffer.separator()
+            buffer.text(event.timeAttribute)
+            buffer.separator()
+            buffer.timestamp(event.time)
+            buffer.separator()
+            buffer.text(bytes: event.data)
+            buffer.separator()
+            buffer.optionalText(event.signature)
+            buffer.separator()
+            buffer.optionalText(record.outcome)
+            buffer.separator()
+            buffer.optionalText(record.clientWorkload)
+            buffer.separator()
+            buffer.optionalText(record.serverWorkload)
+            buffer.separator()
+            buffer.bytea(record.previousHash)
+            buffer.separator()
+            buffer.bytea(record.hash)
+            buffer.writeInteger(UInt8(ascii: "\n"))
+        }
+        return buffer
+    }
+}
+
+extension ByteBuffer {
+    fileprivate mutating func separator() { writeInteger(UInt8(ascii: "\t")) }
+
+    fileprivate mutating func optionalText(_ value: String?) {
+        if let value { text(value) } else { writeStaticString("\\N") }
+    }
+
+    fileprivate mutating func text(_ value: String) {
+        if value.utf8.withContiguousStorageIfAvailable({ text(bytes: $0) }) == nil { text(bytes: Array(value.utf8)) }
+    }
+
+    /// The bytes, with the four that COPY's text format gives a meaning escaped (other bytes go as they are; a NUL
+    /// is refused by PostgreSQL, which dead-letters that one event). Runs without any of the four are written whole.
+    fileprivate mutating func text(bytes: UnsafeBufferPointer<UInt8>) {
+        var start = 0
+        for (index, byte) in bytes.enumerated() {
+            let escape: StaticString
+            switch byte {
+            case UInt8(ascii: "\\"): escape = "\\\\"
+            case UInt8(ascii: "\t"): escape = "\\t"
+            case UInt8(ascii: "\n"): escape = "\\n"
+            case UInt8(ascii: "\r"): escape = "\\r"
+            default: continue
+            }
+            writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<index])))
+            writeStaticString(escape)
+            start = index + 1
+        }
+        writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start...])))
+    }
+
+    fileprivate mutating func text(bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { text(bytes: $0) }
+    }
+
+    /// `\\x` and the hex digits (bytea's hex input, its backslash escaped for COPY).
+    fileprivate mutating func bytea(_ bytes: [UInt8]) {
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8](repeating: 0, count: 3 + 2 * bytes.count)
+        text[0] = UInt8(ascii: "\\")
+        text[1] = UInt8(ascii: "\\")
+        text[2] = UInt8(ascii: "x")
+        for (index, byte) in bytes.enumerated() {
+            text[3 + 2 * index] = digits[Int(byte >> 4)]
+            text[4 + 2 * index] = digits[Int(byte & 0x0F)]
+        }
+        writeBytes(text)
+    }
+
+    /// UTC with microseconds, rounded as postgres-nio rounds a `Date` it binds: the same instant either way.
+    fileprivate mutating func timestamp(_ date: Date) {
+        let microseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.toNearestOrEven))
+        var seconds = time_t(microseconds.dividedRoundingDown(by: 1_000_000))
+        let fraction = microseconds - Int64(seconds) * 1_000_000
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func padded(_ value: some BinaryInteger, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: Swift.max(0, width - text.count)) + text
+        }
+        func two(_ value: Int32) -> String { padded(value, 2) }
+        writeString(
+            "\(padded(parts.tm_year + 1900, 4))-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
+                + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))."
+                + padded(fraction, 6) + "+00")
+    }
+}
+
+extension Int64 {
+    fileprivate func dividedRoundingDown(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+}
