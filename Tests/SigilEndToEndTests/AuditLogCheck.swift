@@ -109,12 +109,12 @@ extension AccessFlowEndToEndTests {
         _ = try constellation.psql(
             "INSERT INTO audit.events SELECT * FROM audit.e2e_removed; DROP TABLE audit.e2e_removed")
 
-        // Inserted: a forged row after the chain's end.
+        // Inserted: a forged row after the chain's end (with an id of its own: the log holds each event id once).
         _ = try constellation.psql(
             """
-            INSERT INTO audit.events SELECT tenant, topic, partition, 1000000, kafka_offset, event_id, event_type,
-                source, subject, partition_key, traceparent, content_type, time_attribute, occurred_at, data, signature,
-                outcome, client_workload, server_workload, previous_hash, hash, recorded_at
+            INSERT INTO audit.events SELECT tenant, topic, partition, 1000000, kafka_offset, event_id || '-forged',
+                event_type, source, subject, partition_key, traceparent, content_type, time_attribute, occurred_at,
+                data, signature, outcome, client_workload, server_workload, previous_hash, hash, recorded_at
             FROM audit.events WHERE \(row) AND sequence = 3
             """)
         try await expectBroken(at: 1_000_000, "rows are missing")

@@ -12,10 +12,10 @@ import SigilService
 /// outlives the replica that granted it): one lease per provider, edge and client workload — granted on its first
 /// access request, renewed by the edge's refreshes while it uses it (a new password, a later `VALID UNTIL`), revoked
 /// when it expires, when an administrator revokes it, when its provider changes, or when its edge releases it because
-/// the access was withdrawn (policy or workload changed or removed, posture failed: `LeaseReleased`). Each replica checks every second
-/// for leases due; the row lock (`FOR UPDATE SKIP LOCKED`) makes exactly one of them revoke each. The lease is written
-/// (event, then row) before its role is created, so a crash in between leaves a lease to revoke; a role left with no
-/// lease (a lost row) is an orphan, found and dropped every minute.
+/// the access was withdrawn (policy or workload changed or removed, posture failed: `LeaseReleased`). Each replica
+/// checks every second for leases due; the row lock (`FOR UPDATE SKIP LOCKED`) makes exactly one of them revoke each.
+/// The lease is written (event, then row) before its role is created, so a crash in between leaves a lease to revoke;
+/// a role left with no lease (a lost row) is an orphan, found and dropped every minute.
 final class PostgresLeases: Service, Sendable {
     struct Lease: Sendable {
         let leaseID: String
@@ -136,7 +136,7 @@ final class PostgresLeases: Service, Sendable {
         let rows = try await postgres.query(
             """
             UPDATE \(unescaped: table) SET revoke_requested_at = now(), revoke_reason = 'access-withdrawn',
-            revoked_by = \("edge \(released.edgeID): \(released.reason)")
+            revoked_by = \("edge \(released.edgeID.prefix(100)): \(released.reason.prefix(100))")
             WHERE tenant = \(tenant) AND lease_id = \(released.leaseID) AND edge_id = \(released.edgeID)
             AND revoked_at IS NULL AND revoke_requested_at IS NULL RETURNING lease_id
             """, logger: context.logger
