@@ -153,18 +153,16 @@ struct PostgresEdgeTests {
         }
     }
 
-    @Test("access withdrawn under an open session: asked again, refused, its lease released once; not when unanswered")
+    @Test("access withdrawn under an open session: asked again, refused, the session ended, its lease released once")
     func releasesWithdrawnLease() async throws {
         let released = NIOLockedValueBox<[(lease: String, code: String)]>([])
         try await DatabaseEdge.with(
             leaseID: "lease-under-test",
-            releaseLease: { lease, refusal in
-                released.withLockedValue { $0.append((lease, refusal.code)) }
-            }
+            releaseLease: { lease, refusal in released.withLockedValue { $0.append((lease, refusal.code)) } }
         ) { edge in
             try await edge.withConnection { connection in
                 _ = try await connection.query("SELECT 1", logger: edge.logger).collect()
-                // The control plane does not answer: nothing is released (a lease is kept through an outage).
+                // The control plane does not answer: nothing is ended or released (kept through an outage).
                 edge.requester.answer.withLockedValue {
                     $0 = .failure(
                         EdgeRefusal(
@@ -175,23 +173,45 @@ struct PostgresEdgeTests {
                 try await Task.sleep(for: .milliseconds(300))
                 #expect(released.withLockedValue { $0.isEmpty })
                 #expect(edge.requester.requests.withLockedValue { $0 } == 2, "asked again for the open session")
-                // The policy now refuses: the lease the session logged in under is released, once.
+                _ = try await connection.query("SELECT 1", logger: edge.logger).collect()
+                // The policy now refuses: the session ends and the lease it logged in under is released, once.
                 edge.requester.answer.withLockedValue {
                     $0 = .failure(
                         EdgeRefusal(kind: .refused, stage: "policy", code: "no-matching-policy", detail: "no policy"))
                 }
                 try await Task.sleep(for: .seconds(5.1))  // asked at most every 5 s per credential
                 edge.listeners.keepCredentialsFresh()
-                try await Task.sleep(for: .milliseconds(300))
-                try await Task.sleep(for: .seconds(5.1))
-                edge.listeners.keepCredentialsFresh()
-                try await Task.sleep(for: .milliseconds(300))
+                try await Self.waitFor("the session to be ended") { connection.isClosed }
                 let calls = released.withLockedValue { $0 }
                 #expect(calls.count == 1, "\(calls)")
                 #expect(calls.first?.lease == "lease-under-test" && calls.first?.code == "no-matching-policy")
-                #expect(edge.requester.requests.withLockedValue { $0 } == 4)
+                #expect(edge.requester.requests.withLockedValue { $0 } == 3)
+                #expect(edge.listeners.environment.sessions.count == 0)
             }
         }
+    }
+
+    @Test("a postgres-static session (no lease) ends at the edge when its access is withdrawn")
+    func endsStaticSessionOnWithdrawal() async throws {
+        try await DatabaseEdge.with { edge in
+            try await edge.withConnection { connection in
+                _ = try await connection.query("SELECT 1", logger: edge.logger).collect()
+                edge.requester.answer.withLockedValue {
+                    $0 = .failure(
+                        EdgeRefusal(kind: .refused, stage: "policy", code: "no-matching-policy", detail: "no policy"))
+                }
+                edge.credentials.cache.revoke(.accessPolicy("orders-policy"))
+                edge.listeners.keepCredentialsFresh()
+                try await Self.waitFor("the session to be ended") { connection.isClosed }
+                #expect(edge.listeners.environment.sessions.count == 0)
+            }
+        }
+    }
+
+    static func waitFor(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(condition(), "timed out waiting for \(what)")
     }
 
     @Test("a cancel request (psql interrupted) reaches the backend running the query")

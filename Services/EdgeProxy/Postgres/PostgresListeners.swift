@@ -10,7 +10,7 @@ import Synchronization
 /// closed when the server workload goes; a connection takes the definition current when it arrives). Each second it
 /// also looks up the credentials that open sessions use, so they are refreshed before they expire for as long as a
 /// session lasts; when asking again is refused (access withdrawn: a policy or workload changed or went, posture fell
-/// short), the leases those sessions logged in under are released, and sigil-issue ends them and their sessions.
+/// short), those sessions are ended, and the leases they logged in under are released (sigil-issue ends them).
 final class PostgresListeners: Service, Sendable {
     private struct Listener: Sendable {
         let port: Int
@@ -160,8 +160,17 @@ final class PostgresListeners: Service, Sendable {
             Task { [environment] in
                 let result = await credentials.obtain(
                     key, evidence: evidence, workload: workload, request: request, deadline: deadline)
-                // Refused, not merely unanswered: the access these sessions use is withdrawn.
+                // Refused, not merely unanswered: the access these sessions use is withdrawn. They end here (a
+                // `postgres-static` login has no lease to end them), and their leases are released.
                 guard case .failure(let refusal) = result, refusal.kind == .refused else { return }
+                let ended = environment.sessions.end(key)
+                if ended > 0 {
+                    environment.logger.notice(
+                        "access withdrawn: open database sessions ended",
+                        metadata: [
+                            "server.workload": "\(workload.name)", "sessions": "\(ended)", "reason": "\(refusal.code)",
+                        ])
+                }
                 for lease in leases where self.released.withLock({ $0.insert(lease).inserted }) {
                     environment.logger.notice(
                         "access withdrawn from open database sessions; releasing their lease",

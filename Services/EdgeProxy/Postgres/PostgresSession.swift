@@ -184,10 +184,13 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
         if leftover.readableBytes > 0 { channel.writeAndFlush(leftover, promise: nil) }
         let sessions = environment.sessions
         let key = self.key(for: request)
-        if let key { sessions.opened(backend: backend, at: workload, key: key, request: request, lease: lease) }
+        let channel = self.channel
+        if let key {
+            sessions.opened(backend: backend, at: workload, key: key, request: request, lease: lease, channel: channel)
+        }
         environment.counters.sessions.increment()
         channel.closeFuture.whenComplete { _ in
-            if let key { sessions.closed(backend: backend, key: key, lease: lease) }
+            if let key { sessions.closed(backend: backend, key: key, lease: lease, channel: channel) }
         }
         let (workloadSide, databaseSide) = TunnelGlue.pair()
         let pending = buffer

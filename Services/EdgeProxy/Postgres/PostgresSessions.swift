@@ -1,3 +1,4 @@
+import NIOCore
 import SigilEvents
 import Synchronization
 
@@ -13,6 +14,8 @@ final class PostgresSessions: Sendable {
         let request: RequestAttributes
         /// The `postgres-dynamic` leases the sessions logged in under, with how many sessions each.
         var leases: [String: Int] = [:]
+        /// The workload side of each session, to end them when the access they use is withdrawn.
+        var channels: [ObjectIdentifier: any Channel] = [:]
     }
 
     private let backends = Mutex<[[UInt8]: EdgeServerWorkload]>([:])
@@ -20,18 +23,20 @@ final class PostgresSessions: Sendable {
 
     func opened(
         backend: [UInt8]?, at workload: EdgeServerWorkload, key: CredentialKey, request: RequestAttributes,
-        lease: String?
+        lease: String?, channel: any Channel
     ) {
         if let backend { backends.withLock { $0[backend] = workload } }
         credentials.withLock {
             $0[key, default: InUse(sessions: 0, workload: workload, request: request)].sessions += 1
             if let lease { $0[key]?.leases[lease, default: 0] += 1 }
+            $0[key]?.channels[ObjectIdentifier(channel)] = channel
         }
     }
 
-    func closed(backend: [UInt8]?, key: CredentialKey, lease: String?) {
+    func closed(backend: [UInt8]?, key: CredentialKey, lease: String?, channel: any Channel) {
         if let backend { _ = backends.withLock { $0.removeValue(forKey: backend) } }
         credentials.withLock { inUse in
+            inUse[key]?.channels[ObjectIdentifier(channel)] = nil
             inUse[key]?.sessions -= 1
             if let lease {
                 inUse[key]?.leases[lease, default: 0] -= 1
@@ -46,6 +51,15 @@ final class PostgresSessions: Sendable {
 
     /// The credentials open sessions use.
     var inUse: [CredentialKey: InUse] { credentials.withLock { $0 } }
+
+    /// Ends every session that uses `key` (the access it gives was withdrawn); returns how many. Closing the workload
+    /// side closes the database side with it (`TunnelGlue`).
+    @discardableResult
+    func end(_ key: CredentialKey) -> Int {
+        let channels = credentials.withLock { $0[key].map { Array($0.channels.values) } ?? [] }
+        for channel in channels { channel.close(promise: nil) }
+        return channels.count
+    }
 
     var count: Int { credentials.withLock { $0.values.reduce(0) { $0 + $1.sessions } } }
 }
