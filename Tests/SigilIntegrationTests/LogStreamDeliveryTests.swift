@@ -123,8 +123,7 @@ struct LogStreamDeliveryTests {
                 tcp.stop()
                 let second = try await log.publish(90, topic: topic)
                 let progress = LogStreamProgress(
-                    schema: log.schema, postgres: postgres, tenant: "acme", streamUID: streams[0].metadata.uid,
-                    name: "syslog-tcp", owner: "replica-1")
+                    streams[0], schema: log.schema, postgres: postgres, owner: "replica-1")
                 try await Self.waitUntil("the TCP stream to report its failure and lag") {
                     let status = try await progress.status(destination: "", format: "", logger: logger)
                     return status.lastError != nil && status.lagRecords > 0 && status.consecutiveFailures > 0

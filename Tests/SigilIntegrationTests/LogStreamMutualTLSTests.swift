@@ -47,8 +47,7 @@ extension LogStreamDeliveryTests {
                 // The stream without a certificate is refused after its handshake: it reports so and keeps its
                 // records (none counted as delivered, none received).
                 let anonymous = LogStreamProgress(
-                    schema: log.schema, postgres: postgres, tenant: "acme", streamUID: streams[1].metadata.uid,
-                    name: "anonymous", owner: "replica-1")
+                    streams[1], schema: log.schema, postgres: postgres, owner: "replica-1")
                 try await Self.waitUntil("the stream without a certificate to report the refusal") {
                     let status = try await anonymous.status(destination: "", format: "", logger: logger)
                     return status.consecutiveFailures > 0 && status.lagRecords > 0

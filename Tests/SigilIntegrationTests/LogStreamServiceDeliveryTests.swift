@@ -66,8 +66,7 @@ extension LogStreamDeliveryTests {
                     receiver.refuse(true)
                     let second = try await log.publish(60, topic: topic)
                     let progress = LogStreamProgress(
-                        schema: log.schema, postgres: postgres, tenant: "acme", streamUID: webhook.metadata.uid,
-                        name: "webhook", owner: "replica-1")
+                        webhook, schema: log.schema, postgres: postgres, owner: "replica-1")
                     try await Self.waitUntil("the webhook stream to report the 503") {
                         let status = try await progress.status(destination: "", format: "", logger: logger)
                         return status.lastError?.contains("503") == true && status.lagRecords > 0

@@ -18,67 +18,64 @@ enum AuditRowsCopy {
         var buffer = ByteBufferAllocator().buffer(capacity: records.count * 1_200)
         for record in records {
             let event = record.event
+            // Each value is followed by a tab, the row's last by a newline.
             buffer.text(record.chain.tenant)
-            buffer.separator()
             buffer.text(record.chain.topic)
-            buffer.separator()
-            buffer.writeString(String(record.chain.partition))
-            buffer.separator()
-            buffer.writeString(String(record.sequence))
-            buffer.separator()
-            buffer.writeString(String(record.offset))
-            buffer.separator()
+            buffer.number(record.chain.partition)
+            buffer.number(record.sequence)
+            buffer.number(record.offset)
             buffer.text(event.id)
-            buffer.separator()
             buffer.text(event.type.description)
-            buffer.separator()
             buffer.text(event.source)
-            buffer.separator()
             buffer.optionalText(event.subject)
-            buffer.separator()
             buffer.text(event.partitionKey)
-            buffer.separator()
             buffer.optionalText(event.traceparent)
-            buffer.separator()
             buffer.text(event.dataContentType)
-            buffer.separator()
             buffer.text(event.timeAttribute)
-            buffer.separator()
             buffer.timestamp(event.time)
-            buffer.separator()
             buffer.text(bytes: event.data)
-            buffer.separator()
             buffer.optionalText(event.signature)
-            buffer.separator()
             buffer.optionalText(record.outcome)
-            buffer.separator()
             buffer.optionalText(record.clientWorkload)
-            buffer.separator()
             buffer.optionalText(record.serverWorkload)
-            buffer.separator()
             buffer.bytea(record.previousHash)
-            buffer.separator()
-            buffer.bytea(record.hash)
-            buffer.writeInteger(UInt8(ascii: "\n"))
+            buffer.bytea(record.hash, last: true)
         }
         return buffer
     }
 }
 
 extension ByteBuffer {
-    fileprivate mutating func separator() { writeInteger(UInt8(ascii: "\t")) }
+    /// After a value: a tab, or the newline that ends the row.
+    fileprivate mutating func end(last: Bool = false) { writeInteger(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t")) }
+
+    fileprivate mutating func number(_ value: some BinaryInteger) {
+        writeString(String(value))
+        end()
+    }
 
     fileprivate mutating func optionalText(_ value: String?) {
-        if let value { text(value) } else { writeStaticString("\\N") }
+        if let value {
+            text(value)
+        } else {
+            writeStaticString("\\N")
+            end()
+        }
     }
 
     fileprivate mutating func text(_ value: String) {
-        if value.utf8.withContiguousStorageIfAvailable({ text(bytes: $0) }) == nil { text(bytes: Array(value.utf8)) }
+        if value.utf8.withContiguousStorageIfAvailable({ escaped($0) }) == nil { escaped(Array(value.utf8)) }
+        end()
+    }
+
+    fileprivate mutating func text(bytes: [UInt8]) {
+        escaped(bytes)
+        end()
     }
 
     /// The bytes, with the four that COPY's text format gives a meaning escaped (other bytes go as they are; a NUL
     /// is refused by PostgreSQL, which dead-letters that one event). Runs without any of the four are written whole.
-    fileprivate mutating func text(bytes: UnsafeBufferPointer<UInt8>) {
+    private mutating func escaped(_ bytes: UnsafeBufferPointer<UInt8>) {
         var start = 0
         for (index, byte) in bytes.enumerated() {
             let escape: StaticString
@@ -96,12 +93,12 @@ extension ByteBuffer {
         writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start...])))
     }
 
-    fileprivate mutating func text(bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { text(bytes: $0) }
+    private mutating func escaped(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { escaped($0) }
     }
 
     /// `\\x` and the hex digits (bytea's hex input, its backslash escaped for COPY).
-    fileprivate mutating func bytea(_ bytes: [UInt8]) {
+    fileprivate mutating func bytea(_ bytes: [UInt8], last: Bool = false) {
         let digits = Array("0123456789abcdef".utf8)
         var text = [UInt8](repeating: 0, count: 3 + 2 * bytes.count)
         text[0] = UInt8(ascii: "\\")
@@ -112,6 +109,7 @@ extension ByteBuffer {
             text[4 + 2 * index] = digits[Int(byte & 0x0F)]
         }
         writeBytes(text)
+        end(last: last)
     }
 
     /// UTC with microseconds, rounded as postgres-nio rounds a `Date` it binds: the same instant either way.
@@ -130,6 +128,7 @@ extension ByteBuffer {
             "\(padded(parts.tm_year + 1900, 4))-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
                 + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))."
                 + padded(fraction, 6) + "+00")
+        end()
     }
 }
 

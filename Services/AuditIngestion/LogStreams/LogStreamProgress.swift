@@ -16,27 +16,19 @@ struct LogStreamProgress: Sendable {
     /// This replica (`SIGIL_INSTANCE_ID`).
     let owner: String
     /// Whose chains it carries: its tenant's, the listed tenants' (a platform operator's stream), or nil: every one.
-    var chainTenants: [String]?
+    let chainTenants: [String]?
     static let lease = 15  // seconds
 
-    init(
-        schema: SchemaName, postgres: PostgresClient, tenant: String, streamUID: String, name: String, owner: String
-    ) {
+    /// A stream's progress, carrying the chains of its own tenant, or of the tenants its filter names (`*`: all).
+    init(_ stream: Resource<LogStreamSpec>, schema: SchemaName, postgres: PostgresClient, owner: String) {
         self.schema = schema
         self.postgres = postgres
-        self.tenant = tenant
-        self.streamUID = streamUID
-        self.name = name
+        self.tenant = stream.metadata.tenant
+        self.streamUID = stream.metadata.uid
+        self.name = stream.name
         self.owner = owner
-        self.chainTenants = [tenant]
-    }
-
-    /// A stream's progress, carrying the chains of the tenants its filter names (`*`: all).
-    init(_ stream: Resource<LogStreamSpec>, schema: SchemaName, postgres: PostgresClient, owner: String) {
-        self.init(
-            schema: schema, postgres: postgres, tenant: stream.metadata.tenant, streamUID: stream.metadata.uid,
-            name: stream.name, owner: owner)
-        if let tenants = stream.spec.filter?.tenants { chainTenants = tenants.contains("*") ? nil : tenants }
+        let tenants = stream.spec.filter?.tenants ?? [tenant]
+        self.chainTenants = tenants.contains("*") ? nil : tenants
     }
 
     /// Bound into `(everyTenant OR h.tenant = ANY(tenants))`: whether chain head `h` is one this stream carries.

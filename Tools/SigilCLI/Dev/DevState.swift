@@ -48,11 +48,16 @@ struct DevState {
         let file = settingsFile(of: name)
         try FileManager.default.createDirectory(
             atPath: "\(directory)/run", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try Self.writeSettings(environment, to: file)
+        return file
+    }
+
+    /// The `SIGIL_*` variables of `environment` as `KEY=VALUE` lines in a file only its owner reads.
+    static func writeSettings(_ environment: [String: String], to file: String) throws {
         try writePrivateFile(
             file,
             environment.filter { $0.key.hasPrefix("SIGIL_") }.sorted { $0.key < $1.key }
                 .map { "\($0.key)=\($0.value)" }.joined(separator: "\n") + "\n")
-        return file
     }
 
     func prepare() throws {

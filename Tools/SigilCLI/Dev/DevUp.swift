@@ -151,10 +151,7 @@ struct DevUp: AsyncParsableCommand {
                 }
                 if member.name == "sigil-edge" && replica == 1 {
                     // What `sigil dev edge` starts further edges with (their own evidence): owner-only, as `env`.
-                    try writePrivateFile(
-                        state.edgeEnvFile,
-                        serviceEnvironment.filter { $0.key.hasPrefix("SIGIL_") }.sorted { $0.key < $1.key }
-                            .map { "\($0.key)=\($0.value)" }.joined(separator: "\n") + "\n")
+                    try DevState.writeSettings(serviceEnvironment, to: state.edgeEnvFile)
                 }
                 let logFile = "\(state.logDirectory)/\(name).log"
                 let executable = "\(binaries)/\(member.name)"
@@ -208,7 +205,9 @@ struct DevUp: AsyncParsableCommand {
             if let address = try? String(contentsOfFile: state.brokerAddressFile, encoding: .utf8), !address.isEmpty {
                 return address
             }
-            guard ProcessLauncher.isAlive(pid) else { throw died("broker", logFile) }
+            guard ProcessLauncher.isAlive(pid) else {
+                throw ReadinessProbe.exitedDuringStartUp("broker", logFile: logFile)
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw ValidationError("the broker did not report its address within 30 s; see \(logFile)")
@@ -221,7 +220,9 @@ struct DevUp: AsyncParsableCommand {
         print("waiting for readiness ...")
         while !pending.isEmpty {
             for service in services where pending.contains(service.name) {
-                guard ProcessLauncher.isAlive(service.pid) else { throw died(service.name, service.logFile) }
+                guard ProcessLauncher.isAlive(service.pid) else {
+                    throw ReadinessProbe.exitedDuringStartUp(service.name, logFile: service.logFile)
+                }
                 if await ReadinessProbe.check(port: service.port!) == .ready {
                     pending.remove(service.name)
                     print("    \(service.name) ready")
@@ -235,12 +236,6 @@ struct DevUp: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(250))
         }
-    }
-
-    private func died(_ name: String, _ logFile: String) -> ValidationError {
-        let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-        let tail = log.split(separator: "\n").suffix(20).joined(separator: "\n")
-        return ValidationError("\(name) exited during start-up; last lines of \(logFile):\n\(tail)")
     }
 
     private func step(_ text: String) {

@@ -35,15 +35,19 @@ extension ReadinessProbe {
         let deadline = ContinuousClock.now + .seconds(timeout)
         while await check(port: port) != .ready {
             guard ProcessLauncher.isAlive(process.pid) else {
-                let tail = ((try? String(contentsOfFile: process.logFile, encoding: .utf8)) ?? "")
-                    .split(separator: "\n").suffix(15).joined(separator: "\n")
-                throw ValidationError(
-                    "\(process.name) exited during start-up; last lines of \(process.logFile):\n\(tail)")
+                throw exitedDuringStartUp(process.name, logFile: process.logFile)
             }
             guard ContinuousClock.now < deadline else {
                 throw ValidationError("\(process.name) not ready within \(timeout) s; see \(process.logFile)")
             }
             try await Task.sleep(for: .milliseconds(250))
         }
+    }
+
+    /// A process that exited while starting, with the last lines of its log.
+    static func exitedDuringStartUp(_ name: String, logFile: String) -> ValidationError {
+        let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+        let tail = log.split(separator: "\n").suffix(20).joined(separator: "\n")
+        return ValidationError("\(name) exited during start-up; last lines of \(logFile):\n\(tail)")
     }
 }
