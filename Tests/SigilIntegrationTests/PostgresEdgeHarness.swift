@@ -61,7 +61,7 @@ struct DatabaseEdge: Sendable {
         _ body: (DatabaseEdge) async throws -> Void
     ) async throws {
         let url = try #require(URLComponents(string: try TestPostgres.url()))
-        try admin(
+        try await admin(
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(PostgresEdgeTests.role)') THEN "
                 + "CREATE ROLE \(PostgresEdgeTests.role) LOGIN; END IF; END $$; "
                 + "ALTER ROLE \(PostgresEdgeTests.role) PASSWORD '\(PostgresEdgeTests.password)'")
@@ -117,8 +117,8 @@ struct DatabaseEdge: Sendable {
 
     /// SQL as the test PostgreSQL's administrator.
     @discardableResult
-    static func admin(_ sql: String) throws -> String {
-        let (status, output) = try ProcessLauncher.run(
+    static func admin(_ sql: String) async throws -> String {
+        let (status, output) = try await ProcessLauncher.runDetached(
             "/usr/bin/psql", [try TestPostgres.url(), "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
         try #require(status == 0, "psql: \(output)")
         return output.trimmingCharacters(in: .whitespacesAndNewlines)

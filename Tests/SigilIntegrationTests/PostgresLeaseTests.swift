@@ -29,7 +29,7 @@ struct PostgresLeaseTests {
     }
 
     func withReplicas(_ body: @Sendable (Replicas) async throws -> Void) async throws {
-        _ = try DatabaseEdge.admin(
+        _ = try await DatabaseEdge.admin(
             """
             DO $$ BEGIN
             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sigil_test_lease_admin') THEN
@@ -113,7 +113,7 @@ struct PostgresLeaseTests {
                 Self.granted(), tenant: "acme", provider: replicas.provider, spec: replicas.spec)
             #expect(lease.role == PostgresRoleAdministrator.role(forLease: lease.leaseID))
             #expect(try await Self.asLease(lease, "SELECT current_user") == lease.role)
-            let stored = try DatabaseEdge.admin(
+            let stored = try await DatabaseEdge.admin(
                 "SELECT left(rolpassword, 14), rolvaliduntil IS NOT NULL, pg_has_role('\(lease.role)', 'sigil_test_readers', 'MEMBER') FROM pg_authid WHERE rolname = '\(lease.role)'"
             )
             #expect(stored == "SCRAM-SHA-256$|t|t", "\(stored)")
@@ -152,8 +152,9 @@ struct PostgresLeaseTests {
             #expect(try await replicas.second.release(own, tenant: "acme"))
             #expect(session.isClosed, "the session was terminated")
             try? await session.close()
-            #expect(try DatabaseEdge.admin("SELECT count(*) FROM pg_roles WHERE rolname = '\(lease.role)'") == "0")
-            let ended = try DatabaseEdge.admin(
+            #expect(
+                try await DatabaseEdge.admin("SELECT count(*) FROM pg_roles WHERE rolname = '\(lease.role)'") == "0")
+            let ended = try await DatabaseEdge.admin(
                 "SELECT revoke_reason, revoked_by, sessions_terminated FROM \(replicas.first.table) WHERE lease_id = '\(lease.leaseID)'"
             )
             #expect(ended == "access-withdrawn|edge edge-1: no-matching-policy|1", "\(ended)")
@@ -185,7 +186,7 @@ struct PostgresLeaseTests {
             let deadline = ContinuousClock.now + .seconds(10)
             var reason = ""
             while ContinuousClock.now < deadline {
-                reason = try DatabaseEdge.admin(
+                reason = try await DatabaseEdge.admin(
                     "SELECT coalesce(revoke_reason, '') FROM \(replicas.first.table) WHERE lease_id = '\(lease.leaseID)' AND revoked_at IS NOT NULL"
                 )
                 if !reason.isEmpty { break }
@@ -227,8 +228,9 @@ struct PostgresLeaseTests {
             #expect(revoked == 1, "exactly one revocation")
             #expect(session.isClosed, "the session was terminated")
             try? await session.close()
-            #expect(try DatabaseEdge.admin("SELECT count(*) FROM pg_roles WHERE rolname = '\(lease.role)'") == "0")
-            let ended = try DatabaseEdge.admin(
+            #expect(
+                try await DatabaseEdge.admin("SELECT count(*) FROM pg_roles WHERE rolname = '\(lease.role)'") == "0")
+            let ended = try await DatabaseEdge.admin(
                 "SELECT revoke_reason, sessions_terminated, extract(epoch FROM revoked_at - expires_at) < 2 FROM \(replicas.first.table) WHERE lease_id = '\(lease.leaseID)'"
             )
             #expect(ended == "expired|1|t", "\(ended)")
@@ -243,14 +245,14 @@ struct PostgresLeaseTests {
             let old = PostgresRoleAdministrator.role(
                 forLease: "lease-" + UUIDv7.generate(at: Date().addingTimeInterval(-600)))
             let young = PostgresRoleAdministrator.role(forLease: "lease-" + UUIDv7.generate())
-            try DatabaseEdge.admin(
+            try await DatabaseEdge.admin(
                 "SET ROLE sigil_test_lease_admin; CREATE ROLE \(old) LOGIN; CREATE ROLE \(young) LOGIN")
             try await replicas.second.dropOrphans()
-            let left = try DatabaseEdge.admin(
+            let left = try await DatabaseEdge.admin(
                 "SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname IN ('\(old)', '\(young)', '\(open.role)')"
             )
             #expect(left == [young, open.role].sorted().joined(separator: ","), "\(left)")
-            try DatabaseEdge.admin("DROP ROLE \(young)")
+            try await DatabaseEdge.admin("DROP ROLE \(young)")
             #expect(try await replicas.first.requestRevocation(tenant: "acme", leaseID: open.leaseID, by: "test"))
         }
     }
