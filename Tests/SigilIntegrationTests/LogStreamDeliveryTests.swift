@@ -144,7 +144,7 @@ struct LogStreamDeliveryTests {
         // Every OCSF line validates against the OCSF models (ocsf-pydantic).
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Receivers/ocsf_validate.py")
-        let classes = try RsyslogReceiver.shell("python3 '\(script.path)' '\(files.path)/audit.ocsf.jsonl'")
+        let classes = try await RsyslogReceiver.shell("python3 '\(script.path)' '\(files.path)/audit.ocsf.jsonl'")
         for name in ["api_activity", "authentication", "authorize_session"] {
             #expect(classes.contains("\(name)="), "\(classes)")
         }

@@ -98,7 +98,7 @@ extension LogStreamDeliveryTests {
     }
 
     @Test("SigV4: the same request signed as botocore signs it")
-    func sigV4MatchesBotocore() throws {
+    func sigV4MatchesBotocore() async throws {
         let payload = Array("{\"id\":\"x\"}\n".utf8)
         let destination = S3Destination(
             bucket: "audit-logs", prefix: "sigil/", region: "eu-west-1", endpoint: "http://127.0.0.1:9000",
@@ -111,7 +111,7 @@ extension LogStreamDeliveryTests {
         .sign(method: "PUT", host: host, path: path, payload: payload, date: date)
         let ours = try #require(headers.first { $0.0 == "Authorization" }?.1)
         let hex = payload.map { String(format: "%02x", $0) }.joined()
-        let reference = try RsyslogReceiver.shell(
+        let reference = try await RsyslogReceiver.shell(
             "python3 '\(Self.peer)' sign PUT '\(url)' \(hex) AKIDEXAMPLE 'wJalrXUtnFEMI/K7MDENG' eu-west-1 1795600000")
         #expect(ours == reference.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(url == "http://127.0.0.1:9000/audit-logs/sigil/acme/2026/11/26/a%20b%2Bc.jsonl.gz")
@@ -129,7 +129,7 @@ extension LogStreamDeliveryTests {
         try server.run()
         defer { kill(server.processIdentifier, SIGKILL) }
         try RsyslogReceiver.waitForListener(port: port)
-        try RsyslogReceiver.shell("python3 '\(Self.peer)' create-bucket \(endpoint) audit-logs")
+        try await RsyslogReceiver.shell("python3 '\(Self.peer)' create-bucket \(endpoint) audit-logs")
         let kek = try KeyEncryptionKey(keyID: "audit-kek-test", material: Array(repeating: 9, count: 32))
         let secret = try kek.derivedDataKey(tenant: "acme", purpose: LogStreamSecrets.purpose)
             .encrypt(Array("moto-secret".utf8), field: LogStreamSecrets.field(stream: "s3", "secretAccessKey"))
@@ -148,7 +148,7 @@ extension LogStreamDeliveryTests {
             {
                 let ids = published.created + published.deleted
                 try await Self.waitUntil("the bucket to hold every record", timeout: .seconds(60)) {
-                    let stored = try RsyslogReceiver.shell(
+                    let stored = try await RsyslogReceiver.shell(
                         "python3 '\(Self.peer)' records \(endpoint) audit-logs sigil/acme/")
                     return ids.allSatisfy(stored.contains)
                 }

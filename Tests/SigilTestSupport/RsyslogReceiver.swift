@@ -29,7 +29,7 @@ public final class RsyslogReceiver: @unchecked Sendable {
             openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext \
               -out client.pem 2>/dev/null
             """
-        try Self.shell(script)
+        try Self.waitingShell(script)
         return try String(contentsOf: directory.appendingPathComponent("ca.pem"), encoding: .utf8)
     }
 
@@ -149,9 +149,18 @@ public final class RsyslogReceiver: @unchecked Sendable {
         throw ReceiverError(description: "rsyslog did not listen on \(port) within 5 s")
     }
 
-    /// Runs a bash script; returns its standard output, or throws with its standard error.
+    /// Runs a bash script on a thread of its own (a test waiting for python never holds one of the few cooperative
+    /// threads other tests' timers need); returns its standard output, or throws with its standard error.
     @discardableResult
-    public static func shell(_ script: String) throws -> String {
+    public static func shell(_ script: String) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try waitingShell(script) }) }.start()
+        }
+    }
+
+    /// `shell`, waiting on the caller's thread.
+    @discardableResult
+    static func waitingShell(_ script: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = ["-c", script]
