@@ -129,13 +129,13 @@ extension SigilServiceDefinition {
         )
         definition.resources = [ResourceDefinition(LogStreamSpec.self)]
         definition.projections = { context in
-            guard let projection = try? AuditParts.projection.get(context) else { return [] }
-            // Large batches: one multi-row insert and one commit carry thousands of records.
-            return [ProjectionSubscription(projection: projection, topics: AuditParts.topics, maximumBatchSize: 5000)]
+            guard let lanes = try? AuditParts.lanes.get(context) else { return [] }
+            // Large batches: one COPY and one commit carry thousands of records; lanes' transactions side by side.
+            return [ProjectionSubscription(lanes: lanes, topics: AuditParts.topics, maximumBatchSize: 5000)]
         }
         definition.workers = { context in
             guard let postgres = context.postgres else { return [] }
-            let projection = try AuditParts.projection.get(context)
+            let lanes = try AuditParts.lanes.get(context)
             let source = context.configuration.source
             return [
                 try LogStreamDelivery(context: context, postgres: postgres, schema: AuditParts.schema),
@@ -148,7 +148,7 @@ extension SigilServiceDefinition {
                         try await AuditProjection.heads(
                             schema: AuditParts.schema, postgres: postgres, logger: context.logger)
                     },
-                    recorded: { projection.recorded }),
+                    recorded: { lanes.reduce(0) { $0 + $1.recorded } }),
             ]
         }
         definition.routes = { group, context in
@@ -172,10 +172,13 @@ enum AuditParts {
     /// Every topic is recorded, the checkpoints too (so log streams ship them), in chains the checkpointer leaves
     /// out of its checkpoints.
     static let topics = SigilTopic.allCases
-    static let projection = ServicePart { context in
+    /// The audit log's projection, once per lane (`SIGIL_AUDIT_LANES`, default 2): each lane records its share of
+    /// every topic's partitions in transactions of its own, so one batch's insert and commit run beside another's.
+    static let lanes = ServicePart { context in
         guard let postgres = context.postgres else {
             throw ConfigurationError(key: "SIGIL_POSTGRES_URL", expected: "set: the audit log lives in PostgreSQL")
         }
-        return AuditProjection(schema: schema, postgres: postgres)
+        let count = try context.configuration.source.int("SIGIL_AUDIT_LANES", default: 2, in: 1...16)
+        return (0..<count).map { _ in AuditProjection(schema: schema, postgres: postgres) }
     }
 }

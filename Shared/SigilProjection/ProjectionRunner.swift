@@ -29,6 +29,8 @@ public final class ProjectionRunner: Service, Sendable {
         public var authenticate: (@Sendable (CloudEvent, any EventPayload) throws(ProjectionRejection) -> Void)?
         /// Signs the dead letters this runner writes.
         public var sign: (@Sendable (CloudEvent) throws -> CloudEvent)?
+        /// The partitions this runner reads when a projection runs in several lanes; nil: all of them.
+        public var lane: ProjectionLane?
 
         public init(topics: [String], kafka: KafkaClientConfiguration, deadLetterTopic: String) {
             self.topics = topics
@@ -75,6 +77,7 @@ public final class ProjectionRunner: Service, Sendable {
         self.catalog = catalog
         var logger = logger
         logger[metadataKey: "projection"] = "\(projection.name)"
+        if let lane = configuration.lane { logger[metadataKey: "lane"] = "\(lane)" }
         self.logger = logger
         self.appliedCounter = Counter(
             label: "sigil.projection.events.applied", dimensions: [("projection", projection.name)])
@@ -115,7 +118,7 @@ public final class ProjectionRunner: Service, Sendable {
         }
     }
 
-    /// Where reading starts: the stored next offset of each partition of each topic, or the beginning.
+    /// Where reading starts: the stored next offset of each partition (of its lane) of each topic, or the beginning.
     public func startPositions() async throws -> [KafkaTopicPartitionOffset] {
         let stored = try await offsets.load(from: postgres, logger: logger)
         let metadata = try await admin.metadata()
@@ -130,7 +133,7 @@ public final class ProjectionRunner: Service, Sendable {
             let firsts =
                 offsets.contains(nil)
                 ? try await admin.watermarks(topic: topic, partitions: description.partitions).map(\.low) : []
-            for (index, offset) in offsets.enumerated() {
+            for (index, offset) in offsets.enumerated() where configuration.lane?.reads(partition: index) ?? true {
                 positions.append(
                     .init(topic: topic, partition: Int32(index), offset: .exactly(offset ?? firsts[index])))
             }

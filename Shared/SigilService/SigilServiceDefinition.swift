@@ -72,13 +72,20 @@ extension SigilServiceDefinition {
 
 /// A projection and the topics it reads.
 public struct ProjectionSubscription: Sendable {
-    public var projection: any Projection
+    /// One projection per lane (`ProjectionLane`): each reads its share of the partitions, in transactions of its
+    /// own. One projection: one runner reading everything.
+    public var lanes: [any Projection]
     public var topics: [SigilTopic]
     /// Records applied in one transaction at most (see `ProjectionRunner.Configuration.maximumBatchSize`).
     public var maximumBatchSize: Int
 
     public init(projection: any Projection, topics: [SigilTopic], maximumBatchSize: Int = 500) {
-        self.projection = projection
+        self.init(lanes: [projection], topics: topics, maximumBatchSize: maximumBatchSize)
+    }
+
+    public init(lanes: [any Projection], topics: [SigilTopic], maximumBatchSize: Int = 500) {
+        precondition(!lanes.isEmpty, "a projection runs in one lane at least")
+        self.lanes = lanes
         self.topics = topics
         self.maximumBatchSize = maximumBatchSize
     }

@@ -126,29 +126,36 @@ public enum SigilServiceRuntime {
                 subscriptions.append(ProjectionSubscription(projection: projection, topics: [.config]))
             }
             for subscription in subscriptions {
-                var runnerConfiguration = ProjectionRunner.Configuration(
-                    topics: subscription.topics.map(configuration.topics.name),
-                    kafka: configuration.kafkaClient("\(definition.executable)-\(subscription.projection.name)"),
-                    deadLetterTopic: configuration.topics.name(.deadletter)
-                )
-                runnerConfiguration.fetchWaitMaxMilliseconds = configuration.kafkaFetchWaitMaxMilliseconds
-                runnerConfiguration.maximumBatchSize = subscription.maximumBatchSize
-                runnerConfiguration.authenticate = {
-                    (event: CloudEvent, payload: any EventPayload) throws(ProjectionRejection) in
-                    try authentication.authenticateForProjection(event, payload)
+                for (index, projection) in subscription.lanes.enumerated() {
+                    let lane =
+                        subscription.lanes.count > 1 ? ProjectionLane(index: index, of: subscription.lanes.count) : nil
+                    var runnerConfiguration = ProjectionRunner.Configuration(
+                        topics: subscription.topics.map(configuration.topics.name),
+                        kafka: configuration.kafkaClient(
+                            "\(definition.executable)-\(projection.name)" + (lane.map { "-lane-\($0.index + 1)" } ?? "")
+                        ),
+                        deadLetterTopic: configuration.topics.name(.deadletter)
+                    )
+                    runnerConfiguration.fetchWaitMaxMilliseconds = configuration.kafkaFetchWaitMaxMilliseconds
+                    runnerConfiguration.maximumBatchSize = subscription.maximumBatchSize
+                    runnerConfiguration.lane = lane
+                    runnerConfiguration.authenticate = {
+                        (event: CloudEvent, payload: any EventPayload) throws(ProjectionRejection) in
+                        try authentication.authenticateForProjection(event, payload)
+                    }
+                    runnerConfiguration.sign = context.sign
+                    let runner = ProjectionRunner(
+                        projection: projection,
+                        schema: schema,
+                        configuration: runnerConfiguration,
+                        postgres: postgres,
+                        producer: producer,
+                        admin: admin,
+                        source: source,
+                        logger: logger
+                    )
+                    services.append(GatedService(readiness: readiness, service: runner))
                 }
-                runnerConfiguration.sign = context.sign
-                let runner = ProjectionRunner(
-                    projection: subscription.projection,
-                    schema: schema,
-                    configuration: runnerConfiguration,
-                    postgres: postgres,
-                    producer: producer,
-                    admin: admin,
-                    source: source,
-                    logger: logger
-                )
-                services.append(GatedService(readiness: readiness, service: runner))
             }
         }
 

@@ -9,7 +9,7 @@ import Testing
 
 @testable import AuditIngestion
 
-@Suite("Audit replicas: three projections of one audit log, one killed mid-stream")
+@Suite("Audit replicas: three projections of one audit log in two lanes each, one killed mid-stream")
 struct AuditReplicasTests {
     let logger = Logger(label: "test.audit-replicas")
     let topic = "events"
@@ -18,7 +18,14 @@ struct AuditReplicasTests {
     func threeReplicas() async throws {
         try await withAuditLog(partitions: 3) { log in
             let (producer, postgres, schema, admin) = (log.producer, log.postgres, log.schema, log.admin)
-            func replica(_ index: Int) -> ProjectionRunner { log.runner("audit-\(index)") }
+            // A replica as the service runs it: two lanes, each reading its share of the partitions.
+            func replica(_ index: Int) -> [ProjectionRunner] {
+                (0..<2).map { log.runner("audit-\(index)-\($0)", lane: ProjectionLane(index: $0, of: 2)) }
+            }
+            // Lane 1 of 2 reads partition 1 of the three; lane 2 reads partitions 0 and 2.
+            let lanes = replica(0)
+            #expect(try await lanes[0].startPositions().map(\.partition) == [0, 2])
+            #expect(try await lanes[1].startPositions().map(\.partition) == [1])
             func produce(_ range: Range<Int>) async throws {
                 for index in range {
                     let tenant = index.isMultiple(of: 2) ? "acme" : "globex"
@@ -40,14 +47,14 @@ struct AuditReplicasTests {
 
             try await produce(0..<300)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                let doomed = Task { try await replica(2).run() }
-                for index in 0..<2 { group.addTask { try await replica(index).run() } }
+                let doomed = replica(2).map { lane in Task { try await lane.run() } }
+                for runner in replica(0) + replica(1) { group.addTask { try await runner.run() } }
                 // Killed once it is working: its transaction in flight rolls back, the others carry on.
                 let deadline = ContinuousClock.now + .seconds(60)
                 while try await count("true") < 100, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(10))
                 }
-                doomed.cancel()
+                for lane in doomed { lane.cancel() }
                 try await produce(300..<600)
                 while try await count("true") < 600, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(50))
@@ -180,10 +187,11 @@ struct AuditReplicasTests {
         let topic: String
         let logger: Logger
 
-        func runner(_ instance: String) -> ProjectionRunner {
+        func runner(_ instance: String, lane: ProjectionLane? = nil) -> ProjectionRunner {
             var configuration = ProjectionRunner.Configuration(
                 topics: [topic], kafka: .init(bootstrapServers: cluster.bootstrapServers, clientID: instance),
                 deadLetterTopic: "deadletter")
+            configuration.lane = lane
             configuration.fetchWaitMaxMilliseconds = 5
             configuration.retryDelay = .milliseconds(20)
             return ProjectionRunner(

@@ -20,8 +20,8 @@ struct BenchAudit: AsyncParsableCommand {
     @OptionGroup var options: BenchOptions
     @Option(help: "Records published.") var events = 200_000
     /// Records published at a time, and at most this many ahead of what is recorded.
-    let chunk = 2_500
-    let backlog = 12_500
+    @Option(help: "Records published at a time.") var chunk = 2_500
+    @Option(help: "Records published at most ahead of what is recorded.") var backlog = 12_500
     /// Reports signed under one signature.
     @Option(help: "Records signed together, as an edge's batcher signs its reports.") var signingBatch = 100
     @Option(help: "The rsyslog the log stream delivers to (imtcp).") var rsyslogPort = 18_514
