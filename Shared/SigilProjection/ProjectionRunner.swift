@@ -85,25 +85,26 @@ public final class ProjectionRunner: Service, Sendable {
             label: "sigil.projection.batches.failed", dimensions: [("projection", projection.name)])
     }
 
+    /// Reads the stored offsets, then (re)loads the projection's in-memory state, then consumes from those offsets:
+    /// in that order, whatever another replica commits in between is in the state loaded or is read again (and then
+    /// refused as stale, which reloads). Loading first let a replica skip records another one committed between its
+    /// load and its reading of the offsets, and keep them out of memory until the next stale batch (a data key missing
+    /// from a keyring: a replica refusing to issue, seen once in a clean-clone run of the replica end-to-end test).
+    /// After any failure the state is loaded again: during a retry another replica may have moved the offsets.
     public func run() async throws {
-        var started = false
         var backoff = Backoff(first: configuration.retryDelay, maximum: configuration.maximumRetryDelay)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let attempt = ContinuousClock.now
             do {
-                if !started {
-                    try await projection.start(logger: logger)
-                    started = true
-                }
-                try await consumeUntilStopped()
+                let positions = try await startPositions()
+                try await projection.start(logger: logger)
+                try await consume(from: positions)
                 return
             } catch let stale as StaleProjectionWriter {
-                // Another replica applied these records: take up its rows (the in-memory views follow the table)
-                // and resume from the stored offsets.
+                // Another replica applied these records: take up its rows and resume from the stored offsets.
                 logger.info(
                     "another replica applied these records; resuming from the stored offsets",
                     metadata: ["detail": "\(stale)"])
-                try? await projection.start(logger: logger)
             } catch {
                 // A transient failure (database or broker unreachable): nothing was skipped; retry, waiting longer
                 // each time it fails again at once.
@@ -141,11 +142,8 @@ public final class ProjectionRunner: Service, Sendable {
         return positions
     }
 
-    private func consumeUntilStopped() async throws {
-        var consumerConfiguration = KafkaConsumerConfiguration(
-            client: configuration.kafka,
-            mode: .assign(try await startPositions())
-        )
+    private func consume(from positions: [KafkaTopicPartitionOffset]) async throws {
+        var consumerConfiguration = KafkaConsumerConfiguration(client: configuration.kafka, mode: .assign(positions))
         consumerConfiguration.fetchWaitMaxMilliseconds = configuration.fetchWaitMaxMilliseconds
         consumerConfiguration.maximumBatchSize = configuration.maximumBatchSize
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)

@@ -299,3 +299,60 @@ extension ProjectionTests {
         }
     }
 }
+
+/// `RecordingProjection` with what it applied also kept in memory, loaded from the table at start (as the services'
+/// keyrings and indexes are); `beforeFirstStartReturns` runs once, after the first load.
+struct RememberingProjection: Projection {
+    let recording: RecordingProjection
+    let postgres: PostgresClient
+    let remembered = Locked<Set<String>>([])
+    let beforeFirstStartReturns: Locked<(@Sendable () async throws -> Void)?>
+    var name: String { recording.name }
+
+    func start(logger: Logger) async throws {
+        let rows = try await postgres.query(
+            "SELECT subject FROM \(unescaped: recording.schema.rawValue).applied", logger: logger)
+        var loaded: Set<String> = []
+        for try await subject in rows.decode(String.self) { loaded.insert(subject) }
+        remembered.withLock { $0 = loaded }
+        let hook = beforeFirstStartReturns.withLock { hook in
+            defer { hook = nil }
+            return hook
+        }
+        try await hook?()
+    }
+
+    func apply(_ event: ProjectedEvent, connection: PostgresConnection, logger: Logger) async throws {
+        try await recording.apply(event, connection: connection, logger: logger)
+        remembered.withLock { _ = $0.insert(event.envelope.subject ?? "") }
+    }
+}
+
+extension ProjectionTests {
+    @Test("records another replica commits while one loads its state are in its memory: offsets are read first")
+    func commitDuringLoad() async throws {
+        let fixture = try fixture()
+        try await TestPostgres.withClient { postgres in
+            try await MigrationRunner(schema: fixture.schema, migrations: RecordingProjection.migrations()).apply(
+                on: postgres, logger: logger)
+            let produced = try await produce(fixture, ["a", "b"])
+            let other = runner(fixture, postgres)
+            // The other replica commits both records just after this one loaded its (empty) state.
+            let remembering = RememberingProjection(
+                recording: RecordingProjection(schema: fixture.schema, failOn: fixture.failOn, rejectSubject: nil),
+                postgres: postgres,
+                beforeFirstStartReturns: Locked({ _ = try await other.applyBatch(produced) }))
+            var configuration = ProjectionRunner.Configuration(
+                topics: [topic], kafka: .init(bootstrapServers: fixture.cluster.bootstrapServers, clientID: "b"),
+                deadLetterTopic: "deadletter")
+            configuration.fetchWaitMaxMilliseconds = 5
+            let replica = ProjectionRunner(
+                projection: remembering, schema: fixture.schema, configuration: configuration, postgres: postgres,
+                producer: fixture.producer, admin: fixture.admin, source: source, logger: logger)
+            try await run(replica) { remembering.remembered.withLock { $0 } == ["a", "b"] }
+            #expect(remembering.remembered.withLock { $0 } == ["a", "b"], "what the other replica committed is known")
+            #expect(try await appliedSubjects(postgres, fixture.schema) == ["a", "b"], "and applied once")
+            try await MigrationRunner(schema: fixture.schema, migrations: []).drop(on: postgres, logger: logger)
+        }
+    }
+}
