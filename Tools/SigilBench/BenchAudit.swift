@@ -19,9 +19,11 @@ struct BenchAudit: AsyncParsableCommand {
 
     @OptionGroup var options: BenchOptions
     @Option(help: "Records published.") var events = 200_000
-    /// Records published at a time, and at most this many ahead of what is recorded.
-    @Option(help: "Records published at a time.") var chunk = 2_500
-    @Option(help: "Records published at most ahead of what is recorded.") var backlog = 12_500
+    /// Records published at a time, and at most this many ahead of what is recorded: enough for both audit lanes to
+    /// hold a batch and read one ahead, and at most ~4 MB unread in any partition of the six (the mock broker keeps
+    /// 5 MiB of each; the 1,024 partition keys spread the records within a few percent of evenly).
+    @Option(help: "Records published at a time.") var chunk = 5_000
+    @Option(help: "Records published at most ahead of what is recorded.") var backlog = 20_000
     /// Reports signed under one signature.
     @Option(help: "Records signed together, as an edge's batcher signs its reports.") var signingBatch = 100
     @Option(help: "The rsyslog the log stream delivers to (imtcp).") var rsyslogPort = 18_514
@@ -65,8 +67,9 @@ struct BenchAudit: AsyncParsableCommand {
                 let proxied = RequestProxied(
                     edgeID: "bench-edge", requestID: request, target: target, status: 200, bytes: 512,
                     latencyMilliseconds: 1.25)
+                // Keyed as requests from many edges are: spread over the partitions (64 keys put 28% in one).
                 return try proxied.cloudEvent(
-                    source: source, tenant: tenant, partitionKey: "bench-edge-\(index % 64)", subject: request)
+                    source: source, tenant: tenant, partitionKey: "bench-edge-\(index % 1024)", subject: request)
             }
             messages.append(contentsOf: try signer.sign(batch: batch).map { $0.kafkaMessage(topic: topic) })
         }
