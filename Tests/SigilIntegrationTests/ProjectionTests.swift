@@ -70,7 +70,10 @@ struct ProjectionTests {
         )
     }
 
-    func runner(_ fixture: Fixture, _ postgres: PostgresClient, rejecting: String? = nil) -> ProjectionRunner {
+    /// A runner of `projection` (default: a `RecordingProjection` rejecting `rejecting`).
+    func runner(
+        _ fixture: Fixture, _ postgres: PostgresClient, rejecting: String? = nil, projection: (any Projection)? = nil
+    ) -> ProjectionRunner {
         var configuration = ProjectionRunner.Configuration(
             topics: [topic],
             kafka: .init(bootstrapServers: fixture.cluster.bootstrapServers, clientID: "test-runner"),
@@ -79,7 +82,8 @@ struct ProjectionTests {
         configuration.fetchWaitMaxMilliseconds = 5
         configuration.retryDelay = .milliseconds(100)
         return ProjectionRunner(
-            projection: RecordingProjection(schema: fixture.schema, failOn: fixture.failOn, rejectSubject: rejecting),
+            projection: projection
+                ?? RecordingProjection(schema: fixture.schema, failOn: fixture.failOn, rejectSubject: rejecting),
             schema: fixture.schema,
             configuration: configuration,
             postgres: postgres,
@@ -342,13 +346,7 @@ extension ProjectionTests {
                 recording: RecordingProjection(schema: fixture.schema, failOn: fixture.failOn, rejectSubject: nil),
                 postgres: postgres,
                 beforeFirstStartReturns: Locked({ _ = try await other.applyBatch(produced) }))
-            var configuration = ProjectionRunner.Configuration(
-                topics: [topic], kafka: .init(bootstrapServers: fixture.cluster.bootstrapServers, clientID: "b"),
-                deadLetterTopic: "deadletter")
-            configuration.fetchWaitMaxMilliseconds = 5
-            let replica = ProjectionRunner(
-                projection: remembering, schema: fixture.schema, configuration: configuration, postgres: postgres,
-                producer: fixture.producer, admin: fixture.admin, source: source, logger: logger)
+            let replica = runner(fixture, postgres, projection: remembering)
             try await run(replica) { remembering.remembered.withLock { $0 } == ["a", "b"] }
             #expect(remembering.remembered.withLock { $0 } == ["a", "b"], "what the other replica committed is known")
             #expect(try await appliedSubjects(postgres, fixture.schema) == ["a", "b"], "and applied once")

@@ -50,8 +50,24 @@ extension ByteBuffer {
     fileprivate mutating func end(last: Bool = false) { writeInteger(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t")) }
 
     fileprivate mutating func number(_ value: some BinaryInteger) {
-        writeString(String(value))
+        if value < 0 { writeInteger(UInt8(ascii: "-")) }
+        digits(UInt64(value.magnitude), width: 1)
         end()
+    }
+
+    /// The decimal digits of `value`, zero-padded to `width`, written without a `String` in between (every row has
+    /// six numbers and a timestamp of seven).
+    private mutating func digits(_ value: UInt64, width: Int) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { text in
+            var remaining = value
+            var start = text.count
+            repeat {
+                start -= 1
+                text[start] = UInt8(ascii: "0") + UInt8(remaining % 10)
+                remaining /= 10
+            } while remaining > 0 || text.count - start < width
+            writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: text[start...])))
+        }
     }
 
     fileprivate mutating func optionalText(_ value: String?) {
@@ -119,15 +135,22 @@ extension ByteBuffer {
         let fraction = microseconds - Int64(seconds) * 1_000_000
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func padded(_ value: some BinaryInteger, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: Swift.max(0, width - text.count)) + text
-        }
-        func two(_ value: Int32) -> String { padded(value, 2) }
-        writeString(
-            "\(padded(parts.tm_year + 1900, 4))-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
-                + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))."
-                + padded(fraction, 6) + "+00")
+        let year = Int64(parts.tm_year) + 1900
+        if year < 0 { writeInteger(UInt8(ascii: "-")) }  // refused by PostgreSQL, and so dead-lettered, not a trap
+        digits(year.magnitude, width: 4)
+        writeStaticString("-")
+        digits(UInt64(parts.tm_mon + 1), width: 2)
+        writeStaticString("-")
+        digits(UInt64(parts.tm_mday), width: 2)
+        writeStaticString(" ")
+        digits(UInt64(parts.tm_hour), width: 2)
+        writeStaticString(":")
+        digits(UInt64(parts.tm_min), width: 2)
+        writeStaticString(":")
+        digits(UInt64(parts.tm_sec), width: 2)
+        writeStaticString(".")
+        digits(UInt64(fraction), width: 6)
+        writeStaticString("+00")
         end()
     }
 }

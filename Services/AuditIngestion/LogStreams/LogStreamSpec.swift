@@ -213,7 +213,6 @@ struct FileDestination: Codable, Sendable, Equatable {
     }
 }
 
-/// `SIGIL_AUDIT_FILE_DIR`: the one directory file log streams may write under (absolute; unset = no file streams).
 /// The platform operator's tenant (`SIGIL_PLATFORM_TENANT`): its log streams may carry other tenants' records
 /// (`filter.tenants`). Unset: every stream carries its own tenant's only.
 enum PlatformTenant {
@@ -222,6 +221,7 @@ enum PlatformTenant {
     }
 }
 
+/// `SIGIL_AUDIT_FILE_DIR`: the one directory file log streams may write under (absolute; unset = no file streams).
 enum LogFileDirectory {
     static func configured(_ configuration: ServiceConfiguration) throws -> String? {
         try configuration.source.directory("SIGIL_AUDIT_FILE_DIR")

@@ -204,10 +204,9 @@ final class PostgresLeases: Service, Sendable {
         }
     }
 
-    /// Leases of providers that changed or went: they were granted under what no longer holds. Only once the
-    /// committed resources are loaded (see `run`).
+    /// Leases of providers that changed or went: they were granted under what no longer holds (`run` calls it only
+    /// once the committed resources are loaded).
     private func requestRevocationOfChangedProviders() async throws {
-        guard context.resources.isLoaded else { return }
         let index = context.resources.index(CredentialProviderSpec.self)
         let rows = try await postgres.query(
             """
