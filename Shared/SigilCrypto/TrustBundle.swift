@@ -50,11 +50,18 @@ public struct EventAuthenticationError: Error, Sendable, Equatable, CustomString
 
 /// Verifies events against a trust bundle.
 public struct EventVerifier: Sendable {
-    private let keys: [String: (role: ServiceRole, key: Curve25519.Signing.PublicKey)]
+    private struct Signer {
+        let role: ServiceRole
+        let key: Curve25519.Signing.PublicKey
+        /// What the source of an event this role produced starts with.
+        let sourcePrefix: String
+    }
+
+    private let keys: [String: Signer]
     private let batchSignatures = VerifiedBatchSignatures()
 
     public init(_ bundle: TrustBundle) throws(SigilCryptoError) {
-        var keys: [String: (role: ServiceRole, key: Curve25519.Signing.PublicKey)] = [:]
+        var keys: [String: Signer] = [:]
         for entry in bundle.keys {
             guard keys[entry.keyID] == nil else {
                 throw SigilCryptoError(.malformed, "the trust bundle lists key \(entry.keyID) twice")
@@ -62,7 +69,7 @@ public struct EventVerifier: Sendable {
             guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: entry.publicKey.bytes) else {
                 throw SigilCryptoError(.malformed, "the trust bundle's key \(entry.keyID) is not an Ed25519 public key")
             }
-            keys[entry.keyID] = (entry.role, key)
+            keys[entry.keyID] = Signer(role: entry.role, key: key, sourcePrefix: "/sigil/\(entry.role.rawValue)/")
         }
         self.keys = keys
     }
@@ -103,7 +110,7 @@ public struct EventVerifier: Sendable {
             throw EventAuthenticationError(
                 code: "unknown-signing-key", detail: "key \(signature.keyID.prefix(64)) is not in the trust bundle")
         }
-        guard verifies(signature, by: signer.key, over: event.signingInput) else {
+        guard verifies(signature, by: signer.key, of: event) else {
             throw EventAuthenticationError(
                 code: "signature-invalid", detail: "the signature of \(event.type) does not verify")
         }
@@ -111,7 +118,7 @@ public struct EventVerifier: Sendable {
             throw EventAuthenticationError(
                 code: "role-not-allowed", detail: "role \(signer.role.rawValue) may not produce \(event.type)")
         }
-        guard event.source.hasPrefix("/sigil/\(signer.role.rawValue)/") else {
+        guard event.source.hasPrefix(signer.sourcePrefix) else {
             throw EventAuthenticationError(
                 code: "source-mismatch", detail: "an event signed by \(signer.role.rawValue) names another source")
         }
@@ -121,17 +128,19 @@ public struct EventVerifier: Sendable {
     /// An event signed alone: its signature over its signing input. One of a batch: its leaf walked up its path to a
     /// root, and the batch's signature over that root — checked once per batch, then remembered.
     private func verifies(
-        _ signature: EventSignature, by key: Curve25519.Signing.PublicKey, over input: [UInt8]
+        _ signature: EventSignature, by key: Curve25519.Signing.PublicKey, of event: CloudEvent
     ) -> Bool {
-        guard let batch = signature.batch else { return key.isValidSignature(signature.signature, for: input) }
+        guard let batch = signature.batch else {
+            return key.isValidSignature(signature.signature, for: event.signingInput)
+        }
         guard
             let root = EventBatchTree.root(
-                leaf: EventBatchTree.leafHash(input), index: batch.index, size: batch.size, path: batch.path)
+                leaf: EventBatchTree.leafHash(of: event), index: batch.index, size: batch.size, path: batch.path)
         else { return false }
-        let message = EventBatchTree.signedMessage(root: root, size: batch.size)
         let verified = VerifiedBatchSignatures.Entry(
-            keyID: signature.keyID, signature: signature.signature, message: message)
+            keyID: signature.keyID, signature: signature.signature, root: root, size: batch.size)
         if batchSignatures.contains(verified) { return true }
+        let message = EventBatchTree.signedMessage(root: root, size: batch.size)
         guard key.isValidSignature(signature.signature, for: message) else { return false }
         batchSignatures.insert(verified)
         return true

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 
@@ -7,7 +8,9 @@ final class VerifiedBatchSignatures: Sendable {
     struct Entry: Hashable {
         let keyID: String
         let signature: Data
-        let message: [UInt8]
+        /// The root the signature covers, and the tree's size (`EventBatchTree.signedMessage`).
+        let root: SHA256Digest
+        let size: Int
     }
 
     private struct State {

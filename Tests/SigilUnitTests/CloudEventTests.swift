@@ -107,6 +107,13 @@ struct CloudEventTests {
             ("ce_specversion", "0.3"),
             ("ce_type", "com.example.other"),
             ("ce_type", "dev.sigil.access.denied"),
+            ("ce_type", "dev.sigil.access..denied.v1"),
+            ("ce_type", "dev.sigil..denied.v1"),
+            ("ce_type", "dev.sigil.access.denied.v01"),
+            ("ce_type", "dev.sigil.access.denied.v+1"),
+            ("ce_type", "dev.sigil.access.denied.v"),
+            ("ce_type", "dev.sigil.access.v1"),
+            ("ce_type", "dev.sigil.access.denied.v1\u{01}"),
             ("ce_time", "yesterday"),
             ("content-type", "application/xml"),
             ("ce_tenant", ""),
@@ -123,6 +130,42 @@ struct CloudEventTests {
                 }
             }
         }
+    }
+
+    @Test("an event type reads back as the parts it was made of, its text unchanged")
+    func eventTypes() {
+        for (text, area, event, version) in [
+            ("dev.sigil.access.granted.v1", "access", "granted", 1),
+            ("dev.sigil.config.trust-provider.defined.v12", "config", "trust-provider.defined", 12),
+        ] {
+            let parsed = EventType(parsing: text)
+            #expect(parsed == EventType(area: area, event: event, version: version))
+            #expect(parsed?.area == area && parsed?.event == event && parsed?.version == version)
+            #expect(parsed?.description == text)
+        }
+    }
+
+    @Test("the signing input is the documented layout: a tag, then every attribute and the data, length-prefixed")
+    func signingInputLayout() throws {
+        var event = try grantedEvent()
+        event.subject = "req-1"
+        event.traceparent = nil
+        event.receivedTime = "2026-11-27T08:00:00.123Z"
+        var expected = Array("sigil-event-signature-v1".utf8)
+        let fields =
+            [
+                "1.0", event.id, event.source, "dev.sigil.access.denied.v1", "2026-11-27T08:00:00.123Z", "req-1",
+                event.tenant, event.partitionKey, "", "application/json",
+            ].map { Array($0.utf8) } + [event.data]
+        for field in fields {
+            expected += [
+                UInt8(field.count >> 24), UInt8(field.count >> 16 & 0xff), UInt8(field.count >> 8 & 0xff),
+                UInt8(field.count & 0xff),
+            ]
+            expected += field
+        }
+        #expect(event.signingInput == expected)
+        #expect(event.signingInputCount == expected.count)
     }
 
     @Test("an unknown type and an unreadable version are told apart")

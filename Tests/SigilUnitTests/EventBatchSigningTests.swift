@@ -30,7 +30,7 @@ struct EventBatchSigningTests {
     }
 
     /// RFC 9162 §2.1.1's definition, recursively: the tree the bottom-up build must equal.
-    func referenceRoot(_ leaves: ArraySlice<[UInt8]>) -> [UInt8] {
+    func referenceRoot(_ leaves: ArraySlice<SHA256Digest>) -> SHA256Digest {
         guard leaves.count > 1 else { return leaves.first! }
         var split = 1
         while split * 2 < leaves.count { split *= 2 }
@@ -51,11 +51,11 @@ struct EventBatchSigningTests {
                 if size > 1 {
                     let other = (index + 1) % size
                     #expect(EventBatchTree.root(leaf: leaves[other], index: index, size: size, path: path) != root)
-                    #expect(
-                        EventBatchTree.root(leaf: leaves[index], index: index, size: size, path: path.dropLast()) == nil
-                    )
-                    #expect(
-                        EventBatchTree.root(leaf: leaves[index], index: index, size: size, path: path + [root]) == nil)
+                    // A hash short, a byte short, a hash too many.
+                    let wrong = [Array(path.dropLast(EventBatchTree.hashSize)), Array(path.dropLast()), path + root]
+                    for path in wrong {
+                        #expect(EventBatchTree.root(leaf: leaves[index], index: index, size: size, path: path) == nil)
+                    }
                 }
             }
         }
@@ -144,7 +144,8 @@ struct EventBatchSigningTests {
     func cacheBound() {
         let cache = VerifiedBatchSignatures(capacity: 3)
         let entries = (0..<5).map {
-            VerifiedBatchSignatures.Entry(keyID: "k", signature: Data([UInt8($0)]), message: [])
+            VerifiedBatchSignatures.Entry(
+                keyID: "k", signature: Data([UInt8($0)]), root: SHA256.hash(data: [UInt8]()), size: 2)
         }
         for entry in entries { cache.insert(entry) }
         #expect(!cache.contains(entries[0]) && !cache.contains(entries[1]))

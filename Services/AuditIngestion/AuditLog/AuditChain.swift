@@ -33,21 +33,26 @@ enum AuditChain {
         previous: [UInt8], chain: AuditChainID, sequence: Int64, offset: Int64, event: CloudEvent
     ) -> [UInt8] {
         var hasher = SHA256()
-        hasher.update(data: Array("sigil-audit-chain-v1".utf8))
+        tag.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         hasher.update(data: previous)
-        func field(_ bytes: [UInt8]) {
-            withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
-            hasher.update(data: bytes)
+        // Written as they are, with no copy: every record ingested is hashed here.
+        func field(_ text: String) {
+            var text = text
+            withUnsafeBytes(of: UInt32(text.utf8.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            text.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         }
-        field(Array(chain.tenant.utf8))
-        field(Array(chain.topic.utf8))
+        field(chain.tenant)
+        field(chain.topic)
         withUnsafeBytes(of: chain.partition.bigEndian) { hasher.update(bufferPointer: $0) }
         withUnsafeBytes(of: sequence.bigEndian) { hasher.update(bufferPointer: $0) }
         withUnsafeBytes(of: offset.bigEndian) { hasher.update(bufferPointer: $0) }
-        field(event.signingInput)
-        field(Array((event.signature ?? "").utf8))
+        withUnsafeBytes(of: UInt32(event.signingInputCount).bigEndian) { hasher.update(bufferPointer: $0) }
+        event.writeSigningInput { hasher.update(bufferPointer: $0) }
+        field(event.signature ?? "")
         return Array(hasher.finalize())
     }
+
+    private static let tag = Array("sigil-audit-chain-v1".utf8)
 }
 
 extension Array where Element == UInt8 {

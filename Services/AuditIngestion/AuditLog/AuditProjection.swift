@@ -112,7 +112,7 @@ final class AuditProjection: Projection {
             }
             // Stored as text, as received: bytes that are not UTF-8 could not be kept exactly (nor their signature
             // checked again), and PostgreSQL text holds no NUL.
-            guard String(validating: envelope.data, as: UTF8.self) != nil, !envelope.data.contains(0) else {
+            guard (try? UTF8Span(validating: envelope.data.span)) != nil, !envelope.data.contains(0) else {
                 throw ProjectionRejection(code: "unstorable-event", detail: "the event's data is not UTF-8 text")
             }
             let chain = AuditChainID(tenant: envelope.tenant, topic: event.topic, partition: event.partition)

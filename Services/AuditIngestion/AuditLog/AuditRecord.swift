@@ -84,6 +84,8 @@ struct AuditRecord: Sendable {
         outcome: String?, clientWorkload: String?, serverWorkload: String?
     ) {
         switch payload {
+        // The busiest first (an edge's report of every request it proxied): each case is a dynamic cast.
+        case is RequestProxied: ("proxied", nil, nil)
         case is AccessRequested: ("requested", nil, nil)
         case let attested as IdentityAttested: ("attested", attested.clientWorkload, nil)
         case is AttestationFailed: ("attestation-failed", nil, nil)
@@ -91,7 +93,6 @@ struct AuditRecord: Sendable {
         case let denied as AccessDenied: ("denied", denied.clientWorkload, nil)
         case is CredentialIssued: ("issued", nil, nil)
         case is AccessRefused: ("refused", nil, nil)
-        case is RequestProxied: ("proxied", nil, nil)
         case is RequestsSummarized: ("proxied-summary", nil, nil)
         case is EdgeStarted: ("edge-started", nil, nil)
         case is EdgeStopped: ("edge-stopped", nil, nil)

@@ -19,6 +19,10 @@ extension ResourceKind {
 public enum EventAuthority {
     public static func allowedRoles(for payload: any EventPayload) -> Set<ServiceRole> {
         switch payload {
+        // The busiest first (an edge's report of every request it proxied): each case is a dynamic cast.
+        case is RequestProxied, is RequestsSummarized, is AccessRequested, is EdgeStarted, is EdgeStopped,
+            is LeaseReleased:
+            [.edge]
         case let defined as ResourceDefined: [defined.kind.owner]
         case let removed as ResourceRemoved: [removed.kind.owner]
         case is AttestationKeyPublished, is IdentityAttested, is AttestationFailed, is JoinTokenCreated,
@@ -29,9 +33,6 @@ public enum EventAuthority {
             is TenantCreated, is TenantDeleted, is LeaseGranted, is LeaseRenewed, is LeaseRevoked:
             [.issue]
         case is AccessRefused: [.attest, .policy, .issue]
-        case is AccessRequested, is EdgeStarted, is EdgeStopped, is RequestProxied, is RequestsSummarized,
-            is LeaseReleased:
-            [.edge]
         case is AuditCheckpointed: [.audit]
         case is EventDeadLettered: Set(ServiceRole.allCases)
         default: []

@@ -48,7 +48,8 @@ extension CloudEvent {
             guard let text = header.stringValue, !text.isEmpty else {
                 throw .invalidAttribute(name, reason: "empty or not UTF-8")
             }
-            guard !text.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+            // A byte below 0x20 in UTF-8 is always that control character itself.
+            guard !text.utf8.contains(where: { $0 < 0x20 }) else {
                 throw .invalidAttribute(name, reason: "holds a control character")
             }
             return text

@@ -63,18 +63,45 @@ public struct CloudEvent: Sendable {
     /// What a signature covers: every attribute and the data, each length-prefixed (so no field can bleed into the
     /// next), under a version tag. The time is taken as it travels (RFC 3339 with milliseconds).
     public var signingInput: [UInt8] {
-        var bytes = Array("sigil-event-signature-v1".utf8)
-        let fields: [[UInt8]] = [
-            Array(Self.specVersion.utf8), Array(id.utf8), Array(source.utf8), Array(type.description.utf8),
-            Array(timeAttribute.utf8), Array((subject ?? "").utf8),
-            Array(tenant.utf8),
-            Array(partitionKey.utf8), Array((traceparent ?? "").utf8), Array(dataContentType.utf8), data,
-        ]
-        for field in fields {
-            withUnsafeBytes(of: UInt32(field.count).bigEndian) { bytes.append(contentsOf: $0) }
-            bytes.append(contentsOf: field)
-        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(signingInputCount)
+        writeSigningInput { bytes.append(contentsOf: $0) }
         return bytes
+    }
+
+    /// The length of `signingInput`.
+    public var signingInputCount: Int {
+        // The tag, eleven length prefixes, then the fields as `writeSigningInput` writes them.
+        let attributes =
+            Self.specVersion.utf8.count + id.utf8.count + source.utf8.count + type.description.utf8.count
+            + timeAttribute.utf8.count + (subject?.utf8.count ?? 0) + tenant.utf8.count + partitionKey.utf8.count
+            + (traceparent?.utf8.count ?? 0) + dataContentType.utf8.count
+        return Self.signingTag.count + 4 * 11 + attributes + data.count
+    }
+
+    private static let signingTag = Array("sigil-event-signature-v1".utf8)
+
+    /// `signingInput` handed to `write` piece by piece, never assembled: what a hash of it needs, with no copy
+    /// (every event read is hashed twice, for its signature and for the audit chain).
+    public func writeSigningInput(_ write: (UnsafeRawBufferPointer) -> Void) {
+        Self.signingTag.withUnsafeBytes(write)
+        func field(_ text: String) {
+            var text = text
+            withUnsafeBytes(of: UInt32(text.utf8.count).bigEndian, write)
+            text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+        }
+        field(Self.specVersion)
+        field(id)
+        field(source)
+        field(type.description)
+        field(timeAttribute)
+        field(subject ?? "")
+        field(tenant)
+        field(partitionKey)
+        field(traceparent ?? "")
+        field(dataContentType)
+        withUnsafeBytes(of: UInt32(data.count).bigEndian, write)
+        data.withUnsafeBytes(write)
     }
 }
 
