@@ -176,10 +176,18 @@ public final class ProjectionRunner: Service, Sendable {
         guard !messages.isEmpty else { return BatchOutcome() }
         var starts: [TopicPartition: Int64] = [:]
         var next: [TopicPartition: Int64] = [:]
-        for message in messages {
-            let position = TopicPartition(topic: message.topic, partition: message.partition)
-            if starts[position] == nil { starts[position] = message.offset }
-            next[position] = message.offset + 1
+        // A poll returns runs of one partition's records: the maps are touched once per run, not per record.
+        var runStart = messages.startIndex
+        for index in messages.indices {
+            let (topic, partition) = (messages[index].topic, messages[index].partition)
+            let runGoesOn =
+                index + 1 < messages.endIndex && messages[index + 1].partition == partition
+                && messages[index + 1].topic == topic
+            guard !runGoesOn else { continue }
+            let position = TopicPartition(topic: topic, partition: partition)
+            if starts[position] == nil { starts[position] = messages[runStart].offset }
+            next[position] = messages[index].offset + 1
+            runStart = index + 1
         }
         let outcome: BatchOutcome
         do {
@@ -188,20 +196,23 @@ public final class ProjectionRunner: Service, Sendable {
                 self.projection.beginBatch()
                 var outcome = BatchOutcome()
                 var events: [ProjectedEvent] = []
-                var accepted: [KafkaConsumerMessage] = []
-                for (message, result) in zip(messages, read) {
+                events.reserveCapacity(read.count)
+                var accepted: [Int] = []  // the message of each event
+                accepted.reserveCapacity(read.count)
+                for (index, result) in read.enumerated() {
                     switch result {
                     case .success(let event):
                         events.append(event)
-                        accepted.append(message)
+                        accepted.append(index)
                     case .failure(let rejection):
-                        try await self.deadLetter(message, code: rejection.code, detail: rejection.detail)
+                        try await self.deadLetter(messages[index], code: rejection.code, detail: rejection.detail)
                         outcome.deadLettered += 1
                     }
                 }
                 let rejected = try await self.apply(events, connection: connection)
                 for (index, rejection) in rejected {
-                    try await self.deadLetter(accepted[index], code: rejection.code, detail: rejection.detail)
+                    try await self.deadLetter(
+                        messages[accepted[index]], code: rejection.code, detail: rejection.detail)
                 }
                 outcome.deadLettered += rejected.count
                 outcome.applied += events.count - rejected.count

@@ -24,17 +24,13 @@ final class AuditProjection: Projection {
     let name = "audit-log"
     let schema: SchemaName
     private let postgres: PostgresClient
-    private let committed: @Sendable ([AuditRecord]) -> Void
-    private let appended = Mutex<[AuditRecord]>([])
+    /// Records of the transaction under way, counted into `recorded` when it commits.
+    private let appended = Atomic<Int>(0)
     private let recordedCount = Atomic<Int>(0)
 
-    /// `committed` is told each batch's records once they are durable (for the in-process log-stream wake-up).
-    init(
-        schema: SchemaName, postgres: PostgresClient, committed: @escaping @Sendable ([AuditRecord]) -> Void = { _ in }
-    ) {
+    init(schema: SchemaName, postgres: PostgresClient) {
         self.schema = schema
         self.postgres = postgres
-        self.committed = committed
     }
 
     func start(logger: Logger) async throws {
@@ -64,7 +60,7 @@ final class AuditProjection: Projection {
     }
 
     func beginBatch() {
-        appended.withLock { $0.removeAll() }
+        appended.store(0, ordering: .relaxed)
     }
 
     func apply(_ event: ProjectedEvent, connection: PostgresConnection, logger: Logger) async throws {
@@ -91,7 +87,7 @@ final class AuditProjection: Projection {
             logger.debug("events already in the audit log skipped", metadata: ["count": "\(chained.duplicates)"])
         }
         try await store(chained.moved, connection: connection, logger: logger)
-        appended.withLock { $0.append(contentsOf: chained.records) }
+        appended.add(chained.records.count, ordering: .relaxed)
     }
 
     /// The records of `events` continuing their chains from `heads`, and where the chains end; an event in
@@ -101,6 +97,7 @@ final class AuditProjection: Projection {
     ) throws -> (records: [AuditRecord], moved: [AuditChainID: AuditChainHead], duplicates: Int) {
         var seen = recorded
         var moved: [AuditChainID: AuditChainHead] = [:]
+        var current: (chain: AuditChainID, head: AuditChainHead)?
         var records: [AuditRecord] = []
         records.reserveCapacity(events.count)
         var duplicates = 0
@@ -116,7 +113,14 @@ final class AuditProjection: Projection {
                 throw ProjectionRejection(code: "unstorable-event", detail: "the event's data is not UTF-8 text")
             }
             let chain = AuditChainID(tenant: envelope.tenant, topic: event.topic, partition: event.partition)
-            let head = moved[chain] ?? heads[chain] ?? .genesis
+            // Records come in runs of one chain: its head is looked up when a run starts, not for every record.
+            let head: AuditChainHead
+            if let current, current.chain == chain {
+                head = current.head
+            } else {
+                if let current { moved[current.chain] = current.head }
+                head = moved[chain] ?? heads[chain] ?? .genesis
+            }
             let sequence = head.sequence + 1
             let (outcome, clientWorkload, serverWorkload) = AuditRecord.classify(event.payload)
             let hash = AuditChain.hash(
@@ -126,8 +130,9 @@ final class AuditProjection: Projection {
                     chain: chain, sequence: sequence, offset: event.offset, event: envelope, outcome: outcome,
                     clientWorkload: clientWorkload, serverWorkload: serverWorkload, previousHash: head.hash,
                     hash: hash))
-            moved[chain] = AuditChainHead(sequence: sequence, hash: hash)
+            current = (chain, AuditChainHead(sequence: sequence, hash: hash))
         }
+        if let current { moved[current.chain] = current.head }
         return (records, moved, duplicates)
     }
 
@@ -137,12 +142,7 @@ final class AuditProjection: Projection {
     }
 
     func batchCommitted(logger: Logger) async throws {
-        let records = appended.withLock { records in
-            defer { records.removeAll() }
-            return records
-        }
-        recordedCount.add(records.count, ordering: .relaxed)
-        if !records.isEmpty { committed(records) }
+        recordedCount.add(appended.exchange(0, ordering: .relaxed), ordering: .relaxed)
     }
 
     /// Records committed since start.

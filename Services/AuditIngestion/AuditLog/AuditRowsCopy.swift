@@ -113,18 +113,19 @@ extension ByteBuffer {
         bytes.withUnsafeBufferPointer { escaped($0) }
     }
 
-    /// `\\x` and the hex digits (bytea's hex input, its backslash escaped for COPY).
+    /// `\\x` and the hex digits (bytea's hex input, its backslash escaped for COPY), written in place.
     fileprivate mutating func bytea(_ bytes: [UInt8], last: Bool = false) {
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8](repeating: 0, count: 3 + 2 * bytes.count)
-        text[0] = UInt8(ascii: "\\")
-        text[1] = UInt8(ascii: "\\")
-        text[2] = UInt8(ascii: "x")
-        for (index, byte) in bytes.enumerated() {
-            text[3 + 2 * index] = digits[Int(byte >> 4)]
-            text[4 + 2 * index] = digits[Int(byte & 0x0F)]
+        writeStaticString("\\\\x")
+        writeWithUnsafeMutableBytes(minimumWritableBytes: 2 * bytes.count) { text in
+            func digit(_ nibble: UInt8) -> UInt8 {
+                nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+            }
+            for (index, byte) in bytes.enumerated() {
+                text[2 * index] = digit(byte >> 4)
+                text[2 * index + 1] = digit(byte & 0x0F)
+            }
+            return 2 * bytes.count
         }
-        writeBytes(text)
         end(last: last)
     }
 
