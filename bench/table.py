@@ -111,6 +111,13 @@ print(f"| ingest: signature checked, chained, stored (sigil-audit) | {audit['eve
 ratio = audit['deliveryPerSecond'] / audit['anchorPerSecond']
 print(f"| syslog log stream → rsyslog, TCP, RFC 5424 (first record received to last; the new stream's first record came {audit['streamStartSeconds']:.2f} s after it was applied) | {audit['delivered']:,} delivered, {audit['lost']} lost | {audit['deliverySeconds']:.2f} | {audit['deliveryPerSecond']:,.0f} | {ratio:.2f}× |")
 print(f"| anchor: same messages straight to rsyslog over one connection | {audit['events']:,} | {audit['anchorSeconds']:.2f} | {audit['anchorPerSecond']:,.0f} | |")
+cpu = audit.get("ingestCPUMicroseconds", {})
+if cpu.get("machine"):
+    cores = os.cpu_count() or 1
+    print(f"\nCPU per record ingested (from /proc, first record recorded to last), µs: sigil-audit {cpu['sigil-audit']:.1f}, "
+          f"PostgreSQL {cpu['postgres']:.1f}, the bench's producer {cpu['producer']:.1f}, the broker {cpu['broker']:.1f}; "
+          f"the whole machine {cpu['machine']:.1f}, so its {cores} cores allow at most "
+          f"{cores * 1e6 / cpu['machine']:,.0f} records/s at this cost.")
 
 verify = json.load(open(os.path.join(directory, "verify.json")))
 anchor = json.load(open(os.path.join(directory, "verify-pyjwt.json")))

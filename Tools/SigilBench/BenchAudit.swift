@@ -42,6 +42,18 @@ struct BenchAudit: AsyncParsableCommand {
         let lost: Int
         let anchorSeconds: Double
         let anchorPerSecond: Double
+        /// CPU time per record ingested, in microseconds, by process (and the whole machine's), from the first
+        /// record recorded to the last: where the two cores went.
+        let ingestCPUMicroseconds: [String: Double]
+    }
+
+    /// CPU seconds so far of the processes ingestion runs through.
+    func cpuSnapshot(audit: Int, broker: Int, postgres: Int) -> [String: Double] {
+        [
+            "sigil-audit": ProcessCPU.seconds(of: audit), "postgres": ProcessCPU.seconds(ofTree: postgres),
+            "broker": ProcessCPU.seconds(of: broker), "producer": ProcessCPU.seconds(of: Int(getpid())),
+            "machine": ProcessCPU.machineBusy(),
+        ]
     }
 
     func run() async throws {
@@ -86,6 +98,12 @@ struct BenchAudit: AsyncParsableCommand {
         var countAtFirst = 0
         let deadline = ContinuousClock.now + .seconds(600)
         let appliedBefore = try await options.applied(service: "SIGIL_AUDIT_URL", projection: "audit-log")
+        let (auditPID, brokerPID, postgresPID) = (
+            try options.pid(of: "sigil-audit"), try options.pid(of: "broker"), try options.postgresPID()
+        )
+        var cpuAtFirst: [String: Double] = [:]
+        var cpuAtEnd: [String: Double] = [:]
+        var appliedAtEnd = 0
         // Paced by the audit service's own count of applied records (a cheap HTTP read every 10 ms); the end is
         // confirmed by the chains' lengths in the database.
         while count < events {
@@ -99,13 +117,25 @@ struct BenchAudit: AsyncParsableCommand {
             } else {
                 try await Task.sleep(for: .milliseconds(10))
             }
-            if applied > 0 && first == nil { (first, countAtFirst) = (ContinuousClock.now, applied) }
+            if applied > 0 && first == nil {
+                (first, countAtFirst) = (ContinuousClock.now, applied)
+                cpuAtFirst = cpuSnapshot(audit: auditPID, broker: brokerPID, postgres: postgresPID)
+            }
             if applied >= events {
+                if cpuAtEnd.isEmpty {
+                    (cpuAtEnd, appliedAtEnd) = (
+                        cpuSnapshot(audit: auditPID, broker: brokerPID, postgres: postgresPID), applied
+                    )
+                }
                 count = try await recorded(admin, tenant: tenant) - before
             }
             last = ContinuousClock.now
         }
         let ingest = Self.seconds(last - (first ?? last))
+        let measured = Double(max(appliedAtEnd - countAtFirst, 1))
+        let cpuPerRecord = cpuAtEnd.reduce(into: [String: Double]()) { perRecord, end in
+            perRecord[end.key] = (end.value - (cpuAtFirst[end.key] ?? end.value)) * 1e6 / measured
+        }
 
         // Delivery: a stream of this run's records only, from the beginning of the log.
         let stream = ResourceDocument(
@@ -153,7 +183,8 @@ struct BenchAudit: AsyncParsableCommand {
                 streamStartSeconds: streamStart, deliverySeconds: delivery,
                 deliveryPerSecond: Double(events - deliveredAtFirst) / max(delivery, 0.001),
                 delivered: delivered, lost: events - distinct, anchorSeconds: anchor,
-                anchorPerSecond: Double(events) / max(anchor, 0.001)))
+                anchorPerSecond: Double(events) / max(anchor, 0.001),
+                ingestCPUMicroseconds: cpuPerRecord))
     }
 
     func whoami(_ admin: AdminClient) async throws -> String {

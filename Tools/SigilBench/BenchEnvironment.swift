@@ -28,16 +28,33 @@ struct BenchOptions: ParsableArguments {
 
     func setting(_ name: String) throws -> String { try admin.setting(name) }
 
-    /// The environment of a running service of the constellation (its keys, as `dev up` gave them).
-    func environment(of name: String) throws -> [String: String] {
-        let processes =
-            try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: "\(stateDirectory)/processes.json")))
-            as? [String: Any]
-        let list = processes?["processes"] as? [[String: Any]] ?? []
+    /// What `dev up` recorded of the constellation's processes.
+    private func processes() throws -> [String: Any] {
+        try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: "\(stateDirectory)/processes.json"))) as? [String: Any] ?? [:]
+    }
+
+    /// The process id of a running part of the constellation (a service, or `broker`).
+    func pid(of name: String) throws -> Int {
+        let list = try processes()["processes"] as? [[String: Any]] ?? []
         guard let pid = list.first(where: { $0["name"] as? String == name })?["pid"] as? Int else {
             throw ValidationError("\(name) is not running")
         }
+        return pid
+    }
+
+    /// The process id of the constellation's PostgreSQL server (its postmaster).
+    func postgresPID() throws -> Int {
+        guard let directory = try processes()["postgresDataDirectory"] as? String,
+            let text = try? String(contentsOfFile: "\(directory)/postmaster.pid", encoding: .utf8),
+            let pid = text.split(separator: "\n").first.flatMap({ Int($0) })
+        else { throw ValidationError("the constellation's PostgreSQL is not running") }
+        return pid
+    }
+
+    /// The environment of a running service of the constellation (its keys, as `dev up` gave them).
+    func environment(of name: String) throws -> [String: String] {
+        let pid = try pid(of: name)
         let text = try String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)
         var values: [String: String] = [:]
         for entry in text.split(separator: "\0") {
