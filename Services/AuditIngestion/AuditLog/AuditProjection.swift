@@ -25,7 +25,7 @@ final class AuditProjection: Projection {
     let schema: SchemaName
     private let postgres: PostgresClient
     /// Records of the transaction under way, counted into `recorded` when it commits.
-    private let appended = Atomic<Int>(0)
+    private let pending = Atomic<Int>(0)
     private let recordedCount = Atomic<Int>(0)
 
     init(schema: SchemaName, postgres: PostgresClient) {
@@ -60,7 +60,7 @@ final class AuditProjection: Projection {
     }
 
     func beginBatch() {
-        appended.store(0, ordering: .relaxed)
+        pending.store(0, ordering: .relaxed)
     }
 
     func apply(_ event: ProjectedEvent, connection: PostgresConnection, logger: Logger) async throws {
@@ -87,7 +87,7 @@ final class AuditProjection: Projection {
             logger.debug("events already in the audit log skipped", metadata: ["count": "\(chained.duplicates)"])
         }
         try await store(chained.moved, connection: connection, logger: logger)
-        appended.add(chained.records.count, ordering: .relaxed)
+        pending.add(chained.records.count, ordering: .relaxed)
     }
 
     /// The records of `events` continuing their chains from `heads`, and where the chains end; an event in
@@ -142,7 +142,7 @@ final class AuditProjection: Projection {
     }
 
     func batchCommitted(logger: Logger) async throws {
-        recordedCount.add(appended.exchange(0, ordering: .relaxed), ordering: .relaxed)
+        recordedCount.add(pending.exchange(0, ordering: .relaxed), ordering: .relaxed)
     }
 
     /// Records committed since start.

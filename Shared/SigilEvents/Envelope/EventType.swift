@@ -21,7 +21,7 @@ public struct EventType: Sendable, Hashable, CustomStringConvertible, Codable {
     /// `nil` for anything else. Read as bytes: this runs for every record consumed.
     public init?(parsing text: String) {
         let utf8 = text.utf8
-        guard text.hasPrefix(Self.prefix) else { return nil }
+        guard utf8.starts(with: Self.prefix.utf8) else { return nil }
         let name = utf8.dropFirst(Self.prefix.utf8.count)
         let dot = UInt8(ascii: ".")
         guard let areaEnd = name.firstIndex(of: dot), let versionDot = name.lastIndex(of: dot), areaEnd < versionDot,
