@@ -9,8 +9,9 @@
 #   3. 1,000 concurrent cold requests for one workload: access requests published (single flight: must be 1).
 #   4. 1 GiB up and 1 GiB down through the edge and through nginx: throughput and the edge's RSS growth.
 #   5. the edge's idle RSS and threads (nginx's beside it).
-#   6. audit: 200,000 signed records ingested (checked, chained, stored) per second; a syslog log stream's delivery
-#      to rsyslog over TCP beside the same number of messages written straight to a second rsyslog.
+#   6. audit: 200,000 signed records ingested (checked, chained, stored) per second, with the CPU each process spent
+#      per record; a syslog log stream's delivery to rsyslog over TCP beside the same number of messages written
+#      straight to a second rsyslog.
 #   7. attestation: service-account tokens (ES256, RS256) verified per second on one core by sigil-attest's verifier,
 #      beside PyJWT verifying the same tokens with the same checks.
 #   8. policy: decisions among 10, 1,000 and 10,000 policies (time windows, source networks, trust providers, weekend
