@@ -6,30 +6,96 @@ public struct CloudEvent: Sendable {
     public static let specVersion = "1.0"
 
     /// UUIDv7, unique per event; consumers use it to recognise a redelivery.
-    public var id: String
+    public var id: String {
+        get { storage.attributes.id }
+        set { change { $0.id = newValue } }
+    }
     /// `/sigil/<service>/<instance>`.
-    public var source: String
+    public var source: String {
+        get { storage.attributes.source }
+        set { change { $0.source = newValue } }
+    }
     /// `dev.sigil.<area>.<event>.v<version>`.
-    public var type: EventType
-    public var time: Date
+    public var type: EventType {
+        get { storage.attributes.type }
+        set { change { $0.type = newValue } }
+    }
+    public var time: Date {
+        get { storage.attributes.time }
+        set { change { $0.time = newValue } }
+    }
     /// What the event is about, e.g. a resource name or a request id.
-    public var subject: String?
+    public var subject: String? {
+        get { storage.attributes.subject }
+        set { change { $0.subject = newValue } }
+    }
     /// The tenant the event belongs to; every consumer scopes by it.
-    public var tenant: String
+    public var tenant: String {
+        get { storage.attributes.tenant }
+        set { change { $0.tenant = newValue } }
+    }
     /// The Kafka key: the tenant for configuration, the request or edge id for access events.
-    public var partitionKey: String
+    public var partitionKey: String {
+        get { storage.attributes.partitionKey }
+        set { change { $0.partitionKey = newValue } }
+    }
     /// W3C trace context of the request that caused the event.
-    public var traceparent: String?
-    public var dataContentType: String
+    public var traceparent: String? {
+        get { storage.attributes.traceparent }
+        set { change { $0.traceparent = newValue } }
+    }
+    public var dataContentType: String {
+        get { storage.attributes.dataContentType }
+        set { change { $0.dataContentType = newValue } }
+    }
     /// The JSON payload.
-    public var data: [UInt8]
+    public var data: [UInt8] {
+        get { storage.attributes.data }
+        set { change { $0.data = newValue } }
+    }
     /// `<keyID>:<base64 Ed25519 signature>` over `signingInput`, by the producing service role's key (extension
     /// attribute `sigilsignature`). Consumers act only on events whose signature verifies for a role allowed to
     /// produce the event's type.
-    public var signature: String?
+    public var signature: String? {
+        get { storage.attributes.signature }
+        set { change { $0.signature = newValue } }
+    }
     /// The `time` attribute exactly as it was read from the record (what the signature covers: formatting a parsed
     /// time again need not give the same text). Set it when restoring a stored event to verify its signature.
-    public var receivedTime: String?
+    public var receivedTime: String? {
+        get { storage.attributes.receivedTime }
+        set { change { $0.receivedTime = newValue } }
+    }
+
+    /// The attributes and data, in one copy-on-write box: an event is copied many times on its way through a consumer
+    /// (read, batched, projected, recorded), and each copy is then one reference count instead of thirteen.
+    private var storage: Storage
+
+    private struct Attributes {
+        var id: String
+        var source: String
+        var type: EventType
+        var time: Date
+        var subject: String?
+        var tenant: String
+        var partitionKey: String
+        var traceparent: String?
+        var dataContentType: String
+        var data: [UInt8]
+        var signature: String?
+        var receivedTime: String?
+    }
+
+    /// Written only while uniquely referenced (`change`), so sharing it between threads is safe.
+    private final class Storage: @unchecked Sendable {
+        @exclusivity(unchecked) var attributes: Attributes
+        init(_ attributes: Attributes) { self.attributes = attributes }
+    }
+
+    private mutating func change(_ body: (inout Attributes) -> Void) {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.attributes) }
+        body(&storage.attributes)
+    }
 
     public init(
         id: String = UUIDv7.generate(),
@@ -44,17 +110,11 @@ public struct CloudEvent: Sendable {
         data: [UInt8],
         signature: String? = nil
     ) {
-        self.id = id
-        self.source = source
-        self.type = type
-        self.time = time
-        self.subject = subject
-        self.tenant = tenant
-        self.partitionKey = partitionKey
-        self.traceparent = traceparent
-        self.dataContentType = dataContentType
-        self.data = data
-        self.signature = signature
+        storage = Storage(
+            Attributes(
+                id: id, source: source, type: type, time: time, subject: subject, tenant: tenant,
+                partitionKey: partitionKey, traceparent: traceparent, dataContentType: dataContentType, data: data,
+                signature: signature, receivedTime: nil))
     }
 
     /// The `time` attribute as it travels: as received, or RFC 3339 with milliseconds.
