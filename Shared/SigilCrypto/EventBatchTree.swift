@@ -16,26 +16,26 @@ enum EventBatchTree {
     static let hashSize = SHA256Digest.byteCount
 
     static func leafHash(_ input: [UInt8]) -> SHA256Digest {
-        var hasher = SHA256()
-        hasher.update(tag: 0)
-        hasher.update(data: input)
-        return hasher.finalize()
+        GatheredHash.sha256(capacity: 1 + input.count) { append in
+            withUnsafeBytes(of: UInt8(0), append)
+            input.withUnsafeBytes(append)
+        }
     }
 
     /// The leaf of an event: its signing input hashed as it is written, never assembled.
     static func leafHash(of event: CloudEvent) -> SHA256Digest {
-        var hasher = SHA256()
-        hasher.update(tag: 0)
-        event.writeSigningInput { hasher.update(bufferPointer: $0) }
-        return hasher.finalize()
+        GatheredHash.sha256(capacity: 1 + event.signingInputCount) { append in
+            withUnsafeBytes(of: UInt8(0), append)
+            event.writeSigningInput(append)
+        }
     }
 
     static func nodeHash(_ left: some ContiguousBytes, _ right: some ContiguousBytes) -> SHA256Digest {
-        var hasher = SHA256()
-        hasher.update(tag: 1)
-        left.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        right.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return hasher.finalize()
+        GatheredHash.sha256(capacity: 1 + 2 * hashSize) { append in
+            withUnsafeBytes(of: UInt8(1), append)
+            left.withUnsafeBytes(append)
+            right.withUnsafeBytes(append)
+        }
     }
 
     /// Every level from the leaves up to the root (the last level holds one hash). `leaves` is not empty.
@@ -97,12 +97,5 @@ enum EventBatchTree {
         withUnsafeBytes(of: UInt32(size).bigEndian) { message.append(contentsOf: $0) }
         message.append(contentsOf: root)
         return message
-    }
-}
-
-extension SHA256 {
-    /// One domain-separation byte (RFC 9162: 0x00 before a leaf, 0x01 before a node).
-    fileprivate mutating func update(tag: UInt8) {
-        withUnsafeBytes(of: tag) { update(bufferPointer: $0) }
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import SigilCrypto
 import SigilEvents
 
 /// One hash chain of the audit log: the records of one tenant read from one partition of one topic, in offset order.
@@ -32,24 +33,30 @@ enum AuditChain {
     static func hash(
         previous: [UInt8], chain: AuditChainID, sequence: Int64, offset: Int64, event: CloudEvent
     ) -> [UInt8] {
-        var hasher = SHA256()
-        tag.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        hasher.update(data: previous)
-        // Written as they are, with no copy: every record ingested is hashed here.
-        func field(_ text: String) {
-            var text = text
-            withUnsafeBytes(of: UInt32(text.utf8.count).bigEndian) { hasher.update(bufferPointer: $0) }
-            text.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        let signature = event.signature ?? ""
+        let inputCount = event.signingInputCount
+        let capacity =
+            tag.count + previous.count + 4 + chain.tenant.utf8.count + 4 + chain.topic.utf8.count + 4 + 8 + 8 + 4
+            + inputCount + 4 + signature.utf8.count
+        // Gathered and hashed in one call, with no copy of the event: every record ingested is hashed here.
+        let digest = GatheredHash.sha256(capacity: capacity) { append in
+            func field(_ text: String) {
+                var text = text
+                withUnsafeBytes(of: UInt32(text.utf8.count).bigEndian, append)
+                text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+            }
+            tag.withUnsafeBytes(append)
+            previous.withUnsafeBytes(append)
+            field(chain.tenant)
+            field(chain.topic)
+            withUnsafeBytes(of: chain.partition.bigEndian, append)
+            withUnsafeBytes(of: sequence.bigEndian, append)
+            withUnsafeBytes(of: offset.bigEndian, append)
+            withUnsafeBytes(of: UInt32(inputCount).bigEndian, append)
+            event.writeSigningInput(append)
+            field(signature)
         }
-        field(chain.tenant)
-        field(chain.topic)
-        withUnsafeBytes(of: chain.partition.bigEndian) { hasher.update(bufferPointer: $0) }
-        withUnsafeBytes(of: sequence.bigEndian) { hasher.update(bufferPointer: $0) }
-        withUnsafeBytes(of: offset.bigEndian) { hasher.update(bufferPointer: $0) }
-        withUnsafeBytes(of: UInt32(event.signingInputCount).bigEndian) { hasher.update(bufferPointer: $0) }
-        event.writeSigningInput { hasher.update(bufferPointer: $0) }
-        field(event.signature ?? "")
-        return Array(hasher.finalize())
+        return Array(digest)
     }
 
     private static let tag = Array("sigil-audit-chain-v1".utf8)
