@@ -168,6 +168,22 @@ struct CloudEventTests {
         #expect(event.signingInputCount == expected.count)
     }
 
+    @Test("a copy is a value: changing it leaves the original as it was")
+    func copiesAreValues() throws {
+        let original = try grantedEvent()
+        let data = original.data
+        var copy = original
+        copy.signature = "edge-1:changed"
+        copy.data.append(contentsOf: Array(" ".utf8))
+        copy.receivedTime = "2026-11-27T08:00:00.123Z"
+        #expect(original.signature == nil && original.receivedTime == nil)
+        #expect(original.data == data)
+        #expect(copy != original && copy.data.count == original.data.count + 1)
+        var again = copy
+        again.signature = nil
+        #expect(copy.signature == "edge-1:changed")
+    }
+
     @Test("an unknown type and an unreadable version are told apart")
     func unknownTypes() throws {
         let message = try grantedEvent().kafkaMessage(topic: "t")
