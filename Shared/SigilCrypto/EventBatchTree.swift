@@ -15,11 +15,12 @@ enum EventBatchTree {
     static let maximumSize = 65_536
     static let hashSize = SHA256Digest.byteCount
 
+    /// The leaf of a signing input already assembled (two updates: gathering would copy it whole).
     static func leafHash(_ input: [UInt8]) -> SHA256Digest {
-        GatheredHash.sha256(capacity: 1 + input.count) { append in
-            withUnsafeBytes(of: UInt8(0), append)
-            input.withUnsafeBytes(append)
-        }
+        var hasher = SHA256()
+        withUnsafeBytes(of: UInt8(0)) { hasher.update(bufferPointer: $0) }
+        hasher.update(data: input)
+        return hasher.finalize()
     }
 
     /// The leaf of an event: its signing input hashed as it is written, never assembled.

@@ -4,19 +4,27 @@ import Crypto
 /// time costs more than the bytes themselves (every call goes through the digest's copy-on-write context); the
 /// signing input of an event is a dozen pieces, hashed for every event read.
 public enum GatheredHash {
-    /// `write` hands over the pieces, at most `capacity` bytes in all.
+    /// `write` hands over the pieces. `capacity` is the buffer's size: pieces beyond it are hashed as they come (the
+    /// digest is the same), so a capacity too small costs speed, never correctness.
     public static func sha256(
         capacity: Int, _ write: (_ append: (UnsafeRawBufferPointer) -> Void) -> Void
     ) -> SHA256Digest {
-        withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 1) { buffer in
+        withUnsafeTemporaryAllocation(byteCount: max(capacity, 0), alignment: 1) { buffer in
+            var hasher = SHA256()
             var count = 0
             write { piece in
-                precondition(count + piece.count <= buffer.count, "more bytes than the capacity given")
                 guard let source = piece.baseAddress, !piece.isEmpty else { return }
+                if count + piece.count > buffer.count {
+                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                    count = 0
+                    if piece.count > buffer.count {
+                        hasher.update(bufferPointer: piece)
+                        return
+                    }
+                }
                 buffer.baseAddress!.advanced(by: count).copyMemory(from: source, byteCount: piece.count)
                 count += piece.count
             }
-            var hasher = SHA256()
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
             return hasher.finalize()
         }

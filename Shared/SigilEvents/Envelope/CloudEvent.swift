@@ -123,18 +123,22 @@ public struct CloudEvent: Sendable {
     /// What a signature covers: every attribute and the data, each length-prefixed (so no field can bleed into the
     /// next), under a version tag. The time is taken as it travels (RFC 3339 with milliseconds).
     public var signingInput: [UInt8] {
+        // The time formatted once (an event produced here has no received text; formatting costs more than copying).
+        let time = timeAttribute
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(signingInputCount)
-        writeSigningInput { bytes.append(contentsOf: $0) }
+        bytes.reserveCapacity(signingInputCount(time: time))
+        writeSigningInput(time: time) { bytes.append(contentsOf: $0) }
         return bytes
     }
 
     /// The length of `signingInput`.
-    public var signingInputCount: Int {
+    public var signingInputCount: Int { signingInputCount(time: timeAttribute) }
+
+    private func signingInputCount(time: String) -> Int {
         // The tag, eleven length prefixes, then the fields as `writeSigningInput` writes them.
         let attributes =
             Self.specVersion.utf8.count + id.utf8.count + source.utf8.count + type.description.utf8.count
-            + timeAttribute.utf8.count + (subject?.utf8.count ?? 0) + tenant.utf8.count + partitionKey.utf8.count
+            + time.utf8.count + (subject?.utf8.count ?? 0) + tenant.utf8.count + partitionKey.utf8.count
             + (traceparent?.utf8.count ?? 0) + dataContentType.utf8.count
         return Self.signingTag.count + 4 * 11 + attributes + data.count
     }
@@ -144,6 +148,10 @@ public struct CloudEvent: Sendable {
     /// `signingInput` handed to `write` piece by piece, never assembled: what a hash of it needs, with no copy
     /// (every event read is hashed twice, for its signature and for the audit chain).
     public func writeSigningInput(_ write: (UnsafeRawBufferPointer) -> Void) {
+        writeSigningInput(time: timeAttribute, write)
+    }
+
+    private func writeSigningInput(time: String, _ write: (UnsafeRawBufferPointer) -> Void) {
         Self.signingTag.withUnsafeBytes(write)
         func field(_ text: String) {
             var text = text
@@ -154,7 +162,7 @@ public struct CloudEvent: Sendable {
         field(id)
         field(source)
         field(type.description)
-        field(timeAttribute)
+        field(time)
         field(subject ?? "")
         field(tenant)
         field(partitionKey)
