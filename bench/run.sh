@@ -17,8 +17,9 @@
 #   8. policy: decisions among 10, 1,000 and 10,000 policies (time windows, source networks, trust providers, weekend
 #      denies) by the policy service's engine and by Cedar through cedarpy, both in process on one core.
 #   9. databases: pgbench select-only through the edge's PostgreSQL listener (a postgres-dynamic lease) beside pgbench
-#      straight to the same PostgreSQL and through nginx's stream proxy (a plain TCP relay, one worker: what any hop
-#      costs on this machine); 1 and 8 clients; connection setup per connection with the lease held (pgbench -C), and
+#      straight to the same PostgreSQL, through nginx's stream proxy (a plain TCP relay, one worker: what any hop
+#      costs on this machine) and through bench/splice_relay.c (the relay the kernel does once logged in: the floor
+#      of any hop); 1 and 8 clients; connection setup per connection with the lease held (pgbench -C), and
 #      the first connection after the lease was revoked (a new lease: the access flow and CREATE ROLE).
 # Release build; the constellation runs from it with `sigil dev up` (mock broker, throwaway PostgreSQL). The edge
 # runs one proxy thread (SIGIL_EDGE_THREADS=1), as nginx runs one worker.
@@ -238,7 +239,14 @@ events { worker_connections 1024; }
 stream { server { listen 127.0.0.1:$RELAY; proxy_pass 127.0.0.1:$PGPORT; } }
 CONF
 nginx -p "$DIR" -c "$DIR/stream.conf" -e "$DIR/stream-error.log" & echo $! > "$DIR/stream.pid"
-RELAY_DB=$(python3 -c "import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p._replace(netloc=p.netloc.replace(':' + str(p.port), ':' + sys.argv[2])).geturl())" "$PGURL" "$RELAY")
+on_port() {  # the PostgreSQL URL on another port
+  python3 -c "import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p._replace(netloc=p.netloc.replace(':' + str(p.port), ':' + sys.argv[2])).geturl())" "$PGURL" "$1"
+}
+RELAY_DB=$(on_port $RELAY)
+SPLICE=16434
+cc -O2 -o "$DIR/splice_relay" bench/splice_relay.c -lpthread
+"$DIR/splice_relay" $SPLICE "$PGPORT" 2> "$DIR/splice-relay.log" & echo $! > "$DIR/splice.pid"
+SPLICE_DB=$(on_port $SPLICE)
 for _ in $(seq 1 100); do psql "$EDGE_DB" -w -Atc "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
 pgbench_run() {  # name connection-string extra-args...
   local name=$1 target=$2; shift 2
@@ -247,6 +255,9 @@ pgbench_run() {  # name connection-string extra-args...
 for clients in 1 8; do
   pgbench_run "direct-$clients" "$PGURL" -c "$clients" -j "$(( clients > 1 ? 2 : 1 ))"
   pgbench_run "nginx-$clients" "$RELAY_DB" -c "$clients" -j "$(( clients > 1 ? 2 : 1 ))"
+  if kill -0 "$(cat "$DIR/splice.pid")" 2>/dev/null; then
+    pgbench_run "splice-$clients" "$SPLICE_DB" -c "$clients" -j "$(( clients > 1 ? 2 : 1 ))"
+  fi
   pgbench_run "edge-$clients" "$EDGE_DB" -c "$clients" -j "$(( clients > 1 ? 2 : 1 ))"
 done
 pgbench_run direct-connect "$PGURL" -C -c 1 -j 1

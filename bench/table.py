@@ -152,17 +152,23 @@ def pgbench(name):
     return (float(tps.group(1)) if tps else 0.0, float(latency.group(1)) if latency else 0.0,
             int(failed.group(1)) if failed else -1)
 
-print("\n### 9. PostgreSQL through the edge (postgres-dynamic lease) beside PostgreSQL direct and nginx's stream proxy (pgbench -S; target ≥ 0.9× direct)\n")
+print("\n### 9. PostgreSQL through the edge (postgres-dynamic lease) beside PostgreSQL direct, nginx's stream proxy and a kernel-spliced relay (pgbench -S; target ≥ 0.9× direct)\n")
 print("| clients | path | TPS | latency avg | failed | / direct | edge / nginx stream |")
 print("|---|---|---|---|---|---|---|")
+spliced = os.path.exists(os.path.join(directory, "pgbench-splice-1.txt"))
 for clients in (1, 8):
     direct = pgbench(f"direct-{clients}")
     relay = pgbench(f"nginx-{clients}")
     edge = pgbench(f"edge-{clients}")
-    for label, row in (("direct", direct), ("nginx stream (TCP relay, one worker)", relay), ("through the edge", edge)):
+    rows = [("direct", direct), ("nginx stream (TCP relay, one worker)", relay)]
+    if spliced:
+        rows.append(("kernel-spliced relay (sockmap once logged in: the floor of any hop)", pgbench(f"splice-{clients}")))
+    for label, row in rows + [("through the edge", edge)]:
         versus = f"{row[0] / direct[0]:.2f}×" if label != "direct" and direct[0] else ""
         anchor = f"{edge[0] / relay[0]:.2f}×" if label == "through the edge" and relay[0] else ""
         print(f"| {clients} | {label} | {row[0]:,.0f} | {row[1]:.3f} ms | {row[2]} | {versus} | {anchor} |")
+if not spliced:
+    print("\n(The kernel-spliced relay did not run: BPF needs CAP_BPF and CAP_NET_ADMIN; see splice-relay.log.)")
 direct_connect = pgbench("direct-connect")
 edge_connect = pgbench("edge-connect")
 print("\n| connection setup | per connection | |")

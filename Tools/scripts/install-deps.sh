@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(pkg-config librdkafka-dev zlib1g-dev libmaxminddb-dev postgresql curl)
 case "${1:-run}" in
   test) packages+=(kcat rsyslog rsyslog-gnutls openssl nginx kubectl) ;;
-  bench) packages+=(nginx libnginx-mod-stream wrk rsyslog postgresql-contrib) ;;
+  bench) packages+=(nginx libnginx-mod-stream wrk rsyslog postgresql-contrib gcc linux-libc-dev) ;;
 esac
 
 # Test peers and checkers from PyPI: schemathesis drives the APIs from their OpenAPI documents; ocsf-json-schema
