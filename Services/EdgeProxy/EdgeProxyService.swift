@@ -90,6 +90,10 @@ struct EdgeParts: Sendable {
             group: group)
         var databaseEnvironment = PostgresEnvironment(
             configuration: edge, credentials: credentials, sessions: PostgresSessions(), logger: context.logger)
+        if let files = edge.databaseTLSFiles {
+            databaseEnvironment.listenerTLS = try PostgresListenerTLS(
+                certificateFile: files.certificate, keyFile: files.key)
+        }
         databaseEnvironment.releaseLease = { [context] lease, refusal in
             do {
                 try context.enqueue(

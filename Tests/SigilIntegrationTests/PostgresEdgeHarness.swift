@@ -57,7 +57,8 @@ struct DatabaseEdge: Sendable {
         answer: Result<HeldCredential.Injection, EdgeRefusal> = .success(
             .postgres(user: PostgresEdgeTests.role, password: PostgresEdgeTests.password)),
         databasePort: Int? = nil, tls: Bool = false, ca: String? = nil, startupTimeout: Duration? = nil,
-        leaseID: String? = nil, releaseLease: @escaping @Sendable (String, EdgeRefusal) -> Void = { _, _ in },
+        listenerTLS: PostgresListenerTLS? = nil, leaseID: String? = nil,
+        releaseLease: @escaping @Sendable (String, EdgeRefusal) -> Void = { _, _ in },
         _ body: (DatabaseEdge) async throws -> Void
     ) async throws {
         let url = try #require(URLComponents(string: try TestPostgres.url()))
@@ -83,6 +84,7 @@ struct DatabaseEdge: Sendable {
         var environment = PostgresEnvironment(
             configuration: configuration, credentials: credentials, sessions: PostgresSessions(), logger: logger)
         environment.releaseLease = releaseLease
+        environment.listenerTLS = listenerTLS
         let listeners = PostgresListeners(
             environment: environment, serverWorkloads: ServerWorkloadIndex([workload]), group: group)
         await listeners.reconcile()
@@ -128,14 +130,21 @@ struct DatabaseEdge: Sendable {
         String(try #require(URLComponents(string: try TestPostgres.url())).path.dropFirst())
     }
 
-    private func connectionString(user: String, database: String? = nil) throws -> String {
-        "host=127.0.0.1 port=\(port) user=\(user) dbname=\(try database ?? self.database()) sslmode=prefer connect_timeout=10"
+    private func connectionString(
+        user: String, database: String? = nil, ssl: String = "sslmode=prefer"
+    ) throws
+        -> String
+    {
+        "host=127.0.0.1 port=\(port) user=\(user) dbname=\(try database ?? self.database()) \(ssl) connect_timeout=10"
     }
 
-    /// psql through the edge (never prompting for a password): its exit status and output (stdout and stderr).
-    func psql(_ sql: String, user: String, database: String? = nil) async throws -> (status: Int32, output: String) {
+    /// psql through the edge (never prompting for a password): its exit status and output (stdout and stderr). `ssl`:
+    /// the connection string's TLS settings.
+    func psql(
+        _ sql: String, user: String, database: String? = nil, ssl: String = "sslmode=prefer"
+    ) async throws -> (status: Int32, output: String) {
         let (status, output) = try await ProcessLauncher.runDetached(
-            "/usr/bin/psql", [try connectionString(user: user, database: database), "-w", "-At", "-c", sql])
+            "/usr/bin/psql", [try connectionString(user: user, database: database, ssl: ssl), "-w", "-At", "-c", sql])
         return (status, output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 

@@ -44,6 +44,10 @@ struct EdgeConfiguration: Sendable {
     /// `SIGIL_EDGE_DATABASE_PORT_OFFSET`: added to every `listenPort` (default 0), so several edges on one host (a
     /// development machine) do not contend for the same ports; `sigil dev edge` sets it from the proxy port.
     var databasePortOffset: Int
+    /// `SIGIL_EDGE_DATABASE_TLS_CERTIFICATE_FILE`, `SIGIL_EDGE_DATABASE_TLS_KEY_FILE`: the edge's certificate chain and
+    /// key for the workload's side of its PostgreSQL listeners; set, they offer TLS and require it
+    /// (`PostgresListenerTLS`). Unset: plain, for loopback.
+    var databaseTLSFiles: (certificate: String, key: String)?
     /// `SIGIL_EDGE_TIMEOUT_MS`: how long a request that needs a new credential may wait for the control plane,
     /// counted from the request's arrival, before the edge answers 503.
     var timeout: Duration
@@ -111,6 +115,8 @@ struct EdgeConfiguration: Sendable {
         proxyPort = try source.int("SIGIL_EDGE_PROXY_PORT", default: 7480, in: 0...65_535)
         databaseHost = source.string("SIGIL_EDGE_DATABASE_HOST", default: "127.0.0.1")
         databasePortOffset = try source.int("SIGIL_EDGE_DATABASE_PORT_OFFSET", default: 0, in: 0...30_000)
+        databaseTLSFiles = try Self.pair(
+            source, "SIGIL_EDGE_DATABASE_TLS_CERTIFICATE_FILE", "SIGIL_EDGE_DATABASE_TLS_KEY_FILE")
         timeout = .milliseconds(try source.int("SIGIL_EDGE_TIMEOUT_MS", default: 2_000, in: 100...60_000))
         replyPartition = try source.string("SIGIL_EDGE_REPLY_PARTITION").map { _ in
             Int32(try source.int("SIGIL_EDGE_REPLY_PARTITION", default: 0, in: 0...100_000))
@@ -151,6 +157,7 @@ struct EdgeConfiguration: Sendable {
         proxyPort = 0
         databaseHost = "127.0.0.1"
         databasePortOffset = 0
+        databaseTLSFiles = nil
         timeout = .seconds(2)
         replyPartition = nil
         unmanaged = .passthrough

@@ -7,7 +7,8 @@ import Synchronization
 /// A listener per `postgres` server workload, at `SIGIL_EDGE_DATABASE_HOST` and the server workload's `listenPort`
 /// (plus `SIGIL_EDGE_DATABASE_PORT_OFFSET`),
 /// kept in step with the configuration (opened within half a second of a definition, moved when the port changes,
-/// closed when the server workload goes; a connection takes the definition current when it arrives). Each second it
+/// closed when the server workload goes; a connection takes the definition current when it arrives). With the edge's
+/// certificate configured they speak TLS to workloads (`PostgresListenerTLS`, its files read again every 5 s). Each second it
 /// also looks up the credentials that open sessions use, so they are refreshed before they expire for as long as a
 /// session lasts; when asking again is refused (access withdrawn: a policy or workload changed or went, posture fell
 /// short), those sessions are ended, and the leases they logged in under are released (sigil-issue ends them).
@@ -46,6 +47,7 @@ final class PostgresListeners: Service, Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             await reconcile()
             if pass % 2 == 0 { keepCredentialsFresh() }
+            if pass % 10 == 9 { environment.listenerTLS?.reloadIfChanged(logger: environment.logger) }
             pass += 1
             try? await Task.sleep(for: .milliseconds(500))
         }

@@ -3,10 +3,12 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SigilEvents
 
 /// One workload connection to a `postgres` server workload's listener. It reads the startup message (answering
-/// `SSLRequest` and `GSSENCRequest` with `N`, forwarding a known `CancelRequest`), obtains the credential as an HTTP
+/// `SSLRequest` with `S` and TLS when the edge has a certificate for its listeners, else `N`; `GSSENCRequest` with
+/// `N`; forwarding a known `CancelRequest`), obtains the credential as an HTTP
 /// request would (policy decides on method `CONNECT` and path `/<database>`), logs in upstream with it
 /// (`PostgresUpstreamLogin`), passes the workload what the database says from `AuthenticationOk` to `ReadyForQuery`,
 /// then joins the two connections into a byte relay (`TunnelGlue`: backpressure both ways, no per-message parsing).
@@ -28,6 +30,8 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
     private var askedAgain = false
     /// `SSLRequest`s and `GSSENCRequest`s answered: one of each at most, as PostgreSQL allows.
     private var negotiations = 0
+    /// The workload's side is TLS (the listener has the edge's certificate and the workload asked for it).
+    private var encrypted = false
     private let channel: any Channel
 
     init(workload: EdgeServerWorkload, environment: PostgresEnvironment, channel: any Channel) {
@@ -64,12 +68,22 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
                     refuse(.protocolViolation("the workload asked for encryption more than twice"))
                     return false
                 }
-                // The workload's side is plain on loopback; the driver carries on without (or stops, if it insists).
+                if case .sslRequest = first, let tls = environment.listenerTLS {
+                    return startTLS(context, tls)
+                }
+                // Plain (no certificate, or GSSAPI, which the edge does not speak): the driver carries on without, or
+                // stops if it insists.
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "N")), promise: nil)
             case .cancel(let key):
                 phase = .closed
                 forwardCancel(key)
             case .startup(let version, let parameters):
+                guard encrypted || environment.listenerTLS == nil else {
+                    refuse(
+                        .refused("this edge's database listeners require TLS: connect with sslmode=require or stronger")
+                    )
+                    return false
+                }
                 phase = .authorizing
                 channel.setOption(.autoRead, value: false).whenComplete { _ in }
                 authorize(version: version, parameters: parameters)
@@ -79,6 +93,29 @@ final class PostgresSession: ChannelInboundHandler, RemovableChannelHandler {
             refuse(.protocolViolation("the workload sent " + error.detail))
             return false
         }
+    }
+
+    /// Answers `S` and puts TLS in front of this handler: what follows is the handshake, then the startup over TLS.
+    /// Bytes sent after the `SSLRequest`, before the answer, are refused: they would be taken as if they had come
+    /// over TLS (PostgreSQL's CVE-2021-23214).
+    private func startTLS(_ context: ChannelHandlerContext, _ tls: PostgresListenerTLS) -> Bool {
+        guard !encrypted else {
+            refuse(.protocolViolation("the workload sent an SSLRequest over TLS"))
+            return false
+        }
+        guard buffer.readableBytes == 0 else {
+            refuse(.protocolViolation("the workload sent bytes after its SSLRequest, before the TLS handshake"))
+            return false
+        }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "S")), promise: nil)
+        do {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context), position: .first)
+        } catch {
+            refuse(.protocolViolation("TLS could not start"))
+            return false
+        }
+        encrypted = true
+        return true
     }
 
     /// Policy's view of the connection: method `CONNECT`, path `/<database>` (the user name when none is given, as
@@ -271,6 +308,8 @@ struct PostgresEnvironment: Sendable {
     let credentials: CredentialBroker
     let sessions: PostgresSessions
     let logger: Logger
+    /// The edge's certificate for the workload's side, if configured.
+    var listenerTLS: PostgresListenerTLS? = nil
     /// Asks for a lease to end (`LeaseReleased`): asking again for the sessions under it was refused.
     var releaseLease: @Sendable (_ lease: String, _ refusal: EdgeRefusal) -> Void = { _, _ in }
     let counters = Counters()
