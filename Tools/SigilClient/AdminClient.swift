@@ -57,6 +57,24 @@ public struct AdminClient {
         return try setting(variable) + "/v1/\(kind.pathComponent)" + (name.map { "/\($0)" } ?? "")
     }
 
+    /// Every resource of `kind` in the token's tenant, by name, read 500 at a time (`limit` and `continue`): a tenant
+    /// of any size lists within the 16 MiB this client reads per response.
+    public func list(_ kind: ResourceKind) async throws -> [JSONValue] {
+        var items: [JSONValue] = []
+        var next: String?
+        repeat {
+            // The token is base64url: nothing in it needs escaping.
+            let url = try self.url(for: kind) + "?limit=500" + (next.map { "&continue=" + $0 } ?? "")
+            let (status, body, _) = try await send(.GET, url)
+            guard status == 200, let page = try? JSONDecoder().decode(JSONValue.self, from: body) else {
+                throw Failure(description: "listing \(kind.rawValue) failed (\(status)): \(Self.describe(body))")
+            }
+            if case .array(let listed) = page["items"] { items += listed }
+            next = page["metadata"]?["continue"]?.stringValue
+        } while next != nil
+        return items
+    }
+
     /// Sends a request; returns status, body and headers.
     /// `tokenSetting` names the bearer token: the admin token, or an edge's own (`SIGIL_EDGE_ROLE_TOKEN`).
     public func send(

@@ -34,8 +34,10 @@ extension ResourceDefinition {
             "/v1/\(path)": [
                 "get": APIOperation(
                     "List the \(kind) resources of the token's tenant",
+                    parameters: ResourceListPage.openAPIParameters,
                     responses: APIResponse.authenticated.merging([
-                        200: APIResponse.json("The resources, by name.", APIResponse.ref("\(kind)List"))
+                        200: APIResponse.json("The resources, by name.", APIResponse.ref("\(kind)List")),
+                        422: APIResponse.shared("Invalid"),
                     ]) { first, _ in first })
             ],
             "/v1/\(path)/{name}": [
@@ -79,6 +81,15 @@ extension ResourceDefinition {
                 "type": "object", "required": ["items"],
                 "properties": [
                     "apiVersion": ["type": "string"], "kind": ["type": "string"],
+                    "metadata": [
+                        "type": "object",
+                        "properties": [
+                            "continue": [
+                                "type": "string",
+                                "description": "Present when more resources follow: pass it as `continue`.",
+                            ]
+                        ],
+                    ],
                     "items": ["type": "array", "items": APIResponse.ref(kind)],
                 ],
             ],

@@ -3,7 +3,8 @@ import HTTPTypes
 import Hummingbird
 import SigilEvents
 
-/// The admin API of one kind under `/v1/<path>`: GET lists or reads (admin, auditor); PUT creates or replaces a
+/// The admin API of one kind under `/v1/<path>`: GET lists (by name, paged with `limit` and `continue`) or reads
+/// (admin, auditor); PUT creates or replaces a
 /// whole document (admin; idempotent; `If-Match` or `metadata.resourceVersion` for optimistic concurrency;
 /// `?dryRun=true` admits without writing); DELETE removes (admin; refused while other resources name it).
 public struct ResourceController: Sendable {
@@ -32,14 +33,15 @@ public struct ResourceController: Sendable {
     func add(to group: RouterGroup<AdminRequestContext>) {
         let collection = RouterPath(stringLiteral: definition.path)
         let item = RouterPath(stringLiteral: "\(definition.path)/:name")
-        group.get(collection) { _, context in
+        group.get(collection) { request, context in
             let principal = try context.requirePrincipal()
-            let items = try definition.list(admission.store, principal.tenant)
+            let (items, next) = try definition.list(admission.store, principal.tenant, try ResourceListPage(request))
+            let metadata: JSONValue = next.map { ["continue": .string(ResourceListPage.token(after: $0))] } ?? [:]
             return try Self.json(
                 .ok,
                 [
                     "apiVersion": .string(SigilAPI.version), "kind": .string("\(definition.kind.rawValue)List"),
-                    "items": .array(items),
+                    "metadata": metadata, "items": .array(items),
                 ])
         }
         group.get(item) { _, context in

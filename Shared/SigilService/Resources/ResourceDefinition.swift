@@ -12,7 +12,11 @@ public struct ResourceDefinition: Sendable {
 
     let admit: @Sendable (_ spec: JSONValue, _ target: AdmissionTarget) async throws -> AdmittedSpec
     let read: @Sendable (_ store: ResourceStore, _ tenant: String, _ name: String) throws -> JSONValue?
-    let list: @Sendable (_ store: ResourceStore, _ tenant: String) throws -> [JSONValue]
+    /// A page of the tenant's resources by name; and the last name listed when more follow.
+    let list:
+        @Sendable (_ store: ResourceStore, _ tenant: String, _ page: ResourceListPage) throws -> (
+            items: [JSONValue], next: String?
+        )
     /// Fills the kind's index from stored rows; returns the names of rows that no longer decode.
     let load: @Sendable (_ store: ResourceStore, _ rows: [StoredResource]) -> [String]
     /// Updates the kind's index with changed rows (a row that no longer decodes is dropped) and drops removed names;
@@ -45,7 +49,10 @@ public struct ResourceDefinition: Sendable {
         read = { store, tenant, name in
             try store.index(Spec.self).get(tenant: tenant, name: name).map(JSONValue.init(encoding:))
         }
-        list = { store, tenant in try store.index(Spec.self).all(tenant: tenant).map(JSONValue.init(encoding:)) }
+        list = { store, tenant, page in
+            let (resources, more) = store.index(Spec.self).page(tenant: tenant, after: page.after, limit: page.limit)
+            return (try resources.map(JSONValue.init(encoding:)), more ? resources.last?.name : nil)
+        }
         load = { store, rows in
             let (resources, unreadable) = Self.decode(Spec.self, rows)
             store.index(Spec.self).replace(with: resources)

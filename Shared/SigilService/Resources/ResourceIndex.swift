@@ -40,6 +40,15 @@ public final class ResourceIndex<Spec: ResourceSpec>: Sendable {
         return resources.values.sorted { $0.name < $1.name }
     }
 
+    /// The tenant's resources of this kind by name, those after `after` (all when nil), at most `limit` (all when nil);
+    /// and whether more follow.
+    public func page(tenant: String, after: String?, limit: Int?) -> (resources: [Resource<Spec>], more: Bool) {
+        let resources = state.withLock { $0.byTenant[tenant] ?? [:] }
+        let names = after.map { after in resources.keys.filter { $0 > after } } ?? Array(resources.keys)
+        let taken = limit.map { min($0, names.count) } ?? names.count
+        return (names.sorted().prefix(taken).compactMap { resources[$0] }, taken < names.count)
+    }
+
     /// Every tenant's resources of this kind.
     public var everything: [Resource<Spec>] {
         state.withLock { $0.byTenant.values.flatMap(\.values) }

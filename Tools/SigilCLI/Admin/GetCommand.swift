@@ -21,20 +21,22 @@ struct GetCommand: AsyncParsableCommand {
     func run() async throws {
         let kind = try AdminClient.kind(named: self.kind)
         let client = AdminClient()
-        let (status, body, _) = try await client.send(.GET, try client.url(for: kind, name: name))
-        guard status == 200, let value = try? JSONDecoder().decode(JSONValue.self, from: body) else {
-            throw AdminClient.Failure(
-                description:
-                    "reading \(kind.rawValue)\(name.map { "/\($0)" } ?? "") failed (\(status)): \(AdminClient.describe(body))"
-            )
-        }
+        let value: JSONValue
         let items: [JSONValue]
-        if name != nil {
-            items = [value]
-        } else if case .array(let listed) = value["items"] {
-            items = listed
+        if let name {
+            let (status, body, _) = try await client.send(.GET, try client.url(for: kind, name: name))
+            guard status == 200, let read = try? JSONDecoder().decode(JSONValue.self, from: body) else {
+                throw AdminClient.Failure(
+                    description: "reading \(kind.rawValue)/\(name) failed (\(status)): \(AdminClient.describe(body))")
+            }
+            (value, items) = (read, [read])
         } else {
-            items = []
+            // Page by page: one list of every resource, as one response would have been.
+            items = try await client.list(kind)
+            value = [
+                "apiVersion": .string(SigilAPI.version), "kind": .string("\(kind.rawValue)List"),
+                "items": .array(items),
+            ]
         }
         switch output {
         case .json:

@@ -89,12 +89,7 @@ struct PolicySimulate: AsyncParsableCommand {
     }
 
     static func list<Spec: ResourceSpec>(_ kind: ResourceKind, _ admin: AdminClient) async throws -> [Resource<Spec>] {
-        let (status, body, _) = try await admin.send(.GET, try admin.url(for: kind))
-        guard status == 200 else {
-            throw AdminClient.Failure(
-                description: "listing \(kind.rawValue) failed (\(status)): \(AdminClient.describe(body))")
-        }
-        return try EventJSON.decoder.decode(ResourceListing<Spec>.self, from: body).items
+        try await admin.list(kind).map { try $0.decode(Resource<Spec>.self) }
     }
 
     /// Every attested access request the audit log holds since `since` (the `IdentityAttested` records).
@@ -180,9 +175,4 @@ struct PolicySimulate: AsyncParsableCommand {
         return String(
             decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
-}
-
-/// A kind's listing as `GET /v1/<kind>` answers it.
-private struct ResourceListing<Spec: ResourceSpec>: Decodable {
-    let items: [Resource<Spec>]
 }
