@@ -67,7 +67,8 @@ struct EdgeParts: Sendable {
         credentials = CredentialBroker(
             evidence: evidence,
             requester: AccessClient(context: context, edge: edge, view: view, replies: replies),
-            timeout: edge.timeout, logger: context.logger, cache: cache, inputs: view.decisionInputs)
+            timeout: edge.timeout, logger: context.logger, cache: cache, inputs: view.decisionInputs,
+            refusalHold: edge.refusalHold)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: edge.threads)
         let edgeID = edge.edgeID
         let tenant = edge.tenant

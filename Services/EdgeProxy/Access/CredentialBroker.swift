@@ -23,7 +23,7 @@ struct EdgeRefusal: Error, Sendable {
 
 /// The credential for each request to a server workload: from the cache without a lock when held; otherwise one
 /// access request per (server workload, evidence, request selection) however many requests wait for it (single
-/// flight); refreshed in the
+/// flight), and none for a moment after a refusal (`refusalHold`: the same refusal is given again); refreshed in the
 /// background once 80% of its lifetime has passed, and used until it expires even if the refresh fails (static
 /// stability: a control-plane outage does not stop traffic that holds credentials).
 final class CredentialBroker: Sendable {
@@ -40,14 +40,19 @@ final class CredentialBroker: Sendable {
     let cache: CredentialCache
     private let requester: any AccessRequester
     private let timeout: Duration
+    /// How long a refusal is given again without asking (zero: never held).
+    private let refusalHold: Duration
     private let logger: Logger
     private let inflight = Mutex<[CredentialKey: Task<Result<HeldCredential, EdgeRefusal>, Never>]>([:])
     private let fromCache = Counter(label: "sigil.edge.credentials", dimensions: [("source", "cache")])
+    private let heldRefusals = Counter(label: "sigil.edge.credentials", dimensions: [("source", "held-refusal")])
 
     init(
         evidence: WorkloadEvidence, requester: any AccessRequester, timeout: Duration, logger: Logger,
-        cache: CredentialCache = CredentialCache(), inputs: DecisionInputIndex = DecisionInputIndex()
+        cache: CredentialCache = CredentialCache(), inputs: DecisionInputIndex = DecisionInputIndex(),
+        refusalHold: Duration = .zero
     ) {
+        self.refusalHold = refusalHold
         self.inputs = inputs
         self.evidence = evidence
         self.cache = cache
@@ -72,7 +77,13 @@ final class CredentialBroker: Sendable {
         }
         let selection = inputs.inputs(for: workload.name).map { RequestSelection(request, inputs: $0) } ?? .none
         let key = CredentialKey(serverWorkload: workload.name, evidenceDigest: gathered.digest, selection: selection)
-        guard let held = cache.usable(key, at: now) else { return .needed(key, gathered, request) }
+        guard let held = cache.usable(key, at: now) else {
+            if let refusal = cache.heldRefusal(key) {
+                heldRefusals.increment()
+                return .refused(refusal)
+            }
+            return .needed(key, gathered, request)
+        }
         if now >= held.refreshAt,
             held.refreshClaimed.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
         {
@@ -97,7 +108,7 @@ final class CredentialBroker: Sendable {
     ) -> Task<Result<HeldCredential, EdgeRefusal>, Never> {
         inflight.withLock { inflight in
             if let running = inflight[key] { return running }
-            let task = Task { [requester, cache, logger] in
+            let task = Task { [requester, cache, logger, refusalHold] in
                 let result: Result<HeldCredential, EdgeRefusal>
                 // A configuration change while the request was decided may have withdrawn what it grants: the
                 // credential then serves the requests waiting for it, and is not kept.
@@ -108,6 +119,9 @@ final class CredentialBroker: Sendable {
                     cache.store(held, for: key, unlessRevokedSince: revocations)
                     result = .success(held)
                 } catch {
+                    if error.kind == .refused && refusalHold > .zero {
+                        cache.hold(error, for: key, until: .now + refusalHold, unlessRevokedSince: revocations)
+                    }
                     result = .failure(error)
                 }
                 _ = self.inflight.withLock { $0.removeValue(forKey: key) }
@@ -126,7 +140,8 @@ final class CredentialBroker: Sendable {
         Task { [logger, cache] in
             guard case .failure(let refusal) = await task.value else { return }
             if refusal.kind == .refused {
-                // Refused now (e.g. the policy changed): fail closed, the next request asks again.
+                // Refused now (e.g. the policy changed): fail closed; the next request gets the refusal while it is
+                // held, then asks again.
                 cache.remove(key)
                 logger.notice(
                     "credential refresh refused; the held credential is dropped",

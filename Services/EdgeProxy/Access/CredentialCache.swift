@@ -1,6 +1,7 @@
 import Atomics
 import Foundation
 import SigilEvents
+import Synchronization
 
 /// A credential the edge holds, decrypted, in memory only, with how it is injected: a header (`Authorization: Bearer
 /// …`, `X-API-Key: …`, `Authorization: Basic …`) or a query parameter.
@@ -158,10 +159,18 @@ struct CredentialKey: Hashable, Sendable {
     var selection = RequestSelection.none
 }
 
-/// The credentials the edge holds, read without a lock; replaced whole on the rare write.
+/// The credentials the edge holds, read without a lock; replaced whole on the rare write. Also the refusals it holds
+/// for a moment (`SIGIL_EDGE_REFUSAL_HOLD_MS`): a workload retrying what the control plane just refused gets the same
+/// refusal from the edge instead of another access request, so a refusal storm does not reach the control plane or
+/// fill the audit log. A configuration change lets go of every held refusal at once (what was refused may now be
+/// allowed).
 final class CredentialCache: Sendable {
+    /// Refusals held at most (each key a server workload, evidence and request selection): past it, none is added.
+    static let maximumRefusals = 10_000
+
     private let entries = Snapshot<[CredentialKey: HeldCredential]>([:])
     private let revocationCount = ManagedAtomic<Int>(0)
+    private let refusals = Mutex<[CredentialKey: (refusal: EdgeRefusal, until: ContinuousClock.Instant)]>([:])
 
     /// How many revocations there have been: a credential requested before one is not kept after it.
     var revocations: Int { revocationCount.load(ordering: .acquiring) }
@@ -189,6 +198,35 @@ final class CredentialCache: Sendable {
         entries.update { $0.removeValue(forKey: key) }
     }
 
+    /// Holds a refusal of `key` until `until`; not if a revocation came since `revocations` (the refusal may be
+    /// stale), nor past `maximumRefusals` once the expired ones are gone.
+    func hold(
+        _ refusal: EdgeRefusal, for key: CredentialKey, until: ContinuousClock.Instant,
+        unlessRevokedSince revocations: Int
+    ) {
+        refusals.withLock { refusals in
+            guard revocations == self.revocations else { return }
+            if refusals.count >= Self.maximumRefusals {
+                let now = ContinuousClock.now
+                refusals = refusals.filter { $0.value.until > now }
+                guard refusals.count < Self.maximumRefusals else { return }
+            }
+            refusals[key] = (refusal, until)
+        }
+    }
+
+    /// The refusal of `key` still held at `now`, if any.
+    func heldRefusal(_ key: CredentialKey, at now: ContinuousClock.Instant = .now) -> EdgeRefusal? {
+        refusals.withLock { refusals in
+            guard let held = refusals[key] else { return nil }
+            guard now < held.until else {
+                refusals.removeValue(forKey: key)
+                return nil
+            }
+            return held.refusal
+        }
+    }
+
     /// Drops every credential a configuration change may no longer grant; returns how many. The next request for
     /// each is decided again.
     @discardableResult
@@ -197,6 +235,7 @@ final class CredentialCache: Sendable {
         // Counted first: a credential being stored concurrently either sees the count move (and is not kept) or is
         // stored before the filter below, which then drops it.
         revocationCount.wrappingIncrement(ordering: .releasing)
+        refusals.withLock { $0.removeAll() }
         entries.update { entries in
             let before = entries.count
             entries = entries.filter { !change.affects($0.value) }

@@ -51,6 +51,10 @@ struct EdgeConfiguration: Sendable {
     /// `SIGIL_EDGE_TIMEOUT_MS`: how long a request that needs a new credential may wait for the control plane,
     /// counted from the request's arrival, before the edge answers 503.
     var timeout: Duration
+    /// `SIGIL_EDGE_REFUSAL_HOLD_MS`: after the control plane refuses a credential, how long the edge gives the same
+    /// refusal to the same request without asking again (default 1 s; 0: ask every time). A configuration change ends
+    /// every hold at once.
+    var refusalHold: Duration
     /// `SIGIL_EDGE_REPLY_PARTITION`: the partition of `access.replies` this edge reads (default: from its id).
     var replyPartition: Int32?
     /// `SIGIL_EDGE_UNMANAGED`: `passthrough` (default) or `deny`.
@@ -118,6 +122,7 @@ struct EdgeConfiguration: Sendable {
         databaseTLSFiles = try Self.pair(
             source, "SIGIL_EDGE_DATABASE_TLS_CERTIFICATE_FILE", "SIGIL_EDGE_DATABASE_TLS_KEY_FILE")
         timeout = .milliseconds(try source.int("SIGIL_EDGE_TIMEOUT_MS", default: 2_000, in: 100...60_000))
+        refusalHold = .milliseconds(try source.int("SIGIL_EDGE_REFUSAL_HOLD_MS", default: 1_000, in: 0...60_000))
         replyPartition = try source.string("SIGIL_EDGE_REPLY_PARTITION").map { _ in
             Int32(try source.int("SIGIL_EDGE_REPLY_PARTITION", default: 0, in: 0...100_000))
         }
@@ -159,6 +164,7 @@ struct EdgeConfiguration: Sendable {
         databasePortOffset = 0
         databaseTLSFiles = nil
         timeout = .seconds(2)
+        refusalHold = .zero
         replyPartition = nil
         unmanaged = .passthrough
         threads = 1

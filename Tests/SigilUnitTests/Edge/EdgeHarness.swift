@@ -69,6 +69,7 @@ final class EdgeUnderTest: Sendable {
     let serverWorkloads: ServerWorkloadIndex
     let inputs = DecisionInputIndex()
     let events = NIOLockedValueBox<[any EventPayload]>([])
+    let credentials: CredentialBroker
 
     init(
         group: MultiThreadedEventLoopGroup, upstream: TestUpstream, requester: FakeAccessRequester = .init(),
@@ -82,7 +83,9 @@ final class EdgeUnderTest: Sendable {
         evidence = WorkloadEvidence(tokenFiles: [tokenFile], logger: logger)
         self.requester = requester
         let credentials = CredentialBroker(
-            evidence: evidence, requester: requester, timeout: configuration.timeout, logger: logger, inputs: inputs)
+            evidence: evidence, requester: requester, timeout: configuration.timeout, logger: logger, inputs: inputs,
+            refusalHold: configuration.refusalHold)
+        self.credentials = credentials
         let index = ServerWorkloadIndex([
             EdgeServerWorkload(
                 name: "test-api", target: AccessTarget(scheme: "http", host: "127.0.0.1", port: upstream.port),
