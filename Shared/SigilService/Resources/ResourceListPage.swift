@@ -21,13 +21,20 @@ struct ResourceListPage: Sendable, Equatable {
 
     init(_ request: Request) throws {
         let query = request.uri.queryParameters
-        if let value = query["limit"].map(String.init), !value.isEmpty {
-            guard value.utf8.count <= 8, let limit = Int(value), (1...Self.maximumLimit).contains(limit) else {
+        func single(_ name: String) throws -> String? {
+            let values = query.getAll(name)
+            guard values.count <= 1 else { throw ProblemDetails.invalidField(name, "\(name) is given more than once") }
+            return values.first
+        }
+        if let value = try single("limit") {
+            guard value.utf8.count <= 8, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let limit = Int(value),
+                (1...Self.maximumLimit).contains(limit)
+            else {
                 throw ProblemDetails.invalidField("limit", "limit must be an integer from 1 to \(Self.maximumLimit)")
             }
             self.limit = limit
         }
-        if let token = query["continue"].map(String.init), !token.isEmpty {
+        if let token = try single("continue") {
             guard let name = Self.name(in: token) else {
                 throw ProblemDetails.invalidField("continue", "continue must be a metadata.continue this API returned")
             }

@@ -65,13 +65,16 @@ struct ResourceListTests {
         let bench = try await Bench(.policyDecision)
         try await bench.application().test(.router) { client in
             try await put(client, "app-a")
-            for query in ["limit=0", "limit=1001", "limit=-1", "limit=abc", "limit=999999999999"] {
+            for query in [
+                "limit=0", "limit=1001", "limit=-1", "limit=+5", "limit=", "limit=abc", "limit=999999999999",
+                "limit=5&limit=6", "limit=5&limit=abc",
+            ] {
                 let answer = try await Bench.send(client, .get, "/v1/server-workloads?\(query)")
                 #expect(answer.status == .unprocessableContent && answer.field == "limit", "\(query): \(answer.body)")
             }
             // Not base64url; base64url of a name that is no resource name (a path, a NUL byte); far too long.
             let notNames = ["../x", "a\u{0}b"].map { ResourceListPage.token(after: $0) }
-            for token in ["!!!", String(repeating: "A", count: 101)] + notNames {
+            for token in ["!!!", "", String(repeating: "A", count: 101)] + notNames {
                 let answer = try await Bench.send(client, .get, "/v1/server-workloads?continue=\(token)")
                 #expect(
                     answer.status == .unprocessableContent && answer.field == "continue", "\(token): \(answer.body)")
