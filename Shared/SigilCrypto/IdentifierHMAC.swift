@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SigilEvents
 
 /// HMAC-SHA256 of token identifiers, for logs and audit rows: equal tokens give equal digests, so a token can be
 /// traced across events, but the digest reveals nothing of it without the key.
@@ -15,10 +16,7 @@ public struct IdentifierHMAC: Sendable {
     /// `hmac-sha256:<first 128 bits, base64url>`.
     public func digest(_ identifier: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array(identifier.utf8), using: key)
-        let truncated = Data(Array(mac).prefix(16)).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let truncated = Data(Array(mac).prefix(16)).base64URLEncodedString
         return "hmac-sha256:\(truncated)"
     }
 }

@@ -23,8 +23,7 @@ struct BenchVerify: AsyncParsableCommand {
         let ecdsa = ES256PrivateKey()
         let rsa = try Insecure.RSA.PrivateKey(pem: try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation)
         func base64URL(_ data: Data) -> String {
-            data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                .replacingOccurrences(of: "=", with: "")
+            data.base64URLEncodedString
         }
         guard let point = ecdsa.publicKey.parameters else { throw ValidationError("no EC parameters") }
         let (modulus, exponent) = try rsa.publicKey.getKeyPrimitives()

@@ -1,4 +1,5 @@
 import Foundation
+import SigilEvents
 
 /// Where a page of `GET /v1/audit/events` ends: the last record's time (microseconds), chain and sequence, as one
 /// opaque URL-safe token. Records are listed by time, then chain and sequence, so the order is total and stable.
@@ -22,17 +23,13 @@ struct AuditCursor: Sendable, Equatable {
     }
 
     var text: String {
-        Data("\(microseconds)|\(partition)|\(sequence)|\(topic)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Data("\(microseconds)|\(partition)|\(sequence)|\(topic)".utf8).base64URLEncodedString
     }
 
     /// Nil for anything that is not a cursor this API gave.
     init?(text: String) {
         guard text.count <= 400 else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8) else {
+        guard let data = Data(base64URLEncoded: text), let decoded = String(data: data, encoding: .utf8) else {
             return nil
         }
         let parts = decoded.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false)

@@ -77,8 +77,7 @@ struct TenantSigningKeys: Sendable {
         }
 
         static func base64URL(_ bytes: some DataProtocol) -> String {
-            Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            Data(bytes).base64URLEncodedString
         }
     }
 

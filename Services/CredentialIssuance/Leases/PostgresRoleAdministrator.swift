@@ -4,6 +4,7 @@ import Logging
 import NIOPosix
 import NIOSSL
 import PostgresNIO
+import SigilEvents
 import _CryptoExtras
 
 /// What sigil-issue does in a `postgres-dynamic` provider's database, logged in as its administrative role: create a
@@ -165,9 +166,7 @@ struct PostgresRoleAdministrator: Sendable {
 
     /// A random password: 32 bytes, base64url (nothing that needs quoting anywhere).
     static func password() -> String {
-        Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64URLEncodedString
     }
 
     static func identifier(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SigilEvents
 import SigilService
 
 /// Type `join-token`: one-time tokens an administrator creates (`sigil token create`) to bootstrap a machine that
@@ -31,9 +32,7 @@ package struct JoinToken: Sendable, Equatable {
         let id = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         var secret = [UInt8](repeating: 0, count: 32)
         for index in secret.indices { secret[index] = UInt8.random(in: 0...255) }
-        let encoded = Data(secret).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let encoded = Data(secret).base64URLEncodedString
         let token = "\(prefix)\(id).\(encoded)"
         return (token, JoinToken(id: id, secretHash: Array(SHA256.hash(data: Array(encoded.utf8)))))
     }

@@ -44,16 +44,13 @@ struct ResourceListPage: Sendable, Equatable {
 
     /// The token for the page after `name`: its name, base64url without padding (opaque to clients).
     static func token(after name: String) -> String {
-        Data(name.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        Data(name.utf8).base64URLEncodedString
     }
 
     /// The name in a token this API gave; nil for anything else.
     private static func name(in token: String) -> String? {
         guard token.utf8.count <= 100 else { return nil }
-        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let name = String(data: data, encoding: .utf8),
+        guard let data = Data(base64URLEncoded: token), let name = String(data: data, encoding: .utf8),
             (try? ResourceController.validName(name)) != nil
         else { return nil }
         return name

@@ -1,5 +1,6 @@
 import Foundation
 import SigilClient
+import SigilEvents
 
 /// The files of a local constellation under its state directory (`.sigil/dev` by default):
 /// `env` (KEY=VALUE, mode 0600), `processes.json` (what `dev down` stops), `logs/`, `postgres/`.
@@ -99,10 +100,7 @@ enum DevSecret {
     static func generate(bytes: Int = 32) -> String {
         var generator = SystemRandomNumberGenerator()
         let raw = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(raw).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Data(raw).base64URLEncodedString
     }
 }
 
