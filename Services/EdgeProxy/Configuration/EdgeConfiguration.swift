@@ -70,7 +70,8 @@ struct EdgeConfiguration: Sendable {
     /// `SIGIL_EDGE_UPSTREAM_RESPONSE_TIMEOUT_MS`: from the request's last byte sent to the response head (default
     /// 30 s), then 504.
     var upstreamResponseTimeout: Duration
-    /// `SIGIL_EDGE_CLIENT_IDLE_TIMEOUT_MS`: a workload's keep-alive connection idle this long is closed (default 60 s).
+    /// `SIGIL_EDGE_CLIENT_IDLE_TIMEOUT_MS`: a workload's keep-alive connection idle this long is closed, and a request
+    /// body that stops arriving this long is a 408 (default 60 s).
     var clientIdleTimeout: Duration
     /// `SIGIL_EDGE_MAX_HEADER_BYTES`: the largest request header block accepted (default 64 KiB), then 431.
     var maxHeaderBytes: Int

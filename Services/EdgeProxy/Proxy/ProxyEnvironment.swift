@@ -8,6 +8,7 @@ struct ProxyEnvironment: Sendable {
         let unmanaged = Counter(label: "sigil.edge.requests", dimensions: [("route", "unmanaged")])
         let refused = Counter(label: "sigil.edge.requests", dimensions: [("route", "refused")])
         let tunnels = Counter(label: "sigil.edge.tunnels")
+        let bodyTimeouts = Counter(label: "sigil.edge.requests", dimensions: [("route", "body-timeout")])
     }
 
     let configuration: EdgeConfiguration

@@ -66,6 +66,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// By when the upstream's response head must arrive, and the one timer that enforces it.
     var responseDeadline: NIODeadline?
     var responseCheck: Scheduled<Void>?
+    /// Whether the request's body moved since the body timer last looked, and that timer (`watchBody`).
+    var bodyMoved = false
+    var bodyCheck: Scheduled<Void>?
 
     init(environment: ProxyEnvironment, pool: UpstreamPool, tally: ActivityTally) {
         self.environment = environment
@@ -89,6 +92,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        bodyMoved = true
         switch (phase, part) {
         case (.idle, .head(let head)):
             begin(head)
@@ -142,6 +146,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         phase = .closed
         idleCheck?.cancel()
         responseCheck?.cancel()
+        bodyCheck?.cancel()
         context.fireChannelInactive()
     }
 
@@ -199,18 +204,10 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func readIfWanted() {
-        switch phase {
-        case .idle:
-            context.read()
-        case .proxying(let upstream) where exchange?.requestEnded == false && upstream.channel.isWritable:
-            context.read()
-        case .answering where exchange?.requestEnded == false:
-            context.read()
-        case .preparing where exchange?.collecting == true:
-            context.read()
-        default:
-            return
-        }
+        // Reads resume (after a pause for the upstream, a credential, a connection): the body timer starts over.
+        bodyMoved = true
+        if case .idle = phase { return context.read() }
+        if readingBody { context.read() }
     }
 
     // MARK: Routing and credentials
@@ -220,6 +217,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         generation += 1
         phase = .preparing
         exchange = Exchange(head: head, arrival: .now(), keepAlive: head.isKeepAlive)
+        if head.hasBody { watchBody() }
         let route: ProxyRoute
         switch ProxyRoute.of(head) {
         case .failure(let problem): return refuse(problem)

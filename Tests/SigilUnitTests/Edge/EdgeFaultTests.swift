@@ -96,6 +96,46 @@ extension EdgeProxyTests {
         }
     }
 
+    @Test(
+        "a request body that stops arriving is a 408 after the idle timeout, its upstream connection dropped; a slow one goes on"
+    )
+    func bodyTimeout() async throws {
+        try await withEdge(configure: { $0.clientIdleTimeout = .milliseconds(300) }) { edge, upstream in
+            // Ten bytes of a hundred, then nothing.
+            let started = ContinuousClock.now
+            let stalled = try await rawExchange(
+                port: edge.port, group: group,
+                Array(
+                    ("POST http://127.0.0.1:\(upstream.port)/upload HTTP/1.1\r\nHost: 127.0.0.1:\(upstream.port)\r\n"
+                        + "Content-Length: 100\r\n\r\n0123456789").utf8),
+                timeout: .seconds(5))
+            #expect(stalled.hasPrefix("HTTP/1.1 408"), "\(stalled)")
+            #expect(stalled.contains("request-body-timeout") && stalled.contains("for 300 ms"), "\(stalled)")
+            #expect(ContinuousClock.now - started < .seconds(2), "one to two timeouts, not the exchange's 5 s")
+            let pooled = try await edge.server.group.next().submit {
+                edge.server.pool(on: MultiThreadedEventLoopGroup.currentEventLoop!).idleConnections(
+                    to: .init(host: "127.0.0.1", port: upstream.port))
+            }.get()
+            #expect(pooled == 0, "a request cut short leaves no connection to reuse")
+
+            // A kibibyte every 100 ms for 1.2 s: four timeouts in all, never one without a byte.
+            let slow = try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+                try await connection.outbound.write(
+                    .head(
+                        HTTPRequestHead(
+                            version: .http1_1, method: .POST, uri: "http://127.0.0.1:\(upstream.port)/upload",
+                            headers: ["content-length": "\(12 * 1024)"])))
+                for _ in 0..<12 {
+                    try await connection.outbound.write(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: 1024))))
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                try await connection.outbound.write(.end(nil))
+                return try await connection.read()
+            }
+            #expect(slow.status == 200 && slow.text == "\(12 * 1024)")
+        }
+    }
+
     @Test("a workload gone mid-upload: the upstream request is dropped, its connection not pooled")
     func clientGoneMidBody() async throws {
         try await withEdge { edge, upstream in
