@@ -79,19 +79,7 @@ extension EdgeProxyTests {
             #expect(response.problemType == "urn:sigil:problem:upstream-timeout")
             #expect(ContinuousClock.now - started < .seconds(2))
             // The timeout runs from the request's last byte: an upload slower than it is not cut short.
-            let slowUpload = try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
-                try await connection.outbound.write(
-                    .head(
-                        HTTPRequestHead(
-                            version: .http1_1, method: .POST, uri: "http://127.0.0.1:\(upstream.port)/upload",
-                            headers: ["content-length": "\(8 * 1024)"])))
-                for _ in 0..<8 {
-                    try await connection.outbound.write(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: 1024))))
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                try await connection.outbound.write(.end(nil))
-                return try await connection.read()
-            }
+            let slowUpload = try await slowUpload(through: edge, to: upstream, kibibytes: 8)
             #expect(slowUpload.status == 200 && slowUpload.text == "\(8 * 1024)")
         }
     }
@@ -112,26 +100,10 @@ extension EdgeProxyTests {
             #expect(stalled.hasPrefix("HTTP/1.1 408"), "\(stalled)")
             #expect(stalled.contains("request-body-timeout") && stalled.contains("for 300 ms"), "\(stalled)")
             #expect(ContinuousClock.now - started < .seconds(2), "one to two timeouts, not the exchange's 5 s")
-            let pooled = try await edge.server.group.next().submit {
-                edge.server.pool(on: MultiThreadedEventLoopGroup.currentEventLoop!).idleConnections(
-                    to: .init(host: "127.0.0.1", port: upstream.port))
-            }.get()
-            #expect(pooled == 0, "a request cut short leaves no connection to reuse")
+            #expect(try await pooled(edge, upstream) == 0, "a request cut short leaves no connection to reuse")
 
             // A kibibyte every 100 ms for 1.2 s: four timeouts in all, never one without a byte.
-            let slow = try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
-                try await connection.outbound.write(
-                    .head(
-                        HTTPRequestHead(
-                            version: .http1_1, method: .POST, uri: "http://127.0.0.1:\(upstream.port)/upload",
-                            headers: ["content-length": "\(12 * 1024)"])))
-                for _ in 0..<12 {
-                    try await connection.outbound.write(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: 1024))))
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                try await connection.outbound.write(.end(nil))
-                return try await connection.read()
-            }
+            let slow = try await slowUpload(through: edge, to: upstream, kibibytes: 12)
             #expect(slow.status == 200 && slow.text == "\(12 * 1024)")
         }
     }
@@ -145,15 +117,40 @@ extension EdgeProxyTests {
                     "POST http://127.0.0.1:\(upstream.port)/upload HTTP/1.1\r\nContent-Length: 1000000\r\n\r\nabc".utf8),
                 timeout: .milliseconds(300))
             try await Task.sleep(for: .milliseconds(200))
-            let pooled = try await edge.server.group.next().submit {
-                edge.server.pool(on: MultiThreadedEventLoopGroup.currentEventLoop!).idleConnections(
-                    to: .init(host: "127.0.0.1", port: upstream.port))
-            }.get()
-            #expect(pooled == 0)
+            #expect(try await pooled(edge, upstream) == 0)
             let after = try await WorkloadConnection.with(proxyPort: edge.port, group: group) {
                 try await $0.send(.GET, "http://127.0.0.1:\(upstream.port)/key")
             }
             #expect(after.status == 200)
         }
+    }
+
+    /// A POST of `kibibytes` KiB to the upstream's `/upload` through the edge, one KiB every 100 ms: the response.
+    func slowUpload(
+        through edge: EdgeUnderTest, to upstream: TestUpstream, kibibytes: Int
+    ) async throws
+        -> ProxiedResponse
+    {
+        try await WorkloadConnection.with(proxyPort: edge.port, group: group) { connection in
+            try await connection.outbound.write(
+                .head(
+                    HTTPRequestHead(
+                        version: .http1_1, method: .POST, uri: "http://127.0.0.1:\(upstream.port)/upload",
+                        headers: ["content-length": "\(kibibytes * 1024)"])))
+            for _ in 0..<kibibytes {
+                try await connection.outbound.write(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: 1024))))
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await connection.outbound.write(.end(nil))
+            return try await connection.read()
+        }
+    }
+
+    /// The idle connections the edge pools to the upstream (on one of its loops).
+    func pooled(_ edge: EdgeUnderTest, _ upstream: TestUpstream) async throws -> Int {
+        try await edge.server.group.next().submit {
+            edge.server.pool(on: MultiThreadedEventLoopGroup.currentEventLoop!).idleConnections(
+                to: .init(host: "127.0.0.1", port: upstream.port))
+        }.get()
     }
 }
