@@ -4,9 +4,9 @@ import Hummingbird
 import SigilEvents
 
 /// The admin API of one kind under `/v1/<path>`: GET lists (by name, paged with `limit` and `continue`) or reads
-/// (admin, auditor); PUT creates or replaces a
-/// whole document (admin; idempotent; `If-Match` or `metadata.resourceVersion` for optimistic concurrency;
-/// `?dryRun=true` admits without writing); DELETE removes (admin; refused while other resources name it).
+/// (admin, auditor); PUT creates or replaces a whole document (admin; idempotent; `If-Match` or
+/// `metadata.resourceVersion` for optimistic concurrency; `?dryRun=true` admits without writing); DELETE removes
+/// (admin; refused while other resources name it).
 public struct ResourceController: Sendable {
     let admission: ResourceAdmission
     let serializer: TenantSerializer
