@@ -17,19 +17,30 @@ extension AdminClient {
     ) async throws -> [Result] {
         var done = 0
         return try await inRounds(documents, retrying: "unknown-reference") { pending in
-            var results: [Result] = []
-            let services = Dictionary(grouping: pending) { Self.routes[$0.kind]! }
-            for service in services.keys.sorted() {
-                let others = dryRun ? documents.filter { Self.routes[$0.kind] != service }.map(\.reference) : []
-                for set in Self.sets(of: services[service]!) {
-                    let answered = try await applySet(set, at: try setting(service), dryRun: dryRun, assuming: others)
-                    results += answered
-                    done += answered.filter { !$0.refused }.count
-                    progress?(done, documents.count)
-                }
+            try await sendSets(pending, of: documents, to: "/v1/apply", dryRun: dryRun) { answered in
+                done += answered.filter { !$0.refused }.count
+                progress?(done, documents.count)
             }
-            return results
         }
+    }
+
+    /// `pending` (of `documents`) to the services that own their kinds, as sets small enough for one request each.
+    /// On a dry run, each service is told the other services' documents (`Sigil-Dry-Run-Set`).
+    func sendSets(
+        _ pending: [ResourceDocument], of documents: [ResourceDocument], to path: String, dryRun: Bool,
+        answered: ([Result]) -> Void = { _ in }
+    ) async throws -> [Result] {
+        var results: [Result] = []
+        let services = Dictionary(grouping: pending) { Self.routes[$0.kind]! }
+        for service in services.keys.sorted() {
+            let others = dryRun ? documents.filter { Self.routes[$0.kind] != service }.map(\.reference) : []
+            for set in Self.sets(of: services[service]!) {
+                let outcomes = try await sendSet(set, to: try setting(service) + path, dryRun: dryRun, assuming: others)
+                answered(outcomes)
+                results += outcomes
+            }
+        }
+        return results
     }
 
     /// The documents in sets small enough for one request.
@@ -48,19 +59,25 @@ extension AdminClient {
         return sets.filter { !$0.isEmpty }
     }
 
-    /// One set to one service. A document the schema refuses refuses the request, naming `items[i]`: it is
-    /// reported and the rest sent again.
-    func applySet(
-        _ documents: [ResourceDocument], at base: String, dryRun: Bool, assuming others: [String]
+    /// One set to one service's `/v1/apply` (whole documents) or `/v1/delete` (kinds and names). A document the
+    /// schema refuses refuses the request, naming `items[i]`: it is reported and the rest sent again.
+    func sendSet(
+        _ documents: [ResourceDocument], to url: String, dryRun: Bool, assuming others: [String]
     ) async throws -> [Result] {
+        let deleting = url.hasSuffix("/v1/delete")
         var documents = documents
         var refused: [Result] = []
         while !documents.isEmpty {
+            let items: [JSONValue] = documents.map { document in
+                deleting
+                    ? ["kind": .string(document.kind.rawValue), "metadata": ["name": .string(document.name)]]
+                    : document.document
+            }
             let body = try EventJSON.encoder.encode(
-                ["apiVersion": "sigil.dev/v1", "kind": "List", "items": .array(documents.map(\.document))] as JSONValue)
+                ["apiVersion": "sigil.dev/v1", "kind": "List", "items": .array(items)] as JSONValue)
             let assumed = others.joined(separator: ", ")
             let (status, answer, _) = try await send(
-                .POST, base + "/v1/apply" + (dryRun ? "?dryRun=true" : ""), body: body,
+                .POST, url + (dryRun ? "?dryRun=true" : ""), body: body,
                 headers: dryRun && !assumed.isEmpty && assumed.utf8.count <= 65_536
                     ? [("Sigil-Dry-Run-Set", assumed)] : [])
             if status == 200, let set = try? JSONDecoder().decode(SetAnswer.self, from: answer),
@@ -93,7 +110,7 @@ extension AdminClient {
         return refused
     }
 
-    /// What `POST /v1/apply` answers, as far as the client reads it.
+    /// What `POST /v1/apply` and `POST /v1/delete` answer, as far as the client reads it.
     struct SetAnswer: Decodable {
         struct Item: Decodable {
             let status: Int

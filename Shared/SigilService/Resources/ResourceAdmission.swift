@@ -121,6 +121,19 @@ struct ResourceAdmission: Sendable {
     func remove(
         name: String, principal: AdminPrincipal, ifMatch: String?, dryRun: Bool, assumed: Set<String> = []
     ) async throws -> Outcome {
+        let change = try removal(name: name, principal: principal, ifMatch: ifMatch, dryRun: dryRun, assumed: assumed)
+        guard let event = change.event else { return Outcome(change: .deleted, resource: nil) }
+        try await Self.publish([event], context: context, log: log)
+        let visible = try await awaitProjection(name: name, tenant: principal.tenant, from: change.previous, to: nil)
+        return Outcome(change: .deleted, resource: nil, visible: visible)
+    }
+
+    /// Checks a deletion and makes its change, without writing it (no event on a dry run). `going`: `Kind/name` of
+    /// resources deleted with it (a set's earlier deletions; on a dry run also `assumed`), which may still name it.
+    func removal(
+        name: String, principal: AdminPrincipal, ifMatch: String?, dryRun: Bool, assumed: Set<String> = [],
+        going: Set<String> = []
+    ) throws -> AdmittedChange {
         let tenant = principal.tenant
         guard let current = store.catalog.entry(definition.kind, name, tenant: tenant),
             try definition.read(store, tenant, name) != nil
@@ -129,20 +142,20 @@ struct ResourceAdmission: Sendable {
         }
         try Self.checkPrecondition(ifMatch, current: current, name: name)
         let referrers = store.catalog.referrers(of: definition.kind, name, tenant: tenant).filter {
-            !(dryRun && assumed.contains("\($0.kind.rawValue)/\($0.metadata.name)"))
+            let named = "\($0.kind.rawValue)/\($0.metadata.name)"
+            return !going.contains(named) && !(dryRun && assumed.contains(named))
         }
         if !referrers.isEmpty {
             let names = referrers.map { "\($0.kind.rawValue)/\($0.metadata.name)" }.joined(separator: ", ")
             throw ProblemDetails.conflict(
                 "in-use", "\(definition.kind.rawValue) \(name) is named by \(names); change or delete them first")
         }
-        if dryRun { return Outcome(change: .deleted, resource: nil) }
         let removed = ResourceRemoved(
             kind: definition.kind, name: name, resourceVersion: current.metadata.resourceVersion,
             changedBy: principal.actor)
-        try await Self.publish([try event(removed, tenant: tenant, name: name)], context: context, log: log)
-        let visible = try await awaitProjection(name: name, tenant: tenant, from: current, to: nil)
-        return Outcome(change: .deleted, resource: nil, visible: visible)
+        return AdmittedChange(
+            kind: definition.kind, name: name, change: .deleted, uniqueness: nil, document: nil,
+            event: dryRun ? nil : try event(removed, tenant: tenant, name: name), previous: current)
     }
 
     /// A stale or impossible `resourceVersion` is a conflict; none means "whatever is there".

@@ -24,40 +24,53 @@ struct ResourceSetController: Sendable {
 
     /// The request body: a `List` of documents of the given kinds.
     static func schema(_ definitions: [ResourceDefinition]) -> SpecSchema {
-        .object(
+        list(
             "Resource documents to create or replace, of the kinds this service owns.",
+            of: .variants(
+                discriminator: "kind",
+                definitions.sorted { $0.kind.rawValue < $1.kind.rawValue }.map {
+                    ($0.kind.rawValue, ResourceDocumentSchema.object($0, inSet: true))
+                }),
+            "The documents, each with its kind and name.")
+    }
+
+    /// A `List` of up to `maximumItems` items.
+    static func list(_ description: String, of item: SpecSchema, _ itemsDescription: String) -> SpecSchema {
+        .object(
+            description,
             [
                 .init(
                     "apiVersion", .string(choices: [SigilAPI.version]), required: true,
                     "The API version of every Sigil kind."),
                 .init("kind", .string(choices: ["List"]), required: true, "Always List."),
-                .init(
-                    "items",
-                    .array(
-                        of: .variants(
-                            discriminator: "kind",
-                            definitions.sorted { $0.kind.rawValue < $1.kind.rawValue }.map {
-                                ($0.kind.rawValue, ResourceDocumentSchema.object($0, inSet: true))
-                            }),
-                        minItems: 0, maxItems: maximumItems),
-                    required: true, "The documents, each with its kind and name."),
+                .init("items", .array(of: item, minItems: 0, maxItems: maximumItems), required: true, itemsDescription),
             ])
     }
 
     func add(to group: RouterGroup<AdminRequestContext>) {
-        let schema = Self.schema(admissions.values.map(\.definition))
-        group.post(RouterPath(stringLiteral: Self.path)) { request, context in
+        let definitions = admissions.values.map(\.definition)
+        addSetRoute(Self.path, schema: Self.schema(definitions), to: group, run: apply)
+        addSetRoute(Self.deletionPath, schema: Self.deletionSchema(definitions), to: group, run: delete)
+    }
+
+    /// `POST /v1/<path>` (admin role; `?dryRun=true`, `Sigil-Dry-Run-Set`): the body checked against `schema` as a
+    /// whole, then `run` in one step of the tenant's admissions; every item's outcome.
+    private func addSetRoute(
+        _ path: String, schema: SpecSchema, to group: RouterGroup<AdminRequestContext>,
+        run: @escaping @Sendable ([JSONValue], AdminPrincipal, Bool, Set<String>) async throws -> [ItemOutcome]
+    ) {
+        group.post(RouterPath(stringLiteral: path)) { request, context in
             let principal = try context.requirePrincipal([.admin])
             let dryRun = try ResourceController.dryRun(request)
             let assumed = try ResourceController.assumed(request)
             let document = try await ResourceController.document(
                 request, maximumBytes: Self.maximumBytes,
-                limit: "a set of documents is at most \(Self.maximumBytes / 1024 / 1024) MiB; send it in parts")
+                limit: "a set is at most \(Self.maximumBytes / 1024 / 1024) MiB; send it in parts")
             guard case .array(let items) = try schema.admit(document, at: "")["items"] else {
                 throw ProblemDetails.invalidField("items", "items must be a list")
             }
             let outcomes = try await serializer.run(tenant: principal.tenant) {
-                try await apply(items, principal: principal, dryRun: dryRun, assumed: assumed)
+                try await run(items, principal, dryRun, assumed)
             }
             var headers: HTTPFields = [.contentType: "application/json"]
             if dryRun { headers[.sigilDryRun] = "true" }
@@ -69,12 +82,31 @@ struct ResourceSetController: Sendable {
                 status: .ok, headers: headers,
                 body: .init(byteBuffer: ByteBuffer(data: try EventJSON.encoder.encode(answer))))
         }
-        group.refuseOtherMethods(RouterPath(stringLiteral: Self.path), allowed: [.post])
+        group.refuseOtherMethods(RouterPath(stringLiteral: path), allowed: [.post])
     }
 
-    /// Admits what it can of the set, writes it, and says what became of each document.
+    /// Admits what it can of the set, writes it, and says what became of each document. A document naming one later
+    /// in the set is tried again once that one is admitted.
     func apply(
         _ items: [JSONValue], principal: AdminPrincipal, dryRun: Bool, assumed: Set<String>
+    ) async throws -> [ItemOutcome] {
+        var claims = ResourceSetClaims()
+        return try await settle(items, retrying: "unknown-reference", principal: principal, dryRun: dryRun) {
+            index, kind, name in
+            let change = try await admissions[kind]!.admit(
+                items[index], name: name, principal: principal, ifMatch: nil, dryRun: dryRun, assumed: assumed,
+                earlier: claims)
+            claims.record(change)
+            return change
+        }
+    }
+
+    /// Each item's change (`change`), in rounds: an item refused with `slug` is tried again once others of the set
+    /// have gone through, while a round makes progress; a `Kind/name` twice is refused. What goes through is written
+    /// as one signed batch; every item's outcome, in the order sent.
+    func settle(
+        _ items: [JSONValue], retrying slug: String, principal: AdminPrincipal, dryRun: Bool,
+        _ change: (_ index: Int, _ kind: ResourceKind, _ name: String) async throws -> AdmittedChange
     ) async throws -> [ItemOutcome] {
         // Every item passed the schema: it has a kind this service owns and a name.
         let targets = items.map { item in
@@ -91,31 +123,35 @@ struct ResourceSetController: Sendable {
                     .conflict("duplicate", "\(target.kind.rawValue) \(target.name) appears more than once in the set"))
             }
         }
-        var claims = ResourceSetClaims()
         var changes: [(index: Int, change: AdmittedChange)] = []
-        // Rounds: a document naming one later in the set is tried again once that one is admitted.
         while !pending.isEmpty {
             var retry: [Int] = []
             for index in pending {
                 do {
-                    let change = try await admissions[targets[index].kind]!.admit(
-                        items[index], name: targets[index].name, principal: principal, ifMatch: nil, dryRun: dryRun,
-                        assumed: assumed, earlier: claims)
-                    claims.record(change)
-                    changes.append((index, change))
+                    changes.append((index, try await change(index, targets[index].kind, targets[index].name)))
                 } catch let problem as ProblemDetails {
                     outcomes[index].refuse(problem)
-                    if problem.type == "urn:sigil:problem:unknown-reference" { retry.append(index) }
+                    if problem.type == "urn:sigil:problem:\(slug)" { retry.append(index) }
                 }
             }
             if retry.count == pending.count { break }
             pending = retry
         }
+        try await write(changes, into: &outcomes, principal: principal, dryRun: dryRun)
+        return outcomes
+    }
+
+    /// Writes the admitted changes as one signed batch (not on a dry run) and records each one's outcome once this
+    /// replica shows it.
+    func write(
+        _ changes: [(index: Int, change: AdmittedChange)], into outcomes: inout [ItemOutcome],
+        principal: AdminPrincipal, dryRun: Bool
+    ) async throws {
         let events = changes.compactMap(\.change.event)
         if !dryRun, !events.isEmpty { try await ResourceAdmission.publish(events, context: context, log: log) }
         for (index, change) in changes {
-            // The version written (or, on a dry run, that would be); unchanged: the one there.
-            let version = change.version ?? change.previous?.metadata.resourceVersion
+            // The version written (or, on a dry run, that would be); unchanged: the one there; deleted: none.
+            let version = change.change == .deleted ? nil : change.version ?? change.previous?.metadata.resourceVersion
             guard !dryRun, change.event != nil else {
                 outcomes[index].admit(change.change, version: version)
                 continue
@@ -128,7 +164,6 @@ struct ResourceSetController: Sendable {
                 outcomes[index].refuse(problem)
             }
         }
-        return outcomes
     }
 
     /// What became of one document: `status` as its PUT would have answered, `change` when admitted, `problem` when
@@ -155,7 +190,7 @@ struct ResourceSetController: Sendable {
             problem = nil
             self.change = change
             resourceVersion = version
-            status = !visible ? 202 : change == .created ? 201 : 200
+            status = !visible ? 202 : change == .created ? 201 : change == .deleted ? 204 : 200
         }
     }
 }
