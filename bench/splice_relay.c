@@ -4,7 +4,7 @@
 // then waiting for it, the database for a query: nothing in flight) it puts both sockets in a BPF sockhash whose
 // sk_skb verdict program sends whatever either socket receives straight out of the other. From there no process
 // wakes up for a query: it is the cheapest relay a hop can be on Linux, the floor under the edge and nginx's stream
-// proxy. The program is six instructions, written out here (no clang, no libbpf): read the receiving socket's cookie,
+// proxy. The program is ten instructions, written out here (no clang, no libbpf): read the receiving socket's cookie,
 // look up its partner under that cookie, redirect.
 //
 // Usage: splice_relay LISTEN_PORT UPSTREAM_PORT (both on 127.0.0.1). Needs CAP_BPF and CAP_NET_ADMIN (root here);
