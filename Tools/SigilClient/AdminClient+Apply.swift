@@ -17,9 +17,23 @@ extension AdminClient {
     ) async throws -> [Result] {
         var done = 0
         return try await inRounds(documents, retrying: "unknown-reference") { pending in
-            try await sendSets(pending, of: documents, to: "/v1/apply", dryRun: dryRun) { answered in
+            try await sendSets(pending, of: documents, as: .apply, dryRun: dryRun) { answered in
                 done += answered.filter { !$0.refused }.count
                 progress?(done, documents.count)
+            }
+        }
+    }
+
+    /// What a set request does: `POST /v1/apply` sends whole documents, `POST /v1/delete` kinds and names.
+    enum SetRequest {
+        case apply, delete
+
+        var path: String { self == .apply ? "/v1/apply" : "/v1/delete" }
+
+        func item(_ document: ResourceDocument) -> JSONValue {
+            switch self {
+            case .apply: document.document
+            case .delete: ["kind": .string(document.kind.rawValue), "metadata": ["name": .string(document.name)]]
             }
         }
     }
@@ -27,15 +41,16 @@ extension AdminClient {
     /// `pending` (of `documents`) to the services that own their kinds, as sets small enough for one request each.
     /// On a dry run, each service is told the other services' documents (`Sigil-Dry-Run-Set`).
     func sendSets(
-        _ pending: [ResourceDocument], of documents: [ResourceDocument], to path: String, dryRun: Bool,
+        _ pending: [ResourceDocument], of documents: [ResourceDocument], as request: SetRequest, dryRun: Bool,
         answered: ([Result]) -> Void = { _ in }
     ) async throws -> [Result] {
         var results: [Result] = []
         let services = Dictionary(grouping: pending) { Self.routes[$0.kind]! }
         for service in services.keys.sorted() {
             let others = dryRun ? documents.filter { Self.routes[$0.kind] != service }.map(\.reference) : []
-            for set in Self.sets(of: services[service]!) {
-                let outcomes = try await sendSet(set, to: try setting(service) + path, dryRun: dryRun, assuming: others)
+            for set in Self.sets(of: services[service]!, as: request) {
+                let outcomes = try await sendSet(
+                    set, as: request, to: try setting(service), dryRun: dryRun, assuming: others)
                 answered(outcomes)
                 results += outcomes
             }
@@ -44,11 +59,11 @@ extension AdminClient {
     }
 
     /// The documents in sets small enough for one request.
-    static func sets(of documents: [ResourceDocument]) -> [[ResourceDocument]] {
+    static func sets(of documents: [ResourceDocument], as request: SetRequest) -> [[ResourceDocument]] {
         var sets: [[ResourceDocument]] = [[]]
         var bytes = 0
         for document in documents {
-            let size = (try? EventJSON.encoder.encode(document.document).count) ?? 0
+            let size = (try? EventJSON.encoder.encode(request.item(document)).count) ?? 0
             if sets[sets.count - 1].count == setItems || (bytes + size > setBytes && !sets[sets.count - 1].isEmpty) {
                 sets.append([])
                 bytes = 0
@@ -59,25 +74,21 @@ extension AdminClient {
         return sets.filter { !$0.isEmpty }
     }
 
-    /// One set to one service's `/v1/apply` (whole documents) or `/v1/delete` (kinds and names). A document the
-    /// schema refuses refuses the request, naming `items[i]`: it is reported and the rest sent again.
+    /// One set to one service (at `base`). A document the schema refuses refuses the request, naming `items[i]`: it
+    /// is reported and the rest sent again.
     func sendSet(
-        _ documents: [ResourceDocument], to url: String, dryRun: Bool, assuming others: [String]
+        _ documents: [ResourceDocument], as request: SetRequest, to base: String, dryRun: Bool,
+        assuming others: [String]
     ) async throws -> [Result] {
-        let deleting = url.hasSuffix("/v1/delete")
         var documents = documents
         var refused: [Result] = []
         while !documents.isEmpty {
-            let items: [JSONValue] = documents.map { document in
-                deleting
-                    ? ["kind": .string(document.kind.rawValue), "metadata": ["name": .string(document.name)]]
-                    : document.document
-            }
             let body = try EventJSON.encoder.encode(
-                ["apiVersion": "sigil.dev/v1", "kind": "List", "items": .array(items)] as JSONValue)
+                ["apiVersion": "sigil.dev/v1", "kind": "List", "items": .array(documents.map(request.item))]
+                    as JSONValue)
             let assumed = others.joined(separator: ", ")
             let (status, answer, _) = try await send(
-                .POST, url + (dryRun ? "?dryRun=true" : ""), body: body,
+                .POST, base + request.path + (dryRun ? "?dryRun=true" : ""), body: body,
                 headers: dryRun && !assumed.isEmpty && assumed.utf8.count <= 65_536
                     ? [("Sigil-Dry-Run-Set", assumed)] : [])
             if status == 200, let set = try? JSONDecoder().decode(SetAnswer.self, from: answer),

@@ -135,7 +135,7 @@ public struct AdminClient {
     /// a dry run every resource of the file counts as gone.
     public func delete(_ documents: [ResourceDocument], dryRun: Bool = false) async throws -> [Result] {
         try await inRounds(documents, retrying: "in-use") { pending in
-            try await sendSets(pending, of: documents, to: "/v1/delete", dryRun: dryRun)
+            try await sendSets(pending, of: documents, as: .delete, dryRun: dryRun)
         }
     }
 

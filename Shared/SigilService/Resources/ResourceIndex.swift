@@ -36,8 +36,7 @@ public final class ResourceIndex<Spec: ResourceSpec>: Sendable {
 
     /// The tenant's resources of this kind, by name.
     public func all(tenant: String) -> [Resource<Spec>] {
-        let resources = state.withLock { $0.byTenant[tenant] ?? [:] }
-        return resources.values.sorted { $0.name < $1.name }
+        page(tenant: tenant, after: nil, limit: nil).resources
     }
 
     /// The tenant's resources of this kind by name, those after `after` (all when nil), at most `limit` (all when nil);
